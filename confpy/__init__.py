@@ -1,0 +1,6 @@
+"""confpy keeps configuration files in sync with etcd.
+
+The public surface is the `confpy` command; modules are internal unless documented.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m confpy` runs the command line."""
+
+from confpy.cli import main
+
+raise SystemExit(main())

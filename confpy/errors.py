@@ -1,0 +1,168 @@
+"""confpy's exception tree: every error a user can cause or meet, with the data to act on it.
+
+This module imports nothing from the package, so any module may raise these.
+
+    ConfpyError                      exit 1, the root: catch this to catch everything
+    ├── ConfigError                  exit 2, a flag, setting, resource file or template is wrong
+    │   └── TemplateSyntaxError      exit 2, a template does not compile (file, line)
+    ├── RenderError                  exit 1, a template failed while rendering (file, line)
+    │   └── MissingKeyError          exit 1, a template asked for a key etcd does not have
+    ├── StoreError                   exit 3, etcd could not answer
+    │   ├── StoreUnavailableError    exit 3, no endpoint answered in time
+    │   ├── KeysMissingError         exit 3, keys a resource needs are still absent
+    │   ├── RevisionCompactedError   exit 3, a watch asked for a revision etcd has compacted
+    │   ├── ConflictError            exit 3, a transaction's compare failed (someone else wrote)
+    │   └── ValueEncodingError       exit 1, a value is not UTF-8 (the key is named)
+    ├── InstallError                 exit 1, a destination could not be written
+    │   └── CheckFailedError         exit 1, check_cmd rejected the staged file
+    ├── CommandError                 exit 1, a reload/restart command failed or timed out
+    └── ProcessError                 exit 1, a supervised child could not be started or signalled
+
+Messages are one line and name the file, line, key or flag at fault; they never contain
+a value read from etcd.
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in `confpy --help` and docs/operations.md.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+class ConfpyError(Exception):
+    """Root of every error confpy raises on purpose."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ConfpyError):
+    """A flag, environment variable, settings file, resource file or template is wrong."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = _where(file, line)
+        super().__init__(f"{where}{message}")
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = message
+
+
+class TemplateSyntaxError(ConfigError):
+    """A template does not compile."""
+
+
+class RenderError(ConfpyError):
+    """A template raised while rendering."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"{_where(file, line)}{message}")
+        self.file = file
+        self.line = line
+        self.reason = message
+
+
+class MissingKeyError(RenderError):
+    """A template read a key that is not in etcd and gave no default."""
+
+    def __init__(self, key: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"key not found: {key}", file=file, line=line)
+        self.key = key
+
+
+class StoreError(ConfpyError):
+    """etcd could not answer the question."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class StoreUnavailableError(StoreError):
+    """No configured endpoint answered."""
+
+
+class KeysMissingError(StoreError):
+    """Keys that resources need are absent."""
+
+    def __init__(self, keys: list[str]) -> None:
+        shown = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+        super().__init__(f"keys missing in etcd: {shown}")
+        self.keys = keys
+
+
+class RevisionCompactedError(StoreError):
+    """A watch started at a revision that etcd has already compacted away."""
+
+    def __init__(self, requested: int, compacted: int) -> None:
+        super().__init__(
+            f"revision {requested} is compacted (etcd kept revisions from {compacted})"
+        )
+        self.requested = requested
+        self.compacted = compacted
+
+
+class ConflictError(StoreError):
+    """A transaction's compare failed: another writer changed the keys first."""
+
+
+class ValueEncodingError(StoreError):
+    """A value in etcd is not valid UTF-8."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"value of key {key} is not valid UTF-8")
+        self.key = key
+
+
+class InstallError(ConfpyError):
+    """A rendered file could not be staged or installed."""
+
+    def __init__(self, message: str, *, dest: str) -> None:
+        super().__init__(f"{dest}: {message}")
+        self.dest = dest
+        self.reason = message
+
+
+class CheckFailedError(InstallError):
+    """check_cmd rejected the staged file; the destination is unchanged."""
+
+
+class CommandError(ConfpyError):
+    """A check, reload or restart command failed, could not start, or timed out."""
+
+    def __init__(
+        self, message: str, *, command: str, status: int | None = None, output: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.status = status
+        self.output = output
+
+
+class ProcessError(ConfpyError):
+    """A supervised child process could not be started or signalled."""
+
+
+def _where(file: str | None, line: int | None) -> str:
+    if file is None:
+        return ""
+    if line is None:
+        return f"{file}: "
+    return f"{file}:{line}: "

@@ -1,0 +1,200 @@
+"""Build the frozen connection and logging settings once: flags > environment > confpy.toml > defaults.
+
+Nothing here talks to etcd; the CLI builds a `Settings` and hands it down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from confpy.errors import ConfigError
+
+DEFAULT_CONFDIR = "/etc/confpy"
+DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "console")
+
+# Setting name -> environment variable. The password is read from the environment or a
+# file, never required on the command line, so it never shows in `ps`.
+ENVIRONMENT = {
+    "endpoints": "CONFPY_ENDPOINTS",
+    "confdir": "CONFPY_CONFDIR",
+    "prefix": "CONFPY_PREFIX",
+    "username": "CONFPY_USERNAME",
+    "password": "CONFPY_PASSWORD",
+    "password_file": "CONFPY_PASSWORD_FILE",
+    "ca_file": "CONFPY_CA_FILE",
+    "cert_file": "CONFPY_CERT_FILE",
+    "key_file": "CONFPY_KEY_FILE",
+    "log_level": "CONFPY_LOG_LEVEL",
+    "log_format": "CONFPY_LOG_FORMAT",
+}
+# Keys allowed in CONFDIR/confpy.toml (confdir itself is where the file is found).
+FILE_KEYS = frozenset(ENVIRONMENT) - {"confdir", "password"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One etcd client URL, split into what the gRPC channel needs."""
+
+    host: str
+    port: int
+    secure: bool
+
+    @property
+    def netloc(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.netloc}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where etcd is and how to talk to it; how to log. Built once, never mutated."""
+
+    endpoints: tuple[Endpoint, ...] = field(
+        default_factory=lambda: (parse_endpoint(DEFAULT_ENDPOINT),)
+    )
+    confdir: Path = Path(DEFAULT_CONFDIR)
+    prefix: str = ""
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    log_level: str = "info"
+    log_format: str = "auto"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def parse_endpoint(url: str, *, source: str = "--endpoints") -> Endpoint:
+    """Parse `http://host:port`, `https://host:port` or `host:port` (confd's `-node` form)."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{source}: not an etcd URL: {url!r} (use http://HOST:PORT)")
+    try:
+        port = parts.port or 2379
+    except ValueError:
+        raise ConfigError(f"{source}: bad port in {url!r}") from None
+    return Endpoint(host=parts.hostname, port=port, secure=parts.scheme == "https")
+
+
+def parse_endpoints(value: str | list[str] | tuple[str, ...], *, source: str) -> tuple[Endpoint, ...]:
+    items: list[str] = []
+    for chunk in [value] if isinstance(value, str) else list(value):
+        if not isinstance(chunk, str):
+            raise ConfigError(f"{source}: endpoints must be strings")
+        items.extend(p for p in chunk.split(",") if p.strip())
+    if not items:
+        raise ConfigError(f"{source}: no etcd endpoint given")
+    return tuple(parse_endpoint(i, source=source) for i in items)
+
+
+def load_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge flags (None = not given), the environment, CONFDIR/confpy.toml and defaults."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, tuple[Any, str]] = {}
+
+    confdir_flag = flags.get("confdir")
+    if confdir_flag is not None:
+        confdir = Path(confdir_flag)
+    elif env.get(ENVIRONMENT["confdir"]):
+        confdir = Path(env[ENVIRONMENT["confdir"]])
+    else:
+        confdir = Path(DEFAULT_CONFDIR)
+
+    for name, value in _read_settings_file(confdir / "confpy.toml").items():
+        raw[name] = (value, str(confdir / "confpy.toml"))
+    for name, var in ENVIRONMENT.items():
+        if name != "confdir" and env.get(var):
+            raw[name] = (env[var], var)
+    for name in ENVIRONMENT:
+        if name != "confdir" and flags.get(name) is not None:
+            raw[name] = (flags[name], "--" + name.replace("_", "-"))
+
+    values: dict[str, Any] = {"confdir": confdir}
+    if "endpoints" in raw:
+        value, source = raw["endpoints"]
+        values["endpoints"] = parse_endpoints(value, source=source)
+    if "prefix" in raw:
+        values["prefix"] = _normalize_prefix(_as_str(*raw["prefix"], "prefix"))
+    if "username" in raw:
+        values["username"] = _as_str(*raw["username"], "username")
+    for name in ("ca_file", "cert_file", "key_file"):
+        if name in raw:
+            path = Path(_as_str(*raw[name], name))
+            if not path.is_file():
+                raise ConfigError(f"{raw[name][1]}: {name.replace('_', ' ')} {path} does not exist")
+            values[name] = path
+    if "password" in raw:
+        values["password"] = _as_str(*raw["password"], "password")
+    elif "password_file" in raw:
+        pw_path = Path(_as_str(*raw["password_file"], "password_file"))
+        try:
+            values["password"] = pw_path.read_text().rstrip("\r\n")
+        except OSError as e:
+            raise ConfigError(
+                f"{raw['password_file'][1]}: cannot read password file {pw_path}: {e.strerror}"
+            ) from None
+    for name, allowed in (("log_level", LOG_LEVELS), ("log_format", LOG_FORMATS)):
+        if name in raw:
+            value = _as_str(*raw[name], name).lower()
+            if value not in allowed:
+                raise ConfigError(f"{raw[name][1]}: {name} must be one of {', '.join(allowed)}")
+            values[name] = value
+
+    if ("username" in values) != ("password" in values):
+        raise ConfigError(
+            "etcd authentication needs both a username and a password "
+            "(CONFPY_PASSWORD or CONFPY_PASSWORD_FILE)"
+        )
+    if ("cert_file" in values) != ("key_file" in values):
+        raise ConfigError("a client certificate needs both --cert-file and --key-file")
+    return Settings(**values)
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}", file=str(path)) from None
+    for key in data:
+        if key not in FILE_KEYS:
+            raise ConfigError(
+                f"unknown setting {key!r} (known: {', '.join(sorted(FILE_KEYS))})",
+                file=str(path),
+                field=key,
+            )
+    return data
+
+
+def _as_str(value: Any, source: str, name: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {name} must be a string")
+    return value
+
+
+def _normalize_prefix(prefix: str) -> str:
+    """`/app/`, `app` and `/app` all mean the prefix `/app`; `` and `/` mean none."""
+    stripped = prefix.strip().strip("/")
+    return "/" + stripped if stripped else ""
