@@ -4,7 +4,8 @@ This module imports nothing from the package, so any module may raise these.
 
     ConfpyError                      exit 1, the root: catch this to catch everything
     ├── ConfigError                  exit 2, a flag, setting, resource file or template is wrong
-    │   └── TemplateSyntaxError      exit 2, a template does not compile (file, line)
+    │   ├── TemplateSyntaxError      exit 2, a template does not compile (file, line)
+    │   └── ConfigProblems           exit 2, several of the above at once (`problems`)
     ├── RenderError                  exit 1, a template failed while rendering (file, line)
     │   └── MissingKeyError          exit 1, a template asked for a key etcd does not have
     ├── StoreError                   exit 3, etcd could not answer
@@ -67,6 +68,17 @@ class ConfigError(ConfpyError):
 
 class TemplateSyntaxError(ConfigError):
     """A template does not compile."""
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found while loading a configuration, each printed on its own line."""
+
+    def __init__(self, problems: list[ConfpyError]) -> None:
+        super().__init__(
+            "; ".join(str(p) for p in problems[:3])
+            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        )
+        self.problems = problems
 
 
 class RenderError(ConfpyError):

@@ -1,0 +1,69 @@
+"""The command line: parse arguments, build settings once, call a subcommand, map errors.
+
+This is the single place that turns a `ConfpyError` into a one-line message and an exit
+code. It imports subcommand modules, which import nothing heavy at module level, so
+`confpy --help` and `confpy check` start without loading grpc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from confpy import __version__
+from confpy.errors import EXIT_USAGE, ConfigError, ConfpyError
+
+COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ConfigError (one line, exit 2), not SystemExit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from confpy.commands._common import EXIT_CODES
+
+    parser = _Parser(
+        prog="confpy",
+        description="Keep configuration files in sync with etcd: render templates, "
+        "reload services, rotate TLS keypairs, register services.",
+        epilog=EXIT_CODES + "\nRun 'confpy COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"confpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"confpy.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.func(args))
+    except ConfpyError as e:
+        _report(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _report(error: ConfpyError) -> None:
+    from confpy.errors import ConfigProblems
+
+    problems = error.problems if isinstance(error, ConfigProblems) else [error]
+    for problem in problems:
+        print(f"confpy: error: {problem}", file=sys.stderr)

@@ -1,0 +1,29 @@
+"""`confpy check`: validate every resource and compile every template, without etcd."""
+
+from __future__ import annotations
+
+import argparse
+
+from confpy.commands._common import connection_flags, settings_from
+from confpy.errors import EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check",
+        parents=[connection_flags()],
+        help="validate resources and templates without contacting etcd",
+        description="Read CONFDIR/conf.d/*.toml and compile every template in CONFDIR/templates, "
+        "reporting every problem with its file and line. Exit 0 when all is well, 2 otherwise.",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from confpy.runner import load_config
+
+    settings = settings_from(args)
+    config = load_config(settings.confdir, settings.prefix)
+    names = ", ".join(r.name for r in config.resources)
+    print(f"{len(config.resources)} resources OK in {settings.confdir}: {names}")
+    return EXIT_OK

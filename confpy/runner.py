@@ -1,0 +1,337 @@
+"""Bring resources in line with a snapshot: render, stage, check, install, then reload once.
+
+`apply()` is shared by `render --onetime` and the watch daemon. `run_onetime()` adds the
+`--wait-for-keys` loop that replaces `until confd -onetime ...; do sleep 5; done`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from confpy.errors import (
+    CheckFailedError,
+    CommandError,
+    ConfigProblems,
+    ConfpyError,
+    InstallError,
+    KeysMissingError,
+    MissingKeyError,
+    ProcessError,
+    StoreUnavailableError,
+)
+from confpy.installer import (
+    Staged,
+    check,
+    commit,
+    desired_state,
+    diff,
+    discard,
+    is_current,
+    one_line,
+    stage,
+)
+from confpy.log import get_logger
+from confpy.process import describe, run_command, signal_pidfile, substitute
+from confpy.resource import TemplateResource, load_resources
+from confpy.snapshot import Snapshot, Store
+from confpy.templates import TemplateSet
+from confpy.validate import validate_output
+
+log = get_logger("confpy.runner")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    noop: bool = False
+    sync_only: bool = False
+    keep_stage_file: bool = False
+    wait_for_keys: float = 0.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The loaded resources and their compiled templates: replaced whole on SIGHUP."""
+
+    confdir: Path
+    resources: tuple[TemplateResource, ...]
+    templates: TemplateSet
+
+    @property
+    def patterns(self) -> list[str]:
+        return sorted({k for r in self.resources for k in r.full_keys})
+
+
+def load_config(confdir: Path, prefix: str = "") -> Config:
+    """Load every resource and compile every template; raise ConfigProblems listing all faults."""
+    loaded = load_resources(confdir, prefix)
+    templates, template_errors = TemplateSet.load(confdir / "templates", loaded.resources)
+    problems: list[ConfpyError] = [*loaded.errors, *template_errors]
+    if problems:
+        raise ConfigProblems(problems)
+    return Config(confdir, tuple(loaded.resources), templates)
+
+
+@dataclass
+class Outcome:
+    """What happened to one resource in one run."""
+
+    resource: TemplateResource
+    status: str = "unchanged"
+    """unchanged | installed | pending (noop) | failed"""
+    step: str = ""
+    """Where it failed: render | stage | check | install | reload."""
+    error: ConfpyError | None = None
+    diff: str | None = None
+    checksum: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass
+class Report:
+    revision: int
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.failed for o in self.outcomes)
+
+    @property
+    def installed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "installed"]
+
+
+def render_all(
+    config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
+) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
+    """Render each resource; return contents and failures by resource name."""
+    rendered: dict[str, bytes] = {}
+    failures: dict[str, ConfpyError] = {}
+    for r in resources:
+        try:
+            content = config.templates.render(r, snapshot)
+            if r.validate:
+                validate_output(content, r.validate, file=str(r.src))
+            rendered[r.name] = content
+        except ConfpyError as e:
+            failures[r.name] = e
+    return rendered, failures
+
+
+Notifier = Callable[[list[TemplateResource]], None]
+"""Called with the resources a change set installed, after their reload commands ran."""
+
+
+def apply(
+    resources: Sequence[TemplateResource],
+    snapshot: Snapshot,
+    rendered: dict[str, bytes],
+    failures: dict[str, ConfpyError],
+    options: RenderOptions,
+    *,
+    atomic: bool,
+    notify: Notifier | None = None,
+) -> Report:
+    """Install what changed; reload each distinct command once, after every file is in place.
+
+    With `atomic`, the resources form one change set: if any fails to render, stage or
+    pass its check, none is installed, so a process never sees a new certificate with an
+    old key. Without it, a failing resource never stops the others.
+    """
+    report = Report(snapshot.revision)
+    outcomes = {r.name: Outcome(r) for r in resources}
+    report.outcomes = list(outcomes.values())
+    for name, error in failures.items():
+        if name in outcomes:
+            _fail(outcomes[name], "render", error, snapshot.revision)
+
+    staged: list[Staged] = []
+    try:
+        for r in resources:
+            o = outcomes[r.name]
+            if o.failed:
+                continue
+            try:
+                desired = desired_state(r, rendered[r.name])
+                o.checksum = desired.checksum
+                if is_current(r, desired):
+                    continue
+                if options.noop:
+                    o.status, o.diff = "pending", diff(r, desired)
+                    continue
+                s = stage(r, desired)
+                staged.append(s)
+                if not options.sync_only:
+                    check(s)
+            except CheckFailedError as e:
+                _fail(o, "check", e, snapshot.revision)
+            except InstallError as e:
+                _fail(o, "stage", e, snapshot.revision)
+
+        if atomic and any(o.failed for o in outcomes.values()):
+            culprits = ", ".join(o.resource.name for o in outcomes.values() if o.failed)
+            for s in staged:
+                o = outcomes[s.resource.name]
+                if not o.failed:
+                    _fail(o, "check", InstallError(
+                        f"not installed: {culprits} in the same change set failed",
+                        dest=str(s.resource.dest)), snapshot.revision)
+            return report
+
+        installed: list[TemplateResource] = []
+        for s in staged:
+            o = outcomes[s.resource.name]
+            if o.failed:
+                continue
+            try:
+                commit(s)
+            except InstallError as e:
+                _fail(o, "install", e, snapshot.revision)
+                continue
+            o.status = "installed"
+            installed.append(s.resource)
+            log.info(
+                "installed",
+                resource=s.resource.name,
+                dest=str(s.resource.dest),
+                revision=snapshot.revision,
+                checksum=s.desired.checksum,
+                mode=f"{s.desired.mode:04o}",
+            )
+    finally:
+        for s in staged:
+            if not outcomes[s.resource.name].status == "installed":
+                discard(s, keep=options.keep_stage_file)
+            elif options.keep_stage_file:
+                s.kept = True
+
+    if installed and not options.sync_only:
+        _reload_once(installed, outcomes, snapshot.revision)
+        if notify is not None:
+            notify(installed)
+    return report
+
+
+def _reload_once(
+    installed: list[TemplateResource], outcomes: dict[str, Outcome], revision: int
+) -> None:
+    """Run each distinct reload action once, in resource order, after all files are in place.
+
+    Two resources share an action when it is the same command after `{{ dest }}` is
+    substituted (a certificate and its key both running `nginx -s reload`), or the same
+    signal to the same pidfile.
+    """
+    done: dict[tuple[str, ...], ConfpyError | None] = {}
+    for r in installed:
+        for key, action in _reload_actions(r):
+            if key not in done:
+                try:
+                    action()
+                    done[key] = None
+                    log.info("reloaded", resource=r.name, action=key[0], revision=revision)
+                except (CommandError, ProcessError) as e:
+                    done[key] = e
+            error = done[key]
+            if error is not None:
+                _fail(outcomes[r.name], "reload", error, revision)
+
+
+def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable[[], None]]]:
+    actions: list[tuple[tuple[str, ...], Callable[[], None]]] = []
+    if r.reload_cmd is not None:
+        command = substitute(r.reload_cmd, dest=str(r.dest))
+        actions.append((("reload_cmd", describe(command)), lambda: _run(r, command, "reload_cmd")))
+    if r.reload_signal and r.pidfile:
+        pidfile, signame = r.pidfile, r.reload_signal
+        actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
+    if r.restart_cmd is not None:
+        command = substitute(r.restart_cmd, dest=str(r.dest))
+        actions.append((("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd")))
+    return actions
+
+
+def _signal(pidfile: Path, signame: str) -> None:
+    signal_pidfile(pidfile, signame)
+
+
+def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
+    result = run_command(command, timeout=r.command_timeout)
+    if result.status != 0:
+        raise CommandError(
+            f"{r.dest}: {what} exited {result.status}: {one_line(result.output)}",
+            command=result.command,
+            status=result.status,
+            output=result.output,
+        )
+
+
+def _fail(o: Outcome, step: str, error: ConfpyError, revision: int) -> None:
+    o.status, o.step, o.error = "failed", step, error
+    fields: dict[str, object] = {
+        "resource": o.resource.name,
+        "dest": str(o.resource.dest),
+        "revision": revision,
+        "step": step,
+        "error": str(error),
+    }
+    if isinstance(error, CommandError) and error.status is not None:
+        fields["status"] = error.status
+        fields["output"] = error.output
+    log.error("resource failed", **fields)
+
+
+def run_onetime(
+    config: Config,
+    store: Store,
+    options: RenderOptions,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Render every resource once; with `wait_for_keys`, retry until etcd and the keys are there."""
+
+    def attempt() -> tuple[Snapshot, dict[str, bytes], dict[str, ConfpyError]]:
+        snapshot = store.snapshot(config.patterns)
+        rendered, failures = render_all(config, config.resources, snapshot)
+        missing = sorted({e.key for e in failures.values() if isinstance(e, MissingKeyError)})
+        if missing and options.wait_for_keys > 0:
+            raise KeysMissingError(missing)
+        return snapshot, rendered, failures
+
+    if options.wait_for_keys > 0:
+        snapshot, rendered, failures = retry_until(
+            attempt, options.wait_for_keys, sleep=sleep
+        )
+    else:
+        snapshot, rendered, failures = attempt()
+    log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
+    return apply(config.resources, snapshot, rendered, failures, options, atomic=False)
+
+
+def retry_until(fn: Callable[[], T], timeout: float, *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff."""
+    import tenacity
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        if isinstance(error, KeysMissingError):
+            log.warning("waiting for keys", missing=error.keys, retry_in=round(wait, 2))
+        else:
+            log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0, jitter=0.5),
+        retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
