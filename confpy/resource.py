@@ -120,12 +120,20 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         line = _toml_error_line(e)
         raise ConfigError(f"invalid TOML: {_toml_error_text(e)}", file=str(path), line=line) from None
 
-    unknown_top = [k for k in data if k != "template"]
-    if unknown_top:
+    for name, value in data.items():
+        if name == "template":
+            continue
+        if isinstance(value, dict):
+            raise ConfigError(
+                f"unknown table [{name}]: a resource file holds one [template] table",
+                file=str(path),
+                line=_line_of(text, name, table=True),
+            )
         raise ConfigError(
-            f"unknown table {unknown_top[0]!r}: a resource file holds one [template] table",
+            f"{name}: field is outside the [template] table",
             file=str(path),
-            line=_line_of(text, unknown_top[0], table=True),
+            line=_line_of(text, name),
+            field=name,
         )
     table = data.get("template")
     if not isinstance(table, dict):

@@ -1,0 +1,120 @@
+"""Reading confd-format template resources: what is accepted and how mistakes are reported."""
+
+from pathlib import Path
+
+import pytest
+
+from confpy.errors import ConfigError
+from confpy.resource import load_resource, load_resources
+from tests.helpers import ConfTree
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> ConfTree:
+    t = ConfTree(tmp_path)
+    t.template("app.j2", "x")
+    return t
+
+
+def load(tree: ConfTree, body: str, prefix: str = ""):  # type: ignore[no-untyped-def]
+    path = tree.resource("app", body)
+    return load_resource(path, tree.confdir / "templates", prefix)
+
+
+def test_confd_resource_file_is_read_unchanged(tree: ConfTree) -> None:
+    """Every confd field is understood with confd's meaning."""
+    r = load(tree, """
+[template]
+src = "app.j2"
+dest = "/etc/app.conf"
+keys = ["/app/host", "port"]
+prefix = "/prod"
+mode = "0640"
+uid = 0
+gid = 0
+check_cmd = "app -t {{.src}}"
+reload_cmd = "systemctl reload app"
+""")
+    assert r.dest == Path("/etc/app.conf")
+    assert r.full_keys == ("/prod/app/host", "/prod/port")
+    assert r.mode == 0o640 and (r.uid, r.gid) == (0, 0)
+    assert r.check_cmd == "app -t {{.src}}"
+
+
+def test_global_prefix_is_joined_before_the_resource_prefix(tree: ConfTree) -> None:
+    """`--prefix /site` + `prefix = "app"` + key `/host` reads `/site/app/host`."""
+    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site")
+    assert r.full_keys == ("/site/app/host",)
+
+
+def test_command_given_as_array_is_kept_as_arguments(tree: ConfTree) -> None:
+    """An array command runs without a shell."""
+    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_cmd = ["kill", "-HUP", "1"]\n')
+    assert r.reload_cmd == ("kill", "-HUP", "1")
+
+
+def test_owner_and_group_resolve_by_name(tree: ConfTree) -> None:
+    """owner and group are user and group names."""
+    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "root"\ngroup = "root"\n')
+    assert (r.uid, r.gid) == (0, 0)
+
+
+def test_tmpl_source_selects_go_syntax(tree: ConfTree) -> None:
+    """confd's `.tmpl` templates are read as Go templates."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/a"]\n')
+    assert r.syntax == "go"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmdoe = "0644"\n',
+         r"app.toml:5: mdoe: unknown field \(did you mean 'mode'\?\)"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = "/a"\n', "app.toml:4: keys: must be an array"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\n', "app.toml: keys: required field is missing"),
+        ('[template]\ndest = "/x"\nkeys = ["/a"]\n', "app.toml: src: required field is missing"),
+        ('[template]\nsrc = "nope.j2"\ndest = "/x"\nkeys = ["/a"]\n', "app.toml:2: src: template file .*nope.j2 does not exist"),
+        ('[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n', "app.toml:3: dest: must be an absolute path"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw-r--r--"\n', "app.toml:5: mode: must be an octal string"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nuid = "root"\n', "app.toml:5: uid: must be an integer, not str"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nvalidate = "xml"\n', "app.toml:5: validate: must be one of json, yaml, toml"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "no-such-user-x"\n', "app.toml:5: owner: no such user"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_signal = "HUP"\n', "reload_signal: needs pidfile"),
+        ('[template\nsrc = "app.j2"\n', r"app.toml:1: invalid TOML"),
+        ('src = "app.j2"\n', r"app.toml:1: src: field is outside the \[template\] table"),
+        ('[service]\nx = 1\n', r"app.toml:1: unknown table \[service\]"),
+    ],
+    ids=["unknown-field", "wrong-type", "missing-keys", "missing-src", "missing-template",
+         "relative-dest", "bad-mode", "uid-type", "bad-validate", "unknown-owner",
+         "signal-without-pidfile", "malformed-toml", "field-outside-table", "other-table"],
+)
+def test_bad_resource_is_reported_with_file_line_and_field(tree: ConfTree, body: str, expected: str) -> None:
+    """Each mistake is one ConfigError naming the file, the line where known, and the field."""
+    with pytest.raises(ConfigError, match=expected) as e:
+        load(tree, body)
+    assert "\n" not in str(e.value)
+
+
+def test_load_resources_collects_every_problem(tree: ConfTree) -> None:
+    """One run reports all broken files, not only the first."""
+    tree.resource("a", '[template]\nsrc = "app.j2"\ndest = "/a"\n')
+    tree.resource("b", '[template]\nsrc = "app.j2"\ndest = "/b"\nkeys = ["/k"]\nbogus = 1\n')
+    tree.resource("c", '[template]\nsrc = "app.j2"\ndest = "/c"\nkeys = ["/k"]\n')
+    result = load_resources(tree.confdir)
+    assert [r.name for r in result.resources] == ["c"]
+    assert len(result.errors) == 2
+
+
+def test_two_resources_writing_one_destination_is_an_error(tree: ConfTree) -> None:
+    """A destination has exactly one owner."""
+    tree.resource("a", '[template]\nsrc = "app.j2"\ndest = "/same"\nkeys = ["/k"]\n')
+    tree.resource("b", '[template]\nsrc = "app.j2"\ndest = "/same"\nkeys = ["/k"]\n')
+    result = load_resources(tree.confdir)
+    assert any("also written by" in str(e) for e in result.errors)
+
+
+def test_missing_conf_d_is_reported(tmp_path: Path) -> None:
+    """Pointing at an empty directory says what is missing."""
+    result = load_resources(tmp_path)
+    assert "conf.d" in str(result.errors[0])
