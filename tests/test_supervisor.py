@@ -125,7 +125,9 @@ def child_pid(out: Path) -> int:
     return int(wait_for(lambda: (out / "pid").exists() and (out / "pid").read_text(), what="pid"))
 
 
-def supervise(sup: Supervisor, scenario: Callable[[], None]) -> int:
+def supervise(
+    sup: Supervisor, scenario: Callable[[], None], on_stop: threading.Event | None = None
+) -> int:
     """Run `sup` on this (main) thread while `scenario` drives it from another; then stop it."""
     errors: list[BaseException] = []
 
@@ -139,7 +141,7 @@ def supervise(sup: Supervisor, scenario: Callable[[], None]) -> int:
 
     thread = threading.Thread(target=drive, daemon=True)
     thread.start()
-    code = sup.run()
+    code = sup.run(on_stop)
     thread.join(5)
     if errors:
         raise errors[0]
@@ -243,6 +245,38 @@ def test_respawn_restarts_a_child_that_exits(tmp_path: Path, out: Path) -> None:
         assert len(set(started)) == len(started)
 
     supervise(sup, three_children)
+
+
+def test_stop_during_respawn_backoff_returns_at_once(tmp_path: Path, out: Path) -> None:
+    """stop() while a respawn waits out its backoff ends run() with 128+SIGTERM, no new child."""
+    child = script(
+        tmp_path,
+        "once.py",
+        """
+        import os, sys
+        with open(sys.argv[1] + "/pids", "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        sys.exit(1)
+        """,
+    )
+    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=lambda n: 60.0)
+    started = time.monotonic()
+
+    def exit_once() -> None:
+        wait_for((out / "pids").exists, what="the first child")
+        wait_for(lambda: sup.pid is None, what="the first child to be reaped")
+
+    assert supervise(sup, exit_once) == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 5
+    assert len((out / "pids").read_text().split()) == 1
+
+
+def test_on_stop_may_be_an_event_that_run_sets(service: list[str], out: Path) -> None:
+    """Passing a threading.Event as on_stop: run() sets it when shutdown begins."""
+    stopping = threading.Event()
+    sup = Supervisor(service, kill_timeout=2)
+    assert supervise(sup, lambda: child_pid(out) and None, on_stop=stopping) == 0
+    assert stopping.is_set()
 
 
 # -- notify() ----------------------------------------------------------------------------------
