@@ -117,7 +117,7 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = _toml_error_line(e)
+        line = _toml_error_line(e) or max(text.count("\n"), 1)
         raise ConfigError(f"invalid TOML: {_toml_error_text(e)}", file=str(path), line=line) from None
 
     for name, value in data.items():
@@ -304,7 +304,7 @@ def _toml_error_line(e: tomllib.TOMLDecodeError) -> int | None:
 
 
 def _toml_error_text(e: tomllib.TOMLDecodeError) -> str:
-    return re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or str(e)
+    return re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(e)) or str(e)
 
 
 def _closest(name: str, known: Iterable[str]) -> str | None:
