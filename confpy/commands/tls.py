@@ -1,0 +1,322 @@
+"""`confpy tls rotate|show`: publish a fresh TLS keypair in etcd, and inspect what is published."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from confpy.commands._common import EXIT_CODES, connection_flags, duration_arg, settings_from
+from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
+
+# Kept in sync with confpy.tls.KEY_TYPES; importing it here would load cryptography.
+KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ed25519")
+
+DESCRIPTION = """\
+Manage a TLS keypair that services share through etcd, as Logstash did with
+`openssl req -x509 ... && curl -XPUT` at boot.
+
+  rotate  generate a fresh key and certificate and publish them under PREFIX in one
+          etcd transaction; self-signed unless a CA signs it
+  show    print what is published under PREFIX and check it (exit 1 when not usable)
+
+Keys (relative to PREFIX unless they start with /; the global CONFPY_PREFIX is joined
+in front):
+  PREFIX/ssl_certificate   the certificate PEM; when a CA signed it, the full chain:
+                           leaf first, then the CA certificate(s)
+  PREFIX/ssl_private_key   the private key PEM (PKCS#8), unless --no-publish-key
+See docs/tls.md for the shared-key and certificate-only layouts.
+"""
+
+ROTATE_DESCRIPTION = """\
+Generate a private key and an X.509 certificate for it (TLS server and client use,
+CA:false), and write certificate and key into etcd in ONE transaction that compares the
+certificate key's previous revision: two rotators racing on one PREFIX never leave a
+mismatched pair; the loser fails with exit 3 (or tries again with --retry).
+
+The private key never appears in logs, errors or process arguments. With
+--no-publish-key it never leaves this host: only the certificate goes to etcd and the key
+goes to --key-out, a file created with mode 0600.
+
+examples:
+  confpy tls rotate --prefix /logstash --cn logstash --san IP:10.0.0.7 \\
+      --san DNS:logstash.internal --days 30
+  confpy tls rotate --prefix /logstash --cn logstash --no-publish-key \\
+      --key-out /etc/logstash/tls.key --cert-out /etc/logstash/tls.crt --every 1h
+  confpy tls rotate --prefix /app --cn app --ca-prefix /pki/ca
+"""
+
+SHOW_DESCRIPTION = """\
+Print the certificate published under PREFIX: subject, SANs, issuer, validity, SHA-256
+fingerprint, and whether the published private key matches it.
+
+Exit 1 when the certificate has expired or is not yet valid, when a CA-signed chain does
+not verify, when the key does not match, or when the key is missing although expected
+(use --cert-only for the certificate-only layout, --local-key to check a key file).
+"""
+
+
+def _tls_parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[connection_flags()],
+        # Our --prefix (where the keypair lives) replaces the global key-prefix flag;
+        # the global prefix still comes from CONFPY_PREFIX or confpy.toml.
+        conflict_handler="resolve",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    p.add_argument("--prefix", dest="tls_prefix", required=True, metavar="KEY",
+                   help="etcd key under which the keypair lives, e.g. /logstash")
+    p.add_argument("--cert-key", default="ssl_certificate", metavar="NAME",
+                   help="key of the certificate (default ssl_certificate)")
+    p.add_argument("--key-key", default="ssl_private_key", metavar="NAME",
+                   help="key of the private key (default ssl_private_key)")
+    return p
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "tls",
+        help="rotate or show a TLS keypair published in etcd",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
+
+    r = _tls_parser(sub, "rotate", help="generate and publish a fresh keypair",
+                    description=ROTATE_DESCRIPTION)
+    c = r.add_argument_group("certificate")
+    c.add_argument("--cn", required=True, help="subject common name, e.g. logstash")
+    c.add_argument("--san", action="append", default=[], metavar="IP:ADDR|DNS:NAME",
+                   help="subject alternative name, repeatable (default: the CN); clients "
+                   "check hostnames against these, not the CN")
+    c.add_argument("--days", type=float, default=30.0,
+                   help="validity in days (default 30; fractions allowed)")
+    c.add_argument("--key-type", choices=KEY_TYPES, default="rsa2048",
+                   help="private key algorithm (default rsa2048)")
+    ca = r.add_argument_group("signing (default: self-signed)")
+    ca.add_argument("--ca-cert", metavar="FILE", help="CA certificate (PEM) that signs the leaf")
+    ca.add_argument("--ca-key", metavar="FILE", help="the CA's private key (PEM, unencrypted)")
+    ca.add_argument("--ca-prefix", metavar="KEY",
+                    help="take the CA from KEY/ssl_certificate and KEY/ssl_private_key in etcd")
+    out = r.add_argument_group("outputs")
+    out.add_argument("--no-publish-key", dest="publish_key", action="store_false",
+                     help="publish only the certificate; the key stays in --key-out "
+                     "(recommended; removes a key left in etcd by the shared layout)")
+    out.add_argument("--cert-out", metavar="FILE",
+                     help="also write the certificate (chain) to FILE, mode 0644")
+    out.add_argument("--key-out", metavar="FILE",
+                     help="also write the private key to FILE, created with mode 0600")
+    run_g = r.add_argument_group("running")
+    run_g.add_argument("--retry", action="store_true",
+                       help="when another rotator wins the race or etcd is unreachable, retry "
+                       "with exponential backoff (for --retry-for) instead of exiting 3")
+    run_g.add_argument("--retry-for", type=duration_arg("--retry-for"), default=60.0,
+                       metavar="DURATION", help="how long --retry keeps trying (default 60s)")
+    run_g.add_argument("--every", type=duration_arg("--every"), metavar="DURATION",
+                       help="keep running: check the published certificate every DURATION and "
+                       "rotate before it expires; SIGTERM/SIGINT stop cleanly")
+    run_g.add_argument("--renew-before", type=duration_arg("--renew-before"), metavar="DURATION",
+                       help="with --every: rotate when the certificate expires within DURATION "
+                       "(default a third of --days)")
+    r.set_defaults(func=run_rotate)
+
+    s = _tls_parser(sub, "show", help="print and check the published keypair",
+                    description=SHOW_DESCRIPTION)
+    s.add_argument("--cert-only", action="store_true",
+                   help="the certificate-only layout: do not expect a private key in etcd")
+    s.add_argument("--local-key", metavar="FILE",
+                   help="check this private key file against the certificate as well")
+    s.set_defaults(func=run_show)
+
+
+def _setup(args: argparse.Namespace) -> tuple[Any, str]:
+    from confpy import log
+
+    settings = settings_from(args)
+    log.configure(settings.log_level, settings.log_format)
+    prefix = "/" + args.tls_prefix.strip().strip("/") if args.tls_prefix.strip("/ ") else ""
+    if not prefix:
+        raise ConfigError("--prefix: give the key under which the keypair lives, e.g. /logstash")
+    return settings, settings.prefix + prefix
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from pathlib import Path
+
+    from confpy.rotate import RotateOptions, join_key, rotate, run_every
+    from confpy.store import EtcdStore
+
+    settings, prefix = _setup(args)
+    ca_prefix = None
+    if args.ca_prefix:
+        ca_prefix = settings.prefix + "/" + args.ca_prefix.strip().strip("/")
+    opts = RotateOptions(
+        prefix=prefix,
+        common_name=args.cn,
+        sans=tuple(args.san),
+        days=args.days,
+        key_type=args.key_type,
+        cert_key=join_key(prefix, args.cert_key),
+        key_key=join_key(prefix, args.key_key),
+        publish_key=args.publish_key,
+        cert_out=Path(args.cert_out) if args.cert_out else None,
+        key_out=Path(args.key_out) if args.key_out else None,
+        ca_cert_file=Path(args.ca_cert) if args.ca_cert else None,
+        ca_key_file=Path(args.ca_key) if args.ca_key else None,
+        ca_prefix=ca_prefix,
+    )
+    opts.validate()
+    validity = args.days * 86400
+    if args.renew_before is not None and args.every is None:
+        raise ConfigError("--renew-before only makes sense with --every")
+    renew_before = args.renew_before if args.renew_before is not None else validity / 3
+    if args.every is not None:
+        if args.every <= 0:
+            raise ConfigError("--every: must be a positive duration")
+        if renew_before >= validity:
+            raise ConfigError("--renew-before must be shorter than the validity (--days)")
+
+    store = EtcdStore(settings)
+    try:
+        if args.every is None:
+            published = rotate(store, opts, retry_for=args.retry_for if args.retry else 0.0)
+            _print_published(published)
+            return EXIT_OK
+        stop = threading.Event()
+
+        def on_signal(_signum: int, _frame: object) -> None:
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
+        run_every(store, opts, every=args.every, renew_before=renew_before, stop=stop)
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _print_published(published: Any) -> None:
+    info = published.info
+    print(f"published {published.cert_key}"
+          + (f" and {published.key_key}" if published.key_key else "")
+          + f" at revision {published.revision}")
+    print(f"fingerprint  SHA256 {info.fingerprint_sha256}")
+    print(f"not after    {info.not_after.isoformat()}")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from confpy import tls
+    from confpy.errors import KeysMissingError
+    from confpy.rotate import join_key
+    from confpy.store import EtcdStore
+
+    settings, prefix = _setup(args)
+    cert_key = join_key(prefix, args.cert_key)
+    key_key = join_key(prefix, args.key_key)
+    store = EtcdStore(settings)
+    try:
+        cert_pem, cert_rev = store.get(cert_key)
+        key_pem, key_rev = store.get(key_key)
+    finally:
+        store.close()
+    if cert_pem is None:
+        raise KeysMissingError([cert_key])
+
+    chain = tls.load_chain(cert_pem, what=cert_key)
+    leaf = chain[0]
+    info = tls.inspect(leaf)
+    now = dt.datetime.now(dt.UTC)
+    problems: list[str] = []
+    lines: list[tuple[str, str]] = [
+        ("certificate", f"{cert_key} (mod revision {cert_rev})"),
+        ("subject", info.subject),
+        ("SANs", ", ".join(info.sans) or "(none)"),
+        ("issuer", info.issuer + (" (self-signed)" if info.self_signed else "")),
+        ("not before", info.not_before.isoformat()),
+        ("not after", f"{info.not_after.isoformat()} ({_until(info.not_after - now)})"),
+        ("serial", f"{info.serial:x}"),
+        ("key type", info.key_type),
+        ("fingerprint", f"SHA256 {info.fingerprint_sha256}"),
+    ]
+    if info.expired(now):
+        problems.append(f"the certificate expired at {info.not_after.isoformat()}")
+    elif info.not_yet_valid(now):
+        problems.append(f"the certificate is not valid before {info.not_before.isoformat()}")
+
+    if len(chain) > 1:
+        broken = [i for i in range(len(chain) - 1) if not tls.is_issued_by(chain[i], chain[i + 1])]
+        verdict = "does NOT verify" if broken else "verifies"
+        lines.append(("chain", f"{len(chain)} certificates, {verdict}"))
+        if broken:
+            problems.append(f"certificate {broken[0] + 1} of the chain in {cert_key} "
+                            "is not signed by the next one")
+
+    if key_pem is None:
+        if args.cert_only:
+            lines.append(("private key", f"{key_key}: absent, as expected (--cert-only)"))
+        else:
+            lines.append(("private key", f"{key_key}: MISSING"))
+            problems.append(f"the private key {key_key} is missing "
+                            "(use --cert-only if it is kept off etcd on purpose)")
+    else:
+        label = f"{key_key} (mod revision {key_rev})"
+        try:
+            matches = tls.key_matches_cert(tls.load_key(key_pem, what=key_key), leaf)
+        except ConfigError as e:
+            lines.append(("private key", f"{label}: unreadable"))
+            problems.append(str(e))
+        else:
+            lines.append(("private key", f"{label}: "
+                          + ("matches the certificate" if matches else "does NOT match")))
+            if not matches:
+                problems.append(f"the private key {key_key} does not match {cert_key}")
+            if key_rev != cert_rev:
+                lines.append(("note", "key and certificate were written at different revisions"))
+        if args.cert_only:
+            lines.append(("warning", f"a private key is published at {key_key} "
+                          "although --cert-only: anyone who reads etcd can impersonate"))
+
+    if args.local_key:
+        path = Path(args.local_key)
+        try:
+            local = tls.load_key(path.read_bytes(), what=f"--local-key {path}")
+        except OSError as e:
+            raise ConfigError(f"--local-key: cannot read {path}: {e.strerror}") from None
+        matches = tls.key_matches_cert(local, leaf)
+        lines.append(("local key", f"{path}: "
+                      + ("matches the certificate" if matches else "does NOT match")))
+        if not matches:
+            problems.append(f"--local-key {path} does not match {cert_key}")
+
+    lines.append(("status", "OK" if not problems else "FAILED"))
+    width = max(len(k) for k, _ in lines) + 2
+    for k, v in lines:
+        print(f"{k + ':':<{width}}{v}")
+    for p in problems:
+        print(f"confpy: {p}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _until(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    word = "in" if seconds >= 0 else "expired"
+    s = abs(seconds)
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes}m"
+    else:
+        text = f"{minutes}m {rest % 60}s"
+    return f"{word} {text}" if seconds >= 0 else f"{word} {text} ago"

@@ -1,0 +1,426 @@
+"""Rotate a TLS keypair published in etcd: issue, publish in one transaction, renew on a timer.
+
+Layouts (see docs/tls.md):
+  shared key        PREFIX/ssl_certificate and PREFIX/ssl_private_key, written together
+  certificate only  PREFIX/ssl_certificate; the key stays in a local 0600 file (--no-publish-key)
+When a CA signs the leaf, PREFIX/ssl_certificate holds the full chain: leaf PEM first, then
+the CA certificate(s), the order servers load with `load_cert_chain` / nginx `ssl_certificate`.
+
+Private key material is passed around as bytes and written to etcd or a 0600 file; it is
+never logged, never put in an exception message, never passed on a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+import tenacity
+
+from confpy import tls
+from confpy.errors import (
+    ConfigError,
+    ConflictError,
+    InstallError,
+    KeysMissingError,
+    StoreError,
+    StoreUnavailableError,
+)
+
+log = structlog.get_logger("confpy.tls")
+
+CERT_NAME = "ssl_certificate"
+# O_EXCL: never write through a file (or symlink) someone planted at the temp name.
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+KEY_NAME = "ssl_private_key"
+
+
+class KeyValueStore(Protocol):
+    """The part of `EtcdStore` rotation needs (a fake in unit tests)."""
+
+    def get(self, key: str) -> tuple[bytes | None, int]: ...
+    def put_atomic(self, values: dict[str, bytes], expect: dict[str, int]) -> int: ...
+    def delete(self, key: str) -> int: ...
+
+
+def join_key(prefix: str, name: str) -> str:
+    """`name` below `prefix`, unless `name` is absolute (starts with `/`)."""
+    if name.startswith("/"):
+        return name
+    return prefix.rstrip("/") + "/" + name
+
+
+@dataclass(frozen=True)
+class RotateOptions:
+    """Everything one rotation needs, with etcd keys already made absolute."""
+
+    prefix: str
+    common_name: str
+    sans: tuple[str, ...] = ()
+    days: float = 30.0
+    key_type: str = tls.DEFAULT_KEY_TYPE
+    cert_key: str = ""
+    key_key: str = ""
+    publish_key: bool = True
+    cert_out: Path | None = None
+    key_out: Path | None = None
+    ca_cert_file: Path | None = None
+    ca_key_file: Path | None = None
+    ca_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.cert_key:
+            object.__setattr__(self, "cert_key", join_key(self.prefix, CERT_NAME))
+        if not self.key_key:
+            object.__setattr__(self, "key_key", join_key(self.prefix, KEY_NAME))
+
+    def validate(self) -> None:
+        """Reject flag combinations that cannot work, before any key is generated."""
+        if not self.prefix.startswith("/") or self.prefix.rstrip("/") == "":
+            raise ConfigError(f"--prefix: must be an absolute key below / (got {self.prefix!r})")
+        if self.cert_key == self.key_key:
+            raise ConfigError("--cert-key and --key-key must name different keys")
+        if not self.publish_key and self.key_out is None:
+            raise ConfigError(
+                "--no-publish-key needs --key-out FILE: the private key must be kept somewhere"
+            )
+        if (self.ca_cert_file is None) != (self.ca_key_file is None):
+            raise ConfigError("--ca-cert and --ca-key go together")
+        if self.ca_cert_file is not None and self.ca_prefix is not None:
+            raise ConfigError("use either --ca-cert/--ca-key or --ca-prefix, not both")
+        if self.key_type not in tls.KEY_TYPES:
+            raise ConfigError(
+                f"--key-type: unknown key type {self.key_type!r} (use {', '.join(tls.KEY_TYPES)})"
+            )
+        if self.days <= 0:
+            raise ConfigError("--days: validity must be positive")
+        if self.cert_out is not None and self.key_out is not None and self.cert_out == self.key_out:
+            raise ConfigError("--cert-out and --key-out must be different files")
+        for san in self.sans:
+            tls.parse_san(san)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A CA that signs leaves: its certificate chain (CA first) and its key."""
+
+    chain: tuple[Any, ...]
+    key: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A fresh keypair. `key_pem` is secret: never log it, never repr it."""
+
+    cert: Any
+    chain_pem: bytes
+    key_pem: bytes = field(repr=False)
+    info: tls.CertInfo
+
+
+@dataclass(frozen=True)
+class Published:
+    revision: int
+    info: tls.CertInfo
+    cert_key: str
+    key_key: str | None
+
+
+# -- issuing -----------------------------------------------------------------------------------
+
+
+def load_issuer(store: KeyValueStore | None, opts: RotateOptions) -> Issuer | None:
+    """The CA from --ca-cert/--ca-key files or from the --ca-prefix keys; None: self-sign."""
+    if opts.ca_cert_file is not None and opts.ca_key_file is not None:
+        cert_pem = _read_file(opts.ca_cert_file, "--ca-cert")
+        key_pem = _read_file(opts.ca_key_file, "--ca-key")
+        source = str(opts.ca_cert_file)
+        chain = tls.load_chain(cert_pem, what=f"--ca-cert {opts.ca_cert_file}")
+        key = tls.load_key(key_pem, what=f"--ca-key {opts.ca_key_file}")
+    elif opts.ca_prefix is not None:
+        if store is None:
+            raise ConfigError("--ca-prefix needs etcd")
+        ca_cert_key = join_key(opts.ca_prefix, CERT_NAME)
+        ca_key_key = join_key(opts.ca_prefix, KEY_NAME)
+        cert_pem, _ = store.get(ca_cert_key)
+        key_pem, _ = store.get(ca_key_key)
+        missing = [k for k, v in ((ca_cert_key, cert_pem), (ca_key_key, key_pem)) if v is None]
+        if missing:
+            raise KeysMissingError(missing)
+        assert cert_pem is not None and key_pem is not None
+        source = opts.ca_prefix
+        chain = tls.load_chain(cert_pem, what=f"--ca-prefix key {ca_cert_key}")
+        key = tls.load_key(key_pem, what=f"--ca-prefix key {ca_key_key}")
+    else:
+        return None
+    if not tls.inspect(chain[0]).is_ca:
+        raise ConfigError(f"{source}: the CA certificate is not a CA (basicConstraints CA:false)")
+    if not tls.key_matches_cert(key, chain[0]):
+        raise ConfigError(f"{source}: the CA key does not match the CA certificate")
+    return Issuer(tuple(chain), key, source)
+
+
+def issue(opts: RotateOptions, issuer: Issuer | None, *, now: dt.datetime | None = None) -> Issued:
+    """Generate a key and a certificate for it, signed by `issuer` or by itself."""
+    key = tls.generate_key(opts.key_type)
+    sans = [tls.parse_san(s) for s in opts.sans]
+    cert = tls.build_certificate(
+        key,
+        opts.common_name,
+        sans,
+        days=opts.days,
+        issuer_cert=issuer.chain[0] if issuer else None,
+        issuer_key=issuer.key if issuer else None,
+        now=now,
+    )
+    chain = [cert, *(issuer.chain if issuer else ())]
+    info = tls.inspect(cert)
+    if issuer is not None and info.not_after > tls.inspect(issuer.chain[0]).not_after:
+        log.warning(
+            "certificate outlives its CA",
+            ca=issuer.source,
+            not_after=info.not_after.isoformat(),
+        )
+    return Issued(cert, tls.chain_to_pem(chain), tls.key_to_pem(key), info)
+
+
+# -- publishing --------------------------------------------------------------------------------
+
+
+def publish(store: KeyValueStore, opts: RotateOptions, issued: Issued) -> Published:
+    """Write certificate (and key) in one transaction that fails if another rotator wrote first.
+
+    The mod revisions are read first and compared in the transaction: of two racing
+    rotators exactly one wins, and etcd never holds a certificate from one and a key from
+    the other. Local files are staged before and renamed into place only after the
+    transaction succeeded, so they always match what etcd holds.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        if opts.key_out is not None:
+            staged.append(
+                (stage_file(opts.key_out, issued.key_pem, 0o600, "--key-out"), opts.key_out)
+            )
+        if opts.cert_out is not None:
+            staged.append(
+                (stage_file(opts.cert_out, issued.chain_pem, 0o644, "--cert-out"), opts.cert_out)
+            )
+        _, cert_rev = store.get(opts.cert_key)
+        values = {opts.cert_key: issued.chain_pem}
+        expect = {opts.cert_key: cert_rev}
+        _, old_key_rev = store.get(opts.key_key)
+        if opts.publish_key:
+            values[opts.key_key] = issued.key_pem
+            expect[opts.key_key] = old_key_rev
+        try:
+            revision = store.put_atomic(values, expect)
+        except ConflictError:
+            raise ConflictError(
+                f"{opts.cert_key} changed while rotating (another rotator won the race); "
+                "nothing was written, retry with --retry"
+            ) from None
+        for tmp, dest in staged:
+            os.replace(tmp, dest)
+        staged.clear()
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    if not opts.publish_key and old_key_rev:
+        # Switching to the certificate-only layout: a key left in etcd would no longer match
+        # the certificate. etcd has no compare-put-and-delete in our store API, so this
+        # delete follows the transaction.
+        store.delete(opts.key_key)
+        log.warning("removed the stale private key from etcd", key=opts.key_key)
+    log.info(
+        "published certificate",
+        cert_key=opts.cert_key,
+        key_key=opts.key_key if opts.publish_key else None,
+        revision=revision,
+        fingerprint=issued.info.fingerprint_sha256,
+        not_after=issued.info.not_after.isoformat(),
+        cert_out=str(opts.cert_out) if opts.cert_out else None,
+        key_out=str(opts.key_out) if opts.key_out else None,
+    )
+    return Published(
+        revision, issued.info, opts.cert_key, opts.key_key if opts.publish_key else None
+    )
+
+
+def stage_file(dest: Path, data: bytes, mode: int, flag: str) -> Path:
+    """Write `data` to a new temp file next to `dest`, created with `mode` from the start.
+
+    O_CREAT|O_EXCL with the final mode means the file is never readable by others, not
+    even for a moment (a chmod after writing would leave a window). The caller renames.
+    """
+    directory = dest.parent
+    for attempt in range(100):
+        tmp = directory / f".{dest.name}.confpy-{os.getpid()}-{attempt}.tmp"
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, mode)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise InstallError(
+                f"{flag}: cannot create a file in {directory}: {e.strerror}", dest=str(dest)
+            ) from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise InstallError(f"{flag}: cannot write: {e.strerror}", dest=str(dest)) from None
+        return tmp
+    raise InstallError(f"{flag}: cannot create a temporary file in {directory}", dest=str(dest))
+
+
+def _read_file(path: Path, flag: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{flag}: cannot read {path}: {e.strerror}") from None
+
+
+# -- one rotation, with retries ----------------------------------------------------------------
+
+
+def rotate(
+    store: KeyValueStore,
+    opts: RotateOptions,
+    *,
+    retry_for: float = 0.0,
+    sleep: Callable[[float], None] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+) -> Published:
+    """Issue and publish once. With `retry_for` > 0, retry conflicts and outages that long.
+
+    A retry after a conflict re-reads the revisions and writes the same fresh keypair:
+    the other rotator's pair is replaced by ours as a whole, never half.
+    """
+    issuer = _with_retries(lambda: load_issuer(store, opts), retry_for, sleep, "load CA")
+    issued = issue(opts, issuer, now=now() if now else None)
+    return _with_retries(lambda: publish(store, opts, issued), retry_for, sleep, "publish")
+
+
+def _with_retries(
+    fn: Callable[[], Any], retry_for: float, sleep: Callable[[float], None] | None, what: str
+) -> Any:
+    if retry_for <= 0:
+        return fn()
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            f"{what} failed, retrying",
+            error=str(error),
+            attempt=state.attempt_number,
+            wait=round(state.next_action.sleep, 2) if state.next_action else None,
+        )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type((ConflictError, StoreUnavailableError)),
+        wait=tenacity.wait_exponential_jitter(initial=0.1, max=5.0, jitter=0.5),
+        stop=tenacity.stop_after_delay(retry_for),
+        reraise=True,
+        before_sleep=before_sleep,
+        sleep=sleep or tenacity.nap.sleep,
+    )
+    return retrying(fn)
+
+
+# -- --every: keep the published certificate fresh ---------------------------------------------
+
+
+def seconds_until_renewal(
+    store: KeyValueStore, opts: RotateOptions, renew_before: float, now: dt.datetime
+) -> float:
+    """How long the published certificate may stay; <= 0 means rotate now.
+
+    Reading etcd rather than remembering our own certificate lets several hosts run
+    `--every` on one prefix: whoever rotates first refreshes it for all.
+    """
+    data, _ = store.get(opts.cert_key)
+    if data is None:
+        return 0.0
+    try:
+        info = tls.inspect(tls.load_certificate(data, what=opts.cert_key))
+    except ConfigError:
+        log.warning("published certificate does not parse; replacing it", cert_key=opts.cert_key)
+        return 0.0
+    if opts.publish_key:
+        key_pem, _ = store.get(opts.key_key)
+        if key_pem is None:
+            return 0.0
+    elif opts.key_out is not None:
+        # Certificate-only layout: our local key must be the one the certificate certifies,
+        # or consumers would trust a certificate we cannot serve.
+        try:
+            local = tls.load_key(opts.key_out.read_bytes(), what=str(opts.key_out))
+            cert = tls.load_certificate(data, what=opts.cert_key)
+        except (OSError, ConfigError):
+            return 0.0
+        if not tls.key_matches_cert(local, cert):
+            return 0.0
+    return (info.not_after - now).total_seconds() - renew_before
+
+
+def run_every(
+    store: KeyValueStore,
+    opts: RotateOptions,
+    *,
+    every: float,
+    renew_before: float,
+    stop: threading.Event,
+    rotate_first: bool = True,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    backoff_max: float = 30.0,
+) -> int:
+    """Rotate now (unless `rotate_first` is False), then check every `every` seconds and
+    rotate when the published certificate is within `renew_before` of expiry, until `stop`.
+
+    etcd outages and lost races are logged and retried with backoff; they never end the loop.
+    Returns the number of rotations done.
+    """
+    rotations = 0
+    failures = 0
+    force = rotate_first
+    backoff = tenacity.wait_exponential_jitter(initial=0.5, max=backoff_max, jitter=0.5)
+    while not stop.is_set():
+        try:
+            remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
+            if remaining <= 0:
+                rotate(store, opts)
+                rotations += 1
+                force = False
+                remaining = seconds_until_renewal(store, opts, renew_before, now())
+                if remaining <= 0:
+                    # The published certificate is due at once: renew_before is too close
+                    # to the validity. Don't spin: wait a full period.
+                    remaining = every
+            failures = 0
+            wait = max(0.05, min(every, remaining))
+            log.debug("next check", seconds=round(wait, 2))
+        except (StoreError, ConflictError) as e:
+            failures += 1
+            wait = backoff(_state(failures))
+            log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
+        stop.wait(wait)
+    log.info("rotation loop stopped", rotations=rotations)
+    return rotations
+
+
+def _state(attempt: int) -> tenacity.RetryCallState:
+    state = tenacity.RetryCallState(None, None, (), {})
+    state.attempt_number = attempt
+    return state
