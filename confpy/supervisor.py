@@ -136,6 +136,7 @@ class Supervisor:
         self._old_wakeup_fd = -1
         self._old_subreaper: int | None = None
         self._held: list[signal.Signals] = []
+        self._ever_started = False
         self._started_at = 0.0
         self._start_at: float | None = None
         self._stop_deadline: float | None = None
@@ -239,7 +240,9 @@ class Supervisor:
         SIGTERM/SIGINT (forwarded to the child) or `stop()`, calls `on_stop` once (a
         callable, or an Event to set), waits up to `kill_timeout` for the child, SIGKILLs
         its group, and returns the child's exit code; or 128+N if no child was running.
-        Main thread only; restores the previous signal handlers before returning.
+        Main thread only; restores the previous signal handlers before returning. A
+        Supervisor runs once: a `stop()` or stop signal that precedes `run()` ends it
+        without starting the child. ProcessError if a restart or respawn cannot start.
         """
         if threading.current_thread() is not threading.main_thread():
             raise ProcessError("the supervisor must run on the main thread")
@@ -434,6 +437,7 @@ class Supervisor:
             raise ProcessError(f"cannot start {name!r}: {e.strerror or e}") from None
         with self._lock:
             self._proc = proc
+        self._ever_started = True
         self._started_at = self._clock()
         log.info("child started", pid=proc.pid, command=name)
         held, self._held = self._held, []
@@ -444,10 +448,15 @@ class Supervisor:
     def _signal_child(self, sig: signal.Signals) -> None:
         pid = self.pid
         if pid is None:
-            # dumb-init's rule: a signal that comes before the child is passed on once it
-            # exists, rather than dropped.
-            if sig != signal.SIGKILL:
+            if not self._ever_started:
+                # dumb-init's rule: a signal that comes before the child is passed on once it
+                # exists, rather than lost.
                 self._held.append(sig)
+            else:
+                # Between a restart or respawn and the next child: that child reads the
+                # current files anyway, and a HUP that lands before it installs its handler
+                # would kill it.
+                log.info("no running child, signal dropped", signal=sig.name)
             return
         try:
             os.killpg(pid, sig)

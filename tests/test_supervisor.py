@@ -66,6 +66,9 @@ def on_stop():
 if mode == "signal-before-start":
     sup.catch_signals()
     os.kill(os.getpid(), signal.SIGTERM)
+elif mode == "usr1-before-start":
+    sup.catch_signals()
+    os.kill(os.getpid(), signal.SIGUSR1)
 elif mode == "signal-before-run":
     pid = sup.start()
     deadline = time.monotonic() + 3
@@ -416,6 +419,17 @@ def test_signal_before_run_is_forwarded_once_run_starts(
     driver(service, kill_timeout=2, mode="signal-before-run")
     pid = child_pid(out)
     wait_for((out / f"SIGUSR1-{pid}").exists, what="the child to handle SIGUSR1")
+
+
+def test_signal_before_the_child_starts_is_passed_on_to_it(
+    driver: Callable[..., subprocess.Popen[bytes]], service: list[str], out: Path
+) -> None:
+    """A SIGUSR1 caught before the child exists is sent to it once it starts (as dumb-init)."""
+    sup = driver(service, kill_timeout=2, mode="usr1-before-start")
+    # The child gets it so early that it may die of it before its handler is in place.
+    died_of_it = lambda: sup.poll() == 128 + signal.SIGUSR1  # noqa: E731
+    handled_it = lambda: any(out.glob("SIGUSR1-*"))  # noqa: E731
+    wait_for(lambda: died_of_it() or handled_it(), what="the child to get SIGUSR1")
 
 
 def test_sigterm_before_the_child_starts_stops_without_starting_it(
