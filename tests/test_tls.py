@@ -1,0 +1,244 @@
+"""Pure crypto unit tests for confpy.tls: keys, certificates, PEM, inspection, handshakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from confpy import tls
+from confpy.errors import ConfigError
+
+SANS = ("IP:127.0.0.1", "DNS:logstash.internal")
+
+
+def handshake(
+    tmp_path: Path,
+    chain_pem: bytes,
+    key_pem: bytes,
+    trust_pem: bytes,
+    server_hostname: str,
+    *,
+    strict: bool = False,
+) -> str:
+    """A real TLS handshake on loopback: the server serves chain+key, the client trusts only
+    `trust_pem` and checks the hostname. Returns the cipher name; raises SSLError on failure."""
+    cert_file = tmp_path / "server.crt"
+    key_file = tmp_path / "server.key"
+    cert_file.write_bytes(chain_pem)
+    key_file.write_bytes(key_pem)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    client_ctx = ssl.create_default_context(cadata=trust_pem.decode())
+    client_ctx.check_hostname = True
+    if strict:
+        client_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        server_error: list[BaseException] = []
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            try:
+                with server_ctx.wrap_socket(conn, server_side=True) as s:
+                    s.sendall(b"ok")
+            except (ssl.SSLError, OSError) as e:
+                server_error.append(e)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                    client_ctx.wrap_socket(raw, server_hostname=server_hostname) as s:
+                assert s.recv(2) == b"ok"
+                cipher = s.cipher()
+                return cipher[0] if cipher else ""
+        finally:
+            thread.join(10)
+
+
+def self_signed(key_type: str = "ec-p256", sans: tuple[str, ...] = SANS, days: float = 30):
+    key = tls.generate_key(key_type)
+    cert = tls.build_certificate(key, "logstash", [tls.parse_san(s) for s in sans], days=days)
+    return key, cert
+
+
+@pytest.mark.parametrize("key_type", tls.KEY_TYPES)
+def test_generate_key_has_requested_type(key_type: str) -> None:
+    """Each --key-type produces a key of that algorithm and size."""
+    assert tls.key_type_of(tls.generate_key(key_type)) == key_type
+
+
+def test_unknown_key_type_is_a_config_error() -> None:
+    """An unknown key type names --key-type."""
+    with pytest.raises(ConfigError, match="--key-type"):
+        tls.generate_key("dsa1024")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("IP:10.0.0.7", x509.IPAddress(ipaddress.ip_address("10.0.0.7"))),
+        ("ip:::1", x509.IPAddress(ipaddress.ip_address("::1"))),
+        ("DNS:logstash.internal", x509.DNSName("logstash.internal")),
+        ("10.0.0.8", x509.IPAddress(ipaddress.ip_address("10.0.0.8"))),
+        ("fe80::1", x509.IPAddress(ipaddress.ip_address("fe80::1"))),
+        ("logstash", x509.DNSName("logstash")),
+        ("DNS:*.svc.local", x509.DNSName("*.svc.local")),
+    ],
+)
+def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralName) -> None:
+    """SANs parse from IP:/DNS: prefixes or bare addresses and names."""
+    assert tls.parse_san(text) == expected
+
+
+@pytest.mark.parametrize("text", ["IP:10.0.0.300", "DNS:", "DNS:bad name", "IP:"])
+def test_parse_san_rejects_garbage_naming_the_flag(text: str) -> None:
+    """A malformed SAN is a ConfigError naming --san."""
+    with pytest.raises(ConfigError, match="--san"):
+        tls.parse_san(text)
+
+
+def test_certificate_has_requested_subject_sans_and_validity() -> None:
+    """CN, SANs and notAfter are as asked; notBefore is slightly backdated for skew."""
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    key = tls.generate_key("ec-p256")
+    cert = tls.build_certificate(
+        key, "logstash", [tls.parse_san(s) for s in SANS], days=30, now=now
+    )
+    info = tls.inspect(cert)
+    assert info.common_name == "logstash"
+    assert set(info.sans) == {"IP:127.0.0.1", "DNS:logstash.internal"}
+    assert info.not_after == now + dt.timedelta(days=30)
+    assert now - dt.timedelta(minutes=10) < info.not_before <= now
+    assert info.self_signed and not info.is_ca
+
+
+def test_certificate_extensions_fit_tls_server_and_client() -> None:
+    """CA:false (critical), digitalSignature, serverAuth and clientAuth are present."""
+    _, cert = self_signed("rsa2048")
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca is False
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and ku.key_encipherment
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+
+
+def test_certificate_without_sans_gets_the_cn_as_san() -> None:
+    """With no --san the CN becomes a DNS SAN, since clients ignore the CN."""
+    _, cert = self_signed(sans=())
+    assert tls.inspect(cert).sans == ("DNS:logstash",)
+
+
+def test_serials_are_random() -> None:
+    """Two certificates never share a serial."""
+    assert self_signed()[1].serial_number != self_signed()[1].serial_number
+
+
+def test_key_matches_its_certificate_only() -> None:
+    """key_matches_cert is true for the pair and false for another key."""
+    key, cert = self_signed()
+    assert tls.key_matches_cert(key, cert)
+    assert not tls.key_matches_cert(tls.generate_key("ec-p256"), cert)
+
+
+@pytest.mark.parametrize("key_type", tls.KEY_TYPES)
+def test_pem_round_trip(key_type: str) -> None:
+    """Key and certificate survive PEM encoding and still match."""
+    key, cert = self_signed(key_type)
+    key2 = tls.load_key(tls.key_to_pem(key))
+    cert2 = tls.load_certificate(tls.cert_to_pem(cert))
+    assert cert2 == cert
+    assert tls.key_matches_cert(key2, cert2)
+
+
+def test_load_key_error_does_not_quote_the_data() -> None:
+    """A broken key PEM gives an error that never contains the PEM."""
+    key, _ = self_signed()
+    broken = tls.key_to_pem(key)[:-80]
+    with pytest.raises(ConfigError) as info:
+        tls.load_key(broken, what="/x/ssl_private_key")
+    assert "PRIVATE KEY" not in str(info.value)
+    assert "/x/ssl_private_key" in str(info.value)
+
+
+def test_fingerprint_is_sha256_colon_hex() -> None:
+    """The fingerprint is 32 colon-separated upper-case hex bytes."""
+    _, cert = self_signed()
+    fp = tls.inspect(cert).fingerprint_sha256
+    assert len(fp.split(":")) == 32 and fp == fp.upper()
+
+
+def test_expired_certificate_is_reported_expired() -> None:
+    """CertInfo.expired is true after notAfter."""
+    _, cert = self_signed(days=1)
+    info = tls.inspect(cert)
+    assert not info.expired()
+    assert info.expired(info.not_after + dt.timedelta(seconds=1))
+
+
+def test_ca_signed_leaf_names_issuer_and_verifies() -> None:
+    """A CA-signed leaf carries the CA as issuer and its signature verifies."""
+    ca_key = tls.generate_key("ec-p256")
+    ca = tls.build_ca(ca_key, "Test CA")
+    key = tls.generate_key("rsa2048")
+    leaf = tls.build_certificate(key, "app", [tls.parse_san("DNS:app")],
+                                 issuer_cert=ca, issuer_key=ca_key)
+    info = tls.inspect(leaf)
+    assert info.issuer == "CN=Test CA" and not info.self_signed
+    assert tls.is_issued_by(leaf, ca)
+    assert not tls.is_issued_by(leaf, leaf)
+
+
+def test_mismatched_ca_key_is_refused() -> None:
+    """Signing with a CA key that does not belong to the CA certificate is refused."""
+    ca = tls.build_ca(tls.generate_key("ec-p256"), "Test CA")
+    with pytest.raises(ConfigError, match="CA key does not match"):
+        tls.build_certificate(tls.generate_key("ec-p256"), "app", issuer_cert=ca,
+                              issuer_key=tls.generate_key("ec-p256"))
+
+
+@pytest.mark.parametrize("key_type", tls.KEY_TYPES)
+@pytest.mark.parametrize("hostname", ["127.0.0.1", "logstash.internal"])
+def test_self_signed_leaf_is_its_own_trust_anchor(
+    tmp_path: Path, key_type: str, hostname: str
+) -> None:
+    """A client trusting only the self-signed leaf completes a handshake, checking the SAN."""
+    key, cert = self_signed(key_type)
+    pem = tls.cert_to_pem(cert)
+    assert handshake(tmp_path, pem, tls.key_to_pem(key), pem, hostname)
+
+
+def test_self_signed_leaf_passes_x509_strict(tmp_path: Path) -> None:
+    """The leaf also verifies with VERIFY_X509_STRICT (Python 3.13's default)."""
+    key, cert = self_signed("rsa2048")
+    pem = tls.cert_to_pem(cert)
+    assert handshake(tmp_path, pem, tls.key_to_pem(key), pem, "logstash.internal", strict=True)
+
+
+def test_handshake_fails_for_a_name_not_in_the_sans(tmp_path: Path) -> None:
+    """check_hostname rejects a hostname that is not among the SANs."""
+    key, cert = self_signed()
+    pem = tls.cert_to_pem(cert)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(tmp_path, pem, tls.key_to_pem(key), pem, "other.internal")
+
+
+def test_ca_signed_chain_handshakes_with_ca_as_only_trust(tmp_path: Path) -> None:
+    """A leaf signed by a CA, served with its chain, verifies against the CA alone."""
+    ca_key = tls.generate_key("ec-p384")
+    ca = tls.build_ca(ca_key, "Test CA")
+    key = tls.generate_key("ec-p256")
+    leaf = tls.build_certificate(key, "app", [tls.parse_san("IP:127.0.0.1")],
+                                 issuer_cert=ca, issuer_key=ca_key)
+    chain = tls.chain_to_pem([leaf, ca])
+    assert handshake(tmp_path, chain, tls.key_to_pem(key), tls.cert_to_pem(ca), "127.0.0.1",
+                     strict=True)
