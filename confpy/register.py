@@ -117,7 +117,7 @@ class Registration:
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=tenacity.wait_exponential_jitter(initial=0.1, max=self.backoff_max, jitter=0.2),
+            wait=_jittered_backoff(0.1, self.backoff_max, 0.2),
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=lambda s: self.sleep(s),
             before_sleep=before_sleep,
@@ -204,3 +204,11 @@ def serve(registration: Registration, command: Sequence[str] = ()) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return code
+
+
+def _jittered_backoff(first: float, longest: float, jitter: float) -> tenacity.wait.wait_base:
+    """Exponential backoff with jitter; tenacity 9.1 renamed `initial` to `multiplier`."""
+    try:
+        return tenacity.wait_exponential_jitter(multiplier=first, max=longest, jitter=jitter)
+    except TypeError:  # tenacity < 9.1
+        return tenacity.wait_exponential_jitter(initial=first, max=longest, jitter=jitter)
