@@ -98,6 +98,8 @@ class Outcome:
 class Report:
     revision: int
     outcomes: list[Outcome] = field(default_factory=list)
+    reloads: int = 0
+    """Distinct reload actions run (commands, signals, restarts)."""
 
     @property
     def ok(self) -> bool:
@@ -213,7 +215,7 @@ def apply(
                 s.kept = True
 
     if installed and not options.sync_only:
-        _reload_once(installed, outcomes, snapshot.revision)
+        report.reloads = _reload_once(installed, outcomes, snapshot.revision)
         if notify is not None:
             notify(installed)
     return report
@@ -221,7 +223,7 @@ def apply(
 
 def _reload_once(
     installed: list[TemplateResource], outcomes: dict[str, Outcome], revision: int
-) -> None:
+) -> int:
     """Run each distinct reload action once, in resource order, after all files are in place.
 
     Two resources share an action when it is the same command after `{{ dest }}` is
@@ -241,6 +243,12 @@ def _reload_once(
             error = done[key]
             if error is not None:
                 _fail(outcomes[r.name], "reload", error, revision)
+    return len(done)
+
+
+def reload_keys(r: TemplateResource) -> list[tuple[str, ...]]:
+    """What identifies each of a resource's reload actions: equal keys run once per change set."""
+    return [key for key, _ in _reload_actions(r)]
 
 
 def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable[[], None]]]:

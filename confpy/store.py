@@ -339,6 +339,8 @@ class EtcdStore:
                             f"etcd cancelled the watch: {response.cancel_reason or 'no reason given'}"
                         )
                     if response.created and not response.events:
+                        # Connected; nothing new yet. Events from start_revision follow.
+                        yield WatchBatch(start_revision - 1, ())
                         continue
                     events = tuple(
                         Event(

@@ -1,0 +1,476 @@
+"""The watch daemon: keep every destination in sync with etcd, missing no change.
+
+One thread watches etcd (one watch on one stream) and queues what it receives; the
+daemon's loop applies changes to an in-memory mirror of the watched keys, debounces,
+and renders change sets from the mirror at an exact revision. It starts from a full
+snapshot and watches from the snapshot's revision + 1; after a broken stream it resumes
+from the last received revision + 1; after compaction, and every `resync_interval`, it
+re-reads a full snapshot. A failing resource keeps its old file and is retried with
+backoff until it succeeds, independent of further changes to its keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from confpy.errors import ConfpyError, RevisionCompactedError, StoreUnavailableError
+from confpy.health import Status
+from confpy.keys import matches_any
+from confpy.log import get_logger
+from confpy.resource import TemplateResource
+from confpy.runner import Config, RenderOptions, apply, reload_keys, render_all
+from confpy.schedule import Debouncer, RetrySchedule
+from confpy.snapshot import Snapshot, Store, WatchBatch
+
+log = get_logger("confpy.daemon")
+
+
+@dataclass(frozen=True)
+class _Resync:
+    """A full snapshot read by the watch thread after compaction."""
+
+    snapshot: Snapshot
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Received:
+    at: float
+    batch: WatchBatch
+
+
+_WAKE = object()
+
+
+class Daemon:
+    """Runs until `stop()`; `request_reload()` re-reads the configuration (SIGHUP)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        options: RenderOptions,
+        *,
+        wait: tuple[float, float] | None = None,
+        resync_interval: float = 600.0,
+        interval: float | None = None,
+        status: Status | None = None,
+        load_config: Callable[[], Config] | None = None,
+        on_installed: Callable[[list[TemplateResource]], None] | None = None,
+        exec_notify: bool = False,
+        command_guard: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        on_ready: Callable[[], None] | None = None,
+        watchdog: tuple[float, Callable[[], None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.options = options
+        self.resync_interval = resync_interval
+        self.interval = interval
+        self.status = status or Status()
+        self._load_config = load_config
+        self._on_installed = on_installed
+        self._exec_notify = exec_notify
+        self._command_guard = command_guard or contextlib.nullcontext
+        self._on_ready = on_ready
+        self._watchdog = watchdog
+        self._next_watchdog = float("inf")
+        self._clock = clock
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._watch_stop = threading.Event()
+        self._watch_thread: threading.Thread | None = None
+        self._mirror: dict[str, bytes] = {}
+        self._revision = 0
+        self._debouncer = Debouncer(wait)
+        self._retries = RetrySchedule()
+        self._touched_revisions: dict[str, set[int]] = {}
+        self._received_at: dict[str, float] = {}
+        self._next_resync = 0.0
+        self._ready_sent = False
+
+    # -- control, from any thread or a signal handler ---------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(_WAKE)
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._queue.put(_WAKE)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- main loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Render everything, then follow etcd until stopped. Returns an exit code."""
+        try:
+            if not self._start():
+                return 0
+            while not self._stop.is_set():
+                self._wait_and_drain()
+                if self._stop.is_set():
+                    break
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._reload_config()
+                now = self._clock()
+                if self._watchdog is not None and now >= self._next_watchdog:
+                    self._watchdog[1]()
+                    self._next_watchdog = now + self._watchdog[0]
+                if now >= self._next_resync:
+                    self._resync("interval" if self.interval else "periodic resync")
+                ready = self._debouncer.ready(now) | self._retries.due(now)
+                if ready:
+                    self._render(ready)
+        finally:
+            self._stop_watch()
+            self.store.close()
+        log.info("stopped", revision=self._revision)
+        return 0
+
+    def _start(self) -> bool:
+        if self._watchdog is not None:
+            self._next_watchdog = self._clock()
+        snapshot = self._snapshot_until_stopped()
+        if snapshot is None:
+            return False
+        self._replace_mirror(snapshot)
+        self._render({r.name for r in self.config.resources}, reason="start")
+        self._schedule_resync()
+        if self.interval is None:
+            self._start_watch()
+        return True
+
+    def _wait_and_drain(self) -> None:
+        """Block until something is due, then take every queued item (coalescing bursts)."""
+        deadlines = [
+            self._next_resync,
+            self._next_watchdog,
+            self._debouncer.next_due(),
+            self._retries.next_due(),
+        ]
+        due = min(d for d in deadlines if d is not None)
+        timeout = max(0.0, due - self._clock())
+        try:
+            item = self._queue.get(timeout=min(timeout, 3600))
+        except queue.Empty:
+            return
+        while True:
+            self._handle(item)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, item: Any) -> None:
+        if isinstance(item, _Received):
+            self._apply_batch(item.batch, item.at)
+        elif isinstance(item, _Resync):
+            self.status.count("resyncs")
+            if self._replace_mirror(item.snapshot):
+                self._touch_all(item.reason)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _replace_mirror(self, snapshot: Snapshot) -> bool:
+        if snapshot.revision < self._revision:
+            return False
+        self._mirror = dict(snapshot.values)
+        self._revision = snapshot.revision
+        self.status.set(revision=self._revision)
+        return True
+
+    def _apply_batch(self, batch: WatchBatch, received: float) -> None:
+        now = self._clock()
+        changed: list[str] = []
+        for ev in batch.events:
+            if ev.mod_revision <= self._revision:
+                continue  # already in the mirror through a newer snapshot
+            if ev.value is None:
+                self._mirror.pop(ev.key, None)
+            else:
+                self._mirror[ev.key] = ev.value
+            changed.append(ev.key)
+        self._revision = max(self._revision, batch.revision)
+        self.status.set(revision=self._revision)
+        if not changed:
+            return
+        log.debug("change received", keys=changed[:20], revision=batch.revision)
+        for r in self.config.resources:
+            hits = [k for k in changed if matches_any(r.full_keys, k)]
+            if hits:
+                self._debouncer.touch(r.name, now, r.wait)
+                self._touched_revisions.setdefault(r.name, set()).add(batch.revision)
+                self._received_at.setdefault(r.name, received)
+        self.status.set(synced=False)
+
+    def _touch_all(self, reason: str) -> None:
+        log.info("re-rendering everything", reason=reason, revision=self._revision)
+        now = self._clock()
+        for r in self.config.resources:
+            self._debouncer.touch(r.name, now, None)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _render(self, names: set[str], reason: str = "change") -> None:
+        """Render `names` as change sets: related resources are installed all or nothing."""
+        by_name = {r.name: r for r in self.config.resources}
+        resources = [by_name[n] for n in sorted(names) if n in by_name]
+        snapshot = Snapshot(self._revision, MappingProxyType(self._mirror))
+        for group in self._change_sets(resources):
+            self._render_group(group, snapshot, reason)
+        for n in names:
+            self._touched_revisions.pop(n, None)
+        self.status.set(synced=not self._retries.failing and not len(self._debouncer))
+
+    def _change_sets(self, resources: list[TemplateResource]) -> list[list[TemplateResource]]:
+        """Group resources that share a reload action, or were changed by one transaction."""
+        parent = {r.name: r.name for r in resources}
+
+        def find(n: str) -> str:
+            while parent[n] != n:
+                parent[n] = parent[parent[n]]
+                n = parent[n]
+            return n
+
+        owner: dict[object, str] = {}
+        for r in resources:
+            ties: set[object] = set(reload_keys(r))
+            ties |= {("revision", rev) for rev in self._touched_revisions.get(r.name, ())}
+            if self._exec_notify and r.exec_notify:
+                ties.add(("exec",))
+            for tie in ties:
+                if tie in owner:
+                    parent[find(r.name)] = find(owner[tie])
+                else:
+                    owner[tie] = r.name
+        groups: dict[str, list[TemplateResource]] = {}
+        for r in resources:
+            groups.setdefault(find(r.name), []).append(r)
+        return list(groups.values())
+
+    def _render_group(self, group: list[TemplateResource], snapshot: Snapshot, reason: str) -> None:
+        rendered, failures = render_all(self.config, group, snapshot)
+        with self._command_guard():
+            report = apply(
+                group, snapshot, rendered, failures, self.options,
+                atomic=True, notify=self._on_installed,
+            )
+        now = self._clock()
+        self.status.count("renders", len(group))
+        self.status.count("reloads", report.reloads)
+        for o in report.outcomes:
+            name = o.resource.name
+            received = self._received_at.pop(name, None)
+            if o.failed:
+                delay = self._retries.failed(name, now)
+                self.status.count("render_failures")
+                with self.status.lock:
+                    self.status.failing[name] = str(o.error)
+                log.warning("will retry", resource=name, retry_in=round(delay, 2),
+                            revision=snapshot.revision)
+                continue
+            if name in self._retries.failing:
+                log.info("recovered", resource=name, revision=snapshot.revision)
+            self._retries.succeeded(name)
+            with self.status.lock:
+                self.status.failing.pop(name, None)
+            if o.status == "installed":
+                self.status.count("installs")
+                if received is not None:
+                    self.status.observe_latency(now - received)
+        if not self._ready_sent and reason == "start":
+            self._ready_sent = True
+            if self._on_ready is not None:
+                self._on_ready()
+
+    # -- snapshots and resync -----------------------------------------------------------------
+
+    def _snapshot_until_stopped(self) -> Snapshot | None:
+        """Read a full snapshot, retrying while etcd is unreachable; None when stopped."""
+        import tenacity
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            self.status.set(connected=False)
+            log.warning("waiting for etcd", error=str(error),
+                        retry_in=round(state.next_action.sleep if state.next_action else 0, 2))
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_when_event_set(self._stop),
+            wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0, jitter=0.5),
+            retry=tenacity.retry_if_exception_type(StoreUnavailableError),
+            sleep=self._stop.wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            snapshot = retrying(self.store.snapshot, self.config.patterns)
+        except StoreUnavailableError:
+            return None
+        self.status.set(connected=True)
+        return snapshot
+
+    def _resync(self, reason: str) -> None:
+        self._schedule_resync()
+        try:
+            snapshot = self.store.snapshot(self.config.patterns)
+        except StoreUnavailableError as e:
+            log.warning("resync failed, will try again", error=str(e))
+            self.status.set(connected=False)
+            return
+        if self.interval is not None:
+            self.status.set(connected=True)
+        self.status.count("resyncs")
+        if self._replace_mirror(snapshot):
+            self._touch_all(reason)
+
+    def _schedule_resync(self) -> None:
+        period = self.interval if self.interval is not None else self.resync_interval
+        self._next_resync = self._clock() + period if period and period > 0 else float("inf")
+
+    def _reload_config(self) -> None:
+        if self._load_config is None:
+            return
+        try:
+            config = self._load_config()
+        except ConfpyError as e:
+            problems = getattr(e, "problems", [e])
+            for p in problems:
+                log.error("new configuration refused, keeping the running one", error=str(p))
+            return
+        log.info("configuration reloaded", resources=len(config.resources))
+        self._stop_watch()
+        self.config = config
+        names = {r.name for r in config.resources}
+        self._retries.forget(self._retries.failing - names)
+        with self.status.lock:
+            for gone in set(self.status.failing) - names:
+                del self.status.failing[gone]
+        self._debouncer.discard(set(self._received_at) - names)
+        snapshot = self._snapshot_until_stopped()
+        if snapshot is None:
+            return
+        self._revision = 0
+        self._replace_mirror(snapshot)
+        self._render(names, reason="reload")
+        if self.interval is None:
+            self._start_watch()
+
+    # -- the watch thread ---------------------------------------------------------------------
+
+    def _start_watch(self) -> None:
+        self._watch_stop = threading.Event()
+        self._watch_thread = threading.Thread(
+            target=self._watch_loop,
+            args=(list(self.config.patterns), self._revision + 1, self._watch_stop),
+            name="confpy-watch",
+            daemon=True,
+        )
+        self._watch_thread.start()
+
+    def _stop_watch(self) -> None:
+        self._watch_stop.set()
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=10)
+            self._watch_thread = None
+        # Drop what the old watch queued: a new snapshot follows.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def _watch_loop(self, patterns: list[str], start: int, stop: threading.Event) -> None:
+        """Follow etcd from `start`, reconnecting with backoff; never lose or repeat a revision."""
+        next_revision = start
+        attempt = 0
+        schedule = RetrySchedule(initial=0.1, maximum=5.0, jitter=0.5)
+        while not stop.is_set():
+            try:
+                for batch in self.store.watch(patterns, next_revision, stop):
+                    if attempt:
+                        log.info("watch resumed", revision=next_revision, endpoint=_endpoint(self.store))
+                    attempt = 0
+                    schedule.succeeded("watch")
+                    self.status.set(connected=True)
+                    if batch.events or batch.revision >= next_revision:
+                        self._queue.put(_Received(time.monotonic(), batch))
+                    next_revision = max(next_revision, batch.revision + 1)
+            except RevisionCompactedError as e:
+                log.warning("watch position compacted, reading a full snapshot",
+                            requested=next_revision, compacted=e.compacted)
+                try:
+                    snapshot = self.store.snapshot(patterns)
+                except StoreUnavailableError:
+                    continue
+                self._queue.put(_Resync(snapshot, "compacted"))
+                next_revision = snapshot.revision + 1
+            except StoreUnavailableError as e:
+                if stop.is_set():
+                    break
+                attempt += 1
+                self.status.set(connected=False)
+                self.status.count("reconnects")
+                delay = schedule.failed("watch", 0.0)
+                log.warning("watch broken, reconnecting", error=str(e), retry_in=round(delay, 2),
+                            resume_from=next_revision)
+                stop.wait(delay)
+
+
+def _endpoint(store: Store) -> str:
+    return str(getattr(store, "endpoint", "?"))
+
+
+def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any) -> int:
+    """`confpy render --watch|--interval`: the daemon with signals, systemd and health wired."""
+    import signal
+
+    from confpy import sdnotify
+    from confpy.durations import parse_wait
+    from confpy.errors import ConfigError
+    from confpy.health import serve
+    from confpy.runner import load_config
+    from confpy.store import EtcdStore
+
+    wait = None
+    if args.wait:
+        try:
+            wait = parse_wait(args.wait)
+        except ValueError as e:
+            raise ConfigError(f"--wait: {e}") from None
+    status = Status()
+    server = serve(status, args.health_addr) if args.health_addr else None
+    watchdog = sdnotify.watchdog_interval()
+    daemon = Daemon(
+        config,
+        EtcdStore(settings),
+        options,
+        wait=wait,
+        resync_interval=args.resync_interval,
+        interval=args.interval,
+        status=status,
+        load_config=lambda: load_config(settings.confdir, settings.prefix),
+        on_ready=lambda: sdnotify.notify("READY=1\nSTATUS=files in sync"),
+        watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+    signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+    try:
+        return daemon.run()
+    finally:
+        sdnotify.notify("STOPPING=1")
+        if server is not None:
+            server.shutdown()

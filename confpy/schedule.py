@@ -1,0 +1,104 @@
+"""When to render: debounce windows and retry backoff, as plain code on an injected clock.
+
+`Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
+its keys were quiet for MIN, and at the latest MAX after the first change. A resource
+with no window is ready at once. `RetrySchedule` spaces out retries of failing resources
+with tenacity's exponential backoff and jitter. Neither sleeps: the daemon asks for the
+next deadline and waits on its own event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import tenacity
+
+
+@dataclass
+class _Window:
+    first: float
+    last: float
+    low: float
+    high: float
+
+    def due(self) -> float:
+        return min(self.last + self.low, self.first + self.high)
+
+
+class Debouncer:
+    """Collects touched resource names and releases them when their window closes."""
+
+    def __init__(self, default: tuple[float, float] | None = None) -> None:
+        self.default = default
+        self._pending: dict[str, _Window | None] = {}
+
+    def touch(self, name: str, now: float, wait: tuple[float, float] | None = None) -> None:
+        window = wait or self.default
+        if window is None or window[1] <= 0:
+            self._pending[name] = None
+            return
+        current = self._pending.get(name)
+        if current is None:
+            self._pending[name] = _Window(now, now, window[0], window[1])
+        else:
+            current.last = now
+
+    def ready(self, now: float) -> set[str]:
+        """Names whose window has closed (or that have none); they leave the debouncer."""
+        out = {n for n, w in self._pending.items() if w is None or w.due() <= now}
+        for n in out:
+            del self._pending[n]
+        return out
+
+    def next_due(self) -> float | None:
+        dues = [w.due() if w is not None else 0.0 for w in self._pending.values()]
+        return min(dues) if dues else None
+
+    def discard(self, names: Iterable[str]) -> None:
+        for n in names:
+            self._pending.pop(n, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+class RetrySchedule:
+    """Exponential backoff with jitter per failing resource, until it succeeds."""
+
+    def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
+        self._wait = tenacity.wait_exponential_jitter(initial=initial, max=maximum, jitter=jitter)
+        self._attempts: dict[str, int] = {}
+        self._due: dict[str, float] = {}
+
+    def failed(self, name: str, now: float) -> float:
+        """Record a failure; return the delay before the next try."""
+        attempt = self._attempts.get(name, 0) + 1
+        self._attempts[name] = attempt
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        delay = float(self._wait(state))
+        self._due[name] = now + delay
+        return delay
+
+    def succeeded(self, name: str) -> None:
+        self._attempts.pop(name, None)
+        self._due.pop(name, None)
+
+    def due(self, now: float) -> set[str]:
+        """Failing resources whose retry time has come (they stay failing until they succeed)."""
+        out = {n for n, t in self._due.items() if t <= now}
+        for n in out:
+            del self._due[n]
+        return out
+
+    def next_due(self) -> float | None:
+        return min(self._due.values()) if self._due else None
+
+    @property
+    def failing(self) -> set[str]:
+        return set(self._attempts)
+
+    def forget(self, names: Iterable[str]) -> None:
+        for n in names:
+            self.succeeded(n)
