@@ -1,0 +1,268 @@
+"""`confpy convert`: Go templates become readable Jinja2 that renders the same bytes.
+
+Every corpus case (tests/gocorpus/) is converted and rendered by confpy's plain Jinja
+engine; the few that plain Jinja cannot print exactly must be refused, never mangled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from confpy.commands import convert as convert_command
+from confpy.convert import NotReadable, convert_template, convert_tree
+from confpy.errors import ConfigError, TemplateSyntaxError
+from confpy.resource import load_resource, load_resources
+from confpy.snapshot import Snapshot
+from confpy.templates import TemplateSet
+
+CORPUS = Path(__file__).parent / "gocorpus"
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())
+
+# Cases using Go formatting plain Jinja has no exact spelling for (print, html, slice,
+# Go-only time layouts, Go's float format): convert keeps these as .tmpl.
+REFUSED = {
+    "datetime_format_shape", "html_js_urlquery", "len_index_slice", "output_values",
+    "print_functions", "root_dot_and_nil",
+}
+
+
+def render_jinja(tmp_path: Path, source: str, keys: dict[str, str], prefix: str = "") -> bytes:
+    """Render Jinja source as confpy renders a `.j2` resource."""
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "conf.d").mkdir(exist_ok=True)
+    (tmp_path / "templates" / "t.j2").write_bytes(source.encode("utf-8"))
+    toml = tmp_path / "conf.d" / "t.toml"
+    toml.write_text(
+        f'[template]\nsrc = "t.j2"\ndest = "/tmp/t.out"\nkeys = ["/"]\nprefix = "{prefix}"\n'
+    )
+    resource = load_resource(toml, tmp_path / "templates")
+    assert resource.syntax == "jinja"
+    templates, errors = TemplateSet.load(tmp_path / "templates", [resource])
+    if errors:
+        raise errors[0]
+    return templates.render(resource, Snapshot(3, {k: v.encode() for k, v in keys.items()}))
+
+
+def load_case(name: str) -> tuple[str, dict[str, str], str, bytes]:
+    d = CORPUS / name
+    keys = json.loads((d / "keys.json").read_text())
+    source = (d / "template.tmpl").read_bytes().decode("utf-8")
+    return source, keys["keys"], keys["prefix"], (d / "expected.out").read_bytes()
+
+
+# The corpus.
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c not in REFUSED and c != "crlf_text"])
+def test_converted_corpus_case_renders_bytes_go_renders(case: str, tmp_path: Path) -> None:
+    """The readable Jinja renders exactly what Go rendered from the original."""
+    source, keys, prefix, expected = load_case(case)
+    assert render_jinja(tmp_path, convert_template(source), keys, prefix) == expected
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_convert_refuses_what_plain_jinja_cannot_print_exactly(case: str) -> None:
+    """No silent difference: such templates raise NotReadable naming file and line."""
+    source, *_ = load_case(case)
+    with pytest.raises(NotReadable) as info:
+        convert_template(source, "x.tmpl")
+    assert info.value.file == "x.tmpl"
+    assert info.value.line is not None
+    assert "keep the .tmpl" in str(info.value)
+
+
+def test_most_of_the_corpus_converts() -> None:
+    """Refusal is the exception: every documented confd example converts."""
+    assert len(REFUSED) * 5 < len(CASES)
+    assert not {c for c in REFUSED if c.startswith(("docs_", "quickstart_"))}
+
+
+# Readability.
+
+
+def test_range_over_gets_reads_as_a_for_loop() -> None:
+    """`{{range gets ...}}{{.Key}}` becomes `{% for kv in gets(...) %}{{ kv.Key }}`."""
+    out = convert_template('{{range gets "/upstream/*"}}{{.Key}}={{.Value}}{{end}}')
+    assert out == '{% for kv in gets("/upstream/*") %}{{ kv.Key }}={{ kv.Value }}{% endfor %}'
+
+
+def test_getv_and_exists_read_as_calls() -> None:
+    """getv prints directly; exists is an if condition."""
+    out = convert_template('{{if exists "/x"}}{{getv "/host"}}{{end}}')
+    assert out == '{% if exists("/x") %}{{ getv("/host") }}{% endif %}'
+
+
+def test_go_variables_keep_their_names() -> None:
+    """`$host :=` becomes `{% set host = ... %}`; a name clashing with a confd function
+    gets a trailing underscore."""
+    out = convert_template('{{$host := getv "/h"}}{{$dir := "d"}}{{$host}}{{$dir}}')
+    assert out == '{% set host = getv("/h") %}{% set dir_ = "d" %}{{ host }}{{ dir_ }}'
+
+
+def test_else_if_becomes_elif() -> None:
+    """An `{{else if}}` chain is one Jinja if/elif/else."""
+    out = convert_template('{{if eq (getv "/m") "a"}}A{{else if exists "/b"}}B{{else}}C{{end}}')
+    assert out == '{% if getv("/m") == "a" %}A{% elif exists("/b") %}B{% else %}C{% endif %}'
+
+
+def test_printf_becomes_the_format_filter() -> None:
+    """printf with %s/%d of known strings and ints is Jinja's format filter."""
+    out = convert_template('{{printf "%s:%d" (getv "/h") (atoi "80")}}')
+    assert out == '{{ "%s:%d"|format(getv("/h"), atoi("80")) }}'
+
+
+def test_variable_assigned_in_a_loop_uses_a_namespace(tmp_path: Path) -> None:
+    """`$n = ...` inside range needs Jinja's namespace to survive the loop."""
+    src = '{{$n := 0}}{{range getvs "/l/*"}}{{$n = add $n 1}}{{end}}{{$n}}'
+    out = convert_template(src)
+    assert "ns.n" in out
+    assert render_jinja(tmp_path, out, {"/l/a": "1", "/l/b": "2"}) == b"2"
+
+
+def test_broken_go_syntax_is_a_syntax_error() -> None:
+    """Convert reports broken templates like the engine does."""
+    with pytest.raises(TemplateSyntaxError, match="column"):
+        convert_template('{{template "x"}}', "x.tmpl")
+
+
+# Trees.
+
+
+def make_confdir(root: Path) -> Path:
+    confdir = root / "confd"
+    (confdir / "conf.d").mkdir(parents=True)
+    (confdir / "templates" / "sub").mkdir(parents=True)
+    (confdir / "conf.d" / "app.toml").write_text(
+        "# the app's config\n[template]\nsrc = \"app.conf.tmpl\"  # Go template\n"
+        'dest = "/tmp/app.conf"\nkeys = ["/app"]\n'
+    )
+    (confdir / "conf.d" / "web.toml").write_text(
+        '[template]\nsrc = "sub/web.tmpl"\nsyntax = "go"\ndest = "/tmp/web.conf"\nkeys = ["/web"]\n'
+    )
+    (confdir / "conf.d" / "raw.toml").write_text(
+        '[template]\nsrc = "raw.tmpl"\ndest = "/tmp/raw.conf"\nkeys = ["/app"]\n'
+    )
+    (confdir / "templates" / "app.conf.tmpl").write_text(
+        'host = {{getv "/app/host"}}\n{{range gets "/app/upstream/*"}}server {{.Value}}\n{{end}}'
+    )
+    (confdir / "templates" / "sub" / "web.tmpl").write_text('{{getv "/web/name" | toUpper}}\n')
+    (confdir / "templates" / "raw.tmpl").write_text('{{html (getv "/app/host")}}\n')
+    (confdir / "confpy.toml").write_text("# settings stay as they are\n")
+    return confdir
+
+
+KEYS = {"/app/host": "a<b", "/app/upstream/u1": "10.0.0.1", "/web/name": "site"}
+
+
+def render_all(confdir: Path) -> dict[str, bytes]:
+    loaded = load_resources(confdir)
+    assert not loaded.errors
+    templates, errors = TemplateSet.load(confdir / "templates", loaded.resources)
+    assert not errors
+    snapshot = Snapshot(1, {k: v.encode() for k, v in KEYS.items()})
+    return {r.name: templates.render(r, snapshot) for r in loaded.resources}
+
+
+def test_tree_conversion_renders_what_the_original_rendered(tmp_path: Path) -> None:
+    """Every resource of the converted tree renders the original's bytes."""
+    confdir = make_confdir(tmp_path)
+    out = tmp_path / "out"
+    convert_tree(confdir, out, force=False)
+    assert render_all(out) == render_all(confdir)
+
+
+def test_tree_conversion_renames_templates_and_retargets_resources(tmp_path: Path) -> None:
+    """`.tmpl` becomes `.j2`; `src` changes and nothing else in the TOML does."""
+    confdir = make_confdir(tmp_path)
+    out = tmp_path / "out"
+    written = convert_tree(confdir, out, force=False)
+    assert (out / "templates" / "app.conf.j2").is_file()
+    assert (out / "templates" / "sub" / "web.j2").is_file()
+    assert not (out / "templates" / "app.conf.tmpl").exists()
+    app = (out / "conf.d" / "app.toml").read_text()
+    assert app == (confdir / "conf.d" / "app.toml").read_text().replace(
+        "app.conf.tmpl", "app.conf.j2"
+    )
+    assert 'syntax = "jinja"' in (out / "conf.d" / "web.toml").read_text()
+    assert (out / "confpy.toml").read_text() == "# settings stay as they are\n"
+    assert set(written) == {p for p in out.rglob("*") if p.is_file()}
+
+
+def test_tree_conversion_keeps_templates_it_cannot_convert(tmp_path: Path) -> None:
+    """A template plain Jinja cannot render exactly stays `.tmpl`, and the caller is told."""
+    confdir = make_confdir(tmp_path)
+    kept: list[Path] = []
+    convert_tree(confdir, tmp_path / "out", on_keep=lambda p, reason: kept.append(p))
+    assert kept == [confdir / "templates" / "raw.tmpl"]
+    assert (tmp_path / "out" / "templates" / "raw.tmpl").is_file()
+    assert 'src = "raw.tmpl"' in (tmp_path / "out" / "conf.d" / "raw.toml").read_text()
+
+
+def test_tree_conversion_refuses_a_non_empty_out_without_force(tmp_path: Path) -> None:
+    """An existing non-empty --out is an error unless --force is given."""
+    confdir = make_confdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old").write_text("x")
+    with pytest.raises(ConfigError, match="not empty"):
+        convert_tree(confdir, out, force=False)
+    assert convert_tree(confdir, out, force=True)
+
+
+def test_tree_conversion_accepts_an_empty_out(tmp_path: Path) -> None:
+    """An existing empty directory is fine."""
+    confdir = make_confdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    assert convert_tree(confdir, tmp_path / "out", force=False)
+
+
+# The command.
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="confpy")
+    convert_command.register(p.add_subparsers(dest="command"))
+    return p
+
+
+def test_command_prints_one_translation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`confpy convert FILE` prints the Jinja translation to stdout."""
+    tmpl = tmp_path / "a.tmpl"
+    tmpl.write_text('{{getv "/x"}}\n')
+    args = parser().parse_args(["convert", str(tmpl)])
+    assert args.func(args) == 0
+    assert capsys.readouterr().out == '{{ getv("/x") }}\n'
+
+
+def test_command_converts_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`confpy convert --confdir D --out O` writes the tree and names kept templates."""
+    confdir = make_confdir(tmp_path)
+    args = parser().parse_args(
+        ["convert", "--confdir", str(confdir), "--out", str(tmp_path / "o")]
+    )
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert "raw.tmpl" in captured.err
+    assert (tmp_path / "o" / "templates" / "app.conf.j2").is_file()
+
+
+def test_command_needs_a_template_or_a_tree(tmp_path: Path) -> None:
+    """Without TEMPLATE, both --confdir and --out are required."""
+    args = parser().parse_args(["convert", "--confdir", str(tmp_path)])
+    with pytest.raises(ConfigError, match="--out"):
+        args.func(args)
+
+
+def test_command_module_imports_no_jinja() -> None:
+    """Importing the command (as `confpy --help` does) stays light."""
+    code = "import sys, confpy.commands.convert; print('jinja2' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
