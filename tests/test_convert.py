@@ -28,7 +28,7 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file
 # Go-only time layouts, Go's float format): convert keeps these as .tmpl.
 REFUSED = {
     "datetime_format_shape", "html_js_urlquery", "len_index_slice", "output_values",
-    "print_functions", "root_dot_and_nil",
+    "print_functions", "root_dot_and_nil", "numbers_print", "quoting",
 }
 
 
