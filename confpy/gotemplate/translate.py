@@ -349,21 +349,23 @@ _STRFTIME = {
     "3": "%-I", "04": "%M", "4": "%-M", "05": "%S", "5": "%-S", "PM": "%p", "-0700": "%z",
     "002": "%j",
 }
+# Newlines inside the macro sit before `{%-` tags, which strip them: it prints nothing extra.
 _GO_VALUE_MACRO = (
     "{# go_value(v) prints v as confd's Go templates did: true, <no value>, [a b], map[k:v] #}"
     "{% macro go_value(v, top=true) %}"
-    '{%- if v is none %}{{ "<no value>" if top else "<nil>" }}'
-    '{%- elif v is boolean %}{{ "true" if v else "false" }}'
+    '\n  {%- if v is none %}{{ "<no value>" if top else "<nil>" }}'
+    '\n  {%- elif v is boolean %}{{ "true" if v else "false" }}'
     # Go prints such floats in exponent form; fail loudly rather than print them differently.
-    "{%- elif v is float and (v|abs >= 1e6 or (v and v|abs < 0.0001)) %}"
+    "\n  {%- elif v is float and (v|abs >= 1e6 or (v and v|abs < 0.0001)) %}"
     "{{ go_value_cannot_print_this_float }}"
-    "{%- elif v is float and v == v|int %}{{ v|int }}"
-    "{%- elif v is string or v is number %}{{ v }}"
-    "{%- elif v is mapping %}map[{% for k, x in v|dictsort(true) %}"
+    "\n  {%- elif v is float and v == v|int %}{{ v|int }}"
+    "\n  {%- elif v is string or v is number %}{{ v }}"
+    "\n  {%- elif v is mapping %}map[{% for k, x in v|dictsort(true) %}"
     '{{ " " if not loop.first else "" }}{{ k }}:{{ go_value(x, false) }}{% endfor %}]'
-    '{%- else %}[{% for x in v %}{{ " " if not loop.first else "" }}'
+    '\n  {%- else %}[{% for x in v %}{{ " " if not loop.first else "" }}'
     "{{ go_value(x, false) }}{% endfor %}]"
-    "{%- endif %}{% endmacro %}"
+    "\n  {%- endif %}"
+    "\n{%- endmacro %}"
 )
 
 
