@@ -16,7 +16,7 @@ import pytest
 
 from confpy.commands import convert as convert_command
 from confpy.convert import NotReadable, convert_template, convert_tree
-from confpy.errors import ConfigError, TemplateSyntaxError
+from confpy.errors import ConfigError, RenderError, TemplateSyntaxError
 from confpy.resource import load_resource, load_resources
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
@@ -28,7 +28,7 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file
 # Go-only time layouts, Go's float format): convert keeps these as .tmpl.
 REFUSED = {
     "datetime_format_shape", "html_js_urlquery", "len_index_slice", "output_values",
-    "print_functions", "root_dot_and_nil", "numbers_print", "quoting",
+    "print_functions", "root_dot_and_nil", "numbers_print", "quoting", "json_numbers",
 }
 
 
@@ -64,6 +64,15 @@ def test_converted_corpus_case_renders_bytes_go_renders(case: str, tmp_path: Pat
     """The readable Jinja renders exactly what Go rendered from the original."""
     source, keys, prefix, expected = load_case(case)
     assert render_jinja(tmp_path, convert_template(source), keys, prefix) == expected
+
+
+def test_converted_template_fails_loudly_on_go_float_formatting(tmp_path: Path) -> None:
+    """A JSON number of a million or more prints as 1e+06 in Go: the Jinja refuses to guess."""
+    source = '{{$d := json (getv "/m")}}{{$d.n}}'
+    out = convert_template(source)
+    assert render_jinja(tmp_path, out, {"/m": '{"n": 80}'}) == b"80"
+    with pytest.raises(RenderError, match="go_value_cannot_print_this_float"):
+        render_jinja(tmp_path, out, {"/m": '{"n": 1000000}'})
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

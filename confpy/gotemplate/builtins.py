@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from confpy import funcs
 from confpy.errors import RenderError
 from confpy.funcs import SRV, KVPair
 
@@ -739,7 +740,30 @@ def _single_string(args: Iterable[Any]) -> str:
     return go_sprint(*args)
 
 
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    return value
+
+
+def go_json(data: str) -> dict[str, Any]:
+    """confd's json: Go decodes every JSON number as float64 (80 prints `80`, 1e6 `1e+06`)."""
+    return _floats(funcs.json(data))  # type: ignore[no-any-return]
+
+
+def go_json_array(data: str) -> list[Any]:
+    return _floats(funcs.json_array(data))  # type: ignore[no-any-return]
+
+
 GO_GLOBALS: dict[str, Callable[..., Any]] = {
+    "_go_json": go_json,
+    "_go_json_array": go_json_array,
     "_go_out": go_out,
     "_go_print": go_sprint,
     "_go_printf": go_sprintf,

@@ -53,6 +53,8 @@ _GO_CALLS = {
     "html": "_go_html",
     "js": "_go_js",
     "urlquery": "_go_urlquery",
+    "json": "_go_json",
+    "jsonArray": "_go_json_array",
 }
 
 
@@ -355,8 +357,9 @@ _GO_VALUE_MACRO = (
     "{% macro go_value(v, top=true) %}"
     '\n  {%- if v is none %}{{ "<no value>" if top else "<nil>" }}'
     '\n  {%- elif v is boolean %}{{ "true" if v else "false" }}'
-    # Go prints such floats in exponent form; fail loudly rather than print them differently.
-    "\n  {%- elif v is float and (v|abs >= 1e6 or (v and v|abs < 0.0001)) %}"
+    # JSON numbers are Go floats, printed in exponent form from 1e6 on: fail loudly rather
+    # than print them differently.
+    "\n  {%- elif v is number and (v|abs >= 1e6 or (v and v|abs < 0.0001)) %}"
     "{{ go_value_cannot_print_this_float }}"
     "\n  {%- elif v is float and v == v|int %}{{ v|int }}"
     "\n  {%- elif v is string or v is number %}{{ v }}"
