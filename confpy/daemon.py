@@ -311,7 +311,7 @@ class Daemon:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_when_event_set(self._stop),
-            wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0, jitter=0.5),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
             sleep=self._stop.wait,
             before_sleep=before_sleep,

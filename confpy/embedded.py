@@ -57,6 +57,7 @@ class EtcdServer:
     client_port: int = field(default_factory=free_port)
     peer_port: int = field(default_factory=free_port)
     initial_cluster: str | None = None
+    cluster_token: str = "confpy"
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -82,7 +83,7 @@ class EtcdServer:
                 "--initial-advertise-peer-urls", self.peer_url,
                 "--initial-cluster", self.initial_cluster or f"{self.name}={self.peer_url}",
                 "--initial-cluster-state", "new",
-                "--initial-cluster-token", "confpy-" + self.data_dir.parent.name,
+                "--initial-cluster-token", self.cluster_token,
                 # Small, fast, quiet: this is a test or demo server.
                 "--heartbeat-interval", "50",
                 "--election-timeout", "500",
@@ -134,7 +135,11 @@ class EtcdCluster:
 
     @classmethod
     def create(cls, base: Path, size: int = 3) -> EtcdCluster:
-        members = [EtcdServer(base / f"m{i}" / "data", name=f"m{i}") for i in range(size)]
+        token = f"confpy-{base.name}-{free_port()}"
+        members = [
+            EtcdServer(base / f"m{i}" / "data", name=f"m{i}", cluster_token=token)
+            for i in range(size)
+        ]
         initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
         for m in members:
             m.initial_cluster = initial

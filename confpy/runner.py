@@ -336,7 +336,7 @@ def retry_until(fn: Callable[[], T], timeout: float, *, sleep: Callable[[float],
 
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0, jitter=0.5),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
         retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
         sleep=sleep,
         before_sleep=before_sleep,

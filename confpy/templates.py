@@ -42,7 +42,7 @@ class _Loader(jinja2.BaseLoader):
     ) -> tuple[str, str, Callable[[], bool]]:
         path = (self.root / template).resolve()
         try:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             raise jinja2.TemplateNotFound(template) from None
         except (OSError, UnicodeDecodeError) as e:

@@ -24,11 +24,6 @@ from confpy.templates import TemplateSet, make_environment
 CORPUS = Path(__file__).parent / "gocorpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())
 
-# The engine's loader reads templates in text mode, which turns CRLF into LF before the
-# translation sees it; translate() itself keeps CR (test_translation_keeps_carriage_returns).
-_LOADER_DROPS_CR = {"crlf_text"}
-
-
 def load_case(name: str) -> tuple[str, dict[str, str], str, bytes]:
     d = CORPUS / name
     keys = json.loads((d / "keys.json").read_text())
@@ -61,10 +56,7 @@ def render_source(jinja_source: str, view: dict[str, str]) -> str:
 
 
 def corpus_params() -> list[object]:
-    marks = pytest.mark.xfail(
-        strict=True, reason="confpy.templates._Loader reads text mode, losing CR before CRLF"
-    )
-    return [pytest.param(c, marks=marks) if c in _LOADER_DROPS_CR else c for c in CASES]
+    return list(CASES)
 
 
 # The corpus.

@@ -1,0 +1,57 @@
+"""Debounce windows and retry backoff on a fake clock: no real waiting."""
+
+from confpy.schedule import Debouncer, RetrySchedule
+
+
+def test_without_a_window_a_touched_resource_is_ready_at_once() -> None:
+    """No wait configured: minimal latency."""
+    d = Debouncer()
+    d.touch("app", now=10.0)
+    assert d.ready(10.0) == {"app"}
+    assert d.ready(10.0) == set()
+
+
+def test_window_waits_until_keys_were_quiet_for_min() -> None:
+    """wait = 2s:10s: ready 2 s after the last change."""
+    d = Debouncer((2.0, 10.0))
+    d.touch("app", now=0.0)
+    d.touch("app", now=1.5)
+    assert d.ready(3.0) == set()
+    assert d.next_due() == 3.5
+    assert d.ready(3.5) == {"app"}
+
+
+def test_window_fires_at_max_even_if_changes_continue() -> None:
+    """A steady stream of changes cannot postpone a render past MAX."""
+    d = Debouncer((2.0, 10.0))
+    for t in range(0, 11):
+        d.touch("app", now=float(t))
+        if t < 10:
+            assert d.ready(float(t)) == set()
+    assert d.ready(10.0) == {"app"}
+
+
+def test_resource_window_overrides_the_global_one() -> None:
+    """A resource's own `wait` wins over --wait."""
+    d = Debouncer((5.0, 20.0))
+    d.touch("fast", now=0.0, wait=(0.1, 0.5))
+    d.touch("slow", now=0.0)
+    assert d.ready(0.2) == {"fast"}
+
+
+def test_retry_delays_grow_and_stop_at_the_maximum() -> None:
+    """Failures back off exponentially with jitter, up to a ceiling."""
+    r = RetrySchedule(initial=1.0, maximum=8.0, jitter=0.0)
+    delays = [r.failed("app", now=0.0) for _ in range(6)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_retry_is_due_after_its_delay_and_forgotten_on_success() -> None:
+    """A failing resource comes back when due; success clears it."""
+    r = RetrySchedule(initial=1.0, maximum=8.0, jitter=0.0)
+    r.failed("app", now=100.0)
+    assert r.due(100.5) == set()
+    assert r.due(101.0) == {"app"}
+    assert r.failing == {"app"}
+    r.succeeded("app")
+    assert r.failing == set()
