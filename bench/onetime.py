@@ -57,8 +57,12 @@ def main() -> None:
         prepare_confdir(ROOT / "templates", confdir, out)
         env = dict(os.environ, CONFPY_ENDPOINTS=server.url, CONFPY_LOG_LEVEL="warning")
         etcdctl = [str(Path(server_bin()).with_name("etcdctl")), "--endpoints", server.url]
-        subprocess.run([*etcdctl, "put", "/elasticsearch/host", "10.0.0.5"], check=True, capture_output=True)
-        subprocess.run([*etcdctl, "put", "/logstash/host", "10.0.0.7"], check=True, capture_output=True)
+        subprocess.run(
+            [*etcdctl, "put", "/elasticsearch/host", "10.0.0.5"], check=True, capture_output=True
+        )
+        subprocess.run(
+            [*etcdctl, "put", "/logstash/host", "10.0.0.7"], check=True, capture_output=True
+        )
         confpy = [sys.executable, "-m", "confpy"]
         render = [*confpy, "render", "--onetime", "--confdir", str(confdir)]
         subprocess.run(render, env=env, check=True, capture_output=True)  # warm the page cache
@@ -74,13 +78,19 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run(render, env=env, check=True, capture_output=True)
             times.append(time.perf_counter() - start)
-        print(f"confpy render --onetime (2 resources, both written), median "
-              f"{statistics.median(times) * 1000:.0f} ms")
+        print(
+            f"confpy render --onetime (2 resources, both written), median "
+            f"{statistics.median(times) * 1000:.0f} ms"
+        )
         med, p90, rss = measure([*confpy, "--help"], env, args.runs)
-        print(f"confpy --help: wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
-              f"peak RSS {rss:.1f} MiB")
+        print(
+            f"confpy --help: wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
+            f"peak RSS {rss:.1f} MiB"
+        )
         med, p90, rss = measure([sys.executable, "-c", "pass"], env, args.runs)
-        print(f"(python -c pass, for reference: median {med * 1000:.0f} ms, peak RSS {rss:.1f} MiB)")
+        print(
+            f"(python -c pass, for reference: median {med * 1000:.0f} ms, peak RSS {rss:.1f} MiB)"
+        )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -266,8 +266,13 @@ class Daemon:
         rendered, failures = render_all(self.config, group, snapshot)
         with self._command_guard():
             report = apply(
-                group, snapshot, rendered, failures, self.options,
-                atomic=True, notify=self._on_installed,
+                group,
+                snapshot,
+                rendered,
+                failures,
+                self.options,
+                atomic=True,
+                notify=self._on_installed,
             )
         now = self._clock()
         self.status.count("renders", len(group))
@@ -280,8 +285,12 @@ class Daemon:
                 self.status.count("render_failures")
                 with self.status.lock:
                     self.status.failing[name] = str(o.error)
-                log.warning("will retry", resource=name, retry_in=round(delay, 2),
-                            revision=snapshot.revision)
+                log.warning(
+                    "will retry",
+                    resource=name,
+                    retry_in=round(delay, 2),
+                    revision=snapshot.revision,
+                )
                 continue
             if name in self._retries.failing:
                 log.info("recovered", resource=name, revision=snapshot.revision)
@@ -306,8 +315,11 @@ class Daemon:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             self.status.set(connected=False)
-            log.warning("waiting for etcd", error=str(error),
-                        retry_in=round(state.next_action.sleep if state.next_action else 0, 2))
+            log.warning(
+                "waiting for etcd",
+                error=str(error),
+                retry_in=round(state.next_action.sleep if state.next_action else 0, 2),
+            )
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_when_event_set(self._stop),
@@ -401,7 +413,9 @@ class Daemon:
             try:
                 for batch in self.store.watch(patterns, next_revision, stop):
                     if attempt:
-                        log.info("watch resumed", revision=next_revision, endpoint=_endpoint(self.store))
+                        log.info(
+                            "watch resumed", revision=next_revision, endpoint=_endpoint(self.store)
+                        )
                     attempt = 0
                     schedule.succeeded("watch")
                     self.status.set(connected=True)
@@ -409,8 +423,11 @@ class Daemon:
                         self._queue.put(_Received(time.monotonic(), batch))
                     next_revision = max(next_revision, batch.revision + 1)
             except RevisionCompactedError as e:
-                log.warning("watch position compacted, reading a full snapshot",
-                            requested=next_revision, compacted=e.compacted)
+                log.warning(
+                    "watch position compacted, reading a full snapshot",
+                    requested=next_revision,
+                    compacted=e.compacted,
+                )
                 try:
                     snapshot = self.store.snapshot(patterns)
                 except StoreUnavailableError:
@@ -424,8 +441,12 @@ class Daemon:
                 self.status.set(connected=False)
                 self.status.count("reconnects")
                 delay = schedule.failed("watch", 0.0)
-                log.warning("watch broken, reconnecting", error=str(e), retry_in=round(delay, 2),
-                            resume_from=next_revision)
+                log.warning(
+                    "watch broken, reconnecting",
+                    error=str(e),
+                    retry_in=round(delay, 2),
+                    resume_from=next_revision,
+                )
                 stop.wait(delay)
 
 

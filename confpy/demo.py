@@ -31,10 +31,14 @@ def prepare_confdir(examples: Path, confdir: Path, out: Path) -> None:
     shutil.copytree(examples, confdir)
     for toml in (confdir / "conf.d").glob("*.toml"):
         text = toml.read_text()
-        text = re.sub(r'^(\s*dest\s*=\s*")/', rf'\g<1>{out}/', text, flags=re.M)
+        text = re.sub(r'^(\s*dest\s*=\s*")/', rf"\g<1>{out}/", text, flags=re.M)
         # The demo has no logstash or forwarder binaries to check with or reload.
-        text = re.sub(r"^\s*(check_cmd|reload_cmd|restart_cmd|reload_signal|pidfile)\s*=.*$",
-                      "", text, flags=re.M)
+        text = re.sub(
+            r"^\s*(check_cmd|reload_cmd|restart_cmd|reload_signal|pidfile)\s*=.*$",
+            "",
+            text,
+            flags=re.M,
+        )
         toml.write_text(text)
         # On a real host /etc exists; in the demo's output directory it has to be made.
         for dest in re.findall(r'^\s*dest\s*=\s*"([^"]+)"', text, flags=re.M):
@@ -49,7 +53,9 @@ def run_demo(*, keep: bool = False) -> int:
     from confpy.store import EtcdStore
 
     if not (EXAMPLES / "conf.d").is_dir():
-        raise ConfpyError(f"example resources not found in {EXAMPLES}: run the demo from a checkout")
+        raise ConfpyError(
+            f"example resources not found in {EXAMPLES}: run the demo from a checkout"
+        )
     log.configure("warning", "console")
     work = Path(tempfile.mkdtemp(prefix="confpy-demo-"))
     confdir, out = work / "confdir", work / "out"
@@ -64,14 +70,19 @@ def run_demo(*, keep: bool = False) -> int:
         step(2, "Services publish their addresses")
         store.put("/elasticsearch/host", b"10.0.0.5")
         store.put("/logstash/host", b"10.0.0.7")
-        say("Elasticsearch published /elasticsearch/host and Logstash /logstash/host, "
-            "as their units do with `confpy register`.")
+        say(
+            "Elasticsearch published /elasticsearch/host and Logstash /logstash/host, "
+            "as their units do with `confpy register`."
+        )
 
         step(3, "Render the example resources once")
         prepare_confdir(EXAMPLES, confdir, out)
         config = load_config(confdir)
-        say(f"Loaded {len(config.resources)} template resources from {confdir}/conf.d: "
-            + ", ".join(r.name for r in config.resources) + ".")
+        say(
+            f"Loaded {len(config.resources)} template resources from {confdir}/conf.d: "
+            + ", ".join(r.name for r in config.resources)
+            + "."
+        )
         report = run_onetime(config, store, RenderOptions(wait_for_keys=30))
         for o in report.outcomes:
             state = "FAILED: " + str(o.error) if o.failed else o.status

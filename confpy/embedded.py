@@ -57,7 +57,7 @@ class EtcdServer:
     client_port: int = field(default_factory=free_port)
     peer_port: int = field(default_factory=free_port)
     initial_cluster: str | None = None
-    cluster_token: str = "confpy"
+    cluster_token: str = "confpy"  # noqa: S105 - a raft cluster name, not a secret
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -75,20 +75,33 @@ class EtcdServer:
         self.process = subprocess.Popen(
             [
                 str(find_etcd()),
-                "--name", self.name,
-                "--data-dir", str(self.data_dir),
-                "--listen-client-urls", self.url,
-                "--advertise-client-urls", self.url,
-                "--listen-peer-urls", self.peer_url,
-                "--initial-advertise-peer-urls", self.peer_url,
-                "--initial-cluster", self.initial_cluster or f"{self.name}={self.peer_url}",
-                "--initial-cluster-state", "new",
-                "--initial-cluster-token", self.cluster_token,
+                "--name",
+                self.name,
+                "--data-dir",
+                str(self.data_dir),
+                "--listen-client-urls",
+                self.url,
+                "--advertise-client-urls",
+                self.url,
+                "--listen-peer-urls",
+                self.peer_url,
+                "--initial-advertise-peer-urls",
+                self.peer_url,
+                "--initial-cluster",
+                self.initial_cluster or f"{self.name}={self.peer_url}",
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                self.cluster_token,
                 # Small, fast, quiet: this is a test or demo server.
-                "--heartbeat-interval", "50",
-                "--election-timeout", "500",
-                "--snapshot-count", "100000",
-                "--log-level", "warn",
+                "--heartbeat-interval",
+                "50",
+                "--election-timeout",
+                "500",
+                "--snapshot-count",
+                "100000",
+                "--log-level",
+                "warn",
                 "--enable-pprof=false",
             ],
             stdout=log,

@@ -32,11 +32,11 @@ class KVPair:
     value: str
 
     @property
-    def Key(self) -> str:  # noqa: N802 - confd's templates use Go's exported field names
+    def Key(self) -> str:
         return self.key
 
     @property
-    def Value(self) -> str:  # noqa: N802
+    def Value(self) -> str:
         return self.value
 
 
@@ -44,10 +44,10 @@ class KVPair:
 class SRV:
     """One DNS SRV record, with confd's field names."""
 
-    Target: str  # noqa: N815 - confd's field names
-    Port: int  # noqa: N815
-    Priority: int  # noqa: N815
-    Weight: int  # noqa: N815
+    Target: str
+    Port: int
+    Priority: int
+    Weight: int
 
 
 @cache
@@ -148,7 +148,7 @@ def _clean(key: str) -> str:
 # confd's functions that do not read keys.
 
 
-def json(data: str) -> Any:  # noqa: A001 - confd's name
+def json(data: str) -> Any:
     try:
         value = _json.loads(data)
     except ValueError as e:
@@ -162,7 +162,9 @@ def json_array(data: str) -> list[Any]:
     try:
         value = _json.loads(data)
     except ValueError as e:
-        raise RenderError(f"jsonArray: value is not valid JSON ({e.msg} at position {e.pos})") from None
+        raise RenderError(
+            f"jsonArray: value is not valid JSON ({e.msg} at position {e.pos})"
+        ) from None
     if not isinstance(value, list):
         raise RenderError("jsonArray: value is not a JSON array")
     return value
@@ -178,7 +180,7 @@ def base(path: str) -> str:
     return stripped.rsplit("/", 1)[-1]
 
 
-def dir(path: str) -> str:  # noqa: A001 - confd's name
+def dir(path: str) -> str:
     """Go's path.Dir: everything but the last element, cleaned."""
     head = path[: path.rfind("/") + 1] if "/" in path else ""
     cleaned = posixpath.normpath(head) if head else "."

@@ -26,7 +26,11 @@ class Status:
         self.revision = 0
         self.failing: dict[str, str] = {}
         self.counters: dict[str, int] = {
-            "renders": 0, "render_failures": 0, "installs": 0, "reloads": 0, "reconnects": 0,
+            "renders": 0,
+            "render_failures": 0,
+            "installs": 0,
+            "reloads": 0,
+            "reconnects": 0,
             "resyncs": 0,
         }
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
@@ -88,7 +92,7 @@ class Status:
                 "# HELP confpy_failing_resources Resources currently failing.",
                 "# TYPE confpy_failing_resources gauge",
                 f"confpy_failing_resources {len(self.failing)}",
-                "# HELP confpy_change_to_file_seconds From receiving a change to its file installed.",
+                "# HELP confpy_change_to_file_seconds Change received to file installed.",
                 "# TYPE confpy_change_to_file_seconds histogram",
             ]
             cumulative = 0
@@ -113,7 +117,7 @@ def serve(status: Status, addr: str) -> ThreadingHTTPServer:
     host, port = parse_addr(addr)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path.split("?")[0] == "/healthz":
                 body = json.dumps(status.health()).encode()
                 code = 200 if status.healthy else 503
@@ -128,7 +132,7 @@ def serve(status: Status, addr: str) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     try:

@@ -61,8 +61,10 @@ def desired_state(resource: TemplateResource, content: bytes) -> FileState:
         st = None
     except OSError as e:
         raise InstallError(f"cannot stat: {e.strerror}", dest=str(resource.dest)) from None
-    mode = resource.mode if resource.mode is not None else (
-        stat.S_IMODE(st.st_mode) if st else DEFAULT_MODE
+    mode = (
+        resource.mode
+        if resource.mode is not None
+        else (stat.S_IMODE(st.st_mode) if st else DEFAULT_MODE)
     )
     uid = resource.uid if resource.uid is not None else (st.st_uid if st else os.geteuid())
     gid = resource.gid if resource.gid is not None else (st.st_gid if st else os.getegid())
@@ -73,7 +75,11 @@ def is_current(resource: TemplateResource, desired: FileState) -> bool:
     """True when the destination already has this content, mode and owner."""
     try:
         st = os.stat(resource.dest)
-        if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) != (desired.mode, desired.uid, desired.gid):
+        if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) != (
+            desired.mode,
+            desired.uid,
+            desired.gid,
+        ):
             return False
         if st.st_size != len(desired.content):
             return False
@@ -97,7 +103,9 @@ def stage(resource: TemplateResource, desired: FileState) -> Staged:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise InstallError(f"cannot create directory {directory}: {e.strerror}", dest=str(dest)) from None
+            raise InstallError(
+                f"cannot create directory {directory}: {e.strerror}", dest=str(dest)
+            ) from None
     # Created owner-only: nothing is readable before owner and final mode are set.
     fd = -1
     path = Path()
@@ -206,16 +214,17 @@ def diff(resource: TemplateResource, desired: FileState) -> str:
     header = f"--- {resource.dest} ({old_meta})\n+++ {resource.dest} ({new_meta})\n"
     if desired.mode & 0o077 == 0:
         return header + (
-            f"  contents hidden (mode {desired.mode:04o}): "
-            f"{_checksum(old)} -> {desired.checksum}\n"
+            f"  contents hidden (mode {desired.mode:04o}): {_checksum(old)} -> {desired.checksum}\n"
         )
     lines = difflib.unified_diff(
         old.decode("utf-8", "replace").splitlines(keepends=True),
         desired.content.decode("utf-8", "replace").splitlines(keepends=True),
         n=3,
     )
-    body = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in list(lines)[2:])
+    body = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        for line in list(lines)[2:]
+    )
     return header + body
 
 

@@ -35,7 +35,7 @@ def relative_view(values: Mapping[str, V], prefix: str, patterns: Sequence[str])
         if not matches_any(patterns, k):
             continue
         if prefix and (k == prefix or k.startswith(prefix + "/")):
-            rel = k[len(prefix):] or "/"
+            rel = k[len(prefix) :] or "/"
         else:
             rel = k
         out[rel] = v
@@ -61,4 +61,6 @@ def watch_ranges(patterns: Iterable[str]) -> list[str]:
 def touched(changed: Iterable[str], resources: Mapping[str, Sequence[str]]) -> set[str]:
     """Names of the resources whose patterns match any changed key."""
     keys = list(changed)
-    return {name for name, patterns in resources.items() if any(matches_any(patterns, k) for k in keys)}
+    return {
+        name for name, patterns in resources.items() if any(matches_any(patterns, k) for k in keys)
+    }

@@ -9,6 +9,7 @@ confpy chose) are substituted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -97,10 +98,8 @@ def run_command(
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _cut(data: bytes | None) -> str:

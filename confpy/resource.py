@@ -25,7 +25,18 @@ Command = str | tuple[str, ...]
 VALIDATORS = ("json", "yaml", "toml")
 SYNTAXES = ("jinja", "go")
 SIGNALS = (
-    "HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT", "STOP", "TSTP", "KILL"
+    "HUP",
+    "INT",
+    "QUIT",
+    "USR1",
+    "USR2",
+    "TERM",
+    "WINCH",
+    "ALRM",
+    "CONT",
+    "STOP",
+    "TSTP",
+    "KILL",
 )
 
 
@@ -72,7 +83,7 @@ class LoadResult:
 
 
 def join_key(prefix: str, key: str) -> str:
-    """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no slash at the end."""
+    """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no trailing slash."""
     return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
 
 
@@ -81,7 +92,9 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     result = LoadResult()
     confd = confdir / "conf.d"
     if not confd.is_dir():
-        result.errors.append(ConfigError("no conf.d directory with template resources", file=str(confd)))
+        result.errors.append(
+            ConfigError("no conf.d directory with template resources", file=str(confd))
+        )
         return result
     files = sorted(confd.glob("*.toml"))
     if not files:
@@ -118,7 +131,9 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = _toml_error_line(e) or max(text.count("\n"), 1)
-        raise ConfigError(f"invalid TOML: {_toml_error_text(e)}", file=str(path), line=line) from None
+        raise ConfigError(
+            f"invalid TOML: {_toml_error_text(e)}", file=str(path), line=line
+        ) from None
 
     for name, value in data.items():
         if name == "template":
@@ -159,7 +174,9 @@ class _Parser:
         value = self.table.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        if isinstance(value, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,)
+        ):
             raise self.error(name, f"must be {what}, not a boolean")
         if not isinstance(value, kinds):
             raise self.error(name, f"must be {what}, not {type(value).__name__}")
@@ -167,14 +184,33 @@ class _Parser:
 
     def parse(self) -> TemplateResource:
         known = {
-            "src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group",
-            "check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile",
-            "command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax",
+            "src",
+            "dest",
+            "keys",
+            "prefix",
+            "mode",
+            "uid",
+            "gid",
+            "owner",
+            "group",
+            "check_cmd",
+            "reload_cmd",
+            "restart_cmd",
+            "reload_signal",
+            "pidfile",
+            "command_timeout",
+            "exec_notify",
+            "make_dirs",
+            "validate",
+            "wait",
+            "syntax",
         }
         for name in self.table:
             if name not in known:
                 hint = _closest(name, known)
-                raise self.error(name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else ""))
+                raise self.error(
+                    name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
+                )
         for required in ("src", "dest", "keys"):
             if required not in self.table:
                 raise ConfigError(
@@ -237,7 +273,9 @@ class _Parser:
         timeout = self.get("command_timeout", (str, int, float), 'a duration such as "30s"')
         validate = self.get("validate", str, "one of " + ", ".join(VALIDATORS))
         if validate is not None and validate not in VALIDATORS:
-            raise self.error("validate", f"must be one of {', '.join(VALIDATORS)}, got {validate!r}")
+            raise self.error(
+                "validate", f"must be one of {', '.join(VALIDATORS)}, got {validate!r}"
+            )
         syntax = self.get("syntax", str, "jinja or go")
         if syntax is None:
             syntax = "go" if src_name.endswith(".tmpl") else "jinja"

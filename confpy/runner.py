@@ -182,9 +182,15 @@ def apply(
             for s in staged:
                 o = outcomes[s.resource.name]
                 if not o.failed:
-                    _fail(o, "check", InstallError(
-                        f"not installed: {culprits} in the same change set failed",
-                        dest=str(s.resource.dest)), snapshot.revision)
+                    _fail(
+                        o,
+                        "check",
+                        InstallError(
+                            f"not installed: {culprits} in the same change set failed",
+                            dest=str(s.resource.dest),
+                        ),
+                        snapshot.revision,
+                    )
             return report
 
         installed: list[TemplateResource] = []
@@ -209,7 +215,7 @@ def apply(
             )
     finally:
         for s in staged:
-            if not outcomes[s.resource.name].status == "installed":
+            if outcomes[s.resource.name].status != "installed":
                 discard(s, keep=options.keep_stage_file)
             elif options.keep_stage_file:
                 s.kept = True
@@ -261,7 +267,9 @@ def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable
         actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
     if r.restart_cmd is not None:
         command = substitute(r.restart_cmd, dest=str(r.dest))
-        actions.append((("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd")))
+        actions.append(
+            (("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd"))
+        )
     return actions
 
 
@@ -313,16 +321,16 @@ def run_onetime(
         return snapshot, rendered, failures
 
     if options.wait_for_keys > 0:
-        snapshot, rendered, failures = retry_until(
-            attempt, options.wait_for_keys, sleep=sleep
-        )
+        snapshot, rendered, failures = retry_until(attempt, options.wait_for_keys, sleep=sleep)
     else:
         snapshot, rendered, failures = attempt()
     log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
     return apply(config.resources, snapshot, rendered, failures, options, atomic=False)
 
 
-def retry_until(fn: Callable[[], T], timeout: float, *, sleep: Callable[[float], None] = time.sleep) -> T:
+def retry_until(
+    fn: Callable[[], T], timeout: float, *, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff."""
     import tenacity
 

@@ -67,7 +67,9 @@ class RetrySchedule:
     """Exponential backoff with jitter per failing resource, until it succeeds."""
 
     def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
-        self._wait = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=jitter)
+        self._wait = tenacity.wait_exponential_jitter(
+            multiplier=initial, max=maximum, jitter=jitter
+        )
         self._attempts: dict[str, int] = {}
         self._due: dict[str, float] = {}
 

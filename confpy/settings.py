@@ -1,4 +1,4 @@
-"""Build the frozen connection and logging settings once: flags > environment > confpy.toml > defaults.
+"""Build frozen connection and logging settings once: flags > env > confpy.toml > defaults.
 
 Nothing here talks to etcd; the CLI builds a `Settings` and hands it down.
 """
@@ -91,7 +91,9 @@ def parse_endpoint(url: str, *, source: str = "--endpoints") -> Endpoint:
     return Endpoint(host=parts.hostname, port=port, secure=parts.scheme == "https")
 
 
-def parse_endpoints(value: str | list[str] | tuple[str, ...], *, source: str) -> tuple[Endpoint, ...]:
+def parse_endpoints(
+    value: str | list[str] | tuple[str, ...], *, source: str
+) -> tuple[Endpoint, ...]:
     items: list[str] = []
     for chunk in [value] if isinstance(value, str) else list(value):
         if not isinstance(chunk, str):
@@ -102,9 +104,7 @@ def parse_endpoints(value: str | list[str] | tuple[str, ...], *, source: str) ->
     return tuple(parse_endpoint(i, source=source) for i in items)
 
 
-def load_settings(
-    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Merge flags (None = not given), the environment, CONFDIR/confpy.toml and defaults."""
     env = os.environ if environ is None else environ
     raw: dict[str, tuple[Any, str]] = {}

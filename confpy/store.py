@@ -336,7 +336,8 @@ class EtcdStore:
                         raise RevisionCompactedError(start_revision, int(response.compact_revision))
                     if response.canceled:
                         raise StoreUnavailableError(
-                            f"etcd cancelled the watch: {response.cancel_reason or 'no reason given'}"
+                            "etcd cancelled the watch: "
+                            + (response.cancel_reason or "no reason given")
                         )
                     if response.created and not response.events:
                         # Connected; nothing new yet. Events from start_revision follow.
@@ -349,7 +350,10 @@ class EtcdStore:
                             int(ev.kv.mod_revision),
                         )
                         for ev in response.events
-                        if any(key_matches(p, key := ev.kv.key.decode("utf-8", "replace")) for p in patterns)
+                        if any(
+                            key_matches(p, key := ev.kv.key.decode("utf-8", "replace"))
+                            for p in patterns
+                        )
                     )
                     if response.events:
                         revision = max(int(ev.kv.mod_revision) for ev in response.events)

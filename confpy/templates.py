@@ -100,7 +100,9 @@ class TemplateSet:
                 compiled[name] = env.get_template(name)
             except jinja2.TemplateSyntaxError as e:
                 errors.append(
-                    TemplateSyntaxError(e.message or "syntax error", file=e.filename or str(r.src), line=e.lineno)
+                    TemplateSyntaxError(
+                        e.message or "syntax error", file=e.filename or str(r.src), line=e.lineno
+                    )
                 )
             except ConfpyError as e:
                 errors.append(e)
@@ -150,7 +152,9 @@ def render_template(
     except RenderError as e:
         raise RenderError(e.reason, file=filename, line=_template_line(filename)) from None
     except jinja2.UndefinedError as e:
-        raise RenderError(e.message or "undefined name", file=filename, line=_template_line(filename)) from None
+        raise RenderError(
+            e.message or "undefined name", file=filename, line=_template_line(filename)
+        ) from None
     except jinja2.TemplateError as e:
         raise RenderError(str(e), file=filename, line=_template_line(filename)) from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as e:

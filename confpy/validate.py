@@ -24,7 +24,8 @@ def validate_output(content: bytes, fmt: str, *, file: str) -> None:
             json.loads(text)
         except json.JSONDecodeError as e:
             raise RenderError(
-                f"rendered output is not valid JSON: {e.msg} at output line {e.lineno} column {e.colno}",
+                f"rendered output is not valid JSON: {e.msg} "
+                f"at output line {e.lineno} column {e.colno}",
                 file=file,
             ) from None
     elif fmt == "toml":

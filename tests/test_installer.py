@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -83,10 +84,8 @@ def test_secret_file_is_never_readable_by_others_while_staged(tree: ConfTree) ->
     def watch() -> None:
         while not stop.is_set():
             for entry in os.scandir(tree.out):
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     seen.add(entry.stat().st_mode & 0o777)
-                except FileNotFoundError:
-                    pass
 
     t = threading.Thread(target=watch)
     t.start()

@@ -21,26 +21,47 @@ def connection_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("etcd connection (flags > environment > CONFDIR/confpy.toml)")
     g.add_argument(
-        "--endpoints", "--node", dest="endpoints", action="append", metavar="URLS",
+        "--endpoints",
+        "--node",
+        dest="endpoints",
+        action="append",
+        metavar="URLS",
         help="etcd client URLs, comma-separated or repeated; --node is confd's name "
         "[CONFPY_ENDPOINTS, default http://127.0.0.1:2379]",
     )
-    g.add_argument("--confdir", metavar="DIR",
-                   help="holds confpy.toml, conf.d/ and templates/ [CONFPY_CONFDIR, default /etc/confpy]")
-    g.add_argument("--prefix", metavar="KEY",
-                   help="global key prefix joined before every resource's keys [CONFPY_PREFIX]")
+    g.add_argument(
+        "--confdir",
+        metavar="DIR",
+        help="holds confpy.toml, conf.d/ and templates/ [CONFPY_CONFDIR, default /etc/confpy]",
+    )
+    g.add_argument(
+        "--prefix",
+        metavar="KEY",
+        help="global key prefix joined before every resource's keys [CONFPY_PREFIX]",
+    )
     g.add_argument("--username", metavar="USER", help="etcd user [CONFPY_USERNAME]")
-    g.add_argument("--password-file", metavar="FILE",
-                   help="file holding the etcd password; or set CONFPY_PASSWORD "
-                   "(never given on the command line)")
-    g.add_argument("--ca-file", metavar="FILE", help="CA bundle for https endpoints [CONFPY_CA_FILE]")
+    g.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="file holding the etcd password; or set CONFPY_PASSWORD "
+        "(never given on the command line)",
+    )
+    g.add_argument(
+        "--ca-file", metavar="FILE", help="CA bundle for https endpoints [CONFPY_CA_FILE]"
+    )
     g.add_argument("--cert-file", metavar="FILE", help="client certificate [CONFPY_CERT_FILE]")
     g.add_argument("--key-file", metavar="FILE", help="client key [CONFPY_KEY_FILE]")
     lg = p.add_argument_group("logging")
-    lg.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                    help="[CONFPY_LOG_LEVEL, default info]")
-    lg.add_argument("--log-format", choices=("auto", "json", "console"),
-                    help="auto: console on a terminal, JSON lines otherwise [CONFPY_LOG_FORMAT]")
+    lg.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="[CONFPY_LOG_LEVEL, default info]",
+    )
+    lg.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        help="auto: console on a terminal, JSON lines otherwise [CONFPY_LOG_FORMAT]",
+    )
     return p
 
 
@@ -48,14 +69,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags = {
         name: getattr(args, name, None)
         for name in (
-            "endpoints", "confdir", "prefix", "username", "password_file",
-            "ca_file", "cert_file", "key_file", "log_level", "log_format",
+            "endpoints",
+            "confdir",
+            "prefix",
+            "username",
+            "password_file",
+            "ca_file",
+            "cert_file",
+            "key_file",
+            "log_level",
+            "log_format",
         )
     }
     return load_settings(flags)
 
 
-def duration_arg(flag: str):  # noqa: ANN201 - an argparse type callable
+def duration_arg(flag: str):
     """An argparse `type=` that parses durations and names the flag in its error."""
     from confpy.durations import parse_duration
 

@@ -23,26 +23,49 @@ def render_flags() -> argparse.ArgumentParser:
     """Flags shared by `render` and `exec`."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("rendering")
-    g.add_argument("--noop", action="store_true",
-                   help="print a unified diff of each pending change and write nothing "
-                   "(contents of owner-only files are shown as checksums)")
-    g.add_argument("--sync-only", action="store_true",
-                   help="install files without running check or reload commands")
-    g.add_argument("--keep-stage-file", action="store_true",
-                   help="leave stage files next to their destinations for inspection")
-    g.add_argument("--wait-for-keys", type=duration_arg("--wait-for-keys"), default=0.0,
-                   metavar="DURATION",
-                   help="while etcd is unreachable or a key a template needs is missing, retry "
-                   "with exponential backoff for up to DURATION (e.g. 5m); exit 3 when it runs out")
+    g.add_argument(
+        "--noop",
+        action="store_true",
+        help="print a unified diff of each pending change and write nothing "
+        "(contents of owner-only files are shown as checksums)",
+    )
+    g.add_argument(
+        "--sync-only",
+        action="store_true",
+        help="install files without running check or reload commands",
+    )
+    g.add_argument(
+        "--keep-stage-file",
+        action="store_true",
+        help="leave stage files next to their destinations for inspection",
+    )
+    g.add_argument(
+        "--wait-for-keys",
+        type=duration_arg("--wait-for-keys"),
+        default=0.0,
+        metavar="DURATION",
+        help="while etcd is unreachable or a key a template needs is missing, retry "
+        "with exponential backoff for up to DURATION (e.g. 5m); exit 3 when it runs out",
+    )
     w = p.add_argument_group("watching")
-    w.add_argument("--wait", metavar="MIN:MAX",
-                   help="debounce: render once keys were quiet for MIN, at the latest MAX after "
-                   "the first change (consul-template's meaning; a resource's wait overrides)")
-    w.add_argument("--resync-interval", type=duration_arg("--resync-interval"), default=600.0,
-                   metavar="DURATION", help="full re-render from a fresh snapshot this often "
-                   "(default 10m; 0 disables)")
-    w.add_argument("--health-addr", metavar="HOST:PORT",
-                   help="serve /healthz and /metrics (Prometheus) on this address")
+    w.add_argument(
+        "--wait",
+        metavar="MIN:MAX",
+        help="debounce: render once keys were quiet for MIN, at the latest MAX after "
+        "the first change (consul-template's meaning; a resource's wait overrides)",
+    )
+    w.add_argument(
+        "--resync-interval",
+        type=duration_arg("--resync-interval"),
+        default=600.0,
+        metavar="DURATION",
+        help="full re-render from a fresh snapshot this often (default 10m; 0 disables)",
+    )
+    w.add_argument(
+        "--health-addr",
+        metavar="HOST:PORT",
+        help="serve /healthz and /metrics (Prometheus) on this address",
+    )
     return p
 
 
@@ -58,8 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--onetime", action="store_true", help="render once and exit (the default)")
     mode.add_argument("--watch", action="store_true", help="watch etcd and keep files in sync")
-    mode.add_argument("--interval", type=duration_arg("--interval"), metavar="SECONDS",
-                      help="re-render every SECONDS instead of watching")
+    mode.add_argument(
+        "--interval",
+        type=duration_arg("--interval"),
+        metavar="SECONDS",
+        help="re-render every SECONDS instead of watching",
+    )
     p.set_defaults(func=run)
 
 
