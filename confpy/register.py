@@ -13,6 +13,7 @@ import contextlib
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Protocol
@@ -62,6 +63,8 @@ class Registration:
         # Retry no slower than the refresh interval: once etcd answers again, the key must
         # come back before consumers give up on it.
         self.backoff_max = backoff_max if backoff_max is not None else max(self.interval, 0.5)
+        # Not `sleep`: that returns at once when stopping, and release runs when stopping.
+        self.release_sleep: Callable[[float], None] = time.sleep
         self.lease: int | None = None
         self.registrations = 0
         self.registered = threading.Event()
@@ -139,8 +142,17 @@ class Registration:
         self.registered.clear()
         if lease is None:
             return
+        # Retry briefly: right after an etcd restart the channel may still be reconnecting.
+        # Past the TTL there is no point: the key has expired by then anyway.
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(StoreUnavailableError),
+            wait=_jittered_backoff(0.05, 0.5, 0.1),
+            stop=tenacity.stop_after_delay(min(float(self.ttl), 5.0)),
+            sleep=self.release_sleep,
+            reraise=True,
+        )
         try:
-            self.store.revoke_lease(lease)
+            retrying(self.store.revoke_lease, lease)
         except StoreError as e:
             log.warning(
                 "could not revoke the lease; the key expires after its TTL",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from etcd3 import etcdrpc
 
+from confpy.embedded import free_port
 from confpy.errors import StoreUnavailableError
 from confpy.register import Registration
 from confpy.store import EtcdStore
@@ -148,11 +151,30 @@ def test_release_revokes_the_lease_and_the_key_goes() -> None:
 def test_release_tolerates_etcd_being_down() -> None:
     """If etcd is unreachable at stop, release logs and returns (the TTL cleans up)."""
     store = FakeStore()
-    reg = Registration(store, KEY, b"v", 3)
+    reg = Registration(store, KEY, b"v", 1)  # revoke is retried for at most the TTL
     reg.step()
     store.down = True
     reg.release()
     assert reg.lease is None
+    assert store.calls.count("revoke") > 1
+
+
+def test_release_retries_revoke_while_etcd_reconnects() -> None:
+    """A revoke that fails as unavailable is retried (injected sleep) until it succeeds."""
+    store = FakeStore()
+    reg = Registration(store, KEY, b"v", 3)
+    reg.step()
+    store.down = True
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        store.down = len(waits) < 3
+
+    reg.release_sleep = sleep
+    reg.release()
+    assert len(waits) == 3
+    assert KEY not in store.values
 
 
 def test_run_stops_promptly_when_stop_is_set() -> None:
@@ -349,4 +371,90 @@ def test_key_comes_back_after_etcd_restart(confpy, store, etcd_server) -> None:
     finally:
         stderr = stop(proc)
     assert proc.returncode == 0, stderr
-    assert store.get(KEY)[0] is None
+    assert store.get(KEY)[0] is None, stderr
+
+
+class PausableProxy:
+    """A TCP proxy to etcd that can cut confpy off (a partition) while etcd stays up."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.blocked = threading.Event()
+        self.closing = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.1)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.blocked.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def block(self) -> None:
+        """Drop every connection and refuse new ones."""
+        self.blocked.set()
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            self.sockets.clear()
+
+    def unblock(self) -> None:
+        self.blocked.clear()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.block()
+        self.listener.close()
+
+
+@pytest.mark.slow
+@etcd_test
+def test_key_comes_back_after_a_partition_outlasting_the_lease(confpy, store, etcd) -> None:
+    """Cut off past the TTL, the lease expires in etcd; reconnected, a new lease restores it."""
+    proxy = PausableProxy(int(etcd.rsplit(":", 1)[1]))
+    try:
+        proc = confpy.start("register", KEY, VALUE, "--ttl", "2", env=confpy.env(
+            CONFPY_ENDPOINTS=proxy.url))
+        try:
+            wait_for(lambda: registered(store), timeout=15, what="registration")
+            old = lease_of(store, KEY)
+            proxy.block()
+            wait_for(lambda: store.get(KEY)[0] is None, timeout=15, what="lease expiry in etcd")
+            proxy.unblock()
+            wait_for(lambda: registered(store), timeout=20, what="re-registration")
+            assert lease_of(store, KEY) not in (0, old)
+        finally:
+            stderr = stop(proc)
+        assert proc.returncode == 0, stderr
+        assert "lease expired, registering again" in stderr
+    finally:
+        proxy.close()

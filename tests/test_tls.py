@@ -242,3 +242,17 @@ def test_ca_signed_chain_handshakes_with_ca_as_only_trust(tmp_path: Path) -> Non
     chain = tls.chain_to_pem([leaf, ca])
     assert handshake(tmp_path, chain, tls.key_to_pem(key), tls.cert_to_pem(ca), "127.0.0.1",
                      strict=True)
+
+
+def test_command_modules_import_nothing_heavy() -> None:
+    """`confpy --help` stays fast: tls/register command modules load no crypto or grpc."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, confpy.commands.tls, confpy.commands.register\n"
+        "heavy = [m for m in ('cryptography', 'grpc', 'etcd3', 'tenacity') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
