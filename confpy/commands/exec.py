@@ -1,9 +1,170 @@
-"""Placeholder for `confpy exec` until its implementation lands."""
+"""`confpy exec -- CMD`: a container entrypoint that renders, supervises and reloads a service."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from confpy.commands._common import EXIT_CODES, connection_flags, duration_arg, settings_from
+from confpy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from confpy.daemon import Daemon
+    from confpy.supervisor import Supervisor
+
+DESCRIPTION = """\
+Render every template resource (waiting for keys with --wait-for-keys), then start CMD in
+its own session and keep the files in sync like `render --watch`. When a change set
+installs files, CMD's process group gets the reload signal (default HUP), or with
+--restart CMD is stopped and started again. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+SIGUSR2 and SIGWINCH are forwarded to CMD; every exited child is reaped, so confpy is
+safe as PID 1. When CMD exits, confpy exits with its code (128+N for signal N), unless
+--respawn is given. If the first render fails, CMD is never started.
+
+  ENTRYPOINT ["confpy", "exec", "--wait-for-keys", "5m", "--reload-signal", "HUP", "--"]
+  CMD ["logstash-forwarder", "-config", "/etc/logstash-forwarder.json"]
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+    from confpy.commands.render import render_flags
+
+    p = subparsers.add_parser(
+        "exec",
+        parents=[connection_flags(), render_flags()],
+        help="render, then run and supervise a command, reloading it on changes",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES + "  otherwise: the exit code of CMD\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("process control")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument(
+        "--reload-signal", default="HUP", metavar="SIG",
+        help="signal sent to CMD's process group after files change (default HUP)",
+    )
+    how.add_argument(
+        "--restart", action="store_true",
+        help="stop CMD (kill signal, then SIGKILL after the kill timeout) and start it again",
+    )
+    g.add_argument("--kill-signal", default="TERM", metavar="SIG",
+                   help="signal that asks CMD to stop (default TERM)")
+    g.add_argument("--kill-timeout", type=duration_arg("--kill-timeout"), default=10.0,
+                   metavar="DURATION", help="wait this long for CMD to stop before SIGKILL (10s)")
+    g.add_argument("--respawn", action="store_true",
+                   help="start CMD again when it exits on its own, instead of exiting")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from confpy import log
+    from confpy.daemon import Daemon
+    from confpy.durations import parse_wait
+    from confpy.errors import EXIT_FAILED, ConfpyError
+    from confpy.health import Status, serve
+    from confpy.resource import TemplateResource
+    from confpy.runner import RenderOptions, load_config, run_onetime
+    from confpy.store import EtcdStore
+    from confpy.supervisor import Supervisor
+
+    argv = list(args.command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise ConfigError("exec: no command given (put it after --)")
+    if args.noop:
+        raise ConfigError("exec: --noop makes no sense with a supervised command")
+    wait = None
+    if args.wait:
+        try:
+            wait = parse_wait(args.wait)
+        except ValueError as e:
+            raise ConfigError(f"--wait: {e}") from None
+
+    settings = settings_from(args)
+    log.configure(settings.log_level, settings.log_format)
+    logger = log.get_logger("confpy.exec")
+    supervisor = Supervisor(
+        argv,
+        reload_signal=None if args.restart else args.reload_signal,
+        restart=args.restart,
+        kill_signal=args.kill_signal,
+        kill_timeout=args.kill_timeout,
+        respawn=args.respawn,
+    )
+    config = load_config(settings.confdir, settings.prefix)
+    options = RenderOptions(
+        sync_only=args.sync_only,
+        keep_stage_file=args.keep_stage_file,
+        wait_for_keys=args.wait_for_keys,
+    )
+
+    # Until the child exists, SIGTERM simply ends confpy: installs finish or roll back in
+    # `apply`'s finally blocks, and nothing was started that would need stopping.
+    def stop_before_start(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, stop_before_start) for s in (signal.SIGTERM, signal.SIGINT)}
+    store = EtcdStore(settings)
+    try:
+        report = run_onetime(config, store, options)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not report.ok:
+        for o in report.outcomes:
+            if o.failed:
+                print(f"confpy: error: {o.resource.name}: {o.error}", file=sys.stderr)
+        print(f"confpy: error: not starting {argv[0]}: the first render failed", file=sys.stderr)
+        store.close()
+        return EXIT_FAILED
+
+    def changed(resources: list[TemplateResource]) -> None:
+        if any(r.exec_notify for r in resources):
+            supervisor.notify()
+
+    status = Status()
+    server = serve(status, args.health_addr) if args.health_addr else None
+    daemon = Daemon(
+        config,
+        store,
+        options,
+        wait=wait,
+        resync_interval=args.resync_interval,
+        status=status,
+        load_config=lambda: load_config(settings.confdir, settings.prefix),
+        on_installed=changed,
+        exec_notify=True,
+        command_guard=supervisor.reaping_paused,
+    )
+    supervisor.start()
+    logger.info("started", command=argv[0], pid=supervisor.pid)
+    watcher = threading.Thread(target=_run_daemon, args=(daemon, supervisor), name="confpy-daemon")
+    watcher.start()
+    try:
+        code = supervisor.run(on_stop=daemon.stop)
+    except ConfpyError:
+        daemon.stop()
+        raise
+    finally:
+        daemon.stop()
+        watcher.join(timeout=30)
+        if server is not None:
+            server.shutdown()
+    return code
+
+
+def _run_daemon(daemon: Daemon, supervisor: Supervisor) -> None:
+    """The watch loop in its thread; if it dies, stop the child rather than run unwatched."""
+    try:
+        daemon.run()
+    except Exception as e:
+        from confpy import log
+
+        log.get_logger("confpy.exec").error("watch failed, stopping", error=str(e))
+        supervisor.stop()
