@@ -459,18 +459,10 @@ def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any)
     import signal
 
     from confpy import sdnotify
-    from confpy.durations import parse_wait
-    from confpy.errors import ConfigError
     from confpy.health import serve
     from confpy.runner import load_config
     from confpy.store import EtcdStore
 
-    wait = None
-    if args.wait:
-        try:
-            wait = parse_wait(args.wait)
-        except ValueError as e:
-            raise ConfigError(f"--wait: {e}") from None
     status = Status()
     server = serve(status, args.health_addr) if args.health_addr else None
     watchdog = sdnotify.watchdog_interval()
@@ -478,7 +470,7 @@ def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any)
         config,
         EtcdStore(settings),
         options,
-        wait=wait,
+        wait=args.wait,
         resync_interval=args.resync_interval,
         interval=args.interval,
         status=status,

@@ -102,6 +102,13 @@ class Scene:
         self.procs.append(proc)
         return proc
 
+    def register(self, key: str, value: str, *service: str, log: str) -> subprocess.Popen[bytes]:
+        """`confpy register KEY VALUE --ttl 10 -- <a stand-in service>`, as the units do."""
+        return self.confpy(
+            "register", key, value, "--ttl", "10", "--",
+            sys.executable, "-m", "confpy.demo_services", *service, log=log,
+        )  # fmt: skip
+
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "confpy", *args],
@@ -202,18 +209,8 @@ def run_demo(*, keep: bool = False) -> int:
             "elasticsearch.service wraps the server: `confpy register /elasticsearch/host "
             "127.0.0.1 --ttl 10 -- elasticsearch`. The key lives as long as the service."
         )
-        es_register = scene.confpy(
-            "register",
-            "/elasticsearch/host",
-            "127.0.0.1",
-            "--ttl",
-            "10",
-            "--",
-            sys.executable,
-            "-m",
-            "confpy.demo_services",
-            "sleeper",
-            log="elasticsearch.log",
+        es_register = scene.register(
+            "/elasticsearch/host", "127.0.0.1", "sleeper", log="elasticsearch.log"
         )
         code = waiting.wait(timeout=60)
         if code != 0:
@@ -257,16 +254,9 @@ def run_demo(*, keep: bool = False) -> int:
         port = free_port()
         ls_log = work / "logstash-service.log"
         _put(server.url, "/logstash/port", str(port))
-        scene.confpy(
-            "register",
+        scene.register(
             "/logstash/host",
             "127.0.0.1",
-            "--ttl",
-            "10",
-            "--",
-            sys.executable,
-            "-m",
-            "confpy.demo_services",
             "logstash",
             str(port),
             str(ssl_dir / "logstash.crt"),
@@ -353,19 +343,7 @@ def run_demo(*, keep: bool = False) -> int:
             "the daemon to notice the missing key",
         )
         say("It comes back on another host, which registers 10.0.0.9:")
-        scene.confpy(
-            "register",
-            "/elasticsearch/host",
-            "10.0.0.9",
-            "--ttl",
-            "10",
-            "--",
-            sys.executable,
-            "-m",
-            "confpy.demo_services",
-            "sleeper",
-            log="elasticsearch-2.log",
-        )
+        scene.register("/elasticsearch/host", "10.0.0.9", "sleeper", log="elasticsearch-2.log")
         wait_until(
             lambda: "10.0.0.9" in ls_dests["logstash"].read_text(),
             20,

@@ -120,7 +120,7 @@ class Registration:
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=_jittered_backoff(0.1, self.backoff_max, 0.2),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=self.backoff_max, jitter=0.2),
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=lambda s: self.sleep(s),
             before_sleep=before_sleep,
@@ -146,7 +146,7 @@ class Registration:
         # Past the TTL there is no point: the key has expired by then anyway.
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=_jittered_backoff(0.05, 0.5, 0.1),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.1),
             stop=tenacity.stop_after_delay(min(float(self.ttl), 5.0)),
             sleep=self.release_sleep,
             reraise=True,
@@ -216,11 +216,3 @@ def serve(registration: Registration, command: Sequence[str] = ()) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return code
-
-
-def _jittered_backoff(first: float, longest: float, jitter: float) -> tenacity.wait.wait_base:
-    """Exponential backoff with jitter; tenacity 9.1 renamed `initial` to `multiplier`."""
-    try:
-        return tenacity.wait_exponential_jitter(multiplier=first, max=longest, jitter=jitter)
-    except TypeError:  # tenacity < 9.1
-        return tenacity.wait_exponential_jitter(initial=first, max=longest, jitter=jitter)

@@ -330,7 +330,7 @@ def _with_retries(
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type((ConflictError, StoreUnavailableError)),
-        wait=_jittered_backoff(0.1, 5.0, 0.5),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.5),
         stop=tenacity.stop_after_delay(retry_for),
         reraise=True,
         before_sleep=before_sleep,
@@ -395,7 +395,7 @@ def run_every(
     rotations = 0
     failures = 0
     force = rotate_first
-    backoff = _jittered_backoff(0.5, backoff_max, 0.5)
+    backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=backoff_max, jitter=0.5)
     while not stop.is_set():
         try:
             remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
@@ -424,11 +424,3 @@ def _state(attempt: int) -> tenacity.RetryCallState:
     state = tenacity.RetryCallState(None, None, (), {})
     state.attempt_number = attempt
     return state
-
-
-def _jittered_backoff(first: float, longest: float, jitter: float) -> tenacity.wait.wait_base:
-    """Exponential backoff with jitter; tenacity 9.1 renamed `initial` to `multiplier`."""
-    try:
-        return tenacity.wait_exponential_jitter(multiplier=first, max=longest, jitter=jitter)
-    except TypeError:  # tenacity < 9.1
-        return tenacity.wait_exponential_jitter(initial=first, max=longest, jitter=jitter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from confpy.errors import ConfigError
 from confpy.settings import Settings, load_settings
@@ -95,4 +96,18 @@ def duration_arg(flag: str):
             raise ConfigError(f"{flag}: {e}") from None
 
     parse.__name__ = "duration"
+    return parse
+
+
+def wait_arg(flag: str) -> Callable[[str], tuple[float, float]]:
+    """An argparse `type=` for consul-template's `MIN:MAX` debounce window."""
+    from confpy.durations import parse_wait
+
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            return parse_wait(text)
+        except ValueError as e:
+            raise ConfigError(f"{flag}: {e}") from None
+
+    parse.__name__ = "wait"
     return parse

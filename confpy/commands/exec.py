@@ -41,19 +41,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     g = p.add_argument_group("process control")
     how = g.add_mutually_exclusive_group()
     how.add_argument(
-        "--reload-signal", default="HUP", metavar="SIG",
+        "--reload-signal",
+        default="HUP",
+        metavar="SIG",
         help="signal sent to CMD's process group after files change (default HUP)",
     )
     how.add_argument(
-        "--restart", action="store_true",
+        "--restart",
+        action="store_true",
         help="stop CMD (kill signal, then SIGKILL after the kill timeout) and start it again",
     )
-    g.add_argument("--kill-signal", default="TERM", metavar="SIG",
-                   help="signal that asks CMD to stop (default TERM)")
-    g.add_argument("--kill-timeout", type=duration_arg("--kill-timeout"), default=10.0,
-                   metavar="DURATION", help="wait this long for CMD to stop before SIGKILL (10s)")
-    g.add_argument("--respawn", action="store_true",
-                   help="start CMD again when it exits on its own, instead of exiting")
+    g.add_argument(
+        "--kill-signal",
+        default="TERM",
+        metavar="SIG",
+        help="signal that asks CMD to stop (default TERM)",
+    )
+    g.add_argument(
+        "--kill-timeout",
+        type=duration_arg("--kill-timeout"),
+        default=10.0,
+        metavar="DURATION",
+        help="wait this long for CMD to stop before SIGKILL (10s)",
+    )
+    g.add_argument(
+        "--respawn",
+        action="store_true",
+        help="start CMD again when it exits on its own, instead of exiting",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
     p.set_defaults(func=run)
 
@@ -64,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
     from confpy import log
     from confpy.daemon import Daemon
-    from confpy.durations import parse_wait
     from confpy.errors import EXIT_FAILED, ConfpyError
     from confpy.health import Status, serve
     from confpy.resource import TemplateResource
@@ -79,12 +93,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("exec: no command given (put it after --)")
     if args.noop:
         raise ConfigError("exec: --noop makes no sense with a supervised command")
-    wait = None
-    if args.wait:
-        try:
-            wait = parse_wait(args.wait)
-        except ValueError as e:
-            raise ConfigError(f"--wait: {e}") from None
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         store,
         options,
-        wait=wait,
+        wait=args.wait,
         resync_interval=args.resync_interval,
         status=status,
         load_config=lambda: load_config(settings.confdir, settings.prefix),

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from confpy.commands._common import EXIT_CODES, connection_flags, duration_arg, settings_from
+from confpy.commands._common import (
+    EXIT_CODES,
+    connection_flags,
+    duration_arg,
+    settings_from,
+    wait_arg,
+)
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 DESCRIPTION = """\
@@ -50,6 +56,7 @@ def render_flags() -> argparse.ArgumentParser:
     w = p.add_argument_group("watching")
     w.add_argument(
         "--wait",
+        type=wait_arg("--wait"),
         metavar="MIN:MAX",
         help="debounce: render once keys were quiet for MIN, at the latest MAX after "
         "the first change (consul-template's meaning; a resource's wait overrides)",
