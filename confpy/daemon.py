@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from confpy.errors import ConfpyError, RevisionCompactedError, StoreUnavailableError
+from confpy.errors import (
+    ConfpyError,
+    RevisionCompactedError,
+    StoreError,
+    StoreUnavailableError,
+)
 from confpy.health import Status
 from confpy.keys import matches_any
 from confpy.log import get_logger
@@ -96,7 +101,6 @@ class Daemon:
         self._touched_revisions: dict[str, set[int]] = {}
         self._received_at: dict[str, float] = {}
         self._next_resync = 0.0
-        self._ready_sent = False
 
     # -- control, from any thread or a signal handler ---------------------------------------
 
@@ -149,6 +153,10 @@ class Daemon:
             return False
         self._replace_mirror(snapshot)
         self._render({r.name for r in self.config.resources}, reason="start")
+        # READY=1 once every resource had its first render, whether or not all succeeded:
+        # failing ones are retried, and /healthz tells which.
+        if self._on_ready is not None:
+            self._on_ready()
         self._schedule_resync()
         if self.interval is None:
             self._start_watch()
@@ -301,10 +309,6 @@ class Daemon:
                 self.status.count("installs")
                 if received is not None:
                     self.status.observe_latency(now - received)
-        if not self._ready_sent and reason == "start":
-            self._ready_sent = True
-            if self._on_ready is not None:
-                self._on_ready()
 
     # -- snapshots and resync -----------------------------------------------------------------
 
@@ -340,7 +344,7 @@ class Daemon:
         self._schedule_resync()
         try:
             snapshot = self.store.snapshot(self.config.patterns)
-        except StoreUnavailableError as e:
+        except StoreError as e:
             log.warning("resync failed, will try again", error=str(e))
             self.status.set(connected=False)
             return
@@ -434,7 +438,9 @@ class Daemon:
                     continue
                 self._queue.put(_Resync(snapshot, "compacted"))
                 next_revision = snapshot.revision + 1
-            except StoreUnavailableError as e:
+            except StoreError as e:
+                # Unavailable, token expired, or refused (permissions being fixed): none
+                # of these may end the watch silently while the daemon looks alive.
                 if stop.is_set():
                     break
                 attempt += 1

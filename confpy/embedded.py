@@ -58,6 +58,7 @@ class EtcdServer:
     peer_port: int = field(default_factory=free_port)
     initial_cluster: str | None = None
     cluster_token: str = "confpy"  # noqa: S105 - a raft cluster name, not a secret
+    extra_args: tuple[str, ...] = ()
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -103,6 +104,7 @@ class EtcdServer:
                 "--log-level",
                 "warn",
                 "--enable-pprof=false",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ This module imports nothing from the package, so any module may raise these.
     │   ├── KeysMissingError         exit 3, keys a resource needs are still absent
     │   ├── RevisionCompactedError   exit 3, a watch asked for a revision etcd has compacted
     │   ├── ConflictError            exit 3, a transaction's compare failed (someone else wrote)
+    │   ├── StoreAccessError         exit 2, etcd refused the login or the user's permissions
     │   └── ValueEncodingError       exit 1, a value is not UTF-8 (the key is named)
     ├── InstallError                 exit 1, a destination could not be written
     │   └── CheckFailedError         exit 1, check_cmd rejected the staged file
@@ -131,6 +132,12 @@ class RevisionCompactedError(StoreError):
 
 class ConflictError(StoreError):
     """A transaction's compare failed: another writer changed the keys first."""
+
+
+class StoreAccessError(StoreError):
+    """etcd refused the credentials, or the user's roles do not allow the operation."""
+
+    exit_code = EXIT_USAGE
 
 
 class ValueEncodingError(StoreError):

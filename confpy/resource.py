@@ -234,13 +234,14 @@ class _Parser:
             raise self.error("keys", "must be a non-empty array of non-empty strings")
         own_prefix = self.get("prefix", str, "a string") or ""
 
-        mode = self.get("mode", (str, int), 'an octal string such as "0644"')
-        if isinstance(mode, str):
+        if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
+            # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
+            raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
+        mode = self.get("mode", str, 'an octal string such as "0644"')
+        if mode is not None:
             if not re.fullmatch(r"0?[0-7]{3,4}", mode):
                 raise self.error("mode", f'must be an octal string such as "0644", got {mode!r}')
             mode = int(mode, 8)
-        elif isinstance(mode, int) and not 0 <= mode <= 0o7777:
-            raise self.error("mode", "out of range")
 
         uid = self.get("uid", int, "an integer")
         gid = self.get("gid", int, "an integer")

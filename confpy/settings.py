@@ -37,6 +37,7 @@ ENVIRONMENT = {
 }
 # Keys allowed in CONFDIR/confpy.toml (confdir itself is where the file is found).
 FILE_KEYS = frozenset(ENVIRONMENT) - {"confdir", "password"}
+PATH_KEYS = frozenset({"ca_file", "cert_file", "key_file", "password_file"})
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,22 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     else:
         confdir = Path(DEFAULT_CONFDIR)
 
-    for name, value in _read_settings_file(confdir / "confpy.toml").items():
-        raw[name] = (value, str(confdir / "confpy.toml"))
+    settings_file = confdir / "confpy.toml"
+    for name, value in _read_settings_file(settings_file).items():
+        if name in PATH_KEYS and isinstance(value, str):
+            # Paths in confpy.toml are relative to the file, not to where confpy was started.
+            value = str(confdir / value)
+        raw[name] = (value, str(settings_file))
     for name, var in ENVIRONMENT.items():
         if name != "confdir" and env.get(var):
             raw[name] = (env[var], var)
     for name in ENVIRONMENT:
         if name != "confdir" and flags.get(name) is not None:
             raw[name] = (flags[name], "--" + name.replace("_", "-"))
+    # The password and the password file are one setting: the higher layer wins whichever
+    # form it uses (a --password-file flag beats CONFPY_PASSWORD).
+    if flags.get("password_file") is not None:
+        raw.pop("password", None)
 
     values: dict[str, Any] = {"confdir": confdir}
     if "endpoints" in raw:

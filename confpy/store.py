@@ -24,6 +24,7 @@ from confpy.errors import (
     ConfigError,
     ConflictError,
     RevisionCompactedError,
+    StoreAccessError,
     StoreError,
     StoreUnavailableError,
 )
@@ -48,13 +49,23 @@ def prefix_end(prefix: bytes) -> bytes:
 
 
 @contextlib.contextmanager
-def _translate(what: str, client: Any = None) -> Iterator[None]:
+def _translate(what: str, client: Any = None, on_token_expired: Any = None) -> Iterator[None]:
     """Map grpc and etcd3 failures to confpy's errors; mark a failing endpoint for failover."""
     try:
         yield
     except grpc.RpcError as e:
         code = e.code() if hasattr(e, "code") else None
-        detail = e.details() if hasattr(e, "details") else str(e)
+        detail = (e.details() if hasattr(e, "details") else str(e)) or ""
+        if code == grpc.StatusCode.UNAUTHENTICATED and "invalid auth token" in detail:
+            # etcd's simple tokens expire (--auth-token-ttl, 5 min by default): log in
+            # again on the next call, and let the caller retry as for an outage.
+            if on_token_expired is not None:
+                on_token_expired()
+            raise StoreUnavailableError(f"etcd auth token expired during {what}") from e
+        if code == grpc.StatusCode.INVALID_ARGUMENT and "authentication failed" in detail:
+            raise StoreAccessError(
+                "etcd refused the login: check CONFPY_USERNAME and the password"
+            ) from e
         if code in (
             grpc.StatusCode.UNAVAILABLE,
             grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -65,8 +76,10 @@ def _translate(what: str, client: Any = None) -> Iterator[None]:
                 with contextlib.suppress(Exception):
                     client.endpoint_in_use.fail()
             raise StoreUnavailableError(f"etcd unavailable during {what}: {detail}") from e
-        if code == grpc.StatusCode.UNAUTHENTICATED or code == grpc.StatusCode.PERMISSION_DENIED:
-            raise StoreError(f"etcd refused {what}: {detail}") from e
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            raise StoreAccessError(
+                f"etcd refused {what}: {detail} (check the etcd user's roles)"
+            ) from e
         if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in (detail or ""):
             raise RevisionCompactedError(0, 0) from e
         raise StoreError(f"etcd error during {what}: {detail}") from e
@@ -136,13 +149,10 @@ class EtcdStore:
 
     def _call(self, what: str, fn: Any, request: Any, timeout: float | None = None) -> Any:
         client = self._connect()
-        with _translate(what, client):
-            return fn(client)(
-                request,
-                timeout or self.timeout,
-                credentials=client.call_credentials,
-                metadata=client.metadata,
-            )
+        with _translate(what, client, self._forget_client):
+            # The auth token travels in metadata: gRPC refuses call credentials on the
+            # plain-text channels most etcd clusters use.
+            return fn(client)(request, timeout or self.timeout, metadata=client.metadata)
 
     @property
     def endpoint(self) -> str:
@@ -152,6 +162,14 @@ class EtcdStore:
         with contextlib.suppress(Exception):
             return str(self._client.endpoint_in_use)
         return "?"
+
+    def _forget_client(self) -> None:
+        """Drop the connection so the next call connects and authenticates afresh."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def close(self) -> None:
         with self._lock:
@@ -252,12 +270,9 @@ class EtcdStore:
         """Refresh a lease once; return its remaining TTL in seconds (0: it has expired)."""
         client = self._connect()
         request = etcdrpc.LeaseKeepAliveRequest(ID=lease_id)
-        with _translate("lease keep-alive", client):
+        with _translate("lease keep-alive", client, self._forget_client):
             for response in client.leasestub.LeaseKeepAlive(
-                iter([request]),
-                self.timeout,
-                credentials=client.call_credentials,
-                metadata=client.metadata,
+                iter([request]), self.timeout, metadata=client.metadata
             ):
                 return int(response.TTL)
         return 0
@@ -317,7 +332,7 @@ class EtcdStore:
 
         with _translate("watch", client):
             call = etcdrpc.WatchStub(client.channel).Watch(
-                request_stream(), credentials=client.call_credentials, metadata=client.metadata
+                request_stream(), metadata=client.metadata
             )
         finished = threading.Event()
 
@@ -330,7 +345,7 @@ class EtcdStore:
 
         threading.Thread(target=cancel_on_stop, name="confpy-watch-cancel", daemon=True).start()
         try:
-            with _translate("watch", client):
+            with _translate("watch", client, self._forget_client):
                 for response in call:
                     if response.compact_revision:
                         raise RevisionCompactedError(start_revision, int(response.compact_revision))

@@ -78,6 +78,7 @@ def test_tmpl_source_selects_go_syntax(tree: ConfTree) -> None:
         ('[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n', "app.toml:3: dest: must be an absolute path"),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw-r--r--"\n', "app.toml:5: mode: must be an octal string"),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nuid = "root"\n', "app.toml:5: uid: must be an integer, not str"),
+        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = 644\n', 'app.toml:5: mode: write the mode as an octal string, e.g. mode = "0644"'),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nvalidate = "xml"\n', "app.toml:5: validate: must be one of json, yaml, toml"),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "no-such-user-x"\n', "app.toml:5: owner: no such user"),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_signal = "HUP"\n', "reload_signal: needs pidfile"),
@@ -86,7 +87,7 @@ def test_tmpl_source_selects_go_syntax(tree: ConfTree) -> None:
         ('[service]\nx = 1\n', r"app.toml:1: unknown table \[service\]"),
     ],
     ids=["unknown-field", "wrong-type", "missing-keys", "missing-src", "missing-template",
-         "relative-dest", "bad-mode", "uid-type", "bad-validate", "unknown-owner",
+         "relative-dest", "bad-mode", "uid-type", "integer-mode", "bad-validate", "unknown-owner",
          "signal-without-pidfile", "malformed-toml", "field-outside-table", "other-table"],
 )
 def test_bad_resource_is_reported_with_file_line_and_field(tree: ConfTree, body: str, expected: str) -> None:

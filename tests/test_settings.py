@@ -61,3 +61,19 @@ def test_bad_endpoint_names_its_source() -> None:
 def test_prefix_is_normalised() -> None:
     """`app/`, `/app` and `/app/` are the same prefix."""
     assert load_settings({"prefix": "app/"}, {}).prefix == "/app"
+
+
+def test_password_file_flag_beats_password_in_environment(tmp_path: Path) -> None:
+    """--password-file is a flag, so it wins over CONFPY_PASSWORD."""
+    (tmp_path / "pw").write_text("from-file\n")
+    s = load_settings({"username": "u", "password_file": str(tmp_path / "pw")},
+                      {"CONFPY_PASSWORD": "from-env"})
+    assert s.password == "from-file"
+
+
+def test_paths_in_settings_file_are_relative_to_confdir(tmp_path: Path) -> None:
+    """`ca_file = "etcd-ca.pem"` in confpy.toml means the file beside it."""
+    (tmp_path / "etcd-ca.pem").write_text("x")
+    (tmp_path / "confpy.toml").write_text('ca_file = "etcd-ca.pem"\n')
+    s = load_settings({"confdir": str(tmp_path)}, {})
+    assert s.ca_file == tmp_path / "etcd-ca.pem"

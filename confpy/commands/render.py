@@ -21,7 +21,7 @@ Render every template resource in CONFDIR/conf.d/*.toml from etcd.
               with --wait-for-keys, wait for etcd and for every key the templates need
               instead of looping in shell around confd -onetime
   --watch     keep every file in sync: one watch on etcd, reload once per change set
-  --interval  poll every N seconds instead of watching (confd's interval mode)
+  --interval  poll every DURATION instead of watching (confd's interval mode)
 """
 
 
@@ -91,8 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mode.add_argument(
         "--interval",
         type=duration_arg("--interval"),
-        metavar="SECONDS",
-        help="re-render every SECONDS instead of watching",
+        metavar="DURATION",
+        help="re-read etcd and re-render every DURATION (e.g. 30s) instead of watching",
     )
     p.set_defaults(func=run)
 
