@@ -16,7 +16,7 @@ import contextlib
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,7 +46,9 @@ class KeyValueStore(Protocol):
     """The part of `EtcdStore` rotation needs (a fake in unit tests)."""
 
     def get(self, key: str) -> tuple[bytes | None, int]: ...
-    def put_atomic(self, values: dict[str, bytes], expect: dict[str, int]) -> int: ...
+    def put_atomic(
+        self, values: dict[str, bytes], expect: dict[str, int], delete: Sequence[str] = ()
+    ) -> int: ...
     def delete(self, key: str) -> int: ...
 
 
@@ -217,11 +219,16 @@ def publish(store: KeyValueStore, opts: RotateOptions, issued: Issued) -> Publis
         values = {opts.cert_key: issued.chain_pem}
         expect = {opts.cert_key: cert_rev}
         _, old_key_rev = store.get(opts.key_key)
+        expect[opts.key_key] = old_key_rev
+        stale: list[str] = []
         if opts.publish_key:
             values[opts.key_key] = issued.key_pem
-            expect[opts.key_key] = old_key_rev
+        elif old_key_rev:
+            # Switching to the certificate-only layout: a key left in etcd would no longer
+            # match the certificate, so it goes in the same transaction.
+            stale.append(opts.key_key)
         try:
-            revision = store.put_atomic(values, expect)
+            revision = store.put_atomic(values, expect, stale)
         except ConflictError:
             raise ConflictError(
                 f"{opts.cert_key} changed while rotating (another rotator won the race); "
@@ -234,11 +241,7 @@ def publish(store: KeyValueStore, opts: RotateOptions, issued: Issued) -> Publis
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-    if not opts.publish_key and old_key_rev:
-        # Switching to the certificate-only layout: a key left in etcd would no longer match
-        # the certificate. etcd has no compare-put-and-delete in our store API, so this
-        # delete follows the transaction.
-        store.delete(opts.key_key)
+    if stale:
         log.warning("removed the stale private key from etcd", key=opts.key_key)
     log.info(
         "published certificate",

@@ -67,9 +67,12 @@ class Store(Protocol):
 
     def delete(self, key: str) -> int: ...
 
-    def put_atomic(self, values: Mapping[str, bytes], expect: Mapping[str, int]) -> int:
-        """Write all `values` in one transaction if every `expect` key still has that mod
-        revision (0 = absent); raise ConflictError otherwise. Return the new revision."""
+    def put_atomic(
+        self, values: Mapping[str, bytes], expect: Mapping[str, int], delete: Sequence[str] = ()
+    ) -> int:
+        """Write `values` and delete `delete` in one transaction if every `expect` key still
+        has that mod revision (0 = absent); raise ConflictError otherwise. Return the new
+        revision."""
         ...
 
     def close(self) -> None: ...
@@ -109,12 +112,14 @@ class MemoryStore:
     def delete(self, key: str) -> int:
         return self._apply({}, [key])
 
-    def put_atomic(self, values: Mapping[str, bytes], expect: Mapping[str, int]) -> int:
+    def put_atomic(
+        self, values: Mapping[str, bytes], expect: Mapping[str, int], delete: Sequence[str] = ()
+    ) -> int:
         with self._cond:
             for k, rev in expect.items():
                 if self._data.get(k, (b"", 0))[1] != rev:
                     raise ConflictError(f"key {k} changed since revision {rev}")
-            return self._apply(values, [])
+            return self._apply(values, delete)
 
     def compact(self, revision: int | None = None) -> None:
         with self._cond:

@@ -235,8 +235,14 @@ class EtcdStore:
         request = etcdrpc.DeleteRangeRequest(key=key.encode())
         return int(self._call("delete", lambda c: c.kvstub.DeleteRange, request).header.revision)
 
-    def put_atomic(self, values: Mapping[str, bytes], expect: Mapping[str, int]) -> int:
-        """Write all `values` in one revision if each `expect` key is still at that mod revision."""
+    def put_atomic(
+        self,
+        values: Mapping[str, bytes],
+        expect: Mapping[str, int],
+        delete: Sequence[str] = (),
+    ) -> int:
+        """Write `values` and delete `delete` in one revision, if each `expect` key is still
+        at that mod revision (0: absent)."""
         compare = [
             etcdrpc.Compare(
                 key=k.encode(),
@@ -251,6 +257,10 @@ class EtcdStore:
             success=[
                 etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k.encode(), value=v))
                 for k, v in values.items()
+            ]
+            + [
+                etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k.encode()))
+                for k in delete
             ],
         )
         response = self._call("transaction", lambda c: c.kvstub.Txn, request)

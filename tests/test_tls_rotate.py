@@ -159,6 +159,25 @@ def test_no_publish_key_keeps_key_local(confpy, store, tmp_path) -> None:
     assert tls.key_matches_cert(tls.load_key(key_out.read_bytes()), tls.load_certificate(cert_pem))
 
 
+def test_switching_to_certificate_only_removes_the_old_key_in_the_same_transaction(
+    confpy, store, tmp_path
+) -> None:
+    """Moving from the shared-key layout to --no-publish-key deletes the published key in the
+    very revision that publishes the new certificate: no watcher sees a mismatched pair."""
+    from etcd3 import etcdrpc
+
+    def key_exists_at(revision: int) -> bool:
+        request = etcdrpc.RangeRequest(key=KEY.encode(), revision=revision)
+        return bool(store._call("get", lambda c: c.kvstub.Range, request).kvs)
+
+    assert confpy.run(*ROTATE).returncode == 0
+    result = confpy.run(*ROTATE, "--no-publish-key", "--key-out", str(tmp_path / "tls.key"))
+    assert result.returncode == 0, result.stderr
+    _, cert_rev, key_pem, _ = published(store)
+    assert key_pem is None
+    assert key_exists_at(cert_rev - 1) and not key_exists_at(cert_rev)
+
+
 def test_no_publish_key_without_key_out_is_a_usage_error(confpy, store) -> None:
     """--no-publish-key needs --key-out: exit 2, nothing written."""
     result = confpy.run(*ROTATE, "--no-publish-key")
@@ -198,9 +217,9 @@ def test_loser_of_a_race_gets_conflict_and_writes_nothing(store, etcd) -> None:
         def delete(self, key):
             return store.delete(key)
 
-        def put_atomic(self, values, expect):
+        def put_atomic(self, values, expect, delete=()):
             rotate(winner, opts())
-            return store.put_atomic(values, expect)
+            return store.put_atomic(values, expect, delete)
 
     try:
         issued_opts = opts()
@@ -231,11 +250,11 @@ def test_retry_republishes_after_a_conflict(store) -> None:
         def delete(self, key):
             return store.delete(key)
 
-        def put_atomic(self, values, expect):
+        def put_atomic(self, values, expect, delete=()):
             calls["n"] += 1
             if calls["n"] == 1:
                 raise ConflictError("another writer changed it first")
-            return store.put_atomic(values, expect)
+            return store.put_atomic(values, expect, delete)
 
     result = rotate(ConflictOnce(), opts(), retry_for=30, sleep=sleeps.append)  # type: ignore[arg-type]
     assert calls["n"] == 2 and len(sleeps) == 1
