@@ -8,6 +8,7 @@ etcd binary and the scenario's configuration in the repository's `templates/`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -19,10 +20,14 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confpy.errors import ConfpyError
+
+if TYPE_CHECKING:
+    from confpy.store import EtcdStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -409,15 +414,22 @@ def run_demo(*, keep: bool = False) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _put(url: str, key: str, value: str) -> None:
+@contextlib.contextmanager
+def _store(url: str) -> Iterator[EtcdStore]:
+    """A short-lived connection for the demo's own reads and writes."""
     from confpy.settings import load_settings
     from confpy.store import EtcdStore
 
     store = EtcdStore(load_settings({"endpoints": url, "confdir": "/nonexistent"}, {}))
     try:
-        store.put(key, value.encode())
+        yield store
     finally:
         store.close()
+
+
+def _put(url: str, key: str, value: str) -> None:
+    with _store(url) as store:
+        store.put(key, value.encode())
 
 
 def _healthz(addr: str) -> str | None:
@@ -433,14 +445,8 @@ def _healthz(addr: str) -> str | None:
 
 
 def _get(url: str, key: str) -> bytes | None:
-    from confpy.settings import load_settings
-    from confpy.store import EtcdStore
-
-    store = EtcdStore(load_settings({"endpoints": url, "confdir": "/nonexistent"}, {}))
-    try:
+    with _store(url) as store:
         return store.get(key)[0]
-    finally:
-        store.close()
 
 
 def _event_summary(line: str) -> str:

@@ -6,6 +6,10 @@ import os
 import stat
 from pathlib import Path
 
+from confpy.resource import load_resource
+from confpy.snapshot import Snapshot
+from confpy.templates import TemplateSet
+
 
 class ConfTree:
     """A CONFDIR under a temporary directory, with an `out/` directory for destinations."""
@@ -43,3 +47,26 @@ class ConfTree:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def render_resource(tmp_path: Path, name: str, source: str, keys: dict[str, str],
+                  prefix: str = "", syntax: str | None = None) -> bytes:
+    """Render `source` as confpy renders a resource whose template is `name`.
+
+    The extension picks the syntax as it does for users (`.tmpl` is Go, else Jinja2);
+    `syntax`, when given, asserts that it did.
+    """
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "conf.d").mkdir(exist_ok=True)
+    (tmp_path / "templates" / name).write_bytes(source.encode("utf-8"))
+    toml = tmp_path / "conf.d" / "t.toml"
+    toml.write_text(
+        f'[template]\nsrc = "{name}"\ndest = "/tmp/t.out"\nkeys = ["/"]\nprefix = "{prefix}"\n'
+    )
+    resource = load_resource(toml, tmp_path / "templates")
+    if syntax is not None:
+        assert resource.syntax == syntax
+    templates, errors = TemplateSet.load(tmp_path / "templates", [resource])
+    if errors:
+        raise errors[0]
+    return templates.render(resource, Snapshot(7, {k: v.encode("utf-8") for k, v in keys.items()}))

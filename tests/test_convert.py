@@ -17,9 +17,10 @@ import pytest
 from confpy.commands import convert as convert_command
 from confpy.convert import NotReadable, convert_template, convert_tree
 from confpy.errors import ConfigError, RenderError, TemplateSyntaxError
-from confpy.resource import load_resource, load_resources
+from confpy.resource import load_resources
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
+from tests.helpers import render_resource
 
 CORPUS = Path(__file__).parent / "gocorpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())
@@ -34,19 +35,7 @@ REFUSED = {
 
 def render_jinja(tmp_path: Path, source: str, keys: dict[str, str], prefix: str = "") -> bytes:
     """Render Jinja source as confpy renders a `.j2` resource."""
-    (tmp_path / "templates").mkdir(exist_ok=True)
-    (tmp_path / "conf.d").mkdir(exist_ok=True)
-    (tmp_path / "templates" / "t.j2").write_bytes(source.encode("utf-8"))
-    toml = tmp_path / "conf.d" / "t.toml"
-    toml.write_text(
-        f'[template]\nsrc = "t.j2"\ndest = "/tmp/t.out"\nkeys = ["/"]\nprefix = "{prefix}"\n'
-    )
-    resource = load_resource(toml, tmp_path / "templates")
-    assert resource.syntax == "jinja"
-    templates, errors = TemplateSet.load(tmp_path / "templates", [resource])
-    if errors:
-        raise errors[0]
-    return templates.render(resource, Snapshot(3, {k: v.encode() for k, v in keys.items()}))
+    return render_resource(tmp_path, "t.j2", source, keys, prefix, syntax="jinja")
 
 
 def load_case(name: str) -> tuple[str, dict[str, str], str, bytes]:

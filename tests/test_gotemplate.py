@@ -17,9 +17,8 @@ from confpy import funcs
 from confpy.errors import MissingKeyError, RenderError, TemplateSyntaxError
 from confpy.gotemplate import GO_GLOBALS, translate
 from confpy.gotemplate.builtins import go_sprintf, go_time_format, go_value
-from confpy.resource import load_resource
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet, make_environment
+from confpy.templates import make_environment
+from tests.helpers import render_resource
 
 CORPUS = Path(__file__).parent / "gocorpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())
@@ -33,20 +32,7 @@ def load_case(name: str) -> tuple[str, dict[str, str], str, bytes]:
 
 def render_go(tmp_path: Path, source: str, keys: dict[str, str], prefix: str = "") -> bytes:
     """Render a Go template the way confpy does: a resource, a TemplateSet, a snapshot."""
-    (tmp_path / "templates").mkdir(exist_ok=True)
-    (tmp_path / "conf.d").mkdir(exist_ok=True)
-    (tmp_path / "templates" / "t.tmpl").write_bytes(source.encode("utf-8"))
-    toml = tmp_path / "conf.d" / "t.toml"
-    toml.write_text(
-        f'[template]\nsrc = "t.tmpl"\ndest = "/tmp/t.out"\nkeys = ["/"]\nprefix = "{prefix}"\n'
-    )
-    resource = load_resource(toml, tmp_path / "templates")
-    assert resource.syntax == "go"
-    templates, errors = TemplateSet.load(tmp_path / "templates", [resource])
-    if errors:
-        raise errors[0]
-    snapshot = Snapshot(7, {k: v.encode("utf-8") for k, v in keys.items()})
-    return templates.render(resource, snapshot)
+    return render_resource(tmp_path, "t.tmpl", source, keys, prefix, syntax="go")
 
 
 def render_source(jinja_source: str, view: dict[str, str]) -> str:
