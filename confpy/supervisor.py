@@ -7,7 +7,8 @@ subreaper) is reaped; when the child dies of signal N the exit code is 128+N.
 
 Threading model: all process and signal work happens in `run()` on the main thread. Other
 threads (the watch daemon) only queue requests with `notify()` / `stop()`, which wake the
-loop through a self-pipe; so there is exactly one place that signals, reaps and restarts.
+loop through the same `Wakeup` pipe that signals arrive on; so there is exactly one place
+that signals, reaps and restarts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -23,11 +23,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import FrameType
 
 import structlog
 
 from confpy.errors import ConfigError, ProcessError
+from confpy.wakeup import Wakeup
 
 log = structlog.get_logger("confpy.supervisor")
 
@@ -51,10 +51,6 @@ STABLE_AFTER = 10.0
 # A safety net, not the mechanism: SIGCHLD wakes the loop, but a wakeup byte can be lost
 # if the pipe were ever full, so the loop also reaps at least this often.
 _POLL_INTERVAL = 1.0
-
-# Signal numbers are never 0, so a zero byte in the wakeup pipe means "a thread queued a
-# request" rather than "a signal arrived".
-_REQUEST_BYTE = b"\0"
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
@@ -127,13 +123,11 @@ class Supervisor:
         self._lock = threading.Lock()
         self._requests: deque[str] = deque()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._wake_r = -1
-        self._wake_w = -1
         self._reaping_pauses = 0
+        self._wakeup = Wakeup((*FORWARDED_SIGNALS, signal.SIGCHLD))
 
         # Owned by the main thread.
-        self._old_handlers: dict[signal.Signals, object] = {}
-        self._old_wakeup_fd = -1
+        self._caught: list[signal.Signals] = []
         self._old_subreaper: int | None = None
         self._held: list[signal.Signals] = []
         self._ever_started = False
@@ -160,28 +154,17 @@ class Supervisor:
         handles it. Call this first thing in `confpy exec` if anything slow (an initial
         render) comes before `start()`.
         """
-        if self._wake_w >= 0:
+        if self._wakeup.is_open:
             return
         if threading.current_thread() is not threading.main_thread():
             raise ProcessError("signals can only be caught on the main thread")
-        # Why set_wakeup_fd and not pthread_sigmask + sigwaitinfo: a blocked mask is per
-        # thread, and the daemon has threads we do not create first (the etcd client's gRPC
-        # threads, the watch thread); the kernel may deliver a process-directed SIGTERM to
-        # any thread that has it unblocked, where sigwaitinfo never sees it. A blocked mask
-        # is also inherited across exec, so the child would start with its signals blocked
-        # unless we unblocked them in a preexec_fn, which is unsafe with threads. The C-level
-        # handler behind set_wakeup_fd runs in whichever thread receives the signal and writes
-        # its number to our pipe, and other threads can wake the same select() by writing to
-        # that pipe too, so one loop serves signals, SIGCHLD and notify() alike.
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)
-        with self._lock:
-            self._wake_r, self._wake_w = r, w
-        # The wakeup fd first, handlers second: a signal between the two is then still seen.
-        self._old_wakeup_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        for sig in (*FORWARDED_SIGNALS, signal.SIGCHLD):
-            self._old_handlers[sig] = signal.signal(sig, _record_only)
+        # Why not pthread_sigmask + sigwaitinfo: a blocked mask is per thread, and the
+        # daemon has threads we do not create first (the etcd client's gRPC threads); the
+        # kernel may deliver a process-directed SIGTERM to any of them, where sigwaitinfo
+        # never sees it. A blocked mask is also inherited across exec, so the child would
+        # start with its signals blocked unless we unblocked them in a preexec_fn, which is
+        # unsafe with threads. See `confpy.wakeup` for what we do instead.
+        self._wakeup.open()
         self._old_subreaper = _set_subreaper(True)
 
     def start(self) -> int:
@@ -297,24 +280,11 @@ class Supervisor:
         return max(timeout, 0.0)
 
     def _wait(self, timeout: float) -> None:
-        # select() is retried by Python after EINTR (PEP 475), but the signal's byte is
-        # already in the pipe by then, so the retry returns at once.
-        select.select([self._wake_r], [], [], timeout)
+        self._caught += self._wakeup.wait(timeout)
 
     def _drain(self) -> list[signal.Signals]:
-        signals: list[signal.Signals] = []
-        while True:
-            try:
-                data = os.read(self._wake_r, 512)
-            except BlockingIOError:
-                return signals
-            if not data:
-                return signals
-            for byte in data:
-                if byte == 0:
-                    continue
-                with contextlib.suppress(ValueError):
-                    signals.append(signal.Signals(byte))
+        caught, self._caught = self._caught + self._wakeup.poll(), []
+        return caught
 
     def _take_requests(self) -> list[str]:
         with self._lock:
@@ -477,30 +447,15 @@ class Supervisor:
         self._wake()
 
     def _wake(self) -> None:
-        # Under the lock so the pipe cannot be closed (and its number reused) mid-write.
-        with self._lock:
-            if self._wake_w >= 0:
-                with contextlib.suppress(BlockingIOError):
-                    os.write(self._wake_w, _REQUEST_BYTE)
+        self._wakeup.wake()
 
     def _release_signals(self) -> None:
-        if self._wake_w < 0:
+        if not self._wakeup.is_open:
             return
-        for sig, old in self._old_handlers.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)  # type: ignore[arg-type]
-        self._old_handlers.clear()
-        signal.set_wakeup_fd(self._old_wakeup_fd)
+        self._wakeup.close()
         if self._old_subreaper is not None:
             _set_subreaper(bool(self._old_subreaper))
             self._old_subreaper = None
-        with self._lock:
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            self._wake_r = self._wake_w = -1
-
-
-def _record_only(signum: int, frame: FrameType | None) -> None:
-    """Python-level handler: the C handler already wrote the signal to the wakeup pipe."""
 
 
 def _as_callable(hook: StopHook | None) -> Callable[[], object]:

@@ -70,3 +70,25 @@ def render_resource(tmp_path: Path, name: str, source: str, keys: dict[str, str]
     if errors:
         raise errors[0]
     return templates.render(resource, Snapshot(7, {k: v.encode("utf-8") for k, v in keys.items()}))
+
+
+def signal_another_thread(pid: int, sig: int) -> int:
+    """Send `sig` to a thread of process `pid` other than its main thread; return its TID.
+
+    `kill()` lets the kernel pick the thread, which usually is the main one; this makes
+    the unusual case (a gRPC thread receives the SIGTERM) happen on purpose.
+    """
+    import ctypes
+
+    others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    if not others:
+        raise AssertionError(f"process {pid} has no thread besides its main one")
+    tid = others[-1]
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(_SYS_TGKILL, pid, tid, sig) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {tid}, {sig}) failed")
+    return tid
+
+
+# tgkill(2) by number: glibc only gained a wrapper in 2.30.
+_SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
