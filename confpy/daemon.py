@@ -7,12 +7,17 @@ snapshot and watches from the snapshot's revision + 1; after a broken stream it 
 from the last received revision + 1; after compaction, and every `resync_interval`, it
 re-reads a full snapshot. A failing resource keeps its old file and is retried with
 backoff until it succeeds, independent of further changes to its keys.
+
+The loop sleeps on a `Wakeup` pipe, which the watch thread rings and, under
+`run_daemon`, SIGTERM/SIGINT/SIGHUP arrive on: a signal delivered to any thread wakes
+it at once and is handled as ordinary code (see `confpy.wakeup`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +38,7 @@ from confpy.resource import TemplateResource
 from confpy.runner import Config, RenderOptions, apply, reload_keys, render_all
 from confpy.schedule import Debouncer, RetrySchedule
 from confpy.snapshot import Snapshot, Store, WatchBatch
+from confpy.wakeup import Wakeup
 
 log = get_logger("confpy.daemon")
 
@@ -51,11 +57,15 @@ class _Received:
     batch: WatchBatch
 
 
-_WAKE = object()
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 class Daemon:
-    """Runs until `stop()`; `request_reload()` re-reads the configuration (SIGHUP)."""
+    """Runs until `stop()`; `request_reload()` re-reads the configuration (SIGHUP).
+
+    With `signals`, `run()` must be called on the main thread: it catches them for its
+    whole duration, SIGHUP meaning `request_reload()` and any other `stop()`.
+    """
 
     def __init__(
         self,
@@ -74,6 +84,7 @@ class Daemon:
         on_ready: Callable[[], None] | None = None,
         watchdog: tuple[float, Callable[[], None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        signals: tuple[signal.Signals, ...] = (),
     ) -> None:
         self.config = config
         self.store = store
@@ -89,7 +100,9 @@ class Daemon:
         self._watchdog = watchdog
         self._next_watchdog = float("inf")
         self._clock = clock
-        self._queue: queue.Queue[Any] = queue.Queue()
+        # SimpleQueue: its put() is reentrant, and the watch thread only ever puts.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wakeup = Wakeup(signals)
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._watch_stop = threading.Event()
@@ -102,15 +115,15 @@ class Daemon:
         self._received_at: dict[str, float] = {}
         self._next_resync = 0.0
 
-    # -- control, from any thread or a signal handler ---------------------------------------
+    # -- control, from any thread (not from a signal handler: pass `signals` instead) -------
 
     def stop(self) -> None:
         self._stop.set()
-        self._queue.put(_WAKE)
+        self._wakeup.wake()
 
     def request_reload(self) -> None:
         self._reload.set()
-        self._queue.put(_WAKE)
+        self._wakeup.wake()
 
     @property
     def stopping(self) -> bool:
@@ -120,6 +133,7 @@ class Daemon:
 
     def run(self) -> int:
         """Render everything, then follow etcd until stopped. Returns an exit code."""
+        self._wakeup.open()
         try:
             if not self._start():
                 return 0
@@ -142,6 +156,7 @@ class Daemon:
         finally:
             self._stop_watch()
             self.store.close()
+            self._wakeup.close()
         log.info("stopped", revision=self._revision)
         return 0
 
@@ -171,17 +186,31 @@ class Daemon:
             self._retries.next_due(),
         ]
         due = min(d for d in deadlines if d is not None)
-        timeout = max(0.0, due - self._clock())
-        try:
-            item = self._queue.get(timeout=min(timeout, 3600))
-        except queue.Empty:
-            return
+        timeout = 0.0 if not self._queue.empty() else max(0.0, due - self._clock())
+        self._on_signals(self._wakeup.wait(min(timeout, 3600)))
         while True:
-            self._handle(item)
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
+            self._handle(item)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between retries, still answering signals; return early when stopping."""
+        deadline = self._clock() + seconds
+        while not self._stop.is_set():
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return
+            self._on_signals(self._wakeup.wait(remaining))
+
+    def _on_signals(self, caught: list[signal.Signals]) -> None:
+        for sig in caught:
+            log.info("signal received", signal=sig.name)
+            if sig in _STOP_SIGNALS:
+                self.stop()
+            else:
+                self.request_reload()
 
     def _handle(self, item: Any) -> None:
         if isinstance(item, _Received):
@@ -329,7 +358,7 @@ class Daemon:
             stop=tenacity.stop_when_event_set(self._stop),
             wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            sleep=self._stop.wait,
+            sleep=self._pause,
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -424,7 +453,7 @@ class Daemon:
                     schedule.succeeded("watch")
                     self.status.set(connected=True)
                     if batch.events or batch.revision >= next_revision:
-                        self._queue.put(_Received(time.monotonic(), batch))
+                        self._post(_Received(time.monotonic(), batch))
                     next_revision = max(next_revision, batch.revision + 1)
             except RevisionCompactedError as e:
                 log.warning(
@@ -436,7 +465,7 @@ class Daemon:
                     snapshot = self.store.snapshot(patterns)
                 except StoreUnavailableError:
                     continue
-                self._queue.put(_Resync(snapshot, "compacted"))
+                self._post(_Resync(snapshot, "compacted"))
                 next_revision = snapshot.revision + 1
             except StoreError as e:
                 # Unavailable, token expired, or refused (permissions being fixed): none
@@ -456,14 +485,17 @@ class Daemon:
                 stop.wait(delay)
 
 
+    def _post(self, item: _Received | _Resync) -> None:
+        self._queue.put(item)
+        self._wakeup.wake()
+
+
 def _endpoint(store: Store) -> str:
     return str(getattr(store, "endpoint", "?"))
 
 
 def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any) -> int:
     """`confpy render --watch|--interval`: the daemon with signals, systemd and health wired."""
-    import signal
-
     from confpy import sdnotify
     from confpy.health import serve
     from confpy.runner import load_config
@@ -483,10 +515,8 @@ def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any)
         load_config=lambda: load_config(settings.confdir, settings.prefix),
         on_ready=lambda: sdnotify.notify("READY=1\nSTATUS=files in sync"),
         watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
+        signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
     )
-    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
-    signal.signal(signal.SIGINT, lambda *_: daemon.stop())
-    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
     try:
         return daemon.run()
     finally:

@@ -18,7 +18,7 @@ from confpy.embedded import EtcdCluster, EtcdServer, free_port
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
-from tests.helpers import ConfTree
+from tests.helpers import ConfTree, signal_another_thread
 
 pytestmark = pytest.mark.etcd
 
@@ -379,6 +379,48 @@ def test_sigterm_stops_cleanly_with_exit_0(confpy: Confpy, tree: ConfTree, store
     assert w.stop() == 0
     assert sorted(p.name for p in tree.out.iterdir()) == ["app"]
     assert not any("Traceback" in line for line in w.stderr)
+
+
+def test_sigterm_received_by_another_thread_still_stops_the_daemon(
+        confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
+    """The kernel may hand SIGTERM to a gRPC thread; the daemon must stop all the same."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store.put("/app/v", b"1")
+    watchers.append(w := Watcher(confpy, tree))
+    wait_for(lambda: read(dest) == "1", what="first render")
+    signal_another_thread(w.proc.pid, signal.SIGTERM)
+    wait_for(lambda: w.proc.poll() is not None, timeout=15, what="confpy to exit")
+    assert w.proc.returncode == 0
+
+
+def test_sighup_received_by_another_thread_still_reloads(
+        confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
+    """SIGHUP handled on whichever thread receives it: the new resource is rendered."""
+    tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store.put("/app/v", b"1")
+    store.put("/new/v", b"fresh")
+    watchers.append(w := Watcher(confpy, tree))
+    wait_for(lambda: read(tree.out / "app") == "1", what="first render")
+    new = tree.simple("new", "{{ getv('/new/v') }}", ["/new"])
+    signal_another_thread(w.proc.pid, signal.SIGHUP)
+    wait_for(lambda: read(new) == "fresh", what="the new resource")
+
+
+def test_sigterm_received_by_another_thread_stops_interval_mode(
+        confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+    """The polling loop answers SIGTERM at once too, whichever thread receives it."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store.put("/app/v", b"1")
+    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir))
+    try:
+        wait_for(lambda: read(dest) == "1", what="first render")
+        signal_another_thread(proc.pid, signal.SIGTERM)
+        wait_for(lambda: proc.poll() is not None, timeout=15, what="confpy to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0
 
 
 def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, etcd: str) -> None:
