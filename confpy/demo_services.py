@@ -20,7 +20,6 @@ import signal
 import socket
 import ssl
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,15 +50,17 @@ def logstash(port: int, cert: str, key: str, log: str) -> None:
 
 
 def forwarder(config_path: str, log: str) -> None:
-    wake = threading.Event()
-    signal.signal(signal.SIGHUP, lambda *_: wake.set())
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _log(log, "started")
-    while True:
-        _connect(config_path, log)
-        wake.wait()
-        wake.clear()
-        _log(log, "reload (SIGHUP)")
+    from confpy.wakeup import Wakeup
+
+    # A Wakeup, not an Event set from the handler: that could deadlock in Event.clear().
+    with Wakeup([signal.SIGHUP]) as wakeup:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        _log(log, "started")
+        while True:
+            _connect(config_path, log)
+            while signal.SIGHUP not in wakeup.wait(None):
+                pass
+            _log(log, "reload (SIGHUP)")
 
 
 def _connect(config_path: str, log: str) -> None:

@@ -15,13 +15,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import FrameType
 from typing import Protocol
 
 import structlog
 import tenacity
 
 from confpy.errors import ProcessError, StoreError, StoreUnavailableError
+from confpy.wakeup import Wakeup
 
 log = structlog.get_logger("confpy.register")
 
@@ -173,6 +173,9 @@ def _hex(lease: int) -> str:
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
+# A safety net: SIGCHLD wakes the loop when the command exits, but poll at least this often.
+_POLL_INTERVAL = 1.0
+
 
 def serve(registration: Registration, command: Sequence[str] = ()) -> int:
     """Keep `registration` alive until SIGTERM/SIGINT or until `command` exits.
@@ -180,39 +183,42 @@ def serve(registration: Registration, command: Sequence[str] = ()) -> int:
     With a command: it starts first (as ExecStartPost ran after the service started),
     SIGTERM/SIGINT are forwarded to it, and its exit status is returned (128+N when a
     signal N ended it). Without one: returns 0 on SIGTERM/SIGINT. Must run in the main
-    thread (signal handlers).
+    thread (signals arrive through a `Wakeup`, whichever thread the kernel picks).
     """
-    child: subprocess.Popen[bytes] | None = None
-    if command:
+    wakeup = Wakeup((*_FORWARDED, signal.SIGCHLD) if command else _FORWARDED)
+    with wakeup:
+        child: subprocess.Popen[bytes] | None = None
+        if command:
+            try:
+                child = subprocess.Popen(list(command))
+            except OSError as e:
+                raise ProcessError(f"cannot start {command[0]!r}: {e.strerror}") from None
+            log.info("started command", command=command[0], pid=child.pid)
+        keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
+        keeper.start()
         try:
-            child = subprocess.Popen(list(command))
-        except OSError as e:
-            raise ProcessError(f"cannot start {command[0]!r}: {e.strerror}") from None
-        log.info("started command", command=command[0], pid=child.pid)
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if child is not None and child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
-        else:
+            code = _wait_for_end(wakeup, registration, child)
+            if child is not None:
+                log.info("command exited", command=command[0], status=child.returncode)
+        finally:
             registration.stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in _FORWARDED}
-    keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
-    keeper.start()
-    try:
-        if child is not None:
-            status = child.wait()
-            log.info("command exited", command=command[0], status=status)
-            code = 128 - status if status < 0 else status
-        else:
-            # A timed wait keeps the main thread responsive to signals on every platform.
-            while not registration.stop.wait(0.5):
-                pass
-            code = 0
-    finally:
-        registration.stop.set()
-        keeper.join()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+            keeper.join()
     return code
+
+
+def _wait_for_end(
+    wakeup: Wakeup, registration: Registration, child: subprocess.Popen[bytes] | None
+) -> int:
+    """Forward stop signals to `child` until it exits (its code), or stop on one (0)."""
+    while True:
+        if child is not None and child.poll() is not None:
+            status = child.returncode
+            return 128 - status if status < 0 else status
+        for sig in wakeup.wait(_POLL_INTERVAL):
+            if sig == signal.SIGCHLD:
+                continue
+            log.info("signal received", signal=sig.name)
+            if child is None:
+                return 0
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(sig)

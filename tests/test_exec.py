@@ -14,7 +14,7 @@ import pytest
 
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
-from tests.helpers import ConfTree
+from tests.helpers import ConfTree, signal_another_thread
 
 pytestmark = pytest.mark.etcd
 
@@ -134,6 +134,44 @@ def test_sigterm_reaches_the_child_and_its_exit_code_is_confpys(
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=20) == 42
     assert "TERM" in lines(log)
+
+
+def test_sigterm_received_by_another_thread_reaches_the_child(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]]
+) -> None:
+    """The kernel may hand SIGTERM to a gRPC thread: it is forwarded all the same."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    log = tree.root / "child.log"
+    store.put("/app/v", b"1")
+    procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable,
+                                   str(child_script(tree)), str(log), str(dest), "42"))
+    wait_for(lambda: pids_started(log), what="the child to start")
+    signal_another_thread(p.pid, signal.SIGTERM)
+    assert p.wait(timeout=20) == 42
+    assert "TERM" in lines(log)
+
+
+def test_sigterm_while_waiting_for_keys_exits_without_starting_the_child(
+    confpy: Confpy, tree: ConfTree
+) -> None:
+    """Stopped before the keys appear: exit 143 at once, and CMD never runs."""
+    tree.simple("app", "{{ getv('/not/yet') }}", ["/not"])
+    marker, err = tree.root / "ran", tree.root / "stderr"
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "confpy", "exec", "--confdir", str(tree.confdir),
+             "--wait-for-keys", "10m", "--", "touch", str(marker)],
+            stdout=subprocess.DEVNULL, stderr=stderr, env=confpy.env(),
+        )
+    try:
+        wait_for(lambda: "waiting for keys" in err.read_text(), timeout=20, what="the key wait")
+        signal_another_thread(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not marker.exists()
 
 
 def test_child_exit_code_becomes_confpys(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:

@@ -19,6 +19,7 @@ from confpy.errors import StoreUnavailableError
 from confpy.register import Registration
 from confpy.store import EtcdStore
 from tests.conftest import wait_for
+from tests.helpers import signal_another_thread
 
 KEY = "/elasticsearch/host"
 VALUE = "10.0.0.5"
@@ -213,6 +214,35 @@ def test_sigterm_removes_the_key_at_once(confpy, store) -> None:
     wait_for(lambda: registered(store), timeout=15, what="registration")
     stderr = stop(proc, signal.SIGTERM)
     assert proc.returncode == 0, stderr
+    assert store.get(KEY)[0] is None
+
+
+@etcd_test
+def test_sigterm_received_by_another_thread_removes_the_key(confpy, store) -> None:
+    """The kernel may hand SIGTERM to the keeper or a gRPC thread: same clean exit."""
+    proc = confpy.start("register", KEY, VALUE, "--ttl", "30")
+    try:
+        wait_for(lambda: registered(store), timeout=15, what="registration")
+        signal_another_thread(proc.pid, signal.SIGTERM)
+        wait_for(lambda: proc.poll() is not None, timeout=15, what="confpy to exit")
+    finally:
+        stderr = stop(proc, signal.SIGKILL)
+    assert proc.returncode == 0, stderr
+    assert store.get(KEY)[0] is None
+
+
+@etcd_test
+def test_sigterm_received_by_another_thread_is_forwarded_to_the_command(confpy, store) -> None:
+    """A command under register gets the SIGTERM whichever thread of confpy received it."""
+    script = "import time\nwhile True: time.sleep(0.05)"
+    proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c", script)
+    try:
+        wait_for(lambda: registered(store), timeout=15, what="registration")
+        signal_another_thread(proc.pid, signal.SIGTERM)
+        wait_for(lambda: proc.poll() is not None, timeout=15, what="confpy to exit")
+    finally:
+        stop(proc, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM
     assert store.get(KEY)[0] is None
 
 

@@ -17,6 +17,7 @@ from confpy.rotate import RotateOptions, issue, publish, rotate
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import wait_for
+from tests.helpers import signal_another_thread
 from tests.test_tls import handshake
 
 pytestmark = pytest.mark.etcd
@@ -410,6 +411,19 @@ def test_every_stops_cleanly_on_sigterm(confpy, store) -> None:
         raise
     assert proc.returncode == 0, stderr
     assert "rotation loop stopped" in stderr
+
+
+def test_every_stops_on_sigterm_received_by_another_thread(confpy, store) -> None:
+    """An hour-long sleep still ends at once when a gRPC thread gets the SIGTERM."""
+    proc = confpy.start(*ROTATE, "--key-type", "ec-p256", "--every", "1h")
+    try:
+        wait_for(lambda: store.get(CERT)[0], timeout=20, what="first rotation")
+        signal_another_thread(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, stderr
 
 
 def test_rotation_files_are_never_group_readable_even_briefly(store, tmp_path) -> None:

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from confpy.runner import RenderOptions, load_config, run_onetime
     from confpy.store import EtcdStore
     from confpy.supervisor import Supervisor
+    from confpy.wakeup import Wakeup
 
     argv = list(args.command)
     if argv and argv[0] == "--":
@@ -112,18 +113,20 @@ def run(args: argparse.Namespace) -> int:
         wait_for_keys=args.wait_for_keys,
     )
 
-    # Until the child exists, SIGTERM simply ends confpy: installs finish or roll back in
-    # `apply`'s finally blocks, and nothing was started that would need stopping.
-    def stop_before_start(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+    # Until the child exists, SIGTERM/SIGINT simply end confpy: at once while waiting for
+    # keys, after the install under way otherwise, and the child is never started.
+    early = Wakeup((signal.SIGTERM, signal.SIGINT))
 
-    previous = {s: signal.signal(s, stop_before_start) for s in (signal.SIGTERM, signal.SIGINT)}
+    def sleep_or_stop(seconds: float) -> None:
+        for sig in early.wait(seconds):
+            raise SystemExit(128 + sig)
+
     store = EtcdStore(settings)
-    try:
-        report = run_onetime(config, store, options)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    with early:
+        report = run_onetime(config, store, options, sleep=sleep_or_stop)
+        for sig in early.poll():
+            store.close()
+            raise SystemExit(128 + sig)
     if not report.ok:
         for o in report.outcomes:
             if o.failed:

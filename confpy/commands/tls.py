@@ -151,6 +151,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
     from confpy.rotate import RotateOptions, join_key, rotate, run_every
     from confpy.store import EtcdStore
+    from confpy.wakeup import Wakeup
 
     settings, prefix = _setup(args)
     ca_prefix = None
@@ -188,14 +189,31 @@ def run_rotate(args: argparse.Namespace) -> int:
             published = rotate(store, opts, retry_for=args.retry_for if args.retry else 0.0)
             _print_published(published)
             return EXIT_OK
-        stop = threading.Event()
+        # The loop runs in a thread so that the main thread can sleep on a Wakeup, which a
+        # SIGTERM delivered to any thread (gRPC's included) wakes at once.
+        stop, done = threading.Event(), threading.Event()
+        failed: list[BaseException] = []
 
-        def on_signal(_signum: int, _frame: object) -> None:
-            stop.set()
+        def loop() -> None:
+            try:
+                run_every(store, opts, every=args.every, renew_before=renew_before, stop=stop)
+            except BaseException as e:  # re-raised on the main thread
+                failed.append(e)
+            finally:
+                done.set()
+                wakeup.wake()
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, on_signal)
-        run_every(store, opts, every=args.every, renew_before=renew_before, stop=stop)
+        with Wakeup((signal.SIGTERM, signal.SIGINT)) as wakeup:
+            rotator = threading.Thread(target=loop, name="confpy-rotate")
+            rotator.start()
+            try:
+                while not done.is_set() and not wakeup.wait(None):
+                    pass
+            finally:
+                stop.set()
+                rotator.join()
+        if failed:
+            raise failed[0]
         return EXIT_OK
     finally:
         store.close()
