@@ -68,19 +68,19 @@ def convert_tree(
     for path in sorted(confdir.rglob("*")):
         if not path.is_file():
             continue
-        rel = path.relative_to(confdir)
+        relative = path.relative_to(confdir)
         if path in converted:
             new_rel, text = converted[path]
             dest = out / "templates" / new_rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text, encoding="utf-8")
-        elif rel.parts[0] == "conf.d" and path.suffix == ".toml":
-            dest = out / rel
+        elif relative.parts[0] == "conf.d" and path.suffix == ".toml":
+            dest = out / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(_retarget(path.read_text(encoding="utf-8"), renamed), encoding="utf-8")
             shutil.copymode(path, dest)
         else:
-            dest = out / rel
+            dest = out / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
         written.append(dest)

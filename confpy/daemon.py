@@ -81,8 +81,8 @@ class Daemon:
         on_installed: Callable[[list[TemplateResource]], None] | None = None,
         exec_notify: bool = False,
         command_guard: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
-        on_ready: Callable[[], None] | None = None,
-        watchdog: tuple[float, Callable[[], None]] | None = None,
+        on_ready: Callable[[], object] | None = None,
+        watchdog: tuple[float, Callable[[], object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         signals: tuple[signal.Signals, ...] = (),
     ) -> None:

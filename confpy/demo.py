@@ -22,7 +22,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from confpy.errors import ConfpyError
 
@@ -135,7 +135,10 @@ class Scene:
                 p.wait()
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+_T = TypeVar("_T")
+
+
+def wait_until(check: Callable[[], _T], timeout: float, what: str) -> _T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -312,8 +315,8 @@ def run_demo(*, keep: bool = False) -> int:
         say(
             "The forwarder trusts only the certificate it rendered from etcd and presents "
             "the rendered key: " + first[0].split(", reply")[0]
-        )  # type: ignore[index]
-        if "handshake ok" not in first[0]:  # type: ignore[index]
+        )
+        if "handshake ok" not in first[0]:
             raise ConfpyError("demo: the TLS handshake failed")
 
         step(8, "The watch daemon follows Elasticsearch to a new address")

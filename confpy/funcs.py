@@ -148,23 +148,26 @@ def _clean(key: str) -> str:
 # confd's functions that do not read keys.
 
 
-def json(data: str) -> Any:
+def _parse_json(function: str, data: str) -> Any:
     try:
-        value = _json.loads(data)
-    except ValueError as e:
-        raise RenderError(f"json: value is not valid JSON ({e.msg} at position {e.pos})") from None
+        return _json.loads(data)
+    except _json.JSONDecodeError as e:
+        raise RenderError(
+            f"{function}: value is not valid JSON ({e.msg} at position {e.pos})"
+        ) from None
+    except (TypeError, ValueError) as e:  # not a string, or bytes that are not UTF-8
+        raise RenderError(f"{function}: value is not valid JSON ({e})") from None
+
+
+def json(data: str) -> Any:
+    value = _parse_json("json", data)
     if not isinstance(value, dict):
         raise RenderError("json: value is not a JSON object (use jsonArray for arrays)")
     return value
 
 
 def json_array(data: str) -> list[Any]:
-    try:
-        value = _json.loads(data)
-    except ValueError as e:
-        raise RenderError(
-            f"jsonArray: value is not valid JSON ({e.msg} at position {e.pos})"
-        ) from None
+    value = _parse_json("jsonArray", data)
     if not isinstance(value, list):
         raise RenderError("jsonArray: value is not a JSON array")
     return value

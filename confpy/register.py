@@ -103,6 +103,9 @@ class Registration:
         self.registered.set()
         log.info("registered", key=self.key, lease=_hex(lease), ttl=self.ttl)
 
+    def _pause(self, seconds: float) -> None:
+        self.sleep(seconds)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -122,7 +125,7 @@ class Registration:
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
             wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=self.backoff_max, jitter=0.2),
             stop=tenacity.stop_when_event_set(self.stop),
-            sleep=lambda s: self.sleep(s),
+            sleep=self._pause,
             before_sleep=before_sleep,
             reraise=True,
         )

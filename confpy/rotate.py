@@ -152,12 +152,13 @@ def load_issuer(store: KeyValueStore | None, opts: RotateOptions) -> Issuer | No
             raise ConfigError("--ca-prefix needs etcd")
         ca_cert_key = join_key(opts.ca_prefix, CERT_NAME)
         ca_key_key = join_key(opts.ca_prefix, KEY_NAME)
-        cert_pem, _ = store.get(ca_cert_key)
-        key_pem, _ = store.get(ca_key_key)
-        missing = [k for k, v in ((ca_cert_key, cert_pem), (ca_key_key, key_pem)) if v is None]
-        if missing:
-            raise KeysMissingError(missing)
-        assert cert_pem is not None and key_pem is not None
+        stored_cert, _ = store.get(ca_cert_key)
+        stored_key, _ = store.get(ca_key_key)
+        if stored_cert is None or stored_key is None:
+            raise KeysMissingError(
+                [k for k, v in ((ca_cert_key, stored_cert), (ca_key_key, stored_key)) if v is None]
+            )
+        cert_pem, key_pem = stored_cert, stored_key
         source = opts.ca_prefix
         chain = tls.load_chain(cert_pem, what=f"--ca-prefix key {ca_cert_key}")
         key = tls.load_key(key_pem, what=f"--ca-prefix key {ca_key_key}")
@@ -424,6 +425,6 @@ def run_every(
 
 
 def _state(attempt: int) -> tenacity.RetryCallState:
-    state = tenacity.RetryCallState(None, None, (), {})
+    state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
     state.attempt_number = attempt
     return state

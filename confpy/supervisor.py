@@ -367,7 +367,7 @@ class Supervisor:
         lived = now - self._started_at
         self._stop_deadline = None
         self._killed = False
-        fields = {"pid": proc.pid, "exit_code": code}
+        fields: dict[str, object] = {"pid": proc.pid, "exit_code": code}
         if os.WIFSIGNALED(status):
             fields["signal"] = signal.Signals(os.WTERMSIG(status)).name
         if self._shutdown_code is not None:

@@ -186,7 +186,7 @@ def build_ca(
     )
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     # Ed25519 signs the message itself; passing a hash is an error for it.
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None

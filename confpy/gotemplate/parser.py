@@ -368,11 +368,11 @@ class _Parser:
         node: Node
         pos += 1
         if t.kind == "field":
-            names = [t.value]
+            path = [t.value]
             while _adjacent_field(toks, pos):
-                names.append(toks[pos].value)
+                path.append(toks[pos].value)
                 pos += 1
-            return Field(tuple(names)), pos
+            return Field(tuple(path)), pos
         if t.kind == "var":
             decl = None if t.value == "$" else self.lookup(t)
             node = Var(t.value, decl)
