@@ -30,6 +30,7 @@ from confpy.errors import (
     RevisionCompactedError,
     StoreError,
     StoreUnavailableError,
+    WatchGapError,
 )
 from confpy.health import Status
 from confpy.keys import matches_any
@@ -109,6 +110,10 @@ class Daemon:
         self._watch_thread: threading.Thread | None = None
         self._mirror: dict[str, bytes] = {}
         self._revision = 0
+        # The revision of the last full snapshot: watch events at or below it are in the
+        # mirror already. Not `_revision`: with one watch per range, an event from one
+        # range may arrive after a newer one from another, and must still be applied.
+        self._snapshot_revision = 0
         self._debouncer = Debouncer(wait)
         self._retries = RetrySchedule()
         self._touched_revisions: dict[str, set[int]] = {}
@@ -227,6 +232,7 @@ class Daemon:
             return False
         self._mirror = dict(snapshot.values)
         self._revision = snapshot.revision
+        self._snapshot_revision = snapshot.revision
         self.status.set(revision=self._revision)
         return True
 
@@ -234,7 +240,7 @@ class Daemon:
         now = self._clock()
         changed: list[str] = []
         for ev in batch.events:
-            if ev.mod_revision <= self._revision:
+            if ev.mod_revision <= self._snapshot_revision:
                 continue  # already in the mirror through a newer snapshot
             if ev.value is None:
                 self._mirror.pop(ev.key, None)
@@ -466,6 +472,24 @@ class Daemon:
                 except StoreUnavailableError:
                     continue
                 self._post(_Resync(snapshot, "compacted"))
+                next_revision = snapshot.revision + 1
+            except WatchGapError as e:
+                # Separate watches per range (the etcd role does not cover the whole
+                # span) have no common revision to resume from: read everything again.
+                if stop.is_set():
+                    break
+                attempt += 1
+                self.status.set(connected=False)
+                self.status.count("reconnects")
+                log.warning("watch broken, reading a full snapshot", error=str(e))
+                if attempt > 1:
+                    # Failing again before the watch even connected: don't spin.
+                    stop.wait(schedule.failed("watch", 0.0))
+                try:
+                    snapshot = self.store.snapshot(patterns)
+                except StoreError:
+                    continue
+                self._post(_Resync(snapshot, "watch gap"))
                 next_revision = snapshot.revision + 1
             except StoreError as e:
                 # Unavailable, token expired, or refused (permissions being fixed): none

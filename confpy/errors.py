@@ -130,6 +130,14 @@ class RevisionCompactedError(StoreError):
         self.compacted = compacted
 
 
+class WatchGapError(StoreUnavailableError):
+    """A watch over several separate ranges broke: only a full snapshot closes the gap.
+
+    Separate ranges progress separately, so no single revision is known to be complete
+    across all of them to resume from.
+    """
+
+
 class ConflictError(StoreError):
     """A transaction's compare failed: another writer changed the keys first."""
 

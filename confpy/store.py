@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from confpy.errors import (
     StoreAccessError,
     StoreError,
     StoreUnavailableError,
+    WatchGapError,
 )
 from confpy.keys import key_matches, watch_ranges
 from confpy.settings import Settings
@@ -36,6 +38,11 @@ from confpy.snapshot import Event, Snapshot, WatchBatch
 _TXN_OPS = 100
 # grpc's default 4 MiB receive limit is too small for a snapshot of thousands of keys.
 _MAX_MESSAGE = 256 * 1024 * 1024
+# With one watch per range, one transaction's events arrive as one response per range:
+# gather responses until the stream has been quiet this long (at most _SETTLE_MAX).
+_SETTLE = 0.02
+_SETTLE_MAX = 0.2
+_END = object()
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -97,6 +104,8 @@ class EtcdStore:
         self.timeout = timeout
         self._client: Any = None
         self._lock = threading.Lock()
+        # Set once etcd refuses to watch the whole span for lack of permission.
+        self.split_watch = False
 
     # -- connection -------------------------------------------------------------------------
 
@@ -305,33 +314,72 @@ class EtcdStore:
     def watch(
         self, patterns: Sequence[str], start_revision: int, stop: threading.Event
     ) -> Iterator[WatchBatch]:
-        """One watch on one stream covering every pattern, yielding batches by revision.
+        """Watch every pattern on one stream, yielding batches by revision.
 
-        The watch spans from the smallest to the largest pattern so that all events of one
-        transaction arrive in one response (separate watches on one stream deliver them in
-        separate responses, and a reload could run between the two). Keys in the span
-        that no pattern matches are dropped here.
+        One watch spans from the smallest to the largest pattern, so that all events of
+        one transaction arrive in one response (separate watches deliver them in separate
+        responses, and a reload could run between the two). Keys in the span that no
+        pattern matches are dropped here. When the etcd user may not read the whole span,
+        confpy falls back to one watch per range on the same stream, gathers responses
+        that arrive together (`_SETTLE`), and raises `WatchGapError` if that stream
+        breaks, since no single revision is then known to resume from.
         """
         ranges = watch_ranges(patterns)
         if not ranges:
             stop.wait()
             return
-        low = ranges[0].encode()
-        high = max(prefix_end(r.encode()) for r in ranges)
-        if ranges == ["/"]:
-            low, high = b"/", prefix_end(b"/")
+        spans = [(r.encode(), prefix_end(r.encode())) for r in ranges]
+        if not self.split_watch:
+            if ranges == ["/"]:
+                whole = (b"/", prefix_end(b"/"))
+            else:
+                whole = (spans[0][0], max(end for _, end in spans))
+            try:
+                yield from self._watch_spans([whole], patterns, start_revision, stop)
+                return
+            except _SpanRefused:
+                if len(spans) == 1:
+                    raise StoreAccessError(
+                        f"etcd refused to watch {ranges[0]}: permission denied "
+                        "(the etcd user's roles must allow reading it)"
+                    ) from None
+                self.split_watch = True
+                _log_warning(
+                    "no read permission on the span from the lowest to the highest "
+                    "watched key; watching each range separately",
+                    ranges=ranges,
+                )
+        try:
+            yield from self._watch_spans(spans, patterns, start_revision, stop)
+        except _SpanRefused as e:
+            raise WatchGapError(
+                f"etcd refused to watch {ranges[e.index]}: permission denied "
+                "(the etcd user's roles must allow reading it)"
+            ) from None
+        except StoreError as e:
+            if isinstance(e, WatchGapError):
+                raise
+            raise WatchGapError(str(e)) from e
+
+    def _watch_spans(
+        self,
+        spans: list[tuple[bytes, bytes]],
+        patterns: Sequence[str],
+        start_revision: int,
+        stop: threading.Event,
+    ) -> Iterator[WatchBatch]:
+        """One watch per span on one stream; with several, responses are merged (settled)."""
         client = self._connect()
         requests: queue.Queue[Any] = queue.Queue()
-        requests.put(
-            etcdrpc.WatchRequest(
+        responses: queue.Queue[Any] = queue.Queue()
+
+        def create(i: int) -> Any:
+            low, high = spans[i]
+            return etcdrpc.WatchRequest(
                 create_request=etcdrpc.WatchCreateRequest(
-                    key=low,
-                    range_end=high,
-                    start_revision=start_revision,
-                    progress_notify=True,
+                    key=low, range_end=high, start_revision=start_revision, progress_notify=True
                 )
             )
-        )
 
         def request_stream() -> Iterator[Any]:
             while True:
@@ -340,10 +388,22 @@ class EtcdStore:
                     return
                 yield item
 
+        # Watches are created one at a time: etcd answers a refused one with watch id -1,
+        # so only the order tells which range it was.
+        requests.put(create(0))
         with _translate("watch", client):
             call = etcdrpc.WatchStub(client.channel).Watch(
                 request_stream(), metadata=client.metadata
             )
+
+        def read() -> None:
+            try:
+                for response in call:
+                    responses.put(response)
+                responses.put(_END)
+            except Exception as e:  # handed to the generator, which translates it
+                responses.put(e)
+
         finished = threading.Event()
 
         def cancel_on_stop() -> None:
@@ -353,38 +413,66 @@ class EtcdStore:
             call.cancel()
             requests.put(None)
 
+        threading.Thread(target=read, name="confpy-watch-read", daemon=True).start()
         threading.Thread(target=cancel_on_stop, name="confpy-watch-cancel", daemon=True).start()
+        settle = len(spans) > 1
+        created = 0
+        held: list[Event] = []
+        held_revision = 0
+        first_at = last_at = 0.0
         try:
             with _translate("watch", client, self._forget_client):
-                for response in call:
+                while True:
+                    timeout = None
+                    if held:
+                        now = time.monotonic()
+                        due = min(last_at + _SETTLE, first_at + _SETTLE_MAX)
+                        timeout = max(0.0, due - now)
+                    try:
+                        item = responses.get(timeout=timeout)
+                    except queue.Empty:
+                        item = None
+                    if item is None or (item is _END and held):
+                        yield WatchBatch(held_revision, tuple(held))
+                        held, held_revision = [], 0
+                        if item is None:
+                            continue
+                    if item is _END:
+                        break
+                    if isinstance(item, Exception):
+                        raise item
+                    response = item
                     if response.compact_revision:
                         raise RevisionCompactedError(start_revision, int(response.compact_revision))
                     if response.canceled:
-                        raise StoreUnavailableError(
-                            "etcd cancelled the watch: "
-                            + (response.cancel_reason or "no reason given")
-                        )
+                        reason = response.cancel_reason or "no reason given"
+                        if "permission denied" in reason and created < len(spans):
+                            raise _SpanRefused(created)
+                        raise StoreUnavailableError("etcd cancelled the watch: " + reason)
                     if response.created and not response.events:
-                        # Connected; nothing new yet. Events from start_revision follow.
-                        yield WatchBatch(start_revision - 1, ())
+                        created += 1
+                        if created < len(spans):
+                            requests.put(create(created))
+                        else:
+                            # Connected; nothing new yet. Events from start_revision follow.
+                            yield WatchBatch(start_revision - 1, ())
                         continue
-                    events = tuple(
-                        Event(
-                            key,
-                            None if ev.type == kv_pb2.Event.DELETE else bytes(ev.kv.value),
-                            int(ev.kv.mod_revision),
-                        )
-                        for ev in response.events
-                        if any(
-                            key_matches(p, key := ev.kv.key.decode("utf-8", "replace"))
-                            for p in patterns
-                        )
-                    )
-                    if response.events:
-                        revision = max(int(ev.kv.mod_revision) for ev in response.events)
-                    else:
-                        revision = int(response.header.revision)
-                    yield WatchBatch(revision, events)
+                    events = _matching_events(response, patterns)
+                    if not settle:
+                        if response.events:
+                            revision = max(int(ev.kv.mod_revision) for ev in response.events)
+                        else:
+                            revision = int(response.header.revision)
+                        yield WatchBatch(revision, events)
+                    elif events:
+                        # Progress notifications are not used here: each range's would only
+                        # speak for that range.
+                        now = time.monotonic()
+                        if not held:
+                            first_at = now
+                        last_at = now
+                        held.extend(events)
+                        held_revision = max(held_revision, *(e.mod_revision for e in events))
         except StoreUnavailableError:
             if stop.is_set():
                 return
@@ -395,6 +483,32 @@ class EtcdStore:
             requests.put(None)
         if not stop.is_set():
             raise StoreUnavailableError("etcd closed the watch stream")
+
+
+class _SpanRefused(Exception):
+    """etcd refused to create watch number `index` for lack of read permission."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _matching_events(response: Any, patterns: Sequence[str]) -> tuple[Event, ...]:
+    return tuple(
+        Event(
+            key,
+            None if ev.type == kv_pb2.Event.DELETE else bytes(ev.kv.value),
+            int(ev.kv.mod_revision),
+        )
+        for ev in response.events
+        if any(key_matches(p, key := ev.kv.key.decode("utf-8", "replace")) for p in patterns)
+    )
+
+
+def _log_warning(event: str, **fields: Any) -> None:
+    from confpy.log import get_logger
+
+    get_logger("confpy.store").warning(event, **fields)
 
 
 def _dedupe(patterns: Sequence[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from confpy.embedded import EtcdServer, find_etcd
+from confpy.settings import load_settings
+from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
@@ -36,8 +39,16 @@ def auth_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
     run("role", "add", "app-read")
     run("role", "grant-permission", "app-read", "--prefix=true", "read", "/app")
     run("user", "grant-role", "reader", "app-read")
+    # Read on two prefixes, not on the span between them that confpy's one watch covers.
+    run("user", "add", "split", "--new-user-password", "split-pw")
+    run("role", "add", "two-prefixes")
+    run("role", "grant-permission", "two-prefixes", "--prefix=true", "read", "/elasticsearch/")
+    run("role", "grant-permission", "two-prefixes", "--prefix=true", "read", "/logstash/")
+    run("user", "grant-role", "split", "two-prefixes")
     run("auth", "enable")
     run("--user", f"root:{ROOT_PASSWORD}", "put", "/app/v", "1")
+    run("--user", f"root:{ROOT_PASSWORD}", "put", "/elasticsearch/host", "es-1")
+    run("--user", f"root:{ROOT_PASSWORD}", "put", "/logstash/host", "ls-1")
     yield server
     server.stop()
 
@@ -99,3 +110,99 @@ def test_daemon_logs_in_again_after_its_token_expires(confpy_offline: Confpy, au
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def etcdctl_as_root(server: EtcdServer, *args: str) -> None:
+    subprocess.run([str(find_etcd("etcdctl")), "--endpoints", server.url, "--user",
+                    f"root:{ROOT_PASSWORD}", *args], check=True, capture_output=True)
+
+
+class Daemon:
+    """`confpy render --watch` as user `split`, its stderr collected line by line."""
+
+    def __init__(self, confpy: Confpy, server: EtcdServer, tree: ConfTree) -> None:
+        self.proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir),
+                                 env=as_user(confpy, server, "split", "split-pw"))
+        self.lines: list[str] = []
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(iter(self.proc.stderr.readline, "")),  # type: ignore[union-attr]
+            daemon=True)
+        self._reader.start()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+
+def test_watch_follows_changes_with_a_role_covering_only_the_watched_prefixes(
+        confpy_offline: Confpy, auth_etcd: EtcdServer, tmp_path: Path) -> None:
+    """Refused the span watch, confpy watches each range and still follows every change."""
+    tree = ConfTree(tmp_path)
+    es = tree.simple("es", "{{ getv('/elasticsearch/host') }}", ["/elasticsearch/host"])
+    ls = tree.simple("ls", "{{ getv('/logstash/host') }}", ["/logstash/host"])
+    daemon = Daemon(confpy_offline, auth_etcd, tree)
+    try:
+        wait_for(lambda: es.exists() and ls.exists(), what="first render")
+        etcdctl_as_root(auth_etcd, "put", "/elasticsearch/host", "es-2")
+        wait_for(lambda: es.read_text() == "es-2", what="the change under /elasticsearch/")
+        etcdctl_as_root(auth_etcd, "put", "/logstash/host", "ls-2")
+        wait_for(lambda: ls.read_text() == "ls-2", what="the change under /logstash/")
+    finally:
+        assert daemon.stop() == 0
+    assert any("watching each range separately" in line for line in daemon.lines)
+    assert not any("re-rendering everything" in line for line in daemon.lines), \
+        "followed by resyncs, not by the watch"
+
+
+def test_one_transaction_across_separately_watched_ranges_is_one_change_set(
+        confpy_offline: Confpy, auth_etcd: EtcdServer, tmp_path: Path) -> None:
+    """Both files of a transaction are installed before their shared reload runs once."""
+    tree = ConfTree(tmp_path)
+    log = tmp_path / "reloads.log"
+    script = f"cat {tree.out}/es {tree.out}/ls >> {log}; echo -- >> {log}"
+    reload = f"reload_cmd = {json.dumps(['sh', '-c', script])}"
+    tree.simple("es", "{{ getv('/elasticsearch/host') }}\n", ["/elasticsearch/host"], extra=reload)
+    tree.simple("ls", "{{ getv('/logstash/host') }}\n", ["/logstash/host"], extra=reload)
+    etcdctl_as_root(auth_etcd, "put", "/elasticsearch/host", "es-a")
+    etcdctl_as_root(auth_etcd, "put", "/logstash/host", "ls-a")
+    daemon = Daemon(confpy_offline, auth_etcd, tree)
+
+    def reloads() -> list[str]:
+        text = log.read_text() if log.exists() else ""
+        return [r.strip() for r in text.split("--") if r.strip()]
+
+    try:
+        wait_for(lambda: any("watching each range separately" in line for line in daemon.lines),
+                 what="the per-range watch")
+        wait_for(reloads, what="the first render's reload")
+        first = len(reloads())
+        root = EtcdStore(load_settings({"endpoints": auth_etcd.url, "username": "root"},
+                                       {"CONFPY_PASSWORD": ROOT_PASSWORD}))
+        try:
+            root.put_atomic({"/elasticsearch/host": b"es-b", "/logstash/host": b"ls-b"}, expect={})
+        finally:
+            root.close()
+        wait_for(lambda: len(reloads()) > first, what="the reload after the transaction")
+    finally:
+        assert daemon.stop() == 0, daemon.lines
+    assert reloads()[first:] == ["es-b\nls-b"], daemon.lines
+
+
+def test_broken_per_range_watch_rereads_everything(
+        confpy_offline: Confpy, auth_etcd: EtcdServer, tmp_path: Path) -> None:
+    """Ranges watched separately share no resume revision: after a break, a full snapshot."""
+    tree = ConfTree(tmp_path)
+    es = tree.simple("es", "{{ getv('/elasticsearch/host') }}", ["/elasticsearch/host"])
+    tree.simple("ls", "{{ getv('/logstash/host') }}", ["/logstash/host"])
+    daemon = Daemon(confpy_offline, auth_etcd, tree)
+    try:
+        wait_for(lambda: any("watching each range separately" in line for line in daemon.lines),
+                 what="the per-range watch")
+        auth_etcd.kill()
+        auth_etcd.start()
+        etcdctl_as_root(auth_etcd, "put", "/elasticsearch/host", "after-restart")
+        wait_for(lambda: es.read_text() == "after-restart", timeout=30, what="the change after the restart")
+        wait_for(lambda: any("watch broken, reading a full snapshot" in line for line in daemon.lines),
+                 what="the full snapshot after the break")
+    finally:
+        assert daemon.stop() == 0

@@ -423,6 +423,34 @@ def test_sigterm_received_by_another_thread_stops_interval_mode(
     assert proc.returncode == 0
 
 
+def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied(tree: ConfTree) -> None:
+    """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
+    from confpy.daemon import Daemon
+    from confpy.runner import RenderOptions, load_config
+    from confpy.snapshot import Event, MemoryStore, WatchBatch
+
+    tree.simple("a", "{{ getv('/a') }}", ["/a"])
+    tree.simple("b", "{{ getv('/b') }}", ["/b"])
+
+    class OutOfOrderStore(MemoryStore):
+        def watch(self, patterns, start_revision, stop):  # type: ignore[no-untyped-def]
+            yield WatchBatch(start_revision - 1, ())
+            yield WatchBatch(5, (Event("/a", b"a5", 5),))
+            yield WatchBatch(4, (Event("/b", b"b4", 4),))
+            stop.wait()
+
+    daemon = Daemon(load_config(tree.confdir), OutOfOrderStore({"/a": "a1", "/b": "b1"}),
+                    RenderOptions())
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(lambda: read(tree.out / "a") == "a5", what="the newer event")
+        wait_for(lambda: read(tree.out / "b") == "b4", what="the older event from the other range")
+    finally:
+        daemon.stop()
+        thread.join(timeout=20)
+
+
 def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, etcd: str) -> None:
     """All resources' keys are merged into a single watch."""
     from confpy.daemon import Daemon
