@@ -86,7 +86,7 @@ def test_json_names_the_position_of_a_syntax_error() -> None:
 @pytest.mark.parametrize("value", [b"\xff\xfe{", 42, None])
 def test_json_of_a_value_that_is_not_text_is_a_render_error(value: object) -> None:
     """Not a traceback, nor an AttributeError about the exception itself."""
-    with pytest.raises(RenderError, match="^json: value is not valid JSON"):
+    with pytest.raises(RenderError, match=r"^json: value is not valid JSON"):
         funcs.json(value)  # type: ignore[arg-type]
 
 
