@@ -467,30 +467,7 @@ class Daemon:
                     requested=next_revision,
                     compacted=e.compacted,
                 )
-                try:
-                    snapshot = self.store.snapshot(patterns)
-                except StoreUnavailableError:
-                    continue
-                self._post(_Resync(snapshot, "compacted"))
-                next_revision = snapshot.revision + 1
-            except WatchGapError as e:
-                # Separate watches per range (the etcd role does not cover the whole
-                # span) have no common revision to resume from: read everything again.
-                if stop.is_set():
-                    break
-                attempt += 1
-                self.status.set(connected=False)
-                self.status.count("reconnects")
-                log.warning("watch broken, reading a full snapshot", error=str(e))
-                if attempt > 1:
-                    # Failing again before the watch even connected: don't spin.
-                    stop.wait(schedule.failed("watch", 0.0))
-                try:
-                    snapshot = self.store.snapshot(patterns)
-                except StoreError:
-                    continue
-                self._post(_Resync(snapshot, "watch gap"))
-                next_revision = snapshot.revision + 1
+                next_revision = self._resync_from_watch(patterns, "compacted") or next_revision
             except StoreError as e:
                 # Unavailable, token expired, or refused (permissions being fixed): none
                 # of these may end the watch silently while the daemon looks alive.
@@ -499,6 +476,15 @@ class Daemon:
                 attempt += 1
                 self.status.set(connected=False)
                 self.status.count("reconnects")
+                if isinstance(e, WatchGapError):
+                    # Separate watches per range (the etcd role does not cover the whole
+                    # span) have no common revision to resume from: read everything again.
+                    log.warning("watch broken, reading a full snapshot", error=str(e))
+                    if attempt > 1:
+                        # Failing again before the watch even connected: don't spin.
+                        stop.wait(schedule.failed("watch", 0.0))
+                    next_revision = self._resync_from_watch(patterns, "watch gap") or next_revision
+                    continue
                 delay = schedule.failed("watch", 0.0)
                 log.warning(
                     "watch broken, reconnecting",
@@ -508,6 +494,14 @@ class Daemon:
                 )
                 stop.wait(delay)
 
+    def _resync_from_watch(self, patterns: list[str], reason: str) -> int | None:
+        """Queue a full snapshot for the main loop; the revision to watch from, or None."""
+        try:
+            snapshot = self.store.snapshot(patterns)
+        except StoreError:
+            return None  # the watch's own retry follows
+        self._post(_Resync(snapshot, reason))
+        return snapshot.revision + 1
 
     def _post(self, item: _Received | _Resync) -> None:
         self._queue.put(item)

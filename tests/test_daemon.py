@@ -9,7 +9,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -238,16 +238,20 @@ def test_rotated_pair_is_never_seen_mismatched_by_reload(confpy: Confpy, tree: C
     assert lines and all(line == "ok" for line in lines), [x for x in lines if x != "ok"][:5]
 
 
+@pytest.mark.parametrize("deliver", [os.kill, signal_another_thread],
+                         ids=["to-the-process", "to-a-non-main-thread"])
 def test_sighup_starts_rendering_a_new_resource(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                watchers: list[Watcher]) -> None:
-    """A resource file added before SIGHUP is picked up without a restart."""
+                                                watchers: list[Watcher],
+                                                deliver: Callable[[int, int], object]) -> None:
+    """A resource file added before SIGHUP is picked up without a restart, whichever
+    thread receives the signal."""
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
     store.put("/new/v", b"fresh")
     watchers.append(w := Watcher(confpy, tree))
     wait_for(lambda: read(tree.out / "app") == "1", what="first render")
     new = tree.simple("new", "{{ getv('/new/v') }}", ["/new"])
-    w.proc.send_signal(signal.SIGHUP)
+    deliver(w.proc.pid, signal.SIGHUP)
     wait_for(lambda: read(new) == "fresh", what="the new resource")
     store.put("/new/v", b"watched")
     wait_for(lambda: read(new) == "watched", what="the new resource's keys to be watched")
@@ -391,19 +395,6 @@ def test_sigterm_received_by_another_thread_still_stops_the_daemon(
     signal_another_thread(w.proc.pid, signal.SIGTERM)
     wait_for(lambda: w.proc.poll() is not None, timeout=15, what="confpy to exit")
     assert w.proc.returncode == 0
-
-
-def test_sighup_received_by_another_thread_still_reloads(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
-    """SIGHUP handled on whichever thread receives it: the new resource is rendered."""
-    tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
-    store.put("/app/v", b"1")
-    store.put("/new/v", b"fresh")
-    watchers.append(w := Watcher(confpy, tree))
-    wait_for(lambda: read(tree.out / "app") == "1", what="first render")
-    new = tree.simple("new", "{{ getv('/new/v') }}", ["/new"])
-    signal_another_thread(w.proc.pid, signal.SIGHUP)
-    wait_for(lambda: read(new) == "fresh", what="the new resource")
 
 
 def test_sigterm_received_by_another_thread_stops_interval_mode(

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -121,32 +121,25 @@ def test_restart_replaces_the_child_after_a_change(
     wait_for(lambda: gone(first), what="the old child to be gone and reaped")
 
 
+def to_process(pid: int, sig: int) -> None:
+    os.kill(pid, sig)
+
+
+@pytest.mark.parametrize("deliver", [to_process, signal_another_thread],
+                         ids=["to-the-process", "to-a-non-main-thread"])
 def test_sigterm_reaches_the_child_and_its_exit_code_is_confpys(
-    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]]
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]],
+    deliver: Callable[[int, int], object],
 ) -> None:
-    """SIGTERM to confpy is forwarded; confpy exits with the child's code."""
+    """SIGTERM to confpy is forwarded, whichever of its threads the kernel hands it to;
+    confpy exits with the child's code."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     log = tree.root / "child.log"
     store.put("/app/v", b"1")
     procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable,
                                    str(child_script(tree)), str(log), str(dest), "42"))
     wait_for(lambda: pids_started(log), what="the child to start")
-    p.send_signal(signal.SIGTERM)
-    assert p.wait(timeout=20) == 42
-    assert "TERM" in lines(log)
-
-
-def test_sigterm_received_by_another_thread_reaches_the_child(
-    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]]
-) -> None:
-    """The kernel may hand SIGTERM to a gRPC thread: it is forwarded all the same."""
-    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
-    log = tree.root / "child.log"
-    store.put("/app/v", b"1")
-    procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable,
-                                   str(child_script(tree)), str(log), str(dest), "42"))
-    wait_for(lambda: pids_started(log), what="the child to start")
-    signal_another_thread(p.pid, signal.SIGTERM)
+    deliver(p.pid, signal.SIGTERM)
     assert p.wait(timeout=20) == 42
     assert "TERM" in lines(log)
 
