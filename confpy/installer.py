@@ -107,21 +107,14 @@ def stage(resource: TemplateResource, desired: FileState) -> Staged:
                 f"cannot create directory {directory}: {e.strerror}", dest=str(dest)
             ) from None
     # Created owner-only: nothing is readable before owner and final mode are set.
-    fd = -1
-    path = Path()
-    for attempt in range(100):
-        path = directory / f".{dest.name}.confpy-{os.getpid()}-{attempt}"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            break
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise InstallError(
-                f"cannot create a stage file in {directory}: {e.strerror}", dest=str(dest)
-            ) from None
-    else:
-        raise InstallError(f"cannot create a stage file in {directory}", dest=str(dest))
+    try:
+        fd, path = create_beside(dest, 0o600)
+    except FileExistsError:
+        raise InstallError(f"cannot create a stage file in {directory}", dest=str(dest)) from None
+    except OSError as e:
+        raise InstallError(
+            f"cannot create a stage file in {directory}: {e.strerror}", dest=str(dest)
+        ) from None
     try:
         # Owner first: fchown clears set-id bits, so the mode goes after it. Both happen
         # while the file is still empty.
@@ -139,6 +132,23 @@ def stage(resource: TemplateResource, desired: FileState) -> Staged:
         raise InstallError(f"cannot write stage file: {e.strerror}", dest=str(dest)) from None
     os.close(fd)
     return Staged(resource, desired, path)
+
+
+def create_beside(dest: Path, mode: int, suffix: str = "") -> tuple[int, Path]:
+    """Create a new hidden file next to `dest`, with `mode` from the start; (fd, path).
+
+    O_EXCL on a name no one else uses, so the file is ours alone and was never readable
+    more widely than `mode`. OSError as the system gave it; FileExistsError when 100
+    names are taken.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    for attempt in range(100):
+        path = dest.parent / f".{dest.name}.confpy-{os.getpid()}-{attempt}{suffix}"
+        try:
+            return os.open(path, flags, mode), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free stage file name in {dest.parent}")
 
 
 def check(staged: Staged) -> None:

@@ -33,12 +33,12 @@ from confpy.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from confpy.installer import create_beside
 
 log = structlog.get_logger("confpy.tls")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 KEY_NAME = "ssl_private_key"
 
 
@@ -266,27 +266,26 @@ def stage_file(dest: Path, data: bytes, mode: int, flag: str) -> Path:
     even for a moment (a chmod after writing would leave a window). The caller renames.
     """
     directory = dest.parent
-    for attempt in range(100):
-        tmp = directory / f".{dest.name}.confpy-{os.getpid()}-{attempt}.tmp"
-        try:
-            fd = os.open(tmp, _CREATE_FLAGS, mode)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise InstallError(
-                f"{flag}: cannot create a file in {directory}: {e.strerror}", dest=str(dest)
-            ) from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise InstallError(f"{flag}: cannot write: {e.strerror}", dest=str(dest)) from None
-        return tmp
-    raise InstallError(f"{flag}: cannot create a temporary file in {directory}", dest=str(dest))
+    try:
+        fd, tmp = create_beside(dest, mode, ".tmp")
+    except FileExistsError:
+        raise InstallError(
+            f"{flag}: cannot create a temporary file in {directory}", dest=str(dest)
+        ) from None
+    except OSError as e:
+        raise InstallError(
+            f"{flag}: cannot create a file in {directory}: {e.strerror}", dest=str(dest)
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InstallError(f"{flag}: cannot write: {e.strerror}", dest=str(dest)) from None
+    return tmp
 
 
 def _read_file(path: Path, flag: str) -> bytes:

@@ -31,8 +31,11 @@ from confpy.errors import (
     WatchGapError,
 )
 from confpy.keys import key_matches, watch_ranges
+from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Event, Snapshot, WatchBatch
+
+log = get_logger("confpy.store")
 
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
@@ -344,7 +347,7 @@ class EtcdStore:
                         "(the etcd user's roles must allow reading it)"
                     ) from None
                 self.split_watch = True
-                _log_warning(
+                log.warning(
                     "no read permission on the span from the lowest to the highest "
                     "watched key; watching each range separately",
                     ranges=ranges,
@@ -503,12 +506,6 @@ def _matching_events(response: Any, patterns: Sequence[str]) -> tuple[Event, ...
         for ev in response.events
         if any(key_matches(p, key := ev.kv.key.decode("utf-8", "replace")) for p in patterns)
     )
-
-
-def _log_warning(event: str, **fields: Any) -> None:
-    from confpy.log import get_logger
-
-    get_logger("confpy.store").warning(event, **fields)
 
 
 def _dedupe(patterns: Sequence[str]) -> list[str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TypeVar
 
 from confpy.errors import ConfigError
 from confpy.settings import Settings, load_settings
+
+_T = TypeVar("_T")
 
 EXIT_CODES = """\
 exit codes:
@@ -85,29 +88,28 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(flags)
 
 
-def duration_arg(flag: str):
+def duration_arg(flag: str) -> Callable[[str], float]:
     """An argparse `type=` that parses durations and names the flag in its error."""
     from confpy.durations import parse_duration
 
-    def parse(text: str) -> float:
-        try:
-            return parse_duration(text)
-        except ValueError as e:
-            raise ConfigError(f"{flag}: {e}") from None
-
-    parse.__name__ = "duration"
-    return parse
+    return _flag_type(flag, parse_duration, "duration")
 
 
 def wait_arg(flag: str) -> Callable[[str], tuple[float, float]]:
     """An argparse `type=` for consul-template's `MIN:MAX` debounce window."""
     from confpy.durations import parse_wait
 
-    def parse(text: str) -> tuple[float, float]:
+    return _flag_type(flag, parse_wait, "wait")
+
+
+def _flag_type(flag: str, parser: Callable[[str], _T], name: str) -> Callable[[str], _T]:
+    """`parser` as an argparse type whose ValueError becomes a ConfigError naming `flag`."""
+
+    def parse(text: str) -> _T:
         try:
-            return parse_wait(text)
+            return parser(text)
         except ValueError as e:
             raise ConfigError(f"{flag}: {e}") from None
 
-    parse.__name__ = "wait"
+    parse.__name__ = name  # argparse names the type in its own messages
     return parse
