@@ -2,7 +2,7 @@
 
 This is the single place that turns a `ConfpyError` into a one-line message and an exit
 code. It imports subcommand modules, which import nothing heavy at module level, so
-`confpy --help` and `confpy check` start without loading grpc.
+`confpy --help` and `confpy check` start without loading the etcd client.
 """
 
 from __future__ import annotations

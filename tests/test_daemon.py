@@ -399,10 +399,12 @@ def test_sigterm_received_by_another_thread_still_stops_the_daemon(
 
 def test_sigterm_received_by_another_thread_stops_interval_mode(
         confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
-    """The polling loop answers SIGTERM at once too, whichever thread receives it."""
+    """The polling loop answers SIGTERM at once too, whichever thread receives it (the
+    health server's thread here: the store itself starts none)."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
-    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir))
+    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir),
+                        "--health-addr", f"127.0.0.1:{free_port()}")
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
         signal_another_thread(proc.pid, signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import signal
 import socket
@@ -12,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from etcd3 import etcdrpc
 
 from confpy.embedded import free_port
 from confpy.errors import StoreUnavailableError
@@ -27,8 +27,8 @@ VALUE = "10.0.0.5"
 
 def lease_of(store: EtcdStore, key: str) -> int:
     """The lease id attached to `key` (0: none or key absent)."""
-    response = store._call("get", lambda c: c.kvstub.Range, etcdrpc.RangeRequest(key=key.encode()))
-    return int(response.kvs[0].lease) if response.kvs else 0
+    kvs = store._rpc("get", "/kv/range", {"key": base64.b64encode(key.encode()).decode()}).get("kvs")
+    return int(kvs[0].get("lease", 0)) if kvs else 0
 
 
 def registered(store: EtcdStore, value: bytes = VALUE.encode()) -> bool:
