@@ -18,7 +18,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confpy.errors import (
@@ -51,11 +51,12 @@ class Unreachable(Exception):
     reply came from something else), so another endpoint may be asked at once.
     """
 
-    def __init__(self, endpoint: Endpoint, reason: str, *, unsent: bool) -> None:
-        super().__init__(f"{endpoint}: {reason}")
+    def __init__(self, endpoint: Endpoint, reason: str, *, unsent: bool,
+                 others: Sequence[Unreachable] = ()) -> None:
         self.endpoint = endpoint
         self.reason = reason
         self.unsent = unsent
+        super().__init__("; ".join(f"{e.endpoint}: {e.reason}" for e in (*others, self)))
 
 
 class EtcdReply(Exception):
@@ -331,13 +332,13 @@ class Transport:
         endpoint answered, `EtcdReply` for etcd's own error replies.
         """
         payload = json.dumps(body).encode()
-        last: Unreachable | None = None
+        failures: list[Unreachable] = []
         for index in self._order():
             try:
                 reply = self._call_one(index, path, payload, timeout or self.timeout)
             except Unreachable as e:
                 self._failed(index)
-                last = e
+                failures.append(e)
                 if e.unsent or idempotent:
                     continue
                 raise
@@ -345,13 +346,12 @@ class Transport:
                 if e.code == _UNAVAILABLE and idempotent:
                     # A member without a leader, or stopping: another member may answer.
                     self._failed(index)
-                    last = Unreachable(self.endpoints[index], e.message, unsent=True)
+                    failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
                 raise
             self._succeeded(index)
             return reply
-        assert last is not None
-        raise last
+        raise _all_failed(failures)
 
     def _call_one(self, index: int, path: str, payload: bytes, timeout: float) -> dict[str, Any]:
         headers = self._auth_headers(index)
@@ -426,7 +426,7 @@ class Transport:
 
         Fails over like an idempotent call; the caller reads messages with `read_message`.
         """
-        last: Unreachable | None = None
+        failures: list[Unreachable] = []
         for index in self._order():
             try:
                 headers = self._auth_headers(index)
@@ -452,19 +452,18 @@ class Transport:
                                       unsent=True)
             except Unreachable as e:
                 self._failed(index)
-                last = e
+                failures.append(e)
                 continue
             except EtcdReply as e:
                 if e.code == _UNAVAILABLE:
                     self._failed(index)
-                    last = Unreachable(self.endpoints[index], e.message, unsent=True)
+                    failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
                 raise
             self._succeeded(index)
             conn.reusable = False
             return conn
-        assert last is not None
-        raise last
+        raise _all_failed(failures)
 
     def forget_token(self, endpoint: Endpoint) -> None:
         with self._lock:
@@ -519,6 +518,13 @@ def _parse(endpoint: Endpoint, raw: bytes, status: int) -> dict[str, Any]:
         raise Unreachable(endpoint, f"answered HTTP {status} without etcd's JSON (not etcd?)",
                           unsent=True)
     return data
+
+
+def _all_failed(failures: list[Unreachable]) -> Unreachable:
+    """One error naming what each endpoint did."""
+    last = failures[-1]
+    return Unreachable(last.endpoint, last.reason, unsent=all(f.unsent for f in failures),
+                       others=failures[:-1])
 
 
 def _etcd_shaped(data: dict[str, Any]) -> bool:
