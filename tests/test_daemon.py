@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdCluster, EtcdServer, free_port
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, signal_another_thread
 

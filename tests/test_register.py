@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from etcd3 import etcdrpc
 
-from confpy.embedded import free_port
 from confpy.errors import StoreUnavailableError
 from confpy.register import Registration
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import wait_for
 from tests.helpers import signal_another_thread
 

@@ -307,7 +307,7 @@ def test_concurrent_rotate_processes_with_retry_both_succeed(confpy, store) -> N
 
 def test_rotate_exits_3_when_etcd_is_unreachable(confpy_offline) -> None:
     """No etcd answering: exit 3 with a one-line error."""
-    from confpy.embedded import free_port
+    from confpy.testing.etcd import free_port
 
     env = confpy_offline.env(CONFPY_ENDPOINTS=f"http://127.0.0.1:{free_port()}")
     result = confpy_offline.run(*ROTATE, env=env)
