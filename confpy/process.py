@@ -110,6 +110,37 @@ def run_command(command: str | tuple[str, ...], *, timeout: float = 30.0) -> Com
     return CommandResult(text, proc.returncode, output.text(), time.monotonic() - start)
 
 
+def run_checked(
+    command: str | tuple[str, ...], *, timeout: float, what: str, dest: str | None = None
+) -> CommandResult:
+    """Run `command` as step `what` (`check_cmd`, `reload_cmd`...); the one place a command's
+    result becomes an error.
+
+    CommandError when it cannot start, times out or exits non-zero; its message names `dest`
+    (when given) and `what`, and carries the output on one line: `DEST: WHAT exited N: OUTPUT`.
+    """
+    where = f"{dest}: " if dest is not None else ""
+    try:
+        result = run_command(command, timeout=timeout)
+    except CommandError as e:
+        message = f"{where}{what} {e.message}"
+        raise CommandError(message, command=e.command, output=e.output) from None
+    if result.status != 0:
+        raise CommandError(
+            f"{where}{what} exited {result.status}: {one_line(result.output)}",
+            command=result.command,
+            status=result.status,
+            output=result.output,
+        )
+    return result
+
+
+def one_line(output: str) -> str:
+    """A command's output on one line for a message: lines joined by ` | `, cut to 500."""
+    text = " | ".join(line for line in output.splitlines() if line.strip())
+    return text[:500] if text else "(no output)"
+
+
 class _Output:
     """The first bytes of a command's output, and how many more there were."""
 

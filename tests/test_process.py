@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import CommandError
-from confpy.process import CommandResult, run_command
+from confpy.process import CommandResult, run_checked, run_command
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
@@ -162,6 +162,19 @@ def test_a_command_that_closes_its_output_is_still_timed_out() -> None:
     run = Finished(f"exec >&- 2>&-; sleep {LONG}", timeout=0.5)
     wait_for(run.done, timeout=5, what="the timeout to hold")
     assert run.error is not None
+
+
+def test_a_failed_step_is_one_error_naming_destination_step_status_and_output() -> None:
+    """check, reload and restart commands all fail through `run_checked`, with one message."""
+    with pytest.raises(CommandError) as caught:
+        run_checked("echo bad; echo worse >&2; exit 4", timeout=LONG, what="reload_cmd", dest="/etc/app")
+    assert caught.value.message == "/etc/app: reload_cmd exited 4: bad | worse"
+    assert (caught.value.status, caught.value.output) == (4, "bad\nworse")
+
+
+def test_a_timed_out_step_names_destination_and_step() -> None:
+    with pytest.raises(CommandError, match=r"^/etc/app: check_cmd command timed out after 0.2s"):
+        run_checked(f"sleep {LONG}", timeout=0.2, what="check_cmd", dest="/etc/app")
 
 
 def test_a_command_that_cannot_start_is_an_error() -> None:
