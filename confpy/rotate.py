@@ -16,15 +16,16 @@ import contextlib
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
 import tenacity
 
 from confpy import tls
+from confpy.backoff import Backoff, retrying
 from confpy.errors import (
     ConfigError,
     ConflictError,
@@ -34,8 +35,9 @@ from confpy.errors import (
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
+from confpy.log import get_logger
 
-log = structlog.get_logger("confpy.tls")
+log = get_logger("confpy.rotate")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
@@ -322,24 +324,15 @@ def _with_retries(
     if retry_for <= 0:
         return fn()
 
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            f"{what} failed, retrying",
-            error=str(error),
-            attempt=state.attempt_number,
-            wait=round(state.next_action.sleep, 2) if state.next_action else None,
-        )
-
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type((ConflictError, StoreUnavailableError)),
-        wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.5),
+    retry = retrying(
+        Backoff(0.1, 5.0, jitter=0.5),
+        retry_on=(ConflictError, StoreUnavailableError),
         stop=tenacity.stop_after_delay(retry_for),
-        reraise=True,
-        before_sleep=before_sleep,
-        sleep=sleep or tenacity.nap.sleep,
+        sleep=sleep or time.sleep,
+        log=log,
+        event=f"{what} failed, retrying",
     )
-    return retrying(fn)
+    return retry(fn)
 
 
 # -- --every: keep the published certificate fresh ---------------------------------------------
@@ -398,7 +391,7 @@ def run_every(
     rotations = 0
     failures = 0
     force = rotate_first
-    backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=backoff_max, jitter=0.5)
+    backoff = Backoff(0.5, backoff_max, jitter=0.5)
     while not stop.is_set():
         try:
             remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
@@ -416,14 +409,9 @@ def run_every(
             log.debug("next check", seconds=round(wait, 2))
         except (StoreError, ConflictError) as e:
             failures += 1
-            wait = backoff(_state(failures))
+            wait = backoff.delay(failures)
             log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
         stop.wait(wait)
     log.info("rotation loop stopped", rotations=rotations)
     return rotations
 
-
-def _state(attempt: int) -> tenacity.RetryCallState:
-    state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
-    state.attempt_number = attempt
-    return state
