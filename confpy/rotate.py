@@ -388,6 +388,13 @@ def run_every(
     etcd outages and lost races are logged and retried with backoff; they never end the loop.
     Returns the number of rotations done.
     """
+    log.info(
+        "rotation loop starting",
+        prefix=opts.prefix,
+        cert_key=opts.cert_key,
+        every=every,
+        renew_before=renew_before,
+    )
     rotations = 0
     failures = 0
     force = rotate_first
@@ -412,6 +419,6 @@ def run_every(
             wait = backoff.delay(failures)
             log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
         stop.wait(wait)
-    log.info("rotation loop stopped", rotations=rotations)
+    log.info("rotation loop stopped", prefix=opts.prefix, rotations=rotations)
     return rotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import stat
@@ -411,6 +412,20 @@ def test_every_stops_cleanly_on_sigterm(confpy, store) -> None:
         raise
     assert proc.returncode == 0, stderr
     assert "rotation loop stopped" in stderr
+
+
+def test_every_logs_one_line_at_start_and_one_at_stop(confpy, store) -> None:
+    """The start line names prefix, certificate key and interval; the stop line the rotations."""
+    proc = confpy.start(*ROTATE, "--key-type", "ec-p256", "--every", "1h")
+    try:
+        wait_for(lambda: store.get(CERT)[0], timeout=20, what="first rotation")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "rotation loop starting")
+    assert (start["logger"], start["prefix"], start["cert_key"], start["every"]) == ("confpy.rotate", "/logstash", CERT, 3600.0)
+    assert (events[-1]["event"], events[-1]["rotations"]) == ("rotation loop stopped", 1)
 
 
 def test_every_stops_on_sigterm_received_by_another_thread(confpy, store) -> None:
