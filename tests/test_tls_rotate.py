@@ -237,7 +237,9 @@ def test_loser_of_a_race_gets_conflict_and_writes_nothing(store, etcd) -> None:
 
 def test_conflict_is_exit_code_3() -> None:
     """ConflictError maps to exit 3, as documented for the losing rotator."""
-    assert ConflictError("x").exit_code == 3
+    from confpy.cli import exit_code_for
+
+    assert exit_code_for(ConflictError("x")) == 3
 
 
 def test_retry_republishes_after_a_conflict(store) -> None:
