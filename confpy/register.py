@@ -15,27 +15,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
 
 import tenacity
 
 from confpy.backoff import Backoff, retrying
 from confpy.errors import StoreError, StoreUnavailableError
 from confpy.log import get_logger
+from confpy.snapshot import Store
 from confpy.supervisor import Supervisor
 from confpy.wakeup import Wakeup
 
 log = get_logger("confpy.register")
-
-
-class LeaseStore(Protocol):
-    """The part of `EtcdStore` registration needs (a fake in unit tests)."""
-
-    def get(self, key: str) -> tuple[bytes | None, int]: ...
-    def put(self, key: str, value: bytes, *, lease: int | None = None) -> int: ...
-    def grant_lease(self, ttl: int) -> int: ...
-    def keep_alive(self, lease_id: int) -> int: ...
-    def revoke_lease(self, lease_id: int) -> None: ...
 
 
 class Registration:
@@ -46,7 +36,7 @@ class Registration:
 
     def __init__(
         self,
-        store: LeaseStore,
+        store: Store,
         key: str,
         value: bytes,
         ttl: int,

@@ -17,10 +17,10 @@ import datetime as dt
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import tenacity
 
@@ -36,22 +36,13 @@ from confpy.errors import (
 )
 from confpy.installer import create_beside
 from confpy.log import get_logger
+from confpy.snapshot import Store
 
 log = get_logger("confpy.rotate")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
 KEY_NAME = "ssl_private_key"
-
-
-class KeyValueStore(Protocol):
-    """The part of `EtcdStore` rotation needs (a fake in unit tests)."""
-
-    def get(self, key: str) -> tuple[bytes | None, int]: ...
-    def put_atomic(
-        self, values: dict[str, bytes], expect: dict[str, int], delete: Sequence[str] = ()
-    ) -> int: ...
-    def delete(self, key: str) -> int: ...
 
 
 def join_key(prefix: str, name: str) -> str:
@@ -141,7 +132,7 @@ class Published:
 # -- issuing -----------------------------------------------------------------------------------
 
 
-def load_issuer(store: KeyValueStore | None, opts: RotateOptions) -> Issuer | None:
+def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
     """The CA from --ca-cert/--ca-key files or from the --ca-prefix keys; None: self-sign."""
     if opts.ca_cert_file is not None and opts.ca_key_file is not None:
         cert_pem = _read_file(opts.ca_cert_file, "--ca-cert")
@@ -200,7 +191,7 @@ def issue(opts: RotateOptions, issuer: Issuer | None, *, now: dt.datetime | None
 # -- publishing --------------------------------------------------------------------------------
 
 
-def publish(store: KeyValueStore, opts: RotateOptions, issued: Issued) -> Published:
+def publish(store: Store, opts: RotateOptions, issued: Issued) -> Published:
     """Write certificate (and key) in one transaction that fails if another rotator wrote first.
 
     The mod revisions are read first and compared in the transaction: of two racing
@@ -301,7 +292,7 @@ def _read_file(path: Path, flag: str) -> bytes:
 
 
 def rotate(
-    store: KeyValueStore,
+    store: Store,
     opts: RotateOptions,
     *,
     retry_for: float = 0.0,
@@ -339,7 +330,7 @@ def _with_retries(
 
 
 def seconds_until_renewal(
-    store: KeyValueStore, opts: RotateOptions, renew_before: float, now: dt.datetime
+    store: Store, opts: RotateOptions, renew_before: float, now: dt.datetime
 ) -> float:
     """How long the published certificate may stay; <= 0 means rotate now.
 
@@ -372,7 +363,7 @@ def seconds_until_renewal(
 
 
 def run_every(
-    store: KeyValueStore,
+    store: Store,
     opts: RotateOptions,
     *,
     every: float,

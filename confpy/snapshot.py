@@ -39,7 +39,9 @@ class WatchBatch:
 
 
 class Store(Protocol):
-    """What confpy needs from a key-value store."""
+    """What confpy needs from a key-value store: the one protocol every consumer names
+    (the daemon and runner read and watch, `tls rotate` writes in transactions, `register`
+    holds a lease). `confpy.store.EtcdStore` is the real one."""
 
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
         """Read every key matching `patterns` (each key and its subtree) at one revision."""
@@ -71,6 +73,18 @@ class Store(Protocol):
         """Write `values` and delete `delete` in one transaction if every `expect` key still
         has that mod revision (0 = absent); raise ConflictError otherwise. Return the new
         revision."""
+        ...
+
+    def grant_lease(self, ttl: int) -> int:
+        """A new lease of `ttl` seconds; its id."""
+        ...
+
+    def keep_alive(self, lease_id: int) -> int:
+        """Refresh a lease; its remaining TTL, 0 when it has expired."""
+        ...
+
+    def revoke_lease(self, lease_id: int) -> None:
+        """End a lease now: every key put under it is deleted."""
         ...
 
     def close(self) -> None: ...

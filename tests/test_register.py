@@ -526,3 +526,15 @@ def test_key_comes_back_after_a_partition_outlasting_the_lease(confpy, store, et
         assert "lease expired, registering again" in stderr
     finally:
         proxy.close()
+
+
+def test_registration_works_against_the_memory_store() -> None:
+    """`Registration` needs nothing beyond the one `Store` protocol that MemoryStore fakes."""
+    from confpy.testing.memory import MemoryStore
+
+    store = MemoryStore()
+    reg = Registration(store, KEY, b"v", 3)
+    reg.step()
+    assert store.get(KEY)[0] == b"v"
+    reg.release()
+    assert store.get(KEY)[0] is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
-from confpy.errors import ConflictError, RevisionCompactedError
+from confpy.errors import ConflictError, RevisionCompactedError, StoreError
 from confpy.keys import matches_any
 from confpy.snapshot import Event, Snapshot, WatchBatch
 
@@ -20,6 +20,8 @@ class MemoryStore:
         self._compacted = 0
         self._data: dict[str, tuple[bytes, int]] = {}
         self._log: list[Event] = []
+        self._leases: dict[int, set[str]] = {}
+        self._next_lease = 0
         for k, v in (values or {}).items():
             self.put(k, v.encode() if isinstance(v, str) else v)
 
@@ -40,7 +42,28 @@ class MemoryStore:
             return value, rev
 
     def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
-        return self._apply({key: value}, [])
+        with self._cond:
+            if lease is not None:
+                if lease not in self._leases:
+                    raise StoreError(f"lease {lease:x} not found")
+                self._leases[lease].add(key)
+            return self._apply({key: value}, [])
+
+    def grant_lease(self, ttl: int) -> int:
+        with self._cond:
+            self._next_lease += 1
+            self._leases[self._next_lease] = set()
+            return self._next_lease
+
+    def keep_alive(self, lease_id: int) -> int:
+        """Leases never expire on their own here: `revoke_lease` stands for expiry."""
+        with self._cond:
+            return 1 if lease_id in self._leases else 0
+
+    def revoke_lease(self, lease_id: int) -> None:
+        with self._cond:
+            keys = self._leases.pop(lease_id, set())
+            self._apply({}, sorted(k for k in keys if k in self._data))
 
     def delete(self, key: str) -> int:
         return self._apply({}, [key])
