@@ -31,11 +31,10 @@ from confpy.installer import (
     diff,
     discard,
     is_current,
-    one_line,
     stage,
 )
 from confpy.log import get_logger
-from confpy.process import describe, run_command, signal_pidfile, substitute
+from confpy.process import describe, run_checked, signal_pidfile, substitute
 from confpy.resource import TemplateResource, load_resources
 from confpy.snapshot import Snapshot, Store
 from confpy.templates import TemplateSet
@@ -278,14 +277,7 @@ def _signal(pidfile: Path, signame: str) -> None:
 
 
 def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
-    result = run_command(command, timeout=r.command_timeout)
-    if result.status != 0:
-        raise CommandError(
-            f"{r.dest}: {what} exited {result.status}: {one_line(result.output)}",
-            command=result.command,
-            status=result.status,
-            output=result.output,
-        )
+    run_checked(command, timeout=r.command_timeout, what=what, dest=str(r.dest))
 
 
 def _fail(o: Outcome, step: str, error: ConfpyError, revision: int) -> None:

@@ -3,7 +3,7 @@
 `Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
 its keys were quiet for MIN, and at the latest MAX after the first change. A resource
 with no window is ready at once. `RetrySchedule` spaces out retries of failing resources
-with tenacity's exponential backoff and jitter. Neither sleeps: the daemon asks for the
+with `confpy.backoff.Backoff`. Neither sleeps: the daemon asks for the
 next deadline and waits on its own event.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import tenacity
+from confpy.backoff import Backoff
 
 
 @dataclass
@@ -67,9 +67,7 @@ class RetrySchedule:
     """Exponential backoff with jitter per failing resource, until it succeeds."""
 
     def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
-        self._wait = tenacity.wait_exponential_jitter(
-            multiplier=initial, max=maximum, jitter=jitter
-        )
+        self._backoff = Backoff(initial, maximum, jitter)
         self._attempts: dict[str, int] = {}
         self._due: dict[str, float] = {}
 
@@ -77,9 +75,7 @@ class RetrySchedule:
         """Record a failure; return the delay before the next try."""
         attempt = self._attempts.get(name, 0) + 1
         self._attempts[name] = attempt
-        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = attempt
-        delay = float(self._wait(state))
+        delay = self._backoff.delay(attempt)
         self._due[name] = now + delay
         return delay
 
