@@ -64,9 +64,12 @@ def checksum(text: str) -> str:
     return f"sha256:{digest[:12]}"
 
 
-def describe_key(key: str) -> str:
-    """A key name as asked for by a template: shown when it looks like one, else described."""
-    if _KEYLIKE.fullmatch(key):
+def describe_key(key: str, *, hide: bool = False) -> str:
+    """A key name as asked for by a template: shown when it looks like one, else described.
+
+    `hide` describes it anyway (the caller found a value inside it).
+    """
+    if not hide and _KEYLIKE.fullmatch(key):
         return key
     return f"<{len(key)}-character key, {checksum(key)}>"
 

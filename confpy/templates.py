@@ -277,8 +277,10 @@ def _contained_error(
     try:
         if isinstance(error, MissingKeyError):
             # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
-            key = describe_key(_absolute(resource.prefix, error.key))
-            return MissingKeyError(key, file=filename, line=line)
+            key = _absolute(resource.prefix, error.key)
+            hide = redact(key, read, [*public, *resource.keys]) != key
+            shown = describe_key(key, hide=hide)
+            return MissingKeyError(shown, file=filename, line=line)
         reason = redact(_reason(error), read, [*public, *resource.keys])
     except Exception:  # the boundary itself must never fail
         reason = f"template failed ({type(error).__name__})"
