@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from confpy.errors import ConfigError
+from confpy.redact import one_line
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -63,7 +64,9 @@ class Status:
                 "connected": self.connected,
                 "in_sync": self.synced,
                 "revision": self.revision,
-                "failing": dict(self.failing),
+                # Messages were redacted where they were made; one_line also bounds
+                # what a check command's output can put in this unauthenticated body.
+                "failing": {name: one_line(text) for name, text in self.failing.items()},
             }
 
     def metrics(self) -> str:

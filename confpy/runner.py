@@ -21,6 +21,7 @@ from confpy.errors import (
     KeysMissingError,
     MissingKeyError,
     ProcessError,
+    RenderError,
     StoreUnavailableError,
 )
 from confpy.installer import (
@@ -112,7 +113,11 @@ class Report:
 def render_all(
     config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
 ) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
-    """Render each resource; return contents and failures by resource name."""
+    """Render each resource; return contents and failures by resource name.
+
+    Each resource is rendered inside its own boundary (`confpy.templates`): whatever one
+    raises fails that resource alone, with a one-line message that carries no value.
+    """
     rendered: dict[str, bytes] = {}
     failures: dict[str, ConfpyError] = {}
     for r in resources:
@@ -123,6 +128,10 @@ def render_all(
             rendered[r.name] = content
         except ConfpyError as e:
             failures[r.name] = e
+        except Exception as e:  # e.g. a YAML validator recursing on output nested too deep
+            failures[r.name] = RenderError(
+                f"{type(e).__name__} while checking the rendered output", file=str(r.src)
+            )
     return rendered, failures
 
 
