@@ -368,6 +368,7 @@ def run_onetime(
     options: RenderOptions,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Report:
     """Render every resource once; with `wait_for_keys`, retry until etcd and the keys are there."""
 
@@ -380,7 +381,9 @@ def run_onetime(
         return snapshot, rendered, failures
 
     if options.wait_for_keys > 0:
-        snapshot, rendered, failures = retry_until(attempt, options.wait_for_keys, sleep=sleep)
+        snapshot, rendered, failures = retry_until(
+            attempt, options.wait_for_keys, sleep=sleep, clock=clock
+        )
     else:
         snapshot, rendered, failures = attempt()
     log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
@@ -388,10 +391,27 @@ def run_onetime(
 
 
 def retry_until(
-    fn: Callable[[], T], timeout: float, *, sleep: Callable[[float], None] = time.sleep
+    fn: Callable[[], T],
+    timeout: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff."""
+    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff.
+
+    The deadline holds: no wait runs past `timeout` seconds after the first call, the
+    last attempt is made at the deadline, and then the last error is raised.
+    """
     import tenacity
+
+    deadline = clock() + timeout
+    backoff = tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return max(0.0, min(backoff(state), deadline - clock()))
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return clock() >= deadline
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -402,8 +422,8 @@ def retry_until(
             log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
 
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+        stop=stop,
+        wait=wait,
         retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
         sleep=sleep,
         before_sleep=before_sleep,

@@ -98,3 +98,27 @@ def test_a_resource_interval_overrides_the_default() -> None:
     assert limiter.allowed("a")
     assert not limiter.allowed("a", 5.0)
     assert limiter.allowed("a", 0.0)
+
+
+def test_wait_for_keys_deadline_holds_with_a_last_attempt_at_the_deadline() -> None:
+    """--wait-for-keys 10s: waits never run past 10 s, and etcd is asked once more at 10 s."""
+    import pytest
+
+    from confpy.errors import StoreUnavailableError
+    from confpy.runner import retry_until
+
+    clock = FakeClock(0.0)
+    attempts: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    def unavailable() -> None:
+        attempts.append(clock.now)
+        raise StoreUnavailableError("down")
+
+    with pytest.raises(StoreUnavailableError):
+        retry_until(unavailable, 10.0, sleep=sleep, clock=clock)
+    assert attempts[-1] == pytest.approx(10.0)
+    assert clock.now == pytest.approx(10.0)
+    assert len(attempts) >= 6
