@@ -70,6 +70,17 @@ def retry(fn: Callable[[], T]) -> T:
             time.sleep(0.05)
 
 
+def compact(store: EtcdStore) -> bool:
+    """Compact at the current revision; False when it already was (nothing written since)."""
+    try:
+        store.compact(store.current_revision())
+    except StoreError as e:
+        if "compacted" in str(e):
+            return False
+        raise
+    return True
+
+
 def value(rng: random.Random) -> bytes:
     return rng.choice([
         lambda: str(rng.randrange(10**6)).encode(),
@@ -100,8 +111,8 @@ def run_sequence(rng: random.Random, store: EtcdStore, server: EtcdServer, daemo
                 retry(lambda puts=puts, dels=chosen[:cut]: store.put_atomic(puts, {}, dels))
                 faults["transactions"] += 1
             elif op == "compact":
-                retry(lambda: store.compact(store.current_revision()))
-                faults["compactions"] += 1
+                if retry(lambda: compact(store)):
+                    faults["compactions"] += 1
             elif op == "etcd_restart":
                 server.kill()
                 server.start()
