@@ -1,15 +1,17 @@
-"""When to render: debounce windows and retry backoff, as plain code on an injected clock.
+"""When to render and reload: debounce, retry backoff, reload rate, on an injected clock.
 
 `Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
 its keys were quiet for MIN, and at the latest MAX after the first change. A resource
 with no window is ready at once. `RetrySchedule` spaces out retries of failing resources
-with `confpy.backoff.Backoff`. Neither sleeps: the daemon asks for the
-next deadline and waits on its own event.
+with `confpy.backoff.Backoff`. `ReloadLimiter` lets each reload action run at most once
+per interval. None of them sleeps: the daemon asks for the next deadline and waits on its
+own event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from confpy.backoff import Backoff
@@ -100,3 +102,34 @@ class RetrySchedule:
     def forget(self, names: Iterable[str]) -> None:
         for n in names:
             self.succeeded(n)
+
+
+class ReloadLimiter:
+    """Each reload action runs at most once per interval; after a quiet spell, at once.
+
+    An isolated change is therefore reloaded without delay, while a storm of changes
+    reloads the service once per interval, and the daemon runs the last owed reload when
+    `next_allowed()` comes. Actions are identified by hashable keys (the runner's reload
+    keys); `interval=None` means the limiter's default.
+    """
+
+    def __init__(self, default: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.default = default
+        self._clock = clock
+        self._last: dict[Hashable, float] = {}
+
+    def _interval(self, interval: float | None) -> float:
+        return self.default if interval is None else interval
+
+    def allowed(self, key: Hashable, interval: float | None = None) -> bool:
+        """Whether `key` may run now."""
+        return self._clock() >= self.next_allowed(key, interval)
+
+    def next_allowed(self, key: Hashable, interval: float | None = None) -> float:
+        """The earliest time `key` may run again (-inf: never ran)."""
+        last = self._last.get(key)
+        return float("-inf") if last is None else last + self._interval(interval)
+
+    def ran(self, key: Hashable) -> None:
+        """Record that `key` starts running now."""
+        self._last[key] = self._clock()
