@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 
 import pytest
 
@@ -42,11 +43,19 @@ def test_a_start_line_and_a_stop_line_at_the_default_level(
     revision = store.put("/app/w", b"2")
     tail = ["--", "sleep", "60"] if command == ["exec"] else []
     proc = confpy.start(*command, "--confdir", str(tree.confdir), *tail)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
+        # exec renders once before it starts CMD and the watch: a SIGTERM before then
+        # ends it with no watch to report.
+        wait_for(lambda: "watching" in _events("".join(lines)), what="the start line")
     finally:
-        stderr = _stop(proc)
-    events = _events(stderr)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
+    events = _events("".join(lines))
     start = events["watching"]
     assert start["level"] == "info"
     assert (start["resources"], start["keys"], start["prefixes"]) == (2, 2, 2)
