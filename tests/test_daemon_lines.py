@@ -26,12 +26,6 @@ def _events(stderr: str) -> dict[str, dict[str, object]]:
     return out
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=20)
-    return stderr
-
-
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
 def test_a_start_line_and_a_stop_line_at_the_default_level(
         confpy: Confpy, tree: ConfTree, store: EtcdStore, etcd: str,  # noqa: F811
