@@ -77,7 +77,7 @@ def translate(what: str) -> Iterator[None]:
     except Unreachable as e:
         raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
     except EtcdReply as e:
-        message = e.message.removeprefix("etcdserver: ")
+        message = e.message
         if e.code == _OUT_OF_RANGE and "compacted" in message:
             raise RevisionCompactedError(0, e.compact_revision) from e
         if e.code == _INVALID_ARGUMENT and "authentication failed" in message:
