@@ -208,3 +208,35 @@ def test_broken_per_range_watch_rereads_everything(
                  what="the full snapshot after the break")
     finally:
         assert daemon.stop() == 0
+
+
+def test_watch_outlives_its_token_and_keeps_reporting_progress(auth_etcd: EtcdServer) -> None:
+    """The watch's silent-stream check meets an expired 1 s token: it logs in again, opens
+    the new stream with the new token, and changes keep arriving."""
+    store = EtcdStore(load_settings({"endpoints": auth_etcd.url, "confdir": "/nonexistent",
+                                     "username": "reader", "password": "reader-pw"}, {}))
+    store.progress_interval = 1.5  # longer than the token's 1 s life
+    stop = threading.Event()
+    batches: list[object] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            batches.extend(store.watch(["/app"], store.current_revision() + 1, stop))
+        except BaseException as e:  # handed to the test
+            errors.append(e)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(batches) >= 3 or errors, timeout=15, what="two progress reports")
+        assert not errors
+        etcdctl_as_root(auth_etcd, "put", "/app/v", "after-expiry")
+        wait_for(lambda: any(getattr(b, "events", ()) for b in batches) or errors, timeout=10,
+                 what="the change")
+        assert not errors
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        store.close()
+        etcdctl_as_root(auth_etcd, "put", "/app/v", "1")
