@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdServer
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

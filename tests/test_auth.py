@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdServer, find_etcd
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdCluster, EtcdServer, free_port
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, signal_another_thread
 
@@ -420,7 +420,8 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
     """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
     from confpy.daemon import Daemon
     from confpy.runner import RenderOptions, load_config
-    from confpy.snapshot import Event, MemoryStore, WatchBatch
+    from confpy.snapshot import Event, WatchBatch
+    from confpy.testing.memory import MemoryStore
 
     tree.simple("a", "{{ getv('/a') }}", ["/a"])
     tree.simple("b", "{{ getv('/b') }}", ["/b"])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import free_port
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from confpy.embedded import EtcdServer
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdServer
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 
