@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdServer
 from confpy.errors import ConflictError, RevisionCompactedError, StoreUnavailableError
 from confpy.settings import load_settings
 from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore, prefix_end
+from confpy.testing.etcd import EtcdServer
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.etcd
@@ -270,7 +270,7 @@ def test_a_frozen_etcd_makes_the_watch_raise_silent(tmp_path: Path, followers: l
 def test_a_member_that_loses_quorum_ends_the_watch(tmp_path: Path) -> None:
     """Two of three members die: the survivor has no leader and cannot see new writes, so
     its watch ends (the store asks for a leader) and the caller reconnects elsewhere."""
-    from confpy.embedded import EtcdCluster
+    from confpy.testing.etcd import EtcdCluster
 
     cluster = EtcdCluster.create(tmp_path)
     cluster.start()
