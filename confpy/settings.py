@@ -42,7 +42,7 @@ PATH_KEYS = frozenset({"ca_file", "cert_file", "key_file", "password_file"})
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One etcd client URL, split into what the gRPC channel needs."""
+    """One etcd client URL, split into what a connection needs."""
 
     host: str
     port: int
