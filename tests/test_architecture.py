@@ -17,7 +17,9 @@ def _defined() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     for path in (ROOT / "confpy").rglob("*.py"):
         tree = ast.parse(path.read_text())
         modules.setdefault(path.parent.name, set()).add(path.stem)  # package.submodule
-        names = modules.setdefault(path.stem if path.stem != "__init__" else path.parent.name, set())
+        names = modules.setdefault(
+            path.stem if path.stem != "__init__" else path.parent.name, set()
+        )
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
                 names.add(node.name)
@@ -26,7 +28,9 @@ def _defined() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                 names.update(t.id for t in targets if isinstance(t, ast.Name))
             if isinstance(node, ast.ClassDef):
                 classes.setdefault(node.name, set()).update(
-                    n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                    n.name
+                    for n in node.body
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
                 )
     return modules, classes
 
@@ -35,8 +39,11 @@ def test_every_dotted_name_in_the_architecture_page_exists() -> None:
     modules, classes = _defined()
     cited = set(re.findall(r"`([A-Za-z_]\w*\.[A-Za-z_]\w*)`", DOC.read_text()))
     missing = sorted(
-        name for name in cited
-        if not (name.split(".")[1] in modules.get(name.split(".")[0], set())
-                or name.split(".")[1] in classes.get(name.split(".")[0], set()))
+        name
+        for name in cited
+        if not (
+            name.split(".")[1] in modules.get(name.split(".")[0], set())
+            or name.split(".")[1] in classes.get(name.split(".")[0], set())
+        )
     )
     assert cited and not missing, f"stale names in docs/architecture.md: {missing}"

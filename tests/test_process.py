@@ -51,11 +51,15 @@ def alive(pid: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether any process of group `pgid` still runs (zombies waiting for a reaper do not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
@@ -167,7 +171,9 @@ def test_a_command_that_closes_its_output_is_still_timed_out() -> None:
 def test_a_failed_step_is_one_error_naming_destination_step_status_and_output() -> None:
     """check, reload and restart commands all fail through `run_checked`, with one message."""
     with pytest.raises(CommandError) as caught:
-        run_checked("echo bad; echo worse >&2; exit 4", timeout=LONG, what="reload_cmd", dest="/etc/app")
+        run_checked(
+            "echo bad; echo worse >&2; exit 4", timeout=LONG, what="reload_cmd", dest="/etc/app"
+        )
     assert caught.value.message == "/etc/app: reload_cmd exited 4: bad | worse"
     assert (caught.value.status, caught.value.output) == (4, "bad\nworse")
 
@@ -190,7 +196,9 @@ def test_onetime_returns_at_once_when_a_reload_leaves_a_daemon_on_stdout(
     pid = strays("daemon")
     tree = ConfTree(tmp_path)
     reload = f"setsid sh -c 'echo $$ > {pid}; exec sleep {LONG}' & echo reloaded"
-    tree.simple("app", "static", ["/app"], extra=f'reload_cmd = "{reload}"\ncommand_timeout = "2s"\n')
+    tree.simple(
+        "app", "static", ["/app"], extra=f'reload_cmd = "{reload}"\ncommand_timeout = "2s"\n'
+    )
     proc = confpy.start("render", "--onetime", "--confdir", str(tree.confdir))
     try:
         wait_for(lambda: proc.poll() is not None, timeout=15, what="confpy to exit")

@@ -242,7 +242,9 @@ def test_respawn_restarts_a_child_that_exits(tmp_path: Path, out: Path) -> None:
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(0.0, 0.0))
+    sup = Supervisor(
+        [sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(0.0, 0.0)
+    )
 
     def three_children() -> None:
         pids = lambda: (out / "pids").exists() and (out / "pids").read_text().split()  # noqa: E731
@@ -264,7 +266,9 @@ def test_stop_during_respawn_backoff_returns_at_once(tmp_path: Path, out: Path) 
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(60.0, 60.0))
+    sup = Supervisor(
+        [sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(60.0, 60.0)
+    )
     started = time.monotonic()
 
     def exit_once() -> None:

@@ -42,12 +42,16 @@ def test_demo_runs_from_an_installed_wheel_in_an_empty_directory(tmp_path: Path)
     """Build the wheel, install it with the demo extra into a fresh venv, run `confpy demo` in /tmp."""
     dist, venv, empty = tmp_path / "dist", tmp_path / "venv", tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONFPY_", "PYTHON", "VIRTUAL_ENV", "ETCD"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONFPY_", "PYTHON", "VIRTUAL_ENV", "ETCD"))
+    }
 
     def run(*args: str | Path, cwd: Path = tmp_path) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
-                                text=True, timeout=600)
+        result = subprocess.run(
+            [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
         assert result.returncode == 0, f"{args[:3]}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         return result
 
