@@ -17,6 +17,7 @@ import pytest
 
 from confpy.errors import CommandError
 from confpy.process import CommandResult, run_checked, run_command
+from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
@@ -208,3 +209,27 @@ def test_onetime_returns_at_once_when_a_reload_leaves_a_daemon_on_stdout(
         _, err = proc.communicate()
     assert proc.returncode == 0, err
     assert (tree.out / "app").read_text() == "static"
+
+
+@pytest.mark.etcd
+def test_watch_daemon_goes_on_rendering_while_a_reload_left_a_daemon_on_stdout(
+    confpy: Confpy, store: EtcdStore, tmp_path: Path, strays: Callable[[str], Path]
+) -> None:
+    """Issue 10.5: a reload that daemonises does not stop the other resources from following etcd."""
+    pid = strays("daemon")
+    tree = ConfTree(tmp_path)
+    reload = f"setsid sh -c 'echo $$ > {pid}; exec sleep {LONG}' & echo reloaded"
+    a = tree.simple("a", "{{ getv('/a') }}", ["/a"], extra=f'reload_cmd = "{reload}"\n')
+    b = tree.simple("b", "{{ getv('/b') }}", ["/b"])
+    store.put("/a", b"1")
+    store.put("/b", b"1")
+    proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir))
+    try:
+        wait_for(lambda: a.exists() and b.exists(), timeout=15, what="the first render")
+        store.put("/a", b"2")
+        wait_for(lambda: a.read_text() == "2" and pid.exists(), timeout=15, what="a's reload")
+        store.put("/b", b"2")
+        wait_for(lambda: b.read_text() == "2", timeout=10, what="b to follow etcd")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
