@@ -1,4 +1,5 @@
-"""Supervise the one child of `confpy exec`: start it, forward signals, reload or restart it.
+"""Supervise one child (of `confpy exec` or `confpy register -- CMD`): start it, forward
+signals, reload or restart it.
 
 Modelled on dumb-init so that confpy can be a container's PID 1: the child runs in its own
 session and every forwarded signal goes to its whole process group; every zombie that lands
