@@ -18,6 +18,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from confpy.demo import run_demo
+    from confpy.demo.story import run_demo
 
     return run_demo(keep=args.keep)
