@@ -20,7 +20,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +53,10 @@ class _Loader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
+        name = PurePosixPath(template)
+        if name.is_absolute() or ".." in name.parts:
+            # `{% include "../../etc/passwd" %}`: templates come from templates/ only.
+            raise jinja2.TemplateNotFound(template)
         path = (self.root / template).resolve()
         try:
             source = path.read_bytes().decode("utf-8")
