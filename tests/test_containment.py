@@ -175,3 +175,9 @@ def _health(port: int) -> dict[str, object]:
         return json.loads(e.read())  # type: ignore[no-any-return]
     except OSError:
         return {}
+
+
+def test_range_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match=f"range: .* more than the limit of {limits.MAX_SEQUENCE}"):
+        render_resource(tmp_path, "t.j2", "{% for i in range(atoi(getv('/n'))) %}{% endfor %}",
+                        {"/n": "1000000000000"})
