@@ -255,9 +255,8 @@ def render_template(
     try:
         return _encode(_generate(template, keyfuncs.functions()))
     except Exception as e:  # the resource boundary: see the module docstring
-        line = _template_line(filename)
         read = {_absolute(resource.prefix, k): view[k] for k in keyfuncs.read if k in view}
-        raise _contained_error(e, filename, line, resource, read, public) from None
+        raise _contained_error(e, filename, resource, read, public) from None
 
 
 def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -289,13 +288,17 @@ def _encode(text: str) -> bytes:
 def _contained_error(
     error: Exception,
     filename: str,
-    line: int | None,
     resource: TemplateResource,
     read: Mapping[str, str],
     public: Iterable[str],
 ) -> RenderError:
-    """The one error a failed render becomes: template and line, text redacted."""
+    """The one error a failed render becomes: template and line, text redacted.
+
+    Called while `error` is being handled, so that its traceback gives the line.
+    """
+    line = None
     try:
+        line = _template_line(filename)
         if isinstance(error, MissingKeyError):
             # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
             key = _absolute(resource.prefix, error.key)
