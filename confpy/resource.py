@@ -68,6 +68,9 @@ class TemplateResource:
     make_dirs: bool = False
     validate: str | None = None
     wait: tuple[float, float] | None = None
+    min_reload_interval: float | None = None
+    """Watch mode: run this resource's reload at most once per this many seconds while
+    changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -229,6 +232,7 @@ class _Parser:
             ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
             ("validate", self._validate),
             ("wait", self._wait),
+            ("min_reload_interval", self._min_reload_interval),
             ("syntax", self._syntax),
         ]
 
@@ -362,6 +366,13 @@ class _Parser:
         except ValueError as e:
             raise self.error("wait", str(e)) from None
 
+    def _min_reload_interval(self) -> float | None:
+        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
+        try:
+            return None if interval is None else parse_duration(interval)
+        except ValueError as e:
+            raise self.error("min_reload_interval", str(e)) from None
+
     def _syntax(self) -> str:
         syntax = self.get("syntax", str, "jinja or go")
         if syntax is None:
@@ -389,6 +400,7 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
+        "min_reload_interval",
     }
 )
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from confpy import limits
-from confpy.embedded import free_port
 from confpy.errors import RenderError
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, render_resource
 from tests.test_daemon import Watcher, read

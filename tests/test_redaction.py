@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from confpy import funcs, tls
-from confpy.embedded import free_port
 from confpy.errors import RenderError, TemplateSyntaxError
 from confpy.redact import describe_key, redact
 from confpy.store import EtcdStore
 from confpy.templates import make_environment
+from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, render_resource
 from tests.test_daemon import Watcher, read
