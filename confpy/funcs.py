@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime as _datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from confpy import limits
@@ -52,7 +52,7 @@ class SRV:
     Weight: int
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: a pattern may be built from a value
 def _glob(pattern: str) -> re.Pattern[str]:
     """Translate Go's path.Match syntax: `*` and `?` never match `/`; `[...]` classes."""
     out = []

@@ -8,16 +8,17 @@ files, last revision, failures) lives in the runner and the daemon.
 from __future__ import annotations
 
 import grp
+import os
 import pwd
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confpy.durations import parse_duration, parse_wait
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
@@ -102,24 +103,31 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     files = sorted(confd.glob("*.toml"))
     if not files:
         result.errors.append(ConfigError("no *.toml template resources found", file=str(confd)))
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     for path in files:
         try:
             res = load_resource(path, confdir / "templates", prefix)
+        except ConfigProblems as e:
+            result.errors.extend(p for p in e.problems if isinstance(p, ConfigError))
+            continue
         except ConfigError as e:
             result.errors.append(e)
             continue
-        if res.dest in seen:
+        # One file has one owner, however it is spelled: `out/../out/f`, or a path
+        # through a symlinked directory, is the same file as `out/f`.
+        real = os.path.realpath(res.dest)
+        if real in seen:
             result.errors.append(
                 ConfigError(
-                    f"dest {res.dest} is also written by {seen[res.dest]}",
+                    f"dest {res.dest} is also written by {seen[real]}"
+                    + (f" (both are {real})" if real != str(res.dest) else ""),
                     file=str(path),
                     line=_line_of(path.read_text(), "dest"),
                     field="dest",
                 )
             )
             continue
-        seen[res.dest] = path
+        seen[real] = path
         result.resources.append(res)
     return result
 
@@ -130,6 +138,8 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         text = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -186,145 +196,191 @@ class _Parser:
         return value
 
     def parse(self) -> TemplateResource:
-        known = {
-            "src",
-            "dest",
-            "keys",
-            "prefix",
-            "mode",
-            "uid",
-            "gid",
-            "owner",
-            "group",
-            "check_cmd",
-            "reload_cmd",
-            "restart_cmd",
-            "reload_signal",
-            "pidfile",
-            "command_timeout",
-            "exec_notify",
-            "make_dirs",
-            "validate",
-            "wait",
-            "min_reload_interval",
-            "syntax",
-        }
+        """Check every field; raise one ConfigError, or ConfigProblems listing them all."""
+        problems: list[ConfigError] = []
+        values: dict[str, Any] = {}
+        for name, check in self._checks():
+            try:
+                values[name] = check()
+            except ConfigProblems as e:
+                problems.extend(p for p in e.problems if isinstance(p, ConfigError))
+            except ConfigError as e:
+                problems.append(e)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ConfigProblems(list(problems))
+        return TemplateResource(name=self.path.stem, path=self.path, **values)
+
+    def _checks(self) -> list[tuple[str, Callable[[], Any]]]:
+        """(TemplateResource field, check) for every field; a check raises ConfigError."""
+        return [
+            ("src", self._unknown_and_required_then_src),
+            ("dest", self._dest),
+            ("keys", self._keys),
+            ("prefix", self._prefix),
+            ("mode", self._mode),
+            ("uid", lambda: self._id("uid", "owner", _uid_of)),
+            ("gid", lambda: self._id("gid", "group", _gid_of)),
+            ("check_cmd", lambda: self.command("check_cmd")),
+            ("reload_cmd", lambda: self.command("reload_cmd")),
+            ("restart_cmd", lambda: self.command("restart_cmd")),
+            ("reload_signal", self._reload_signal),
+            ("pidfile", self._pidfile),
+            ("command_timeout", self._command_timeout),
+            ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
+            ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
+            ("validate", self._validate),
+            ("wait", self._wait),
+            ("min_reload_interval", self._min_reload_interval),
+            ("syntax", self._syntax),
+        ]
+
+    def _unknown_and_required_then_src(self) -> Path:
+        problems: list[ConfpyError] = []
         for name in self.table:
-            if name not in known:
-                hint = _closest(name, known)
-                raise self.error(
+            if name not in KNOWN_FIELDS:
+                hint = _closest(name, KNOWN_FIELDS)
+                problems.append(self.error(
                     name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
-                )
+                ))
         for required in ("src", "dest", "keys"):
             if required not in self.table:
-                raise ConfigError(
+                problems.append(ConfigError(
                     f"{required}: required field is missing", file=str(self.path), field=required
-                )
+                ))
+        try:
+            src = self._src()
+        except ConfigError as e:
+            problems.append(e)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ConfigProblems(problems)
+        return src
 
+    def _src(self) -> Path:
         src_name = self.get("src", str, "a file name under templates/")
+        if src_name is None:
+            raise ConfigProblems([])
         if not src_name:
             raise self.error("src", "must not be empty")
-        src = self.templates_dir / src_name
+        relative = Path(src_name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise self.error(
+                "src", f"must name a file under {self.templates_dir}, got {src_name!r}"
+            )
+        src = self.templates_dir / relative
         if not src.is_file():
             raise self.error("src", f"template file {src} does not exist")
+        return src
 
+    def _dest(self) -> Path:
         dest_name = self.get("dest", str, "an absolute path")
+        if dest_name is None:
+            raise ConfigProblems([])
         if not dest_name or not dest_name.startswith("/"):
             raise self.error("dest", f"must be an absolute path, got {dest_name!r}")
-        dest = Path(dest_name)
+        return Path(dest_name)
 
+    def _keys(self) -> tuple[str, ...]:
         keys = self.get("keys", list, "an array of keys")
+        if keys is None:
+            raise ConfigProblems([])
         if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
             raise self.error("keys", "must be a non-empty array of non-empty strings")
-        own_prefix = self.get("prefix", str, "a string") or ""
+        return tuple(join_key("", k) for k in keys)
 
+    def _prefix(self) -> str:
+        own_prefix = self.get("prefix", str, "a string") or ""
+        return join_key(self.global_prefix, own_prefix).rstrip("/")
+
+    def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
             # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
             raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
-        mode = self.get("mode", str, 'an octal string such as "0644"')
-        if mode is not None:
-            if not re.fullmatch(r"0?[0-7]{3,4}", mode):
-                raise self.error("mode", f'must be an octal string such as "0644", got {mode!r}')
-            mode = int(mode, 8)
+        text = self.get("mode", str, 'an octal string such as "0644"')
+        if text is None:
+            return None
+        if not re.fullmatch(r"0?[0-7]{3,4}", text):
+            raise self.error("mode", f'must be an octal string such as "0644", got {text!r}')
+        mode = int(text, 8)
+        if mode & 0o7000:
+            raise self.error(
+                "mode", f"{text}: setuid, setgid and sticky bits are refused for a config file"
+            )
+        if mode & 0o002:
+            raise self.error(
+                "mode", f"{text}: a world-writable file would let any local user rewrite it"
+            )
+        return mode
 
-        uid = self.get("uid", int, "an integer")
-        gid = self.get("gid", int, "an integer")
-        owner = self.get("owner", str, "a user name")
-        group = self.get("group", str, "a group name")
-        if owner is not None:
-            if uid is not None:
-                raise self.error("owner", "set either owner or uid, not both")
-            try:
-                uid = pwd.getpwnam(owner).pw_uid
-            except KeyError:
-                raise self.error("owner", f"no such user {owner!r}") from None
-        if group is not None:
-            if gid is not None:
-                raise self.error("group", "set either group or gid, not both")
-            try:
-                gid = grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise self.error("group", f"no such group {group!r}") from None
+    def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
+        """uid from `uid` or from a user name in `owner` (gid and group alike)."""
+        number = self.get(name, int, "an integer")
+        value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
+        if value is None:
+            return number  # type: ignore[no-any-return]
+        if number is not None:
+            raise self.error(by_name, f"set either {by_name} or {name}, not both")
+        try:
+            return lookup(value)
+        except KeyError:
+            kind = "user" if by_name == "owner" else "group"
+            raise self.error(by_name, f"no such {kind} {value!r}") from None
 
+    def _reload_signal(self) -> str | None:
         reload_signal = self.get("reload_signal", str, 'a signal name such as "HUP"')
-        if reload_signal is not None:
-            reload_signal = reload_signal.upper().removeprefix("SIG")
-            if reload_signal not in SIGNALS:
-                raise self.error("reload_signal", f"unknown signal {reload_signal!r}")
-        pidfile = self.get("pidfile", str, "a path")
-        if reload_signal and not pidfile:
+        if reload_signal is None:
+            return None
+        reload_signal = reload_signal.upper().removeprefix("SIG")
+        if reload_signal not in SIGNALS:
+            raise self.error("reload_signal", f"unknown signal {reload_signal!r}")
+        if not self.table.get("pidfile"):
             raise self.error("reload_signal", "needs pidfile to know which process to signal")
+        return reload_signal  # type: ignore[no-any-return]
 
+    def _pidfile(self) -> Path | None:
+        pidfile = self.get("pidfile", str, "a path")
+        return Path(pidfile) if pidfile else None
+
+    def _command_timeout(self) -> float:
         timeout = self.get("command_timeout", (str, int, float), 'a duration such as "30s"')
+        try:
+            return 30.0 if timeout is None else parse_duration(timeout)
+        except ValueError as e:
+            raise self.error("command_timeout", str(e)) from None
+
+    def _validate(self) -> str | None:
         validate = self.get("validate", str, "one of " + ", ".join(VALIDATORS))
         if validate is not None and validate not in VALIDATORS:
             raise self.error(
                 "validate", f"must be one of {', '.join(VALIDATORS)}, got {validate!r}"
             )
-        syntax = self.get("syntax", str, "jinja or go")
-        if syntax is None:
-            syntax = "go" if src_name.endswith(".tmpl") else "jinja"
-        elif syntax not in SYNTAXES:
-            raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
-        wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
-        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
+        return validate  # type: ignore[no-any-return]
 
+    def _wait(self) -> tuple[float, float] | None:
+        wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
         try:
-            command_timeout = 30.0 if timeout is None else parse_duration(timeout)
-        except ValueError as e:
-            raise self.error("command_timeout", str(e)) from None
-        try:
-            wait = parse_wait(wait_text) if wait_text else None
+            return parse_wait(wait_text) if wait_text else None
         except ValueError as e:
             raise self.error("wait", str(e)) from None
+
+    def _min_reload_interval(self) -> float | None:
+        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
         try:
-            min_reload_interval = None if interval is None else parse_duration(interval)
+            return None if interval is None else parse_duration(interval)
         except ValueError as e:
             raise self.error("min_reload_interval", str(e)) from None
 
-        return TemplateResource(
-            name=self.path.stem,
-            path=self.path,
-            src=src,
-            dest=dest,
-            keys=tuple(join_key("", k) for k in keys),
-            prefix=join_key(self.global_prefix, own_prefix).rstrip("/"),
-            mode=mode,
-            uid=uid,
-            gid=gid,
-            check_cmd=self.command("check_cmd"),
-            reload_cmd=self.command("reload_cmd"),
-            restart_cmd=self.command("restart_cmd"),
-            reload_signal=reload_signal,
-            pidfile=Path(pidfile) if pidfile else None,
-            command_timeout=command_timeout,
-            exec_notify=bool(self.get("exec_notify", bool, "true or false") is not False),
-            make_dirs=bool(self.get("make_dirs", bool, "true or false")),
-            validate=validate,
-            wait=wait,
-            min_reload_interval=min_reload_interval,
-            syntax=syntax,
-        )
+    def _syntax(self) -> str:
+        syntax = self.get("syntax", str, "jinja or go")
+        if syntax is None:
+            src_name = self.table.get("src")
+            return "go" if isinstance(src_name, str) and src_name.endswith(".tmpl") else "jinja"
+        if syntax not in SYNTAXES:
+            raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
+        return syntax  # type: ignore[no-any-return]
 
     def command(self, name: str) -> Command | None:
         value = self.get(name, (str, list), "a shell string or an array of arguments")
@@ -337,6 +393,24 @@ class _Parser:
         if not value.strip():
             raise self.error(name, "must not be empty")
         return value
+
+
+KNOWN_FIELDS = frozenset(
+    {
+        *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
+        *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
+        *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
+        "min_reload_interval",
+    }
+)
+
+
+def _uid_of(name: str) -> int:
+    return pwd.getpwnam(name).pw_uid
+
+
+def _gid_of(name: str) -> int:
+    return grp.getgrnam(name).gr_gid
 
 
 def _line_of(text: str, name: str, *, table: bool = False) -> int | None:

@@ -8,9 +8,8 @@ The resource boundary (`render_template`, `_compile_contained`): whatever compil
 rendering one resource raises, from a RecursionError to an encoding error, becomes one
 `RenderError` (or `TemplateSyntaxError`) naming the template and line, its text passed
 through `confpy.redact`; nothing escapes to stop the other resources or the daemon. The
-environment bounds what a value can make a template do (`confpy.limits`): nested template
-calls, `*` and `**`, output size; the engine is Jinja's sandbox, so that `*` and `**` are
-intercepted rather than folded at compile time.
+environment (`BoundedEnvironment`) bounds what a value can make a template do
+(`confpy.limits`): nested template calls, `*`, `**`, `range`, output size.
 """
 
 from __future__ import annotations
@@ -20,12 +19,11 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 
 from confpy import funcs, limits
 from confpy.errors import (
@@ -53,6 +51,10 @@ class _Loader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
+        name = PurePosixPath(template)
+        if name.is_absolute() or ".." in name.parts:
+            # `{% include "../../etc/passwd" %}`: templates come from templates/ only.
+            raise jinja2.TemplateNotFound(template)
         path = (self.root / template).resolve()
         try:
             source = path.read_bytes().decode("utf-8")
@@ -89,28 +91,41 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
     return env
 
 
-class BoundedEnvironment(jinja2.sandbox.SandboxedEnvironment):
-    """Jinja's sandbox with confpy's bounds on what a value can make a template cost.
+class BoundedEnvironment(jinja2.Environment):
+    """Jinja2 with confpy's bounds on what a value can make a template cost.
 
-    The sandbox routes every call and the `*` and `**` operators through this class (and
-    never folds them at compile time), which is where the bounds are checked: template
-    calls nested deeper than `limits.MAX_CALL_DEPTH` (a recursive macro), repetition and
-    integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
+    `sandboxed = True` asks Jinja's compiler to route every call, and the `*` and `**`
+    operators, through this class and never to fold those operators at compile time (so
+    `{{ 10 ** 10 ** 10 }}` costs nothing to `check`). It is not Jinja's sandbox: attribute
+    access is not restricted, as templates are the operator's own code; the sandbox's
+    checks would make attribute-heavy templates twice as slow. The bounds: template calls
+    nested deeper than `limits.MAX_CALL_DEPTH` (a macro calling itself), repetition,
+    `range` and integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
     """
 
+    sandboxed = True
     intercepted_binops = frozenset({"*", "**"})
+    intercepted_unops: frozenset[str] = frozenset()
     _depth = threading.local()
 
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
-                   right: Any) -> Any:
-        if operator == "*":
-            return limits.bounded_mul(left, right)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _bounded_range
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
         if operator == "**":
             return limits.bounded_pow(left, right)
-        return super().call_binop(context, operator, left, right)
+        return limits.bounded_mul(left, right)
 
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,
-             **kwargs: Any) -> Any:
+    def call(
+        __self,  # Jinja's own signature: a template may pass `context=` as a keyword
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         depth = getattr(__self._depth, "n", 0)
         if depth >= limits.MAX_CALL_DEPTH:
             raise RenderError(
@@ -119,9 +134,15 @@ class BoundedEnvironment(jinja2.sandbox.SandboxedEnvironment):
             )
         __self._depth.n = depth + 1
         try:
-            return super().call(__context, __obj, *args, **kwargs)
+            return __context.call(__obj, *args, **kwargs)
         finally:
             __self._depth.n = depth
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    limits.check_sequence("range", len(r))
+    return r
 
 
 @dataclass
@@ -234,9 +255,8 @@ def render_template(
     try:
         return _encode(_generate(template, keyfuncs.functions()))
     except Exception as e:  # the resource boundary: see the module docstring
-        line = _template_line(filename)
         read = {_absolute(resource.prefix, k): view[k] for k in keyfuncs.read if k in view}
-        raise _contained_error(e, filename, line, resource, read, public) from None
+        raise _contained_error(e, filename, resource, read, public) from None
 
 
 def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -268,13 +288,17 @@ def _encode(text: str) -> bytes:
 def _contained_error(
     error: Exception,
     filename: str,
-    line: int | None,
     resource: TemplateResource,
     read: Mapping[str, str],
     public: Iterable[str],
 ) -> RenderError:
-    """The one error a failed render becomes: template and line, text redacted."""
+    """The one error a failed render becomes: template and line, text redacted.
+
+    Called while `error` is being handled, so that its traceback gives the line.
+    """
+    line = None
     try:
+        line = _template_line(filename)
         if isinstance(error, MissingKeyError):
             # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
             key = _absolute(resource.prefix, error.key)

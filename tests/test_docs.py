@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 from pathlib import Path
 
@@ -41,16 +40,10 @@ def _flags() -> list[tuple[str, str]]:
 
 
 def _resource_fields() -> set[str]:
-    """The names in the `known` set of `_Parser.parse` in confpy/resource.py."""
-    tree = ast.parse((ROOT / "confpy" / "resource.py").read_text())
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "known" for t in node.targets)
-            and isinstance(node.value, ast.Set)
-        ):
-            return {elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)}
-    raise AssertionError("no `known = {...}` set found in confpy/resource.py")
+    """The fields a resource file may set (confpy.resource.KNOWN_FIELDS)."""
+    from confpy.resource import KNOWN_FIELDS
+
+    return set(KNOWN_FIELDS)
 
 
 def _relative_links() -> list[tuple[str, str]]:

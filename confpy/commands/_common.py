@@ -95,6 +95,33 @@ def duration_arg(flag: str) -> Callable[[str], float]:
     return _flag_type(flag, parse_duration, "duration")
 
 
+def positive_duration_arg(flag: str) -> Callable[[str], float]:
+    """A duration that must be more than zero (`--interval 0` would never poll)."""
+    from confpy.durations import parse_duration
+
+    def parse(text: str) -> float:
+        seconds = parse_duration(text)
+        if not seconds > 0:
+            raise ValueError(f"must be more than zero, got {text!r}")
+        return seconds
+
+    return _flag_type(flag, parse, "duration")
+
+
+def address_arg(flag: str) -> Callable[[str], str]:
+    """`HOST:PORT` with a port from 0 to 65535, checked before anything starts."""
+
+    def parse(text: str) -> str:
+        _host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {text!r}")
+        if int(port) > 65535:
+            raise ValueError(f"port {port} is out of range (0-65535)")
+        return text
+
+    return _flag_type(flag, parse, "address")
+
+
 def wait_arg(flag: str) -> Callable[[str], tuple[float, float]]:
     """An argparse `type=` for consul-template's `MIN:MAX` debounce window."""
     from confpy.durations import parse_wait

@@ -7,8 +7,10 @@ import sys
 
 from confpy.commands._common import (
     EXIT_CODES,
+    address_arg,
     connection_flags,
     duration_arg,
+    positive_duration_arg,
     settings_from,
     wait_arg,
 )
@@ -88,6 +90,7 @@ def render_flags() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--health-addr",
+        type=address_arg("--health-addr"),
         metavar="HOST:PORT",
         help="serve /healthz and /metrics (Prometheus) on this address",
     )
@@ -108,7 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mode.add_argument("--watch", action="store_true", help="watch etcd and keep files in sync")
     mode.add_argument(
         "--interval",
-        type=duration_arg("--interval"),
+        type=positive_duration_arg("--interval"),
         metavar="DURATION",
         help="re-read etcd and re-render every DURATION (e.g. 30s) instead of watching",
     )
