@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import threading
 
 import pytest
@@ -25,6 +26,29 @@ def _events(stderr: str) -> dict[str, dict[str, object]]:
     return out
 
 
+class _Lines:
+    """Collects a process's stderr lines as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._proc = proc
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self.lines.append(line)
+
+    def events(self) -> dict[str, dict[str, object]]:
+        return _events("".join(self.lines))
+
+    def stop(self) -> None:
+        self._proc.send_signal(signal.SIGTERM)
+        self._proc.wait(timeout=20)
+        self._reader.join(timeout=5)
+
+
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
 def test_a_start_line_and_a_stop_line_at_the_default_level(
         confpy: Confpy, tree: ConfTree, store: EtcdStore, etcd: str,  # noqa: F811
@@ -36,19 +60,13 @@ def test_a_start_line_and_a_stop_line_at_the_default_level(
     revision = store.put("/app/w", b"2")
     tail = ["--", "sleep", "60"] if command == ["exec"] else []
     proc = confpy.start(*command, "--confdir", str(tree.confdir), *tail)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-    reader.start()
+    lines = _Lines(proc)
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
-        # exec renders once before it starts CMD and the watch: a SIGTERM before then
-        # ends it with no watch to report.
-        wait_for(lambda: "watching" in _events("".join(lines)), what="the start line")
+        wait_for(lambda: "watching" in lines.events(), what="the start line")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-        reader.join(timeout=5)
-    events = _events("".join(lines))
+        lines.stop()
+    events = lines.events()
     start = events["watching"]
     assert start["level"] == "info"
     assert (start["resources"], start["keys"], start["prefixes"]) == (2, 2, 2)
