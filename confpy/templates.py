@@ -25,7 +25,6 @@ from confpy.errors import (
     TemplateSyntaxError,
     ValueEncodingError,
 )
-from confpy.keys import relative_view
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
 
@@ -127,7 +126,7 @@ def _name(templates_dir: Path, src: Path) -> str:
 
 def decode_view(resource: TemplateResource, snapshot: Snapshot) -> dict[str, str]:
     """The resource's keys relative to its prefix, values decoded as UTF-8."""
-    raw = relative_view(snapshot.values, resource.prefix, resource.full_keys)
+    raw = snapshot.view(resource.prefix, resource.full_keys)
     out: dict[str, str] = {}
     for rel, value in raw.items():
         try:
