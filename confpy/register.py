@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import structlog
 import tenacity
 
 from confpy.errors import ProcessError, StoreError, StoreUnavailableError
+from confpy.log import get_logger
 from confpy.wakeup import Wakeup
 
-log = structlog.get_logger("confpy.register")
+log = get_logger("confpy.register")
 
 
 class LeaseStore(Protocol):

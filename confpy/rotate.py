@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
 import tenacity
 
 from confpy import tls
@@ -34,8 +33,9 @@ from confpy.errors import (
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
+from confpy.log import get_logger
 
-log = structlog.get_logger("confpy.tls")
+log = get_logger("confpy.tls")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.

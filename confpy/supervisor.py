@@ -24,12 +24,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-import structlog
-
 from confpy.errors import ConfigError, ProcessError
+from confpy.log import get_logger
 from confpy.wakeup import Wakeup
 
-log = structlog.get_logger("confpy.supervisor")
+log = get_logger("confpy.supervisor")
 
 FORWARDED_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGTERM,
