@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from confpy import funcs
+from confpy import funcs, template_cache
 from confpy.errors import (
     ConfpyError,
     MissingKeyError,
@@ -63,6 +63,7 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
         keep_trailing_newline=True,
         autoescape=False,
         auto_reload=False,
+        bytecode_cache=template_cache.current(),
     )
     env.globals.update(funcs.STATIC_FUNCTIONS)
     if go_names:
