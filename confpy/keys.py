@@ -100,29 +100,34 @@ class SortedKeys:
     Built once per snapshot in O(n log n); each lookup then costs O(log n + matches).
     """
 
-    __slots__ = ("_keys", "_present")
+    __slots__ = ("_keys",)
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._present = set(keys)
-        self._keys = sorted(self._present)
+        self._keys = sorted(set(keys))
 
     def __len__(self) -> int:
         return len(self._keys)
 
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        i = bisect.bisect_left(self._keys, key)
+        return i < len(self._keys) and self._keys[i] == key
+
     def add(self, key: str) -> None:
         """Insert a new key (a no-op for a known one): O(n) memory move, no re-sort."""
-        if key not in self._present:
-            self._present.add(key)
-            bisect.insort(self._keys, key)
+        i = bisect.bisect_left(self._keys, key)
+        if i == len(self._keys) or self._keys[i] != key:
+            self._keys.insert(i, key)
 
     def discard(self, key: str) -> None:
-        if key in self._present:
-            self._present.discard(key)
-            del self._keys[bisect.bisect_left(self._keys, key)]
+        i = bisect.bisect_left(self._keys, key)
+        if i < len(self._keys) and self._keys[i] == key:
+            del self._keys[i]
 
     def under(self, pattern: str) -> Iterator[str]:
         """Every key that `key_matches(pattern, key)`, in sorted order."""
-        if pattern != "/" and pattern in self._present:
+        if pattern != "/" and pattern in self:
             yield pattern
         lo, hi = _subtree_bounds(pattern)
         keys = self._keys
