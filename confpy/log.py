@@ -1,7 +1,9 @@
 """Configure structlog once, at the CLI edge: JSON lines for machines, console for terminals.
 
-This is the one place that holds logging's global state. Events name resources, paths,
-keys, revisions and checksums; by convention nothing ever logs a value read from etcd.
+This is the one place that holds logging's global state, and the one path every module
+logs through (`get_logger("confpy.NAME")`): each event says who spoke in its `logger` field.
+Events name resources, paths, keys, revisions and checksums; by convention nothing ever
+logs a value read from etcd.
 
 structlog (with the asyncio, logging and pickle modules it loads) is imported on the first
 event at an enabled level, not before: a `render --onetime` whose files are current logs
@@ -25,7 +27,7 @@ class _State:
     """What `configure()` chose, and whether structlog has been told yet."""
 
     level: int | None = None
-    """None until configured: every event goes to structlog's defaults, as before."""
+    """None until configured: every event goes to structlog's defaults."""
     fmt: str = "auto"
     stream: Any = None
     applied: bool = True
@@ -56,12 +58,13 @@ def _apply() -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_state.level or 0),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=_NamedLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
     _state.applied = True
@@ -101,4 +104,19 @@ class Logger:
 
 
 def get_logger(name: str) -> Logger:
+    """The logger every module uses; its events carry `logger=name` (`confpy.daemon`...)."""
     return Logger(name)
+
+
+class _NamedLoggerFactory:
+    """structlog's PrintLogger, told the name it was asked for (for `add_logger_name`)."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def __call__(self, *args: Any) -> Any:
+        import structlog
+
+        logger = structlog.PrintLogger(self._out)
+        logger.name = str(args[0]) if args else "confpy"  # type: ignore[attr-defined]
+        return logger

@@ -97,6 +97,15 @@ class SafeBytecodeCache(jinja2.BytecodeCache):
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
+    def get_bucket(
+        self, environment: jinja2.Environment, name: str, filename: str | None, source: str
+    ) -> Bucket:
+        """Jinja's bucket, keyed also by what of `environment` shapes the compiled code."""
+        key = self.get_cache_key(f"{_compile_settings(environment)}\0{name}", filename)
+        bucket = Bucket(environment, key, self.get_source_checksum(source))
+        self.load_bytecode(bucket)
+        return bucket
+
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
         text = f"{self._salt}\0{name}\0{filename or ''}"
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
@@ -171,6 +180,36 @@ class SafeBytecodeCache(jinja2.BytecodeCache):
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=self._fd)
+
+
+def _compile_settings(env: jinja2.Environment) -> str:
+    """The environment's class and options that change the code Jinja generates."""
+    cls = type(env)
+    return repr(
+        (
+            f"{cls.__module__}.{cls.__qualname__}",
+            env.sandboxed,
+            sorted(getattr(env, "intercepted_binops", ())),
+            sorted(getattr(env, "intercepted_unops", ())),
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+            env.trim_blocks,
+            env.lstrip_blocks,
+            env.newline_sequence,
+            env.keep_trailing_newline,
+            env.autoescape if isinstance(env.autoescape, bool) else "callable",
+            env.optimized,
+            env.finalize is not None,
+            env.is_async,
+            sorted(env.extensions),
+        )
+    )
 
 
 def _version_salt() -> str:

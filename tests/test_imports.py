@@ -27,9 +27,8 @@ from confpy.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 
-# Never needed before a network call or a log line: the etcd client's gRPC stack, an
-# HTTP server (health), asyncio, the logging library, crypto (tls rotate), DNS
-# (lookupSRV) and YAML (validate = "yaml").
+# Never needed by these commands: an HTTP server (health), asyncio, the daemon, crypto
+# (tls rotate), DNS (lookupSRV) and YAML (validate = "yaml").
 _SERVER_AND_EXTRAS = {
     "asyncio",
     "http.server",
@@ -64,11 +63,6 @@ def present(modules: set[str], forbidden: set[str]) -> set[str]:
     return {f for f in forbidden if any(m == f or m.startswith(f + ".") for m in modules)}
 
 
-def _store_uses_grpc() -> bool:
-    source = (ROOT / "confpy" / "store.py").read_text()
-    return "import etcd3" in source or "import grpc" in source
-
-
 @pytest.fixture
 def tree(tmp_path: Path) -> ConfTree:
     tree = ConfTree(tmp_path)
@@ -101,27 +95,17 @@ def test_check_loads_no_network_and_no_logging(
 def test_onetime_with_current_files_loads_no_server_and_no_logging(
     confpy: Confpy, tree: ConfTree, tmp_path: Path
 ) -> None:
-    """A repeated `render --onetime` (files already current, nothing to log) stays lean.
-
-    `ssl` is not pinned: `http.client` imports it whatever the URL scheme.
-    """
+    """A repeated `render --onetime` (files current, nothing to log) over http:// stays lean:
+    no TLS module, no server, no structlog."""
     _put(confpy, "/app/host", "db1")
     render = ("render", "--onetime", "--confdir", str(tree.confdir))
     first = confpy.run(*render)
     assert first.returncode == 0, first.stderr
     modules = loaded_modules(confpy, tmp_path, *render)
-    forbidden = {"structlog"} | _SERVER_AND_EXTRAS
-    if _store_uses_grpc():
-        forbidden.discard("asyncio")  # grpc's cygrpc imports it, until issue 11.1 lands
-    assert present(modules, forbidden) == set()
+    assert present(modules, {"structlog", "ssl"} | _SERVER_AND_EXTRAS) == set()
 
 
 @pytest.mark.etcd
-@pytest.mark.xfail(
-    _store_uses_grpc(),
-    reason="confpy.store still uses etcd3/grpc until the JSON-gateway store lands (issue 11.1)",
-    strict=False,
-)
 def test_onetime_never_loads_grpc_or_protobuf(
     confpy: Confpy, tree: ConfTree, tmp_path: Path
 ) -> None:
@@ -133,7 +117,7 @@ def test_onetime_never_loads_grpc_or_protobuf(
 
 
 def _put(confpy: Confpy, key: str, value: str) -> None:
-    from confpy.embedded import find_etcd
+    from confpy.testing.etcd import find_etcd
 
     etcdctl = find_etcd("etcdctl")
     subprocess.run(

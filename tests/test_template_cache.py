@@ -175,3 +175,15 @@ def test_render_with_no_cache_leaves_no_entry(tmp_path: Path, confpy: Confpy) ->
     assert entries(cache) == []
     assert confpy.run(*render_, env=env).returncode == 0
     assert len(entries(cache)) == 1
+
+
+def test_code_compiled_for_other_settings_is_not_reused(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the sandbox intercepts is decided at compile time: another setting, another entry."""
+    render(tmp_path, "{{ 2 * 3 }}\n")
+    monkeypatch.setattr(
+        "confpy.templates.BoundedEnvironment.intercepted_binops", frozenset({"*", "**", "+"})
+    )
+    render(tmp_path, "{{ 2 * 3 }}\n")
+    assert len(entries(cache_dir)) == 2
