@@ -25,14 +25,13 @@ from typing import Any
 
 import jinja2
 
-from confpy import funcs, limits
+from confpy import funcs, limits, template_cache
 from confpy.errors import (
     ConfpyError,
     MissingKeyError,
     RenderError,
     TemplateSyntaxError,
 )
-from confpy.keys import relative_view
 from confpy.redact import describe_key, one_line, redact
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -81,6 +80,7 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
         keep_trailing_newline=True,
         autoescape=False,
         auto_reload=False,
+        bytecode_cache=template_cache.current(),
     )
     env.globals.update(funcs.STATIC_FUNCTIONS)
     if go_names:
@@ -237,7 +237,7 @@ def decode_view(resource: TemplateResource, snapshot: Snapshot) -> dict[str, str
     value the template never reads cannot fail it, and one it copies is written as the
     same bytes (see `_encode`).
     """
-    raw = relative_view(snapshot.values, resource.prefix, resource.full_keys)
+    raw = snapshot.view(resource.prefix, resource.full_keys)
     return {rel: value.decode("utf-8", "surrogateescape") for rel, value in raw.items()}
 
 

@@ -20,9 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from confpy import template_cache
     from confpy.runner import load_config
 
     settings = settings_from(args)
+    template_cache.configure()
     config = load_config(settings.confdir, settings.prefix)
     names = ", ".join(r.name for r in config.resources)
     print(f"{len(config.resources)} resources OK in {settings.confdir}: {names}")

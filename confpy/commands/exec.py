@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from confpy import log
+    from confpy import log, template_cache
     from confpy.daemon import Daemon
     from confpy.errors import EXIT_FAILED, ConfpyError
     from confpy.health import Status, serve
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
+    template_cache.configure(enabled=not args.no_cache)
     logger = log.get_logger("confpy.exec")
     supervisor = Supervisor(
         argv,

@@ -55,6 +55,12 @@ def render_flags() -> argparse.ArgumentParser:
         help="while etcd is unreachable or a key a template needs is missing, retry "
         "with exponential backoff for up to DURATION (e.g. 5m); exit 3 when it runs out",
     )
+    g.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile every template instead of reusing compiled ones from the cache "
+        "(~/.cache/confpy, /var/cache/confpy for root) [CONFPY_NO_CACHE=1]",
+    )
     w = p.add_argument_group("watching")
     w.add_argument(
         "--wait",
@@ -119,12 +125,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from confpy import log
+    from confpy import log, template_cache
     from confpy.runner import RenderOptions, load_config, run_onetime
     from confpy.store import EtcdStore
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
+    template_cache.configure(enabled=not args.no_cache)
     options = RenderOptions(
         noop=args.noop,
         sync_only=args.sync_only,
