@@ -18,6 +18,7 @@ How the page is read (also said in a comment at the top of the page):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -125,10 +126,8 @@ def run_page(tmp_path: Path) -> tuple[list[Command], dict[int, tuple[int, list[s
         out, _ = shell.communicate(timeout=120)
     finally:
         # Whatever the page left running (it stops its own etcd and watcher).
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(shell.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for old, new in swaps.items():
         out = out.replace(new, old)
     results: dict[int, tuple[int, list[str]]] = {}
