@@ -75,19 +75,13 @@ def _engine() -> list[str] | None:
     return None
 
 
-ENGINE = _engine() if os.environ.get("CONFPY_TEST_CONTAINER") == "1" else None
-
-pytestmark = [
-    pytest.mark.container,
-    pytest.mark.skipif(
-        os.environ.get("CONFPY_TEST_CONTAINER") != "1",
-        reason="builds an image: opt in with `make test-container`",
-    ),
-    pytest.mark.skipif(
-        os.environ.get("CONFPY_TEST_CONTAINER") == "1" and ENGINE is None,
-        reason="no container engine: install podman (or run a docker daemon) for `make test-container`",
-    ),
-]
+pytestmark = pytest.mark.container
+if os.environ.get("CONFPY_TEST_CONTAINER") != "1":
+    pytest.skip("builds an image: opt in with `make test-container`", allow_module_level=True)
+ENGINE = _engine()
+if ENGINE is None:
+    pytest.skip("no container engine: install podman (or run a docker daemon) for "
+                "`make test-container`", allow_module_level=True)
 
 
 def engine(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
