@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from confpy.commands._common import EXIT_CODES, connection_flags, settings_from
+from confpy.commands._common import CMD_CODE, USAGE, connection_flags, exit_codes, settings_from
 from confpy.errors import ConfigError
 
 DESCRIPTION = """\
@@ -31,6 +31,15 @@ examples:
   confpy register /elasticsearch/host 10.0.0.5 --ttl 15 -- elasticsearch
   confpy register /services/web/$(hostname) --value-file /run/web.json --ttl 30
 """
+
+EXIT_CODES = exit_codes(
+    ("0", "stopped by SIGTERM or SIGINT (without CMD); the key is removed"),
+    ("1", "CMD could not be started"),
+    USAGE,
+    ("3", "etcd answered with an error other than a refusal (e.g. auth on and no user "
+     "given); an unreachable etcd is retried, not an error"),
+    CMD_CODE,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

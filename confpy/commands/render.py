@@ -27,16 +27,17 @@ Render every template resource in CONFDIR/conf.d/*.toml from etcd.
 """
 
 
-def render_flags() -> argparse.ArgumentParser:
-    """Flags shared by `render` and `exec`."""
+def render_flags(noop: bool = True) -> argparse.ArgumentParser:
+    """Flags shared by `render` and `exec` (which has no --noop: it always runs CMD)."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("rendering")
-    g.add_argument(
-        "--noop",
-        action="store_true",
-        help="print a unified diff of each pending change and write nothing "
-        "(contents of owner-only files are shown as checksums)",
-    )
+    if noop:
+        g.add_argument(
+            "--noop",
+            action="store_true",
+            help="print a unified diff of each pending change and write nothing "
+            "(contents of owner-only files are shown as checksums)",
+        )
     g.add_argument(
         "--sync-only",
         action="store_true",
