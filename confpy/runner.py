@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from confpy import each
 from confpy.errors import (
     CheckFailedError,
     CommandError,
@@ -26,13 +27,16 @@ from confpy.errors import (
 from confpy.installer import (
     Staged,
     check,
+    check_min_bytes,
     commit,
     desired_state,
     diff,
     discard,
     is_current,
     one_line,
+    removal_diff,
     stage,
+    stage_removal,
 )
 from confpy.log import get_logger
 from confpy.process import describe, run_command, signal_pidfile, substitute
@@ -115,12 +119,15 @@ def render_all(
 ) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
     """Render each resource; return contents and failures by resource name."""
     rendered: dict[str, bytes] = {}
-    failures: dict[str, ConfpyError] = {}
+    resources, failures = each.expand(list(resources), snapshot)  # one per match (issue 14)
     for r in resources:
+        if r.name in failures:
+            continue
         try:
-            content = config.templates.render(r, snapshot)
+            content = config.templates.render(r, each.render_snapshot(r, snapshot))
             if r.validate:
                 validate_output(content, r.validate, file=str(r.src))
+            check_min_bytes(r, content)
             rendered[r.name] = content
         except ConfpyError as e:
             failures[r.name] = e
@@ -132,6 +139,73 @@ Notifier = Callable[[list[TemplateResource]], None]
 
 
 def apply(
+    resources: Sequence[TemplateResource],
+    snapshot: Snapshot,
+    rendered: dict[str, bytes],
+    failures: dict[str, ConfpyError],
+    options: RenderOptions,
+    *,
+    atomic: bool,
+    notify: Notifier | None = None,
+) -> Report:
+    """Install what changed; reload each distinct command once, after every file is in place.
+
+    `each` resources (issue 14) are applied as their per-file resources plus the removal
+    of files whose match is gone, in the same change set; the report folds them back into
+    one outcome per resource, so callers (retries, health) see the resources they know.
+    """
+    p = each.plan(resources, snapshot, rendered, failures)
+    if p is None:
+        return _apply_files(
+            resources, snapshot, rendered, failures, options, atomic=atomic, notify=notify
+        )
+    report = _apply_files(
+        p.resources,
+        snapshot,
+        rendered,
+        {**failures, **p.failures},
+        options,
+        atomic=atomic,
+        notify=notify,
+    )
+    by_file = {o.resource.name: (o.status, o.error) for o in report.outcomes}
+    problems = each.finish(p, by_file, noop=options.noop)
+    return _fold(resources, report, problems)
+
+
+def _fold(
+    resources: Sequence[TemplateResource], report: Report, problems: dict[str, ConfpyError]
+) -> Report:
+    """One outcome per configured resource: the first failing file speaks for an `each` one."""
+    files: dict[str, list[Outcome]] = {}
+    for o in report.outcomes:
+        parent = o.resource.each_match.parent if o.resource.each_match else o.resource.name
+        files.setdefault(parent, []).append(o)
+    folded = Report(report.revision, reloads=report.reloads)
+    for r in resources:
+        group = files.get(r.name, [])
+        if r.each is None or r.each_match is not None:
+            folded.outcomes.extend(group)
+            continue
+        out = Outcome(r)
+        failed = [o for o in group if o.failed]
+        if failed:
+            first = failed[0]
+            assert first.error is not None
+            out.status, out.step = "failed", first.step
+            out.error = each.EachFileError(each.label(first.resource), first.error, len(failed) - 1)
+        elif r.name in problems:
+            _fail(out, "install", problems[r.name], report.revision)
+        elif any(o.status == "installed" for o in group):
+            out.status = "installed"
+        elif any(o.status == "pending" for o in group):
+            out.status = "pending"
+            out.diff = "".join(o.diff or "" for o in group)
+        folded.outcomes.append(out)
+    return folded
+
+
+def _apply_files(
     resources: Sequence[TemplateResource],
     snapshot: Snapshot,
     rendered: dict[str, bytes],
@@ -161,6 +235,12 @@ def apply(
             if o.failed:
                 continue
             try:
+                if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
+                    if options.noop:
+                        o.status, o.diff = "pending", removal_diff(r)
+                    else:
+                        staged.append(stage_removal(r))
+                    continue
                 desired = desired_state(r, rendered[r.name])
                 o.checksum = desired.checksum
                 if is_current(r, desired):
@@ -206,7 +286,7 @@ def apply(
             o.status = "installed"
             installed.append(s.resource)
             log.info(
-                "installed",
+                "removed" if s.remove else "installed",
                 resource=s.resource.name,
                 dest=str(s.resource.dest),
                 revision=snapshot.revision,

@@ -142,6 +142,8 @@ def render_template(
 ) -> bytes:
     view = decode_view(resource, snapshot)
     context: dict[str, Any] = funcs.KeyFunctions(view).functions()
+    if resource.each_match is not None:  # one file of an `each` resource (issue 14)
+        context["each"] = resource.each_match
     filename = template.filename or str(resource.src)
     try:
         text = template.render(context)
