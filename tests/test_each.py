@@ -97,7 +97,7 @@ def test_a_file_sees_its_own_match_not_its_siblings(tree: ConfTree) -> None:
 def test_a_match_that_cannot_be_a_file_name_is_refused(tree: ConfTree, key: str) -> None:
     """Names `..`, `.` and empty never become paths: the match fails, naming its key."""
     r = resource_for(tree)
-    children, failures = expand([r], Snapshot(3, {key: b"v"}))
+    _, failures = expand([r], Snapshot(3, {key: b"v"}))
     assert len(failures) == 1
     message = str(next(iter(failures.values())))
     assert "each refuses" in message and key.rstrip("x").rstrip("/").split("/")[-1] in message
