@@ -345,12 +345,23 @@ def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable
     if r.reload_signal and r.pidfile:
         pidfile, signame = r.pidfile, r.reload_signal
         actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
+    if r.reload_url is not None:  # issue 14: after reload_cmd and the signal, before restart
+        url, method = r.reload_url, r.reload_method
+        actions.append(
+            (("reload_url", method, url), lambda: _request(url, method, r.command_timeout))
+        )
     if r.restart_cmd is not None:
         command = substitute(r.restart_cmd, dest=str(r.dest))
         actions.append(
             (("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd"))
         )
     return actions
+
+
+def _request(url: str, method: str, timeout: float) -> None:
+    from confpy.reload_http import send
+
+    send(url, method, timeout)
 
 
 def _signal(pidfile: Path, signame: str) -> None:
