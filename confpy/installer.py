@@ -305,3 +305,21 @@ def _remove(staged: Staged) -> None:
     except OSError as e:
         raise InstallError(f"cannot remove: {e.strerror}", dest=str(dest)) from None
     _fsync_dir(dest.parent)
+
+
+def keep_previous(resource: TemplateResource) -> Staged:
+    """`on_reload_failure = "rollback"`: stage the destination as it is now, to restore it.
+
+    The copy sits beside the destination with the same content, mode and owner, so
+    `commit()` of it is an atomic rename back. When there is no file yet, restoring
+    means removing the new one: the previous state was "no file".
+    """
+    dest = resource.dest
+    try:
+        st = os.stat(dest)
+        content = dest.read_bytes()
+    except FileNotFoundError:
+        return stage_removal(resource)
+    except OSError as e:
+        raise InstallError(f"cannot keep the previous file: {e.strerror}", dest=str(dest)) from None
+    return stage(resource, FileState(content, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))

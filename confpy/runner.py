@@ -33,6 +33,7 @@ from confpy.installer import (
     diff,
     discard,
     is_current,
+    keep_previous,
     one_line,
     removal_diff,
     stage,
@@ -229,6 +230,7 @@ def _apply_files(
             _fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     try:
         for r in resources:
             o = outcomes[r.name]
@@ -279,6 +281,8 @@ def _apply_files(
             if o.failed:
                 continue
             try:
+                if s.resource.on_reload_failure == "rollback" and not options.sync_only:
+                    previous[s.resource.name] = keep_previous(s.resource)
                 commit(s)
             except InstallError as e:
                 _fail(o, "install", e, snapshot.revision)
@@ -302,6 +306,7 @@ def _apply_files(
 
     if installed and not options.sync_only:
         report.reloads = _reload_once(installed, outcomes, snapshot.revision)
+        report.reloads += _roll_back(installed, outcomes, previous, snapshot.revision)
         if notify is not None:
             notify(installed)
     return report
@@ -330,6 +335,69 @@ def _reload_once(
             if error is not None:
                 _fail(outcomes[r.name], "reload", error, revision)
     return len(done)
+
+
+def _roll_back(
+    installed: list[TemplateResource],
+    outcomes: dict[str, Outcome],
+    previous: dict[str, Staged],
+    revision: int,
+) -> int:
+    """`on_reload_failure = "rollback"`: put back the previous file of every resource whose
+    reload failed, then reload those once more. The resource stays failed either way.
+
+    Returns the reload actions run after the rollback.
+    """
+    restored: list[TemplateResource] = []
+    removed: set[str] = set()
+    try:
+        for r in installed:
+            o, backup = outcomes[r.name], previous.pop(r.name, None)
+            if backup is None:
+                continue
+            if not (o.failed and o.step == "reload"):
+                discard(backup)
+                continue
+            try:
+                commit(backup)
+            except InstallError as e:
+                o.error = CommandError(
+                    f"{o.error}; rollback failed: {e.reason}", command="rollback"
+                )
+                log.error("rollback failed", resource=r.name, dest=str(r.dest), error=e.reason)
+                continue
+            log.warning(
+                "reload failed, previous file restored",
+                resource=r.name,
+                dest=str(r.dest),
+                revision=revision,
+                removed=backup.remove,
+            )
+            restored.append(r)
+            if backup.remove:
+                removed.add(r.name)
+    finally:
+        for backup in previous.values():
+            discard(backup)
+    if not restored:
+        return 0
+    first = {r.name: outcomes[r.name].error for r in restored}
+    again = {r.name: Outcome(r) for r in restored}
+    count = _reload_once(restored, again, revision)
+    for r in restored:
+        after = again[r.name].error
+        what = (
+            "removed the new file (there was none before)"
+            if r.name in removed
+            else "restored the previous file"
+        )
+        message = (
+            f"{first[r.name]}; {what} and reloaded"
+            if after is None
+            else f"{first[r.name]}; {what}, and the reload after it failed too: {after}"
+        )
+        outcomes[r.name].error = CommandError(message, command="rollback")
+    return count
 
 
 def reload_keys(r: TemplateResource) -> list[tuple[str, ...]]:
