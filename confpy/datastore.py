@@ -83,14 +83,19 @@ class _Flattener:
     def __init__(self, path: Path, text: str) -> None:
         self.path, self.text = path, text
         self.out: dict[str, bytes] = {}
-        self.lines: dict[str, int | None] = {}
+        self.is_json = False
 
-    def error(self, message: str, line: int | None) -> ConfigError:
+    def error(self, message: str, line: int | None, near: str = "") -> ConfigError:
+        if line is None and near and self.is_json:
+            # JSON keeps no positions: look for the key's name, only once there is an error.
+            line = self._find(near.rsplit("/", 1)[-1])
         return ConfigError(f"--data: {message}", file=str(self.path), line=line)
 
     # JSON: positions come from the text, since json.loads keeps none.
 
     def json(self) -> dict[str, bytes]:
+        self.is_json = True
+
         def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
             seen: dict[str, Any] = {}
             for k, v in items:
@@ -164,20 +169,19 @@ class _Flattener:
     # Shared: walk a parsed tree.
 
     def walk(self, data: Any, path: str) -> None:
-        line = self._find(path.rsplit("/", 1)[-1]) if path else None
         if isinstance(data, dict):
             for name, value in data.items():
-                self.walk(value, self.join(path, name, self._find(name)))
+                self.walk(value, self.join(path, name, None))
             return
         if isinstance(data, list):
-            raise self.error(self.not_a_value(path, "a list"), line)
-        self.put(path, data, line)
+            raise self.error(self.not_a_value(path, "a list"), None, path)
+        self.put(path, data, None)
 
     def put(self, path: str, value: Any, line: int | None) -> None:
         if not path:
-            raise self.error("the top level must be an object of keys", line)
+            raise self.error("the top level must be an object of keys", line, path)
         if value is None:
-            raise self.error(f'key {path}: null is not a value (write "" for empty)', line)
+            raise self.error(f'key {path}: null is not a value (write "" for empty)', line, path)
         if isinstance(value, bool):
             data = b"true" if value else b"false"
         elif isinstance(value, bytes):
@@ -187,17 +191,19 @@ class _Flattener:
                 data = str(value).encode("utf-8", "surrogateescape")
             except UnicodeEncodeError:
                 raise self.error(
-                    f"key {path}: not encodable as UTF-8 (use YAML !!binary for raw bytes)", line
+                    f"key {path}: not encodable as UTF-8 (use YAML !!binary for raw bytes)",
+                    line,
+                    path,
                 ) from None
         else:
-            raise self.error(f"key {path}: a {type(value).__name__} is not a value", line)
+            raise self.error(f"key {path}: a {type(value).__name__} is not a value", line, path)
         if path in self.out:
-            raise self.error(f"key {path} is defined twice", line)
+            raise self.error(f"key {path} is defined twice", line, path)
         self.out[path] = data
 
     def join(self, path: str, name: Any, line: int | None) -> str:
         if not isinstance(name, str) or not name.strip("/"):
-            raise self.error(f"{path or 'top level'}: empty key name", line)
+            raise self.error(f"{path or 'top level'}: empty key name", line, path or "")
         return self.join_unchecked(path, name)
 
     @staticmethod

@@ -117,6 +117,7 @@ def _children(
         found.setdefault(candidate, {})[key] = value
         if candidate == rel:
             own_value[candidate] = value
+    first_key: dict[str, str] = {}
     for rel in sorted(found):
         name = rel.rsplit("/", 1)[1]
         view = {**static, **found[rel]}
@@ -129,6 +130,19 @@ def _children(
             values=view,
         )
         child = _child(r, name, match, rel)
+        if name in first_key:
+            # `/services/*/config` names every file `config`: only the first may write it.
+            child = replace(child, name=f"{r.name}[{rel}]")
+            yield (
+                child,
+                RenderError(
+                    f"key {_absolute(r.prefix, rel)} gives the file name {name!r} as "
+                    f"{_absolute(r.prefix, first_key[name])} does; each name must be unique",
+                    file=str(r.path),
+                ),
+            )
+            continue
+        first_key[name] = rel
         yield child, _refusal(r, child, name, rel)
 
 
@@ -214,7 +228,7 @@ def plan(
             out.append(r)
             continue
         o = owned[match.parent]
-        o.current[r.dest.name] = r
+        o.current.setdefault(r.dest.name, r)
         out.append(r)
         if r.name in failures or r.name in extra or r.dest.name in o.listed:
             continue
@@ -238,6 +252,13 @@ def plan(
                     resource=o.resource.name,
                     dest=str(path),
                     error=e.strerror,
+                )
+                continue
+            if str(path) in o.resource.each_reserved:
+                log.warning(
+                    "not removing another resource's file the manifest lists",
+                    resource=o.resource.name,
+                    dest=str(path),
                 )
                 continue
             if stat.S_ISDIR(st.st_mode):

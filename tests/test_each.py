@@ -364,3 +364,29 @@ def test_manifest_sits_beside_the_files(tree: ConfTree) -> None:
     """The manifest is a hidden file in the dest's directory, named after the resource."""
     r = resource_for(tree)
     assert manifest_path(r) == tree.out / ".confpy-each.t.json"
+
+
+def test_two_matches_with_one_name_fail_the_second(tree: ConfTree) -> None:
+    """`/services/*/config` names every file `config`: the second match fails, naming both keys."""
+    r = resource_for(tree, each="/services/*/config")
+    values = {"/app/services/a/config": b"1", "/app/services/b/config": b"2"}
+    children, failures = expand([r], Snapshot(3, values))
+    assert [c.dest.name for c in children] == ["config.conf", "config.conf"]
+    [(name, error)] = failures.items()
+    assert name == "t[/services/b/config]"
+    assert "gives the file name 'config' as /app/services/a/config does" in str(error)
+
+
+def test_manifest_naming_another_resources_file_never_removes_it(confpy: Confpy, tree: ConfTree,
+                                                                 store: EtcdStore) -> None:
+    """A tampered manifest listing a plain resource's `default.conf`: the file stays."""
+    vhosts(tree)
+    tree.template("default.j2", "static\n")
+    tree.resource("default", '[template]\nsrc = "default.j2"\ndest = "{out}/default.conf"\nkeys = ["/x"]\n')
+    store.put("/app/services/api/host", b"a")
+    assert render(confpy, tree).returncode == 0
+    (tree.out / ".confpy-each.vhosts.json").write_text(json.dumps({"files": ["api.conf", "default.conf"]}))
+    result = render(confpy, tree)
+    assert result.returncode == 0, result.stderr
+    assert (tree.out / "default.conf").read_text() == "static\n"
+    assert "not removing another resource's file" in result.stderr
