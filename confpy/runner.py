@@ -289,8 +289,12 @@ def _apply_files(
                 continue
             o.status = "installed"
             installed.append(s.resource)
+            if s.remove:  # an `each` file whose match is gone
+                log.info("removed", resource=s.resource.name, dest=str(s.resource.dest),
+                         revision=snapshot.revision)  # fmt: skip
+                continue
             log.info(
-                "removed" if s.remove else "installed",
+                "installed",
                 resource=s.resource.name,
                 dest=str(s.resource.dest),
                 revision=snapshot.revision,
