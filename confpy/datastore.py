@@ -59,6 +59,15 @@ class DataStore:
     ) -> int:
         raise ConfigError("--data is read-only")
 
+    def grant_lease(self, ttl: int) -> int:
+        raise ConfigError("--data is read-only")
+
+    def keep_alive(self, lease_id: int) -> int:
+        raise ConfigError("--data is read-only")
+
+    def revoke_lease(self, lease_id: int) -> None:
+        raise ConfigError("--data is read-only")
+
     def close(self) -> None:
         pass
 

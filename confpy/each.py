@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,13 +38,12 @@ MANIFEST_VERSION = 1
 
 
 class EachFileError(ConfpyError):
-    """One file of an `each` resource failed; carries the file's own error and exit code."""
+    """One file of an `each` resource failed; carries the file's own error."""
 
     def __init__(self, label: str, error: ConfpyError, more: int = 0) -> None:
         extra = f" (and {more} more of its files failed)" if more else ""
         super().__init__(f"{label}: {error}{extra}")
         self.error = error
-        self.exit_code = error.exit_code
 
 
 def manifest_path(resource: TemplateResource) -> Path:
@@ -410,6 +409,15 @@ def finish(
         except InstallError as e:
             problems[name] = e
     return problems
+
+
+def owed_files(p: Plan, owed: Collection[str]) -> set[str]:
+    """The daemon owes reloads by configured name: an `each` resource owes all its files'."""
+    names = set(owed)
+    for r in p.resources:
+        if r.each_match is not None and r.each_match.parent in names:
+            names.add(r.name)
+    return names
 
 
 def label(child: TemplateResource) -> str:

@@ -324,7 +324,8 @@ def test_watch_adds_and_removes_files_as_keys_come_and_go(confpy: Confpy, tree: 
     log = tree.root / "log"
     vhosts(tree, extra=f'reload_cmd = "echo reload >> {log}"')
     store.put("/app/services/api/host", b"a")
-    daemons.append(Daemon(confpy.start("render", "--watch", "--confdir", str(tree.confdir))))
+    daemons.append(Daemon(confpy.start("render", "--watch", "--confdir", str(tree.confdir),
+                                       "--min-reload-interval", "0")))
     wait_for(lambda: (tree.out / "api.conf").exists(), what="the first file")
     store.put("/app/services/web/host", b"w")
     wait_for(lambda: (tree.out / "web.conf").exists(), what="the new service's file")

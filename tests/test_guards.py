@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import free_port
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, mode_of
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import free_port
 from confpy.errors import CommandError
 from confpy.reload_http import send, shown
 from confpy.store import EtcdStore
-from tests.conftest import Confpy
+from confpy.testing.etcd import free_port
+from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
 pytestmark = pytest.mark.etcd
@@ -199,6 +199,19 @@ def test_one_request_per_change_set_for_files_sharing_the_url(confpy: Confpy, tr
         store.put(f"/app/{name}", b"1")
     assert render(confpy, tree).returncode == 0
     assert len(server.requests) == 1
+
+
+def test_failed_request_is_retried_by_the_daemon(confpy: Confpy, tree: ConfTree, store: EtcdStore,
+                                                 server: Server) -> None:
+    """--watch: a reload that failed is owed, and requested again without a new change."""
+    app(tree, f"{server.url}/fail")
+    store.put("/app/v", b"1")
+    proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir))
+    try:
+        wait_for(lambda: len(server.requests) >= 2, timeout=30, what="a retried request")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
 
 
 def test_message_shows_url_without_user_info_or_query() -> None:
