@@ -12,8 +12,8 @@ import os
 import pwd
 import re
 import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +73,75 @@ class TemplateResource:
     changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # -- issue 14: one template to many files, reload over HTTP, guarded installs --------
+    each: str | None = None
+    """A confd glob, relative to `prefix`: render once per matching key or key directory."""
+    reload_url: str | None = None
+    reload_method: str = "POST"
+    min_bytes: int = 0
+    on_reload_failure: str = "keep"
+    each_match: EachMatch | None = field(default=None, compare=False, repr=False)
+    """Set on the per-file resources `confpy.each` derives from an `each` resource."""
+    each_reserved: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Other resources' dests an `each` resource must never write: path -> resource name."""
 
     @property
     def full_keys(self) -> tuple[str, ...]:
         """The absolute etcd keys this resource reads: each matches itself and its subtree."""
-        return tuple(join_key(self.prefix, k) for k in self.keys)
+        keys = tuple(join_key(self.prefix, k) for k in self.keys)
+        if self.each is not None and self.each_match is None:
+            keys += (join_key(self.prefix, each_base(self.each)),)
+        return keys
+
+
+@dataclass(frozen=True)
+class EachMatch:
+    """What one file of an `each` resource was rendered for (`each.key` in templates)."""
+
+    parent: str
+    """The `each` resource's name."""
+    key: str
+    """The matched key or key directory, relative to the resource's prefix."""
+    name: str
+    value: str | None
+    """The key's value, decoded; None for a key directory that has no value itself."""
+    values: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """The snapshot narrowed to what this file may read: its match and the resource's keys."""
+    remove: bool = False
+    """True for a file whose match disappeared: the resource created it and removes it."""
+
+    @property
+    def Key(self) -> str:  # Go templates' field names
+        return self.key
+
+    @property
+    def Name(self) -> str:
+        return self.name
+
+    @property
+    def Value(self) -> str | None:
+        return self.value
+
+    def __call__(self) -> dict[str, str | None]:
+        """Go templates call a bare name: `{{ (each).Name }}` reads this map's fields."""
+        return {"Key": self.key, "Name": self.name, "Value": self.value}
+
+
+EACH_NAME = re.compile(r"\{\{\s*name\s*\}\}")
+"""`{{ name }}` in an `each` resource's dest."""
+RELOAD_METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
+ON_RELOAD_FAILURE = ("keep", "rollback")
+
+
+def each_base(pattern: str) -> str:
+    """The glob-free leading directories of an `each` pattern: what to read and watch."""
+    parts = pattern.split("/")
+    fixed = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?[\\"):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "/"
 
 
 @dataclass
@@ -129,7 +193,49 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
             continue
         seen[real] = path
         result.resources.append(res)
+    _each_overlaps(result)
     return result
+
+
+def _each_overlaps(result: LoadResult) -> None:
+    """Refuse two `each` dests that can name the same file; reserve other resources' dests.
+
+    `a-{{ name }}.conf` and `{{ name }}.conf` can both produce `a-b.conf`: neither could
+    tell whose file it is, so the second is refused at load time. A plain resource's
+    dest that an `each` dest could produce is reserved: that one match fails instead.
+    """
+    each = [r for r in result.resources if r.each is not None]
+    plain = [r for r in result.resources if r.each is None]
+    for i, r in enumerate(each):
+        for other in each[:i]:
+            if _patterns_overlap(str(other.dest), str(r.dest)):
+                result.errors.append(
+                    ConfigError(
+                        f"dest {r.dest} can name the same files as {other.dest} "
+                        f"(resource {other.name})",
+                        file=str(r.path),
+                        line=_line_of(r.path.read_text(), "dest"),
+                        field="dest",
+                    )
+                )
+        rx = each_dest_regex(str(r.dest))
+        reserved = {str(p.dest): p.name for p in plain if rx.fullmatch(str(p.dest))}
+        if reserved:
+            result.resources[result.resources.index(r)] = replace(r, each_reserved=reserved)
+
+
+def each_dest_regex(dest: str) -> re.Pattern[str]:
+    """Every path an `each` dest can produce: `{{ name }}` is any non-empty name without `/`."""
+    parts = EACH_NAME.split(dest)
+    return re.compile("[^/]+".join(re.escape(p) for p in parts))
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether two `each` dests can produce one path (conservative with repeated names)."""
+    if a.rpartition("/")[0] != b.rpartition("/")[0]:
+        return False  # {{ name }} never holds a `/`: different directories never meet
+    (pa, *_, sa), (pb, *_, sb) = EACH_NAME.split(a), EACH_NAME.split(b)
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
 def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> TemplateResource:
@@ -206,6 +312,20 @@ class _Parser:
                 problems.extend(p for p in e.problems if isinstance(p, ConfigError))
             except ConfigError as e:
                 problems.append(e)
+        try:
+            dest = self.table.get("dest")
+            each, reload_url, reload_method, min_bytes, on_failure = self._each_and_reload_fields(
+                dest if isinstance(dest, str) else ""
+            )
+            values.update(
+                each=each,
+                reload_url=reload_url,
+                reload_method=reload_method,
+                min_bytes=min_bytes,
+                on_reload_failure=on_failure,
+            )
+        except ConfigError as e:
+            problems.append(e)
         if len(problems) == 1:
             raise problems[0]
         if problems:
@@ -244,7 +364,7 @@ class _Parser:
                 problems.append(self.error(
                     name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
                 ))
-        for required in ("src", "dest", "keys"):
+        for required in ("src", "dest") if "each" in self.table else ("src", "dest", "keys"):
             if required not in self.table:
                 problems.append(ConfigError(
                     f"{required}: required field is missing", file=str(self.path), field=required
@@ -285,6 +405,8 @@ class _Parser:
 
     def _keys(self) -> tuple[str, ...]:
         keys = self.get("keys", list, "an array of keys")
+        if keys is None and "each" in self.table:
+            return ()
         if keys is None:
             raise ConfigProblems([])
         if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
@@ -382,6 +504,61 @@ class _Parser:
             raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
         return syntax  # type: ignore[no-any-return]
 
+    def _each_and_reload_fields(self, dest: str) -> tuple[str | None, str | None, str, int, str]:
+        """each, reload_url, reload_method, min_bytes, on_reload_failure, checked."""
+        each = self.get("each", str, 'a key glob such as "/services/*"')
+        if each is not None:
+            if not each.strip("/ "):
+                raise self.error("each", "must name keys below the prefix, e.g. \"/services/*\"")
+            each = join_key("", each)
+            if "[" in each and "]" not in each:
+                raise self.error("each", f"bad glob pattern {each!r}: unclosed [")
+            head, _, last = dest.rpartition("/")
+            if EACH_NAME.search(head):
+                raise self.error(
+                    "dest", "{{ name }} may only appear in the file name, not in a directory"
+                )
+            if not EACH_NAME.search(last):
+                raise self.error("dest", "an each resource's dest must contain {{ name }}")
+        elif EACH_NAME.search(dest):
+            raise self.error("dest", '{{ name }} needs each = "PATTERN" to say what it stands for')
+        leftover = EACH_NAME.sub("", dest)
+        if each is not None and ("{{" in leftover or "}}" in leftover):
+            raise self.error("dest", "only {{ name }} is substituted in dest")
+
+        reload_url = self.get("reload_url", str, 'a URL such as "http://127.0.0.1:8080/-/reload"')
+        if reload_url is not None:
+            if "{{" in reload_url or "}}" in reload_url:
+                raise self.error(
+                    "reload_url", "must not contain {{ }}: no value is substituted in the URL"
+                )
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(reload_url)
+                parts.port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError as e:
+                raise self.error("reload_url", f"not a URL: {e}") from None
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.error("reload_url", "must be an http:// or https:// URL with a host")
+        method = self.get("reload_method", str, "an HTTP method such as POST")
+        if method is not None:
+            if method.upper() not in RELOAD_METHODS:
+                raise self.error(
+                    "reload_method", f"must be one of {', '.join(RELOAD_METHODS)}, got {method!r}"
+                )
+            if reload_url is None:
+                raise self.error("reload_method", "needs reload_url")
+        min_bytes = self.get("min_bytes", int, "a number of bytes")
+        if min_bytes is not None and min_bytes < 0:
+            raise self.error("min_bytes", f"must be 0 or more, got {min_bytes}")
+        on_failure = self.get("on_reload_failure", str, '"keep" or "rollback"')
+        if on_failure is not None and on_failure not in ON_RELOAD_FAILURE:
+            raise self.error(
+                "on_reload_failure", f'must be "keep" or "rollback", got {on_failure!r}'
+            )
+        return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
+
     def command(self, name: str) -> Command | None:
         value = self.get(name, (str, list), "a shell string or an array of arguments")
         if value is None:
@@ -401,6 +578,7 @@ KNOWN_FIELDS = frozenset(
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
         "min_reload_interval",
+        *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
     }
 )
 

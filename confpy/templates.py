@@ -251,11 +251,17 @@ def render_template(
     """Render one resource inside its boundary: any failure is one redacted RenderError."""
     view = decode_view(resource, snapshot)
     keyfuncs = funcs.KeyFunctions(view)
+    context: dict[str, Any] = keyfuncs.functions()
+    match = resource.each_match
+    if match is not None:  # one file of an `each` resource (issue 14)
+        context["each"] = match
     filename = template.filename or str(resource.src)
     try:
-        return _encode(_generate(template, keyfuncs.functions()))
+        return _encode(_generate(template, context))
     except Exception as e:  # the resource boundary: see the module docstring
         read = {_absolute(resource.prefix, k): view[k] for k in keyfuncs.read if k in view}
+        if match is not None and match.value is not None:
+            read[_absolute(resource.prefix, match.key)] = match.value
         raise _contained_error(e, filename, resource, read, public) from None
 
 

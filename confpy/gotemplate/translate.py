@@ -36,6 +36,7 @@ from confpy.gotemplate.parser import (
 )
 
 CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(funcs.KEY_FUNCTION_NAMES)
+CONFD_FUNCTIONS |= {"each"}  # `{{ (each).Name }}` in a file of an `each` resource (issue 14)
 
 _GO_CALLS = {
     "print": "_go_print",
