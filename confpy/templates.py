@@ -25,6 +25,7 @@ from confpy.errors import (
     TemplateSyntaxError,
     ValueEncodingError,
 )
+from confpy.gotemplate.engine import GoTemplate
 from confpy.keys import relative_view
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -80,7 +81,7 @@ class TemplateSet:
 
     templates_dir: Path
     env: jinja2.Environment
-    compiled: dict[str, jinja2.Template]
+    compiled: dict[str, jinja2.Template | GoTemplate]
 
     @classmethod
     def load(
@@ -90,13 +91,16 @@ class TemplateSet:
         resources = list(resources)
         go_names = {_name(templates_dir, r.src) for r in resources if r.syntax == "go"}
         env = make_environment(templates_dir, go_names)
-        compiled: dict[str, jinja2.Template] = {}
+        compiled: dict[str, jinja2.Template | GoTemplate] = {}
         errors: list[ConfpyError] = []
         for r in resources:
             name = _name(templates_dir, r.src)
             if name in compiled:
                 continue
             try:
+                if r.syntax == "go":
+                    compiled[name] = _load_go(templates_dir / name)
+                    continue
                 compiled[name] = env.get_template(name)
             except jinja2.TemplateSyntaxError as e:
                 errors.append(
@@ -115,7 +119,24 @@ class TemplateSet:
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
+        if isinstance(template, GoTemplate):
+            return render_go(template, resource, snapshot)
         return render_template(template, resource, snapshot)
+
+
+def _load_go(path: Path) -> GoTemplate:
+    """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte)."""
+    try:
+        source = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TemplateSyntaxError(f"cannot read template: {e}", file=str(path)) from None
+    return GoTemplate.compile(source, str(path))
+
+
+def render_go(template: GoTemplate, resource: TemplateResource, snapshot: Snapshot) -> bytes:
+    """Render a Go template: values stay bytes (raw bytes are written back unchanged)."""
+    view = relative_view(snapshot.values, resource.prefix, resource.full_keys)
+    return template.render(view, resource.prefix)
 
 
 def _name(templates_dir: Path, src: Path) -> str:
