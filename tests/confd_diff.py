@@ -172,7 +172,7 @@ class DiffRunner:
         proc = subprocess.run(
             [sys.executable, "-m", "confpy", "render", "--onetime", "--endpoints", self.endpoint,
              "--confdir", str(confdir), "--log-level", "error", "--log-format", "json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600, check=False,
+            capture_output=True, timeout=600, check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if b"Traceback" in proc.stderr or proc.returncode not in (0, 1, 2, 3, 4, 5, 6):

@@ -153,19 +153,19 @@ class _Gen:
             lambda: f"gets {self.choice(_GLOBS)}",
             lambda: f"split {self.arg('string', d)} {self.choice(_STR_LITS)}",
             lambda: f"seq {r.randint(-2, 3)} {r.randint(-1, 6)}",
-            lambda: f"jsonArray (getv \"/json/arr\" \"[]\")",
+            lambda: "jsonArray (getv \"/json/arr\" \"[]\")",
             lambda: f"sortByLength {self.arg('list', d)}",
             lambda: f"sortKVByLength (gets {self.choice(_GLOBS)})",
             lambda: f"reverse {self.arg('list', d)}",
             lambda: f"slice {self.arg('list', d)} {r.randint(0, 2)}",
-            lambda: f"lookupIPV4 \"localhost\"",
+            lambda: "lookupIPV4 \"localhost\"",
         ]
         return r.choice(opts)()
 
     def mapv(self, d: int) -> str:
         r = self.rng
         opts = [
-            lambda: f"json (getv \"/json/obj\" \"{{}}\")",
+            lambda: "json (getv \"/json/obj\" \"{}\")",
             lambda: f"map \"a\" {self.arg('any', d)} \"b\" {self.arg('any', d)}",
             lambda: "json " + r.choice(_JSON_LITS),
         ]
@@ -184,7 +184,7 @@ class _Gen:
             lambda: f"or {self.arg('any', d)} {self.arg('any', d)}",
             lambda: f"parseBool {self.arg('string', d)}",
             lambda: r.choice(["true", "false"]),
-            lambda: f"fileExists \"/etc/hostname\"",
+            lambda: "fileExists \"/etc/hostname\"",
         ]
         return r.choice(opts)()
 
@@ -286,7 +286,7 @@ class _Gen:
             name = f"t{len(self.defines)}"
             self.defines.append(name)
             body = self.sub_template(d)
-            return "{{block \"%s\" %s}}%s{{end}}" % (name, self.arg("any", 2), body)
+            return f'{{{{block "{name}" {self.arg("any", 2)}}}}}{body}{{{{end}}}}'
         if x < 0.97 and self.defines:
             return self.ws(f"template \"{r.choice(self.defines)}\" {self.arg('any', 2)}")
         return self.ws(self.pipeline())
@@ -318,7 +318,8 @@ class _Gen:
 
     def range_block(self, d: int) -> str:
         r = self.rng
-        src = r.choice([self.listv(0), self.listv(0), self.mapv(0), self.anyv(1)])
+        src = r.choice([self.listv(0), self.listv(0), self.listv(0), self.mapv(0), self.mapv(0),
+                        self.anyv(1)])
         self.nvar += 1
         decls: list[str] = []
         form = r.random()
@@ -352,7 +353,7 @@ class _Gen:
 
 def template(rng: random.Random) -> str:
     g = _Gen(rng)
-    body = g.stmts(0, rng.randint(2, 7))
+    body = g.stmts(0, rng.randint(1, 5))
     if rng.random() < 0.1:
         body = '{{define "d"}}D{{.}}{{end}}' + body + '{{template "d" ' + g.arg("any", 2) + "}}"
     return body

@@ -18,6 +18,9 @@ from confpy.errors import MissingKeyError, RenderError
 from confpy.gotemplate import gofmt
 from confpy.gotemplate.confdfuncs import GoError, MissingKey, url_query
 from confpy.gotemplate.goparse import (
+    ActionNode as _ActionNode,
+)
+from confpy.gotemplate.goparse import (
     BoolNode,
     BranchNode,
     BreakNode,
@@ -38,15 +41,12 @@ from confpy.gotemplate.goparse import (
     TextNode,
     VariableNode,
 )
-from confpy.gotemplate.goparse import (
-    ActionNode as _ActionNode,
-)
 from confpy.gotemplate.values import (
     NULL,
+    ZERO_OF,
     KVPair,
     Slice,
     Uint8,
-    ZERO_OF,
     go_bytes,
     go_str_less_key,
     kind,
@@ -504,7 +504,7 @@ class Executor:
             raise
         except (RecursionError, MemoryError):
             raise ExecError(node, f"error calling {name}: value too large or too deep") from None
-        except Exception as e:  # noqa: BLE001 - a Go panic in a function is an error, not a crash
+        except Exception as e:
             raise ExecError(node, f"error calling {name}: {type(e).__name__}") from None
 
     def eval_arg(self, dot: Any, typ: str | None, n: Node) -> Any:
@@ -633,7 +633,7 @@ def _eq(arg1: Any, *arg2: Any) -> bool:
         k2 = _basic_kind(arg)
         truth = False
         if k1 != k2:
-            if k1 == "int" and k2 == "uint" or k1 == "uint" and k2 == "int":
+            if (k1 == "int" and k2 == "uint") or (k1 == "uint" and k2 == "int"):
                 truth = arg1 == arg
             elif arg1 is not None and arg is not None:
                 raise GoError("incompatible types for comparison")

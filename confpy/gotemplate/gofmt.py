@@ -27,8 +27,17 @@ _MAX_RUNE = 0x10FFFF
 
 class _Flags:
     __slots__ = (
-        "sharp", "zero", "plus", "minus", "space", "wid", "wid_present", "prec",
-        "prec_present", "sharp_v", "plus_v",
+        "minus",
+        "plus",
+        "plus_v",
+        "prec",
+        "prec_present",
+        "sharp",
+        "sharp_v",
+        "space",
+        "wid",
+        "wid_present",
+        "zero",
     )
 
     def __init__(self) -> None:
@@ -365,10 +374,7 @@ class _Printer:
                 c = chars[i]
                 if c == ".":
                     has_point = True
-                elif c in "pP":
-                    cut = i
-                    break
-                elif c in "eE" and verb not in "xX":
+                elif c in "pP" or (c in "eE" and verb not in "xX"):
                     cut = i
                     break
                 else:
@@ -614,7 +620,7 @@ def _can_backquote(s: str) -> bool:
             return False
         if c == "`" or c == "\ufeff":
             return False
-        if o < 0x20 and c != "\t" or o == 0x7F:
+        if (o < 0x20 and c != "\t") or o == 0x7F:
             return False
     return True
 

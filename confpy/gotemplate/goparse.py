@@ -895,7 +895,7 @@ class _Parser:
             return NilNode(tok.pos, tok.line)
         if t == VARIABLE:
             if tok.val not in self.vars:
-                self.error(tok, f"undefined variable {tok.val!r}")
+                self.error(tok, f'undefined variable "{tok.val}"')
             return VariableNode(tok.pos, tok.line, [tok.val])
         if t == FIELD:
             return FieldNode(tok.pos, tok.line, [tok.val[1:]])
@@ -1044,10 +1044,8 @@ def parse_int(text: str) -> int:
     t = text.replace("_", "")
     neg = t.startswith("-")
     t = t.lstrip("+-")
-    if len(t) > 1 and t[0] == "0" and t[1] not in "xXbBoO":
-        v = int(t, 8)
-    else:
-        v = int(t, 0)
+    octal = len(t) > 1 and t[0] == "0" and t[1] not in "xXbBoO"
+    v = int(t, 8) if octal else int(t, 0)
     return -v if neg else v
 
 
@@ -1058,10 +1056,7 @@ def parse_float(text: str) -> float:
     t = text.replace("_", "")
     low = t.lower().lstrip("+-")
     neg = t.startswith("-")
-    if low.startswith("0x"):
-        v = float.fromhex(("-" if neg else "") + low)
-    else:
-        v = float(t)
+    v = float.fromhex(("-" if neg else "") + low) if low.startswith("0x") else float(t)
     if math.isinf(v) and "inf" not in low:
         raise ValueError("range")
     return v

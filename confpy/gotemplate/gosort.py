@@ -87,9 +87,11 @@ def _pdqsort(d: _Data, a: int, b: int, limit: int) -> None:
             _reverse_range(d, a, b)
             pivot = (b - 1) - (pivot - a)
             hint = _INCREASING
-        if was_balanced and was_partitioned and hint == _INCREASING:
-            if _partial_insertion_sort(d, a, b):
-                return
+        if (
+            was_balanced and was_partitioned and hint == _INCREASING
+            and _partial_insertion_sort(d, a, b)
+        ):
+            return
         if a > 0 and not d.less(a - 1, pivot):
             a = _partition_equal(d, a, b, pivot)
             continue
