@@ -9,7 +9,6 @@ clock and file-existence lookups, which confd also offers.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json as _json
 import os
 import posixpath
@@ -65,10 +64,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
             j = pattern.find("]", i + 1)
             if j == -1:
                 raise RenderError(f"bad glob pattern {pattern!r}: unclosed [")
-            body = pattern[i + 1 : j]
-            if body.startswith("^"):
-                body = "!" + body[1:]
-            out.append(fnmatch.translate("[" + body + "]")[4:-3])
+            out.append(_glob_class(pattern, pattern[i + 1 : j]))
             i = j
         elif c == "\\" and i + 1 < len(pattern):
             i += 1
@@ -77,6 +73,34 @@ def _glob(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(c))
         i += 1
     return re.compile("".join(out) + r"\Z")
+
+
+def _glob_class(pattern: str, body: str) -> str:
+    """A `[...]` class as path.Match reads it: only `^` negates (`!` is a literal)."""
+    negated = body.startswith("^")
+    if negated:
+        body = body[1:]
+    parts: list[str] = []
+    k = 0
+    while k < len(body):
+        if body[k] == "\\" and k + 1 < len(body):
+            k += 1
+        lo = body[k]
+        k += 1
+        if k + 1 < len(body) and body[k] == "-":
+            k += 1
+            if body[k] == "\\" and k + 1 < len(body):
+                k += 1
+            hi = body[k]
+            k += 1
+            if hi < lo:
+                raise RenderError(f"bad glob pattern {pattern!r}: bad range")
+            parts.append(re.escape(lo) + "-" + re.escape(hi))
+        else:
+            parts.append(re.escape(lo))
+    if not parts:
+        raise RenderError(f"bad glob pattern {pattern!r}: empty class")
+    return "[" + ("^" if negated else "") + "".join(parts) + "]"
 
 
 class KeyFunctions:

@@ -79,6 +79,13 @@ def _write_confdir(
         )
 
 
+def _limit_memory() -> None:
+    """A runaway template (deep recursion) must not take the machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
 def _collect(out: Path, n: int) -> list[bytes | None]:
     results: list[bytes | None] = []
     for i in range(n):
@@ -107,6 +114,8 @@ class DiffRunner:
         self.client = etcd3.client(host=host, port=int(port))
         self.batches = 0
         self.crashes: list[str] = []
+        self.confd_killed = 0
+        """confd runs that died (memory limit, timeout): their batch is not comparable."""
 
     def close(self) -> None:
         self.client.close()
@@ -137,11 +146,17 @@ class DiffRunner:
         refused = frozenset(i for i, c in enumerate(cases) if not _parses(c.template))
         _write_confdir(confdirs["confd"], cases, outs["confd"], prefix)
         _write_confdir(confdirs["direct"], cases, outs["direct"], prefix, refused)
-        subprocess.run(
-            [str(CONFD), "-onetime", "-backend", "etcdv3", "-node", self.endpoint,
-             "-confdir", str(confdirs["confd"]), "-log-level", "panic"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [str(CONFD), "-onetime", "-backend", "etcdv3", "-node", self.endpoint,
+                 "-confdir", str(confdirs["confd"]), "-log-level", "panic"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False,
+                preexec_fn=_limit_memory,
+            )
+            if proc.returncode < 0:
+                self.confd_killed += 1
+        except subprocess.TimeoutExpired:
+            self.confd_killed += 1
         self._confpy(confdirs["direct"], "direct")
         confd_results = _collect(outs["confd"], len(cases))
         direct_results = _collect(outs["direct"], len(cases))

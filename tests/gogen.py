@@ -90,7 +90,10 @@ class _Gen:
         self.vars: list[list[str]] = [["$"]]
         self.nvar = 0
         self.in_range = 0
+        self.in_template = 0
         self.defines: list[str] = []
+        self.done: list[str] = []
+        """Templates whose body is complete: calling only these cannot recurse."""
 
     def choice(self, seq: list[str]) -> str:
         return self.rng.choice(seq)
@@ -286,15 +289,18 @@ class _Gen:
             name = f"t{len(self.defines)}"
             self.defines.append(name)
             body = self.sub_template(d)
+            self.done.append(name)
             return f'{{{{block "{name}" {self.arg("any", 2)}}}}}{body}{{{{end}}}}'
-        if x < 0.97 and self.defines:
-            return self.ws(f"template \"{r.choice(self.defines)}\" {self.arg('any', 2)}")
+        if x < 0.97 and self.done and not self.in_template:
+            return self.ws(f"template \"{r.choice(self.done)}\" {self.arg('any', 2)}")
         return self.ws(self.pipeline())
 
     def sub_template(self, d: int) -> str:
         saved, saved_range = self.vars, self.in_range
         self.vars, self.in_range = [["$"]], 0
+        self.in_template += 1
         body = self.stmts(d + 1, 2)
+        self.in_template -= 1
         self.vars, self.in_range = saved, saved_range
         return body
 
