@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, ConfpyError
 from confpy.gotemplate.translate import NotReadable, translate_readable
 
 __all__ = ["NotReadable", "convert_template", "convert_tree"]
@@ -22,6 +22,10 @@ __all__ = ["NotReadable", "convert_template", "convert_tree"]
 def convert_template(source: str, filename: str = "<template>") -> str:
     """Readable Jinja2 for a Go template; raises NotReadable (a TemplateSyntaxError) when
     plain Jinja cannot render the same bytes, and TemplateSyntaxError for broken syntax."""
+    from confpy.gotemplate.engine import GoTemplate
+
+    # Go's own parser first: what confd would refuse is reported as confd reports it.
+    GoTemplate.compile(source, filename)
     return translate_readable(source, filename)
 
 
@@ -57,9 +61,15 @@ def convert_tree(
             continue
         try:
             text = convert_template(path.read_text(encoding="utf-8"), str(path))
-        except NotReadable as e:
+        except UnicodeDecodeError:
             if on_keep is not None:
-                on_keep(path, e.reason)
+                on_keep(path, "not UTF-8 text")
+            continue
+        except ConfpyError as e:
+            # Not convertible, or not even valid Go: the .tmpl stays as it is (confpy runs
+            # it, or reports its syntax error when it loads it).
+            if on_keep is not None:
+                on_keep(path, str(e))
             continue
         new_rel = rel[: -len(".tmpl")] + ".j2" if rel.endswith(".tmpl") else rel + ".j2"
         renamed[rel] = new_rel

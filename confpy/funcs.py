@@ -229,10 +229,12 @@ def replace(s: str, old: str, new: str, n: int = -1) -> str:
 
 
 def atoi(s: str) -> int:
-    try:
-        return int(str(s).strip(), 10)
-    except ValueError:
-        raise RenderError(f"atoi: not an integer: {len(str(s))}-character string") from None
+    """Go's strconv.Atoi: an optional sign and ASCII digits, nothing else, within int64."""
+    text = str(s)
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body or not body.isascii() or not body.isdigit() or not -(2**63) <= int(text) < 2**63:
+        raise RenderError(f"atoi: not an integer: {len(text)}-character string")
+    return int(text)
 
 
 def base64_encode(s: str) -> str:
@@ -296,12 +298,30 @@ def file_exists(path: str) -> bool:
     return os.path.exists(path)
 
 
+def _go_case(s: str, upper: bool) -> str:
+    """Go's strings.ToUpper/ToLower: one character to one (simple case mapping)."""
+    if s.isascii():
+        return s.upper() if upper else s.lower()
+    out: list[str] = []
+    for c in s:
+        if "\ud800" <= c <= "\udfff":
+            out.append("\ufffd")  # Go maps an invalid byte to U+FFFD
+            continue
+        m = c.upper() if upper else c.lower()
+        if len(m) != 1:
+            m = c.title() if upper else {"\u0130": "i"}.get(c, c)
+            if len(m) != 1:
+                m = c
+        out.append(m)
+    return "".join(out)
+
+
 def to_upper(s: str) -> str:
-    return s.upper()
+    return _go_case(s, True)
 
 
 def to_lower(s: str) -> str:
-    return s.lower()
+    return _go_case(s, False)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -329,11 +349,23 @@ def reverse(items: Any) -> Any:
 
 
 def sort_by_length(items: Iterable[str]) -> list[str]:
-    return sorted(items, key=len)
+    """Shortest first; ties in the order Go's sort.Sort leaves them, as in confd."""
+    from confpy.gotemplate.gosort import sort_sort
+
+    out = list(items)
+    sort_sort(out, lambda a, b: len(a.encode("utf-8", "surrogateescape"))
+              < len(b.encode("utf-8", "surrogateescape")))
+    return out
 
 
 def sort_kv_by_length(items: Iterable[KVPair]) -> list[KVPair]:
-    return sorted(items, key=lambda kv: len(kv.key))
+    """Shortest key first; ties in the order Go's sort.Sort leaves them, as in confd."""
+    from confpy.gotemplate.gosort import sort_sort
+
+    out = list(items)
+    sort_sort(out, lambda a, b: len(a.key.encode("utf-8", "surrogateescape"))
+              < len(b.key.encode("utf-8", "surrogateescape")))
+    return out
 
 
 def make_map(*pairs: Any) -> dict[Any, Any]:
@@ -354,15 +386,21 @@ def seq(first: int, last: int) -> list[int]:
 
 
 def add(a: int, b: int) -> int:
-    return int(a) + int(b)
+    return _int64(int(a) + int(b))
 
 
 def sub(a: int, b: int) -> int:
-    return int(a) - int(b)
+    return _int64(int(a) - int(b))
 
 
 def mul(a: int, b: int) -> int:
-    return int(a) * int(b)
+    return _int64(int(a) * int(b))
+
+
+def _int64(n: int) -> int:
+    """Go's int is 64 bits: arithmetic wraps around."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n
 
 
 def div(a: int, b: int) -> int:

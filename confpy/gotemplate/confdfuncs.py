@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from confpy import funcs
 from confpy.gotemplate.gosort import sort_sort
 from confpy.gotemplate.values import (
     NULL,
@@ -317,14 +318,20 @@ def _json_value(data: str, what: str) -> Any:
     return _fix_json(value)
 
 
-def _fix_json(v: Any) -> Any:
+MAX_JSON_DEPTH = 100
+"""Deepest JSON nesting confpy accepts (Go's decoder allows 10000)."""
+
+
+def _fix_json(v: Any, depth: int = 0) -> Any:
     """Go replaces invalid UTF-8 and lone surrogates in JSON strings with U+FFFD."""
     if isinstance(v, str):
         return _replace_surrogates(v)
+    if depth >= MAX_JSON_DEPTH and isinstance(v, list | dict):
+        raise GoError(f"json: nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(v, list):
-        return Slice([_fix_json(x) for x in v], "[]interface {}")
+        return Slice([_fix_json(x, depth + 1) for x in v], "[]interface {}")
     if isinstance(v, dict):
-        return {_replace_surrogates(k): _fix_json(x) for k, x in v.items()}
+        return {_replace_surrogates(k): _fix_json(x, depth + 1) for k, x in v.items()}
     if v is None:
         return NULL
     return v
@@ -383,33 +390,12 @@ def join(items: Slice, sep: str) -> str:
     return sep.join(items)
 
 
-def _map_case(s: str, upper: bool) -> str:
-    if s.isascii():
-        return s.upper() if upper else s.lower()
-    out: list[str] = []
-    for c in s:
-        o = ord(c)
-        if 0xD800 <= o <= 0xDFFF:
-            out.append("\ufffd")
-            continue
-        m = c.upper() if upper else c.lower()
-        if len(m) != 1:
-            m = (c.title() if upper else _SIMPLE_LOWER.get(c, c))
-            if len(m) != 1:
-                m = c
-        out.append(m)
-    return "".join(out)
-
-
-_SIMPLE_LOWER = {"\u0130": "i"}
-
-
 def to_upper(s: str) -> str:
-    return _map_case(s, True)
+    return funcs.to_upper(s)
 
 
 def to_lower(s: str) -> str:
-    return _map_case(s, False)
+    return funcs.to_lower(s)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -461,8 +447,6 @@ def lookup_ipv6(name: str) -> Slice:
 
 
 def lookup_srv(service: str, proto: str, name: str) -> Slice:
-    from confpy import funcs
-
     try:
         records = funcs.lookup_srv(service, proto, name)
     except Exception:

@@ -53,11 +53,14 @@ from confpy.gotemplate.values import (
     type_name,
 )
 
-MAX_DEPTH = 60
+MAX_DEPTH = 100
 """Deepest nesting of template calls and blocks while executing (Go allows 100000 calls)."""
 
 MAX_OUTPUT = 256 * 1024 * 1024
 """Largest output a template may produce, in characters."""
+
+MAX_STEPS = 5_000_000
+"""Most actions one execution may run (a template calling itself twice never ends)."""
 
 
 class _Missing:
@@ -135,6 +138,7 @@ class Executor:
         self.size = 0
         self.vars: list[tuple[str, Any]] = []
         self.depth = 0
+        self.steps = 0
 
     # Errors.
 
@@ -206,6 +210,9 @@ class Executor:
         self.out.append(s)
 
     def walk(self, dot: Any, node: Node) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ExecError(node, f"template execution exceeded {MAX_STEPS} steps")
         if isinstance(node, ListNode):
             for n in node.nodes:
                 self.walk(dot, n)
