@@ -87,6 +87,18 @@ def join_key(prefix: str, key: str) -> str:
     return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
 
 
+def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
+    """The prefix a resource reads under.
+
+    A Go (confd) resource follows confd: a global prefix, when set, replaces the
+    resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
+    the global prefix, then its own.
+    """
+    if syntax == "go" and global_prefix.strip("/"):
+        return join_key(global_prefix, "").rstrip("/")
+    return join_key(global_prefix, own_prefix).rstrip("/")
+
+
 def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     """Load every `conf.d/*.toml` under `confdir`, collecting every problem, not just the first."""
     result = LoadResult()
@@ -299,7 +311,7 @@ class _Parser:
             src=src,
             dest=dest,
             keys=tuple(join_key("", k) for k in keys),
-            prefix=join_key(self.global_prefix, own_prefix).rstrip("/"),
+            prefix=_effective_prefix(self.global_prefix, own_prefix, syntax),
             mode=mode,
             uid=uid,
             gid=gid,
