@@ -104,7 +104,10 @@ def main() -> int:
         print(f"direct:    {s['direct_agree']}/{s['cases']} agree = {s['direct_pct']:.2f} %")
         print(f"converted: {s['converted_agree']}/{s['converted']} converted templates agree = "
               f"{s['converted_pct']:.2f} % ({s['converted']} of {s['cases']} converted)")
-        print(f"crashes:   {len(runner.crashes)}")
+        print(f"crashes:   {len(runner.crashes)} (confpy); confd died on {runner.confd_killed} "
+              "templates, left out")
+        for t in runner.confd_deaths[:3]:
+            print(f"  confd died on: {t[:300]!r}")
         for c in runner.crashes[:3]:
             print("  " + c[:500])
         print(f"elapsed:   {time.monotonic() - start:.0f} s")

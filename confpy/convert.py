@@ -60,7 +60,8 @@ def convert_tree(
         if not is_go:
             continue
         try:
-            text = convert_template(path.read_text(encoding="utf-8"), str(path))
+            # Bytes, not read_text: universal newlines would turn the template's CRs into LFs.
+            text = convert_template(path.read_bytes().decode("utf-8"), str(path))
         except UnicodeDecodeError:
             if on_keep is not None:
                 on_keep(path, "not UTF-8 text")
@@ -83,7 +84,7 @@ def convert_tree(
             new_rel, text = converted[path]
             dest = out / "templates" / new_rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text, encoding="utf-8")
+            dest.write_bytes(text.encode("utf-8"))
         elif relative.parts[0] == "conf.d" and path.suffix == ".toml":
             dest = out / relative
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,9 @@ class DiffRunner:
         self.batches = 0
         self.crashes: list[str] = []
         self.confd_killed = 0
+        self.unjudged: set[str] = set()
+        self.confd_deaths: list[str] = []
+        """Cases confd died on ("batch/cN"): no answer to compare with."""
         """confd runs that died (memory limit, timeout): their batch is not comparable."""
 
     def close(self) -> None:
@@ -146,17 +149,7 @@ class DiffRunner:
         refused = frozenset(i for i, c in enumerate(cases) if not _parses(c.template))
         _write_confdir(confdirs["confd"], cases, outs["confd"], prefix)
         _write_confdir(confdirs["direct"], cases, outs["direct"], prefix, refused)
-        try:
-            proc = subprocess.run(
-                [str(CONFD), "-onetime", "-backend", "etcdv3", "-node", self.endpoint,
-                 "-confdir", str(confdirs["confd"]), "-log-level", "panic"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False,
-                preexec_fn=_limit_memory,
-            )
-            if proc.returncode < 0:
-                self.confd_killed += 1
-        except subprocess.TimeoutExpired:
-            self.confd_killed += 1
+        self._confd(confdirs["confd"], outs["confd"], len(cases))
         self._confpy(confdirs["direct"], "direct")
         confd_results = _collect(outs["confd"], len(cases))
         direct_results = _collect(outs["direct"], len(cases))
@@ -174,6 +167,12 @@ class DiffRunner:
             was_converted = [
                 (conv / "templates" / f"c{i}.j2").is_file() for i in range(len(cases))
             ]
+            # A converted template that Jinja cannot compile would make confpy refuse the
+            # whole confdir: it fails alone here (counted as converted, and failing).
+            for i in range(len(cases)):
+                j2 = conv / "templates" / f"c{i}.j2"
+                if j2.is_file() and not _jinja_compiles(j2):
+                    (conv / "conf.d" / f"c{i}.toml").unlink()
             if conv.is_dir():
                 self._confpy(conv, "converted")
             converted_results = _collect(outs["converted"], len(cases))
@@ -181,7 +180,38 @@ class DiffRunner:
         return [
             Outcome(c, confd_results[i], direct_results[i], converted_results[i], was_converted[i])
             for i, c in enumerate(cases)
+            if f"{self.batches}/c{i}" not in self.unjudged
         ]
+
+    def _confd(self, confdir: Path, out: Path, n: int) -> None:
+        """Run confd over the confdir; if it dies (a runaway template), drop the resource it
+        died on (the first, in confd's order, without output) and run the rest again."""
+        todo = {f"c{i}" for i in range(n)}
+        while todo:
+            try:
+                proc = subprocess.run(
+                    [str(CONFD), "-onetime", "-backend", "etcdv3", "-node", self.endpoint,
+                     "-confdir", str(confdir), "-log-level", "panic"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300, check=False,
+                    preexec_fn=_limit_memory,
+                )
+                died = proc.returncode < 0 or b"goroutine " in proc.stderr
+            except subprocess.TimeoutExpired:
+                died = True
+            if not died:
+                return
+            left = sorted(name for name in todo if not (out / name).exists())
+            if not left:
+                return
+            culprit = left[0]
+            self.confd_killed += 1
+            self.confd_deaths.append(
+                (confdir / "templates" / f"{culprit}.tmpl").read_text(errors="replace")
+            )
+            self.unjudged.add(f"{self.batches}/{culprit}")
+            todo = set(left[1:])
+            for name in {f"c{i}" for i in range(n)} - todo:
+                (confdir / "conf.d" / f"{name}.toml").unlink(missing_ok=True)
 
     def _confpy(self, confdir: Path, what: str) -> None:
         proc = subprocess.run(
@@ -202,6 +232,16 @@ def _parses(source: str) -> bool:
     try:
         GoTemplate.compile(source, "/t/x.tmpl")
     except ConfpyError:
+        return False
+    return True
+
+
+def _jinja_compiles(path: Path) -> bool:
+    from confpy.templates import make_environment
+
+    try:
+        make_environment(path.parent).get_template(path.name)
+    except Exception:
         return False
     return True
 
