@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from confpy.errors import ConfigError, ConfpyError
+from confpy.errors import ConfigError, ConfpyError, TemplateSyntaxError
 from confpy.gotemplate.translate import NotReadable, translate_readable
 
 __all__ = ["NotReadable", "convert_template", "convert_tree"]
@@ -26,7 +26,14 @@ def convert_template(source: str, filename: str = "<template>") -> str:
 
     # Go's own parser first: what confd would refuse is reported as confd reports it.
     GoTemplate.compile(source, filename)
-    return translate_readable(source, filename)
+    try:
+        return translate_readable(source, filename)
+    except NotReadable:
+        raise
+    except TemplateSyntaxError as e:
+        # Valid Go that the readable translation does not handle: it stays a .tmpl.
+        reason = e.reason if "keep the .tmpl" in e.reason else f"{e.reason}; keep the .tmpl"
+        raise NotReadable(reason, file=e.file, line=e.line) from None
 
 
 def convert_tree(

@@ -18,7 +18,9 @@ from confpy.errors import ConfpyError, MissingKeyError, RenderError, TemplateSyn
 from confpy.gotemplate.builtins import go_time_format
 from confpy.gotemplate.engine import GoTemplate
 from confpy.gotemplate.gofmt import sprint, sprintf
-from tests.helpers import render_resource
+from confpy.resource import load_resource
+from confpy.snapshot import Snapshot
+from confpy.templates import TemplateSet
 
 CORPUS = Path(__file__).parent / "gocorpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())
@@ -33,8 +35,23 @@ def load_case(name: str) -> tuple[str, dict[str, str], str, bytes | None]:
 
 
 def render_go(tmp_path: Path, source: str, keys: dict[str, str], prefix: str = "") -> bytes:
-    """Render a Go template the way confpy does: a resource, a TemplateSet, a snapshot."""
-    return render_resource(tmp_path, "t.tmpl", source, keys, prefix, syntax="go")
+    """Render a Go template the way confpy does: a resource, a TemplateSet, a snapshot.
+
+    Values are bytes in etcd; a surrogate escape in `keys` stands for a non-UTF-8 byte."""
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "conf.d").mkdir(exist_ok=True)
+    (tmp_path / "templates" / "t.tmpl").write_bytes(source.encode("utf-8"))
+    toml = tmp_path / "conf.d" / "t.toml"
+    toml.write_text(
+        f'[template]\nsrc = "t.tmpl"\ndest = "/tmp/t.out"\nkeys = ["/"]\nprefix = "{prefix}"\n'
+    )
+    resource = load_resource(toml, tmp_path / "templates")
+    assert resource.syntax == "go"
+    templates, errors = TemplateSet.load(tmp_path / "templates", [resource])
+    if errors:
+        raise errors[0]
+    values = {k: v.encode("utf-8", "surrogateescape") for k, v in keys.items()}
+    return templates.render(resource, Snapshot(7, values))
 
 
 # The corpus.

@@ -193,7 +193,7 @@ def _break_patterns(d: _Data, a: int, b: int) -> None:
             other = r & (modulus - 1)
             if other >= length:
                 other -= length
-            d.swap(idx - 1 + i, a + other)
+            d.swap(idx + i, a + other)
 
 
 def _choose_pivot(d: _Data, a: int, b: int) -> tuple[int, int]:

@@ -681,6 +681,9 @@ class _Readable(_Exact):
         if name == "not":
             return _Typed(f"not {texts[0]}", "bool", False)
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
+            known = {a.type for a in args} & {"str", "int", "float", "bool"}
+            if len(known) > 1 or (name != "eq" and "bool" in known):
+                raise self.fail(line, f"{name} of values of different kinds (an error in Go)")
             op = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
             if name == "eq" and len(texts) > 2:
                 return _Typed(" or ".join(f"{texts[0]} == {t}" for t in texts[1:]), "bool", False)
