@@ -155,6 +155,18 @@ def join_key(prefix: str, key: str) -> str:
     return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
 
 
+def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
+    """The prefix a resource reads under.
+
+    A Go (confd) resource follows confd: a global prefix, when set, replaces the
+    resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
+    the global prefix, then its own.
+    """
+    if syntax == "go" and global_prefix.strip("/"):
+        return join_key(global_prefix, "").rstrip("/")
+    return join_key(global_prefix, own_prefix).rstrip("/")
+
+
 def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     """Load every `conf.d/*.toml` under `confdir`, collecting every problem, not just the first."""
     result = LoadResult()
@@ -415,7 +427,11 @@ class _Parser:
 
     def _prefix(self) -> str:
         own_prefix = self.get("prefix", str, "a string") or ""
-        return join_key(self.global_prefix, own_prefix).rstrip("/")
+        try:
+            syntax = self._syntax()
+        except ConfigError:
+            syntax = "jinja"  # reported by the syntax check
+        return _effective_prefix(self.global_prefix, own_prefix, syntax)
 
     def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):

@@ -32,6 +32,7 @@ from confpy.errors import (
     RenderError,
     TemplateSyntaxError,
 )
+from confpy.gotemplate.engine import GoTemplate
 from confpy.redact import describe_key, one_line, redact
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -151,7 +152,7 @@ class TemplateSet:
 
     templates_dir: Path
     env: jinja2.Environment
-    compiled: dict[str, jinja2.Template]
+    compiled: dict[str, jinja2.Template | GoTemplate]
     public: tuple[str, ...] = field(default=(), repr=False)
     """Template texts (as written and translated), for `confpy.redact`."""
 
@@ -163,24 +164,31 @@ class TemplateSet:
         resources = list(resources)
         go_names = {_name(templates_dir, r.src) for r in resources if r.syntax == "go"}
         env = make_environment(templates_dir, go_names)
-        compiled: dict[str, jinja2.Template] = {}
+        compiled: dict[str, jinja2.Template | GoTemplate] = {}
         errors: list[ConfpyError] = []
         for r in resources:
             name = _name(templates_dir, r.src)
             if name in compiled:
                 continue
-            template, error = _compile_contained(env, name, r.src)
+            template: jinja2.Template | GoTemplate | None
+            if r.syntax == "go":
+                template, error = _compile_go_contained(templates_dir / name)
+            else:
+                template, error = _compile_contained(env, name, r.src)
             if template is not None:
                 compiled[name] = template
             if error is not None:
                 errors.append(error)
-        return cls(templates_dir, env, compiled, _public_text(env)), errors
+        go_sources = tuple(t.source for t in compiled.values() if isinstance(t, GoTemplate))
+        return cls(templates_dir, env, compiled, _public_text(env) + go_sources), errors
 
     def render(self, resource: TemplateResource, snapshot: Snapshot) -> bytes:
         """Render `resource` from `snapshot`. Pure: reads no file but the templates."""
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
+        if isinstance(template, GoTemplate):
+            return render_go(template, resource, snapshot, public=self.public)
         return render_template(template, resource, snapshot, public=self.public)
 
 
@@ -221,6 +229,47 @@ def _compile_contained(
 def _short(e: BaseException) -> str:
     text = one_line(str(e))[:200]
     return f": {text}" if text else ""
+
+
+def _compile_go_contained(path: Path) -> tuple[GoTemplate | None, ConfpyError | None]:
+    """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte);
+    like `_compile_contained`, every exception is this template's problem alone."""
+    try:
+        source = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
+    try:
+        return GoTemplate.compile(source, str(path)), None
+    except ConfpyError as e:
+        return None, e
+    except RecursionError:
+        return None, TemplateSyntaxError("template is nested too deeply to compile", file=str(path))
+    except Exception as e:
+        return None, TemplateSyntaxError(
+            f"template cannot be compiled ({type(e).__name__}{_short(e)})", file=str(path)
+        )
+
+
+def render_go(
+    template: GoTemplate,
+    resource: TemplateResource,
+    snapshot: Snapshot,
+    *,
+    public: Iterable[str] = (),
+) -> bytes:
+    """Render a Go template inside the same boundary as Jinja's: values stay bytes (raw
+    bytes are written back unchanged), any failure is one redacted RenderError."""
+    view = snapshot.view(resource.prefix, resource.full_keys)
+    try:
+        return template.render(view, resource.prefix)
+    except Exception as e:  # the resource boundary: see the module docstring
+        # Which values the template read is not tracked here: redact every one in view.
+        read = {
+            _absolute(resource.prefix, k): v.decode("utf-8", "surrogateescape")
+            for k, v in view.items()
+        }
+        line = getattr(e, "line", None)
+        raise _contained_error(e, template.filename, resource, read, public, line=line) from None
 
 
 def _name(templates_dir: Path, src: Path) -> str:
@@ -297,14 +346,15 @@ def _contained_error(
     resource: TemplateResource,
     read: Mapping[str, str],
     public: Iterable[str],
+    *,
+    line: int | None = None,
 ) -> RenderError:
     """The one error a failed render becomes: template and line, text redacted.
 
     Called while `error` is being handled, so that its traceback gives the line.
     """
-    line = None
     try:
-        line = _template_line(filename)
+        line = line or _template_line(filename)
         if isinstance(error, MissingKeyError):
             # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
             key = _absolute(resource.prefix, error.key)

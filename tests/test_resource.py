@@ -47,6 +47,13 @@ def test_global_prefix_is_joined_before_the_resource_prefix(tree: ConfTree) -> N
     assert r.full_keys == ("/site/app/host",)
 
 
+def test_global_prefix_replaces_a_go_resource_prefix(tree: ConfTree) -> None:
+    """As in confd, `-prefix /site` replaces a confd resource's own `prefix = "app"`."""
+    tree.template("app.tmpl", "")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site")
+    assert r.full_keys == ("/site/host",)
+
+
 def test_command_given_as_array_is_kept_as_arguments(tree: ConfTree) -> None:
     """An array command runs without a shell."""
     r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_cmd = ["kill", "-HUP", "1"]\n')

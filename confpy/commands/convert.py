@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("give either TEMPLATE or --confdir/--out, not both")
         path = Path(args.template)
         try:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_bytes().decode("utf-8")  # keeps CRs (no universal newlines)
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read template: {e}", file=str(path)) from None
         sys.stdout.write(convert_template(source, str(path)))
