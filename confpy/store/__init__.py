@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from binascii import a2b_base64
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -46,7 +47,9 @@ def b64(raw: bytes) -> str:
 
 
 def unb64(text: str | None) -> bytes:
-    return base64.b64decode(text) if text else b""
+    # binascii directly: base64.b64decode's argument checks cost more than the decoding
+    # on a snapshot of thousands of keys.
+    return a2b_base64(text) if text else b""
 
 
 class EtcdStore:
@@ -99,7 +102,10 @@ class EtcdStore:
         values: dict[str, bytes] = {}
         for reply in replies:
             for kv in reply.get("kvs", ()):
-                values[unb64(kv["key"]).decode("utf-8", "replace")] = unb64(kv.get("value"))
+                value = kv.get("value")
+                values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
+                    a2b_base64(value) if value else b""
+                )
         return Snapshot(revision, values)
 
     def _read_txn(

@@ -508,11 +508,14 @@ def read_message(conn: Connection, pending: bytearray, timeout: float | None) ->
 
 def _parse(endpoint: Endpoint, raw: bytes, status: int) -> dict[str, Any]:
     """The first JSON object of a reply; anything else means the endpoint is not etcd."""
-    text = raw.decode("utf-8", "replace").strip()
     try:
-        data, _ = json.JSONDecoder().raw_decode(text)
+        data = json.loads(raw)
     except ValueError:
-        data = None
+        # A stream's first message followed by more, or not JSON at all.
+        try:
+            data, _ = json.JSONDecoder().raw_decode(raw.decode("utf-8", "replace").strip())
+        except ValueError:
+            data = None
     if not isinstance(data, dict):
         raise Unreachable(endpoint, f"answered HTTP {status} without etcd's JSON (not etcd?)",
                           unsent=True)
