@@ -378,10 +378,11 @@ class Transport:
         try:
             conn.send("/v3" + path, payload, headers)
             status, head = conn.read_head(timeout)
-        except Unreachable:
-            if not pooled:
+        except Unreachable as e:
+            if not pooled or not isinstance(e.__cause__, ConnectionError):
                 raise
-            # The endpoint closed an idle pooled connection: once more on a new one.
+            # The endpoint had closed this idle connection (reset, not a timeout): once
+            # more on a new one.
             conn = Connection(conn.endpoint, conn.tls, timeout)
             conn.send("/v3" + path, payload, headers)
             status, head = conn.read_head(timeout)
