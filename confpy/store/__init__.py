@@ -2,8 +2,9 @@
 
 `EtcdStore` implements `confpy.snapshot.Store` over `/v3/kv`, `/v3/lease` and `/v3/watch`
 with the standard library alone: consistent multi-key snapshots at one revision, one watch
-stream, compare-and-swap transactions and leases. `_http` owns the sockets, failover,
-tokens and the one function that maps failures to confpy's errors; `_watch` the stream.
+stream, compare-and-swap transactions and leases. `_wire` speaks HTTP/1.1 on a socket;
+`_http` owns failover, tokens and `translate()`, the one function that maps failures to
+confpy's errors; `_watch` the stream.
 
 Why not gRPC: `import etcd3` (grpcio + protobuf) cost ~150 ms and ~15 MB per process and
 started threads of its own; the JSON gateway is served by etcd 3.4 and 3.5 on the same port.
