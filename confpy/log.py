@@ -4,28 +4,52 @@ This is the one place that holds logging's global state, and the one path every 
 logs through (`get_logger("confpy.NAME")`): each event says who spoke in its `logger` field.
 Events name resources, paths, keys, revisions and checksums; by convention nothing ever
 logs a value read from etcd.
+
+structlog (with the asyncio, logging and pickle modules it loads) is imported on the first
+event at an enabled level, not before: a `render --onetime` whose files are current logs
+nothing at `info` and never pays for it. `configure()` only records the choice.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
-import structlog
-
 _LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "error": 40,
 }
+
+
+class _State:
+    """What `configure()` chose, and whether structlog has been told yet."""
+
+    level: int | None = None
+    """None until configured: every event goes to structlog's defaults."""
+    fmt: str = "auto"
+    stream: Any = None
+    applied: bool = True
+
+
+_state = _State()
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Send events at `level` and above to stderr as JSON lines or console text."""
-    out = stream or sys.stderr
-    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
+    _state.level = _LEVELS[level]
+    _state.fmt = fmt
+    _state.stream = stream or sys.stderr
+    _state.applied = False
+
+
+def _apply() -> None:
+    """Configure structlog as `configure()` asked; called with the first enabled event."""
+    import structlog
+
+    out = _state.stream
+    use_console = _state.fmt == "console" or (_state.fmt == "auto" and out.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())
         if use_console
@@ -39,28 +63,60 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(_state.level or 0),
         logger_factory=_NamedLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+    _state.applied = True
 
 
-def get_logger(name: str) -> Any:
+class Logger:
+    """A named logger that loads structlog only when an event passes the level."""
+
+    __slots__ = ("_name", "_target")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._target: Any = None
+
+    def _emit(self, level: str, event: str, kw: dict[str, Any]) -> None:
+        if _state.level is not None and _LEVELS[level] < _state.level:
+            return
+        if not _state.applied:
+            _apply()
+        if self._target is None:
+            import structlog
+
+            self._target = structlog.get_logger(self._name)
+        getattr(self._target, level)(event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._emit("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._emit("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._emit("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._emit("error", event, kw)
+
+
+def get_logger(name: str) -> Logger:
     """The logger every module uses; its events carry `logger=name` (`confpy.daemon`...)."""
-    return structlog.get_logger(name)
-
-
-class _NamedPrintLogger(structlog.PrintLogger):
-    """A PrintLogger that knows the name it was asked for, for `add_logger_name`."""
-
-    def __init__(self, file: Any, name: str) -> None:
-        super().__init__(file)
-        self.name = name
+    return Logger(name)
 
 
 class _NamedLoggerFactory:
+    """structlog's PrintLogger, told the name it was asked for (for `add_logger_name`)."""
+
     def __init__(self, out: Any) -> None:
         self._out = out
 
-    def __call__(self, *args: Any) -> _NamedPrintLogger:
-        return _NamedPrintLogger(self._out, str(args[0]) if args else "confpy")
+    def __call__(self, *args: Any) -> Any:
+        import structlog
+
+        logger = structlog.PrintLogger(self._out)
+        logger.name = str(args[0]) if args else "confpy"  # type: ignore[attr-defined]
+        return logger

@@ -10,15 +10,33 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
+
+from confpy.keys import SortedKeys, relative_view
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every value under some patterns, read at one etcd revision."""
+    """Every value under some patterns, read at one etcd revision.
+
+    `values` must not change while the snapshot is in use: its sorted key index is built
+    on first use and kept.
+    """
 
     revision: int
     values: Mapping[str, bytes] = field(default_factory=dict)
+    sorted_keys: SortedKeys | None = field(default=None, compare=False, repr=False)
+    """The keys of `values` sorted, when the caller keeps them up to date (the daemon)."""
+
+    @cached_property
+    def index(self) -> SortedKeys:
+        """The keys of `values`, sorted, to find each resource's keys by range."""
+        return self.sorted_keys if self.sorted_keys is not None else SortedKeys(self.values)
+
+    def view(self, prefix: str, patterns: Sequence[str]) -> dict[str, bytes]:
+        """A resource's keys relative to `prefix` (see `keys.relative_view`), found by range."""
+        return relative_view(self.values, prefix, patterns, index=self.index)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,127 @@
+"""Start only what runs: which heavy modules `--help`, `check` and `render --onetime` load.
+
+Each command runs in a fresh interpreter, as a user runs it, and reports `sys.modules` at
+exit. Import time is most of a one-shot's cost (see docs/operations.md, "Performance"),
+so a module that creeps into these paths shows up here, not as a slow benchmark later.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Confpy
+from tests.helpers import ConfTree
+
+# Runs the CLI and writes the loaded module names to argv[1] at exit (also after the
+# SystemExit of `--help`).
+_PROBE = """\
+import atexit, json, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from confpy.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+# Never needed by these commands: an HTTP server (health), asyncio, the daemon, crypto
+# (tls rotate), DNS (lookupSRV) and YAML (validate = "yaml").
+_SERVER_AND_EXTRAS = {
+    "asyncio",
+    "http.server",
+    "socketserver",
+    "confpy.daemon",
+    "confpy.health",
+    "cryptography",
+    "dns",
+    "yaml",
+}
+_GRPC = {"grpc", "google.protobuf", "etcd3"}
+_NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store", *_GRPC}
+
+
+def loaded_modules(confpy: Confpy, tmp_path: Path, *args: str) -> set[str]:
+    """The modules `confpy ARGS` has loaded when it exits (asserting it exited 0)."""
+    out = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=confpy.env(),
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(out.read_text()))
+
+
+def present(modules: set[str], forbidden: set[str]) -> set[str]:
+    """Which of `forbidden` (packages and their submodules) are among `modules`."""
+    return {f for f in forbidden if any(m == f or m.startswith(f + ".") for m in modules)}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> ConfTree:
+    tree = ConfTree(tmp_path)
+    tree.template("app.tmpl", 'host={{getv "/app/host"}}\n')
+    tree.resource(
+        "app", '[template]\nsrc = "app.tmpl"\ndest = "{out}/app"\nkeys = ["/app"]\n'
+    )
+    return tree
+
+
+def test_help_loads_no_template_engine_logging_or_network(
+    confpy_offline: Confpy, tmp_path: Path
+) -> None:
+    """`confpy --help` needs argparse and the command modules, nothing more."""
+    modules = loaded_modules(confpy_offline, tmp_path, "--help")
+    heavy = {"jinja2", "structlog", "confpy.templates", "confpy.gotemplate"}
+    assert present(modules, heavy | _SERVER_AND_EXTRAS | _NETWORK) == set()
+
+
+def test_check_loads_no_network_and_no_logging(
+    confpy_offline: Confpy, tree: ConfTree, tmp_path: Path
+) -> None:
+    """`confpy check` compiles templates offline: no etcd client, no structlog."""
+    modules = loaded_modules(confpy_offline, tmp_path, "check", "--confdir", str(tree.confdir))
+    assert "jinja2" in modules  # it did compile
+    assert present(modules, {"structlog"} | _SERVER_AND_EXTRAS | _NETWORK) == set()
+
+
+@pytest.mark.etcd
+def test_onetime_with_current_files_loads_no_server_and_no_logging(
+    confpy: Confpy, tree: ConfTree, tmp_path: Path
+) -> None:
+    """A repeated `render --onetime` (files current, nothing to log) over http:// stays lean:
+    no TLS module, no server, no structlog."""
+    _put(confpy, "/app/host", "db1")
+    render = ("render", "--onetime", "--confdir", str(tree.confdir))
+    first = confpy.run(*render)
+    assert first.returncode == 0, first.stderr
+    modules = loaded_modules(confpy, tmp_path, *render)
+    assert present(modules, {"structlog", "ssl"} | _SERVER_AND_EXTRAS) == set()
+
+
+@pytest.mark.etcd
+def test_onetime_never_loads_grpc_or_protobuf(
+    confpy: Confpy, tree: ConfTree, tmp_path: Path
+) -> None:
+    """The etcd client is the standard library: no grpc, protobuf or etcd3, ever."""
+    _put(confpy, "/app/host", "db1")
+    modules = loaded_modules(confpy, tmp_path, "render", "--onetime", "--confdir",
+                             str(tree.confdir))
+    assert present(modules, _GRPC) == set()
+
+
+def _put(confpy: Confpy, key: str, value: str) -> None:
+    from confpy.testing.etcd import find_etcd
+
+    etcdctl = find_etcd("etcdctl")
+    subprocess.run(
+        [str(etcdctl), "--endpoints", str(confpy.endpoint), "put", key, value],
+        check=True,
+        capture_output=True,
+    )
