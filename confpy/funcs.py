@@ -271,7 +271,13 @@ def atoi(s: str) -> int:
     """Go's strconv.Atoi: an optional sign and ASCII digits, nothing else, within int64."""
     text = str(s)
     body = text[1:] if text[:1] in ("+", "-") else text
-    if not body or not body.isascii() or not body.isdigit() or not -(2**63) <= int(text) < 2**63:
+    if (
+        not body
+        or len(body) > 19  # beyond int64 whatever the digits; int() would refuse 4,300+
+        or not body.isascii()
+        or not body.isdigit()
+        or not -(2**63) <= int(text) < 2**63
+    ):
         raise RenderError(f"atoi: not an integer: {len(text)}-character string")
     return int(text)
 
