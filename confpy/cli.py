@@ -55,13 +55,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     A run needs only its own subcommand's parser: building all of them costs more than the
     rest of `--help` (argparse looks up translations on disk for every parser).
     """
-    from confpy.commands._common import EXIT_CODES
+    from confpy.commands._common import CMD_CODE, USAGE, exit_codes
 
+    summary = exit_codes(
+        ("0", "success: all resources in sync, or the command did what it was asked"),
+        ("1", "a resource or step failed: render, check, install, reload, a certificate "
+         "that is not usable, a child that cannot start"),
+        USAGE,
+        ("3", "etcd unreachable or failing, keys still missing when --wait-for-keys ran "
+         "out, or a lost tls rotate race"),
+        ("else", "exec and register -- CMD: " + CMD_CODE[1]),
+    )
     parser = _Parser(
         prog="confpy",
         description="Keep configuration files in sync with etcd: render templates, "
         "reload services, rotate TLS keypairs, register services.",
-        epilog=EXIT_CODES + "\nRun 'confpy COMMAND --help' for a command's options.",
+        epilog=summary + "\nRun 'confpy COMMAND --help' for a command's options and its own "
+        "exit codes.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"confpy {__version__}")

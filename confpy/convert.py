@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, ConfpyError, TemplateSyntaxError
 from confpy.gotemplate.translate import NotReadable, translate_readable
 
 __all__ = ["NotReadable", "convert_template", "convert_tree"]
@@ -22,7 +22,18 @@ __all__ = ["NotReadable", "convert_template", "convert_tree"]
 def convert_template(source: str, filename: str = "<template>") -> str:
     """Readable Jinja2 for a Go template; raises NotReadable (a TemplateSyntaxError) when
     plain Jinja cannot render the same bytes, and TemplateSyntaxError for broken syntax."""
-    return translate_readable(source, filename)
+    from confpy.gotemplate.engine import GoTemplate
+
+    # Go's own parser first: what confd would refuse is reported as confd reports it.
+    GoTemplate.compile(source, filename)
+    try:
+        return translate_readable(source, filename)
+    except NotReadable:
+        raise
+    except TemplateSyntaxError as e:
+        # Valid Go that the readable translation does not handle: it stays a .tmpl.
+        reason = e.reason if "keep the .tmpl" in e.reason else f"{e.reason}; keep the .tmpl"
+        raise NotReadable(reason, file=e.file, line=e.line) from None
 
 
 def convert_tree(
@@ -56,10 +67,17 @@ def convert_tree(
         if not is_go:
             continue
         try:
-            text = convert_template(path.read_text(encoding="utf-8"), str(path))
-        except NotReadable as e:
+            # Bytes, not read_text: universal newlines would turn the template's CRs into LFs.
+            text = convert_template(path.read_bytes().decode("utf-8"), str(path))
+        except UnicodeDecodeError:
             if on_keep is not None:
-                on_keep(path, e.reason)
+                on_keep(path, "not UTF-8 text")
+            continue
+        except ConfpyError as e:
+            # Not convertible, or not even valid Go: the .tmpl stays as it is (confpy runs
+            # it, or reports its syntax error when it loads it).
+            if on_keep is not None:
+                on_keep(path, str(e))
             continue
         new_rel = rel[: -len(".tmpl")] + ".j2" if rel.endswith(".tmpl") else rel + ".j2"
         renamed[rel] = new_rel
@@ -73,7 +91,7 @@ def convert_tree(
             new_rel, text = converted[path]
             dest = out / "templates" / new_rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text, encoding="utf-8")
+            dest.write_bytes(text.encode("utf-8"))
         elif relative.parts[0] == "conf.d" and path.suffix == ".toml":
             dest = out / relative
             dest.parent.mkdir(parents=True, exist_ok=True)

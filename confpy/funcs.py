@@ -9,7 +9,6 @@ clock and file-existence lookups, which confd also offers.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json as _json
 import os
 import posixpath
@@ -18,7 +17,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime as _datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from confpy import limits
@@ -52,7 +51,7 @@ class SRV:
     Weight: int
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: a pattern may be built from a value
 def _glob(pattern: str) -> re.Pattern[str]:
     """Translate Go's path.Match syntax: `*` and `?` never match `/`; `[...]` classes."""
     out = []
@@ -67,10 +66,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
             j = pattern.find("]", i + 1)
             if j == -1:
                 raise RenderError(f"bad glob pattern ({describe(pattern)}): unclosed [")
-            body = pattern[i + 1 : j]
-            if body.startswith("^"):
-                body = "!" + body[1:]
-            out.append(fnmatch.translate("[" + body + "]")[4:-3])
+            out.append(_glob_class(pattern, pattern[i + 1 : j]))
             i = j
         elif c == "\\" and i + 1 < len(pattern):
             i += 1
@@ -79,6 +75,34 @@ def _glob(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(c))
         i += 1
     return re.compile("".join(out) + r"\Z")
+
+
+def _glob_class(pattern: str, body: str) -> str:
+    """A `[...]` class as path.Match reads it: only `^` negates (`!` is a literal)."""
+    negated = body.startswith("^")
+    if negated:
+        body = body[1:]
+    parts: list[str] = []
+    k = 0
+    while k < len(body):
+        if body[k] == "\\" and k + 1 < len(body):
+            k += 1
+        lo = body[k]
+        k += 1
+        if k + 1 < len(body) and body[k] == "-":
+            k += 1
+            if body[k] == "\\" and k + 1 < len(body):
+                k += 1
+            hi = body[k]
+            k += 1
+            if hi < lo:
+                raise RenderError(f"bad glob pattern ({describe(pattern)}): bad range")
+            parts.append(re.escape(lo) + "-" + re.escape(hi))
+        else:
+            parts.append(re.escape(lo))
+    if not parts:
+        raise RenderError(f"bad glob pattern ({describe(pattern)}): empty class")
+    return "[" + ("^" if negated else "") + "".join(parts) + "]"
 
 
 class KeyFunctions:
@@ -244,10 +268,12 @@ def replace(s: str, old: str, new: str, n: int = -1) -> str:
 
 
 def atoi(s: str) -> int:
-    try:
-        return int(str(s).strip(), 10)
-    except ValueError:
-        raise RenderError(f"atoi: not an integer: {len(str(s))}-character string") from None
+    """Go's strconv.Atoi: an optional sign and ASCII digits, nothing else, within int64."""
+    text = str(s)
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body or not body.isascii() or not body.isdigit() or not -(2**63) <= int(text) < 2**63:
+        raise RenderError(f"atoi: not an integer: {len(text)}-character string")
+    return int(text)
 
 
 def base64_encode(s: str) -> str:
@@ -315,12 +341,30 @@ def file_exists(path: str) -> bool:
     return os.path.exists(path)
 
 
+def _go_case(s: str, upper: bool) -> str:
+    """Go's strings.ToUpper/ToLower: one character to one (simple case mapping)."""
+    if s.isascii():
+        return s.upper() if upper else s.lower()
+    out: list[str] = []
+    for c in s:
+        if "\ud800" <= c <= "\udfff":
+            out.append("\ufffd")  # Go maps an invalid byte to U+FFFD
+            continue
+        m = c.upper() if upper else c.lower()
+        if len(m) != 1:
+            m = c.title() if upper else {"\u0130": "i"}.get(c, c)
+            if len(m) != 1:
+                m = c
+        out.append(m)
+    return "".join(out)
+
+
 def to_upper(s: str) -> str:
-    return s.upper()
+    return _go_case(s, True)
 
 
 def to_lower(s: str) -> str:
-    return s.lower()
+    return _go_case(s, False)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -348,11 +392,23 @@ def reverse(items: Any) -> Any:
 
 
 def sort_by_length(items: Iterable[str]) -> list[str]:
-    return sorted(items, key=len)
+    """Shortest first; ties in the order Go's sort.Sort leaves them, as in confd."""
+    from confpy.gotemplate.gosort import sort_sort
+
+    out = list(items)
+    sort_sort(out, lambda a, b: len(a.encode("utf-8", "surrogateescape"))
+              < len(b.encode("utf-8", "surrogateescape")))
+    return out
 
 
 def sort_kv_by_length(items: Iterable[KVPair]) -> list[KVPair]:
-    return sorted(items, key=lambda kv: len(kv.key))
+    """Shortest key first; ties in the order Go's sort.Sort leaves them, as in confd."""
+    from confpy.gotemplate.gosort import sort_sort
+
+    out = list(items)
+    sort_sort(out, lambda a, b: len(a.key.encode("utf-8", "surrogateescape"))
+              < len(b.key.encode("utf-8", "surrogateescape")))
+    return out
 
 
 def make_map(*pairs: Any) -> dict[Any, Any]:
@@ -387,15 +443,21 @@ def _int(function: str, value: Any) -> int:
 
 
 def add(a: int, b: int) -> int:
-    return _int("add", a) + _int("add", b)
+    return _int64(_int("add", a) + _int("add", b))
 
 
 def sub(a: int, b: int) -> int:
-    return _int("sub", a) - _int("sub", b)
+    return _int64(_int("sub", a) - _int("sub", b))
 
 
 def mul(a: int, b: int) -> int:
-    return limits.bounded_mul(_int("mul", a), _int("mul", b))  # type: ignore[no-any-return]
+    return _int64(_int("mul", a) * _int("mul", b))
+
+
+def _int64(n: int) -> int:
+    """Go's int is 64 bits: arithmetic wraps around."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n
 
 
 def div(a: int, b: int) -> int:

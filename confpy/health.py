@@ -109,8 +109,8 @@ class Status:
             reasons.append("starting: first render not done")
         elif not self.connected:
             reasons.append("not connected to etcd")
-        if self.failing:
-            names = sorted(self.failing)
+        if set(self.failing) - self.failing_reloads:
+            names = sorted(set(self.failing) - self.failing_reloads)
             reasons.append(f"{len(names)} resource(s) failing: {', '.join(names)}")
         if self.failing_reloads:
             names = sorted(self.failing_reloads)

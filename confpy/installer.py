@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from confpy.errors import CheckFailedError, CommandError, InstallError
+from confpy.errors import CheckFailedError, CommandError, InstallError, RenderError
 from confpy.log import get_logger
 from confpy.process import describe, run_checked, substitute
 from confpy.resource import TemplateResource
@@ -51,6 +51,8 @@ class Staged:
     desired: FileState
     path: Path
     kept: bool = False
+    remove: bool = False
+    """A removal (an `each` file whose match is gone): commit unlinks the destination."""
 
 
 def desired_state(resource: TemplateResource, content: bytes) -> FileState:
@@ -154,7 +156,7 @@ def create_beside(dest: Path, mode: int, suffix: str = "") -> tuple[int, Path]:
 def check(staged: Staged) -> None:
     """Run the resource's check_cmd on the stage file; raise CheckFailedError if it fails."""
     resource = staged.resource
-    if resource.check_cmd is None:
+    if resource.check_cmd is None or staged.remove:
         return
     command = substitute(resource.check_cmd, src=str(staged.path), dest=str(resource.dest))
     try:
@@ -167,6 +169,9 @@ def check(staged: Staged) -> None:
 def commit(staged: Staged) -> None:
     """Move the stage file over the destination atomically and make the rename durable."""
     dest = staged.resource.dest
+    if staged.remove:
+        _remove(staged)
+        return
     try:
         os.rename(staged.path, dest)
     except OSError as e:
@@ -203,6 +208,8 @@ def discard(staged: Staged, *, keep: bool = False) -> None:
     if keep:
         staged.kept = True
         return
+    if staged.remove:
+        return  # nothing was staged; the destination stays
     _unlink(staged.path)
 
 
@@ -250,3 +257,60 @@ def _fsync_dir(directory: Path) -> None:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+# -- guards and removals (issue 14) ----------------------------------------------------------
+
+
+def check_min_bytes(resource: TemplateResource, content: bytes) -> None:
+    """`min_bytes`: refuse a render shorter than the resource's floor (the old file stays)."""
+    if len(content) < resource.min_bytes:
+        raise RenderError(
+            f"rendered {len(content)} bytes, fewer than min_bytes = {resource.min_bytes}; "
+            f"{resource.dest} left as it was",
+            file=str(resource.src),
+        )
+
+
+def stage_removal(resource: TemplateResource) -> Staged:
+    """A removal to commit with the change set: nothing is written before the commit."""
+    return Staged(resource, FileState(b"", 0, 0, 0), resource.dest, remove=True)
+
+
+def removal_diff(resource: TemplateResource) -> str:
+    """What `--noop` shows for a file that would be removed."""
+    try:
+        st = os.lstat(resource.dest)
+        meta = f"mode {stat.S_IMODE(st.st_mode):04o} owner {st.st_uid}:{st.st_gid}"
+    except OSError:
+        meta = "absent"
+    return f"--- {resource.dest} ({meta})\n+++ {resource.dest} (removed: its key is gone)\n"
+
+
+def _remove(staged: Staged) -> None:
+    dest = staged.resource.dest
+    try:
+        os.unlink(dest)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InstallError(f"cannot remove: {e.strerror}", dest=str(dest)) from None
+    _fsync_dir(dest.parent)
+
+
+def keep_previous(resource: TemplateResource) -> Staged:
+    """`on_reload_failure = "rollback"`: stage the destination as it is now, to restore it.
+
+    The copy sits beside the destination with the same content, mode and owner, so
+    `commit()` of it is an atomic rename back. When there is no file yet, restoring
+    means removing the new one: the previous state was "no file".
+    """
+    dest = resource.dest
+    try:
+        st = os.stat(dest)
+        content = dest.read_bytes()
+    except FileNotFoundError:
+        return stage_removal(resource)
+    except OSError as e:
+        raise InstallError(f"cannot keep the previous file: {e.strerror}", dest=str(dest)) from None
+    return stage(resource, FileState(content, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))

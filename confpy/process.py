@@ -1,4 +1,6 @@
-"""Run operator commands (check, reload, restart) safely, and signal processes by pidfile.
+"""Processes: run operator commands (check, reload, restart) safely, signal by pidfile, and
+the primitives a supervisor needs (start a child in its own session, signal its group, read
+wait statuses, become a subreaper).
 
 A string command runs through `/bin/sh -c` as in confd; an array runs without a shell.
 Each command runs in its own session so that a timeout kills its whole process group,
@@ -12,17 +14,19 @@ confpy chose) are substituted.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import selectors
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from confpy.errors import CommandError, ProcessError
+from confpy.errors import CommandError, ConfigError, ProcessError
 
 OUTPUT_LIMIT = 4096
 """Bytes of a command's combined output kept for the log and error messages."""
@@ -246,9 +250,91 @@ def signal_pidfile(pidfile: Path, signame: str) -> int:
         raise ProcessError(f"{pidfile}: does not hold a usable PID")
     pid = int(text)
     try:
-        os.kill(pid, signal.Signals["SIG" + signame])
+        os.kill(pid, parse_signal(signame))
     except ProcessLookupError:
         raise ProcessError(f"{pidfile}: process {pid} is not running") from None
     except PermissionError:
         raise ProcessError(f"{pidfile}: not allowed to signal process {pid}") from None
     return pid
+
+
+# -- supervised children: start, signal, wait statuses ----------------------------------------
+
+
+def parse_signal(name: str, *, field: str = "signal") -> signal.Signals:
+    """`HUP`, `SIGHUP` or `hup` -> signal.SIGHUP; ConfigError naming `field` otherwise."""
+    text = name.strip().upper()
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return signal.Signals[text]
+    except KeyError:
+        raise ConfigError(f"unknown signal name {name!r}", field=field) from None
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128+N after signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def start_session(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in a session of its own, with our stdio; ProcessError saying why not."""
+    name = argv[0]
+    try:
+        return subprocess.Popen(
+            list(argv), start_new_session=True, env=dict(env) if env is not None else None, cwd=cwd
+        )
+    except FileNotFoundError as e:
+        if cwd is not None and e.filename == cwd:
+            raise ProcessError(f"cannot start {name!r}: no directory {cwd}") from None
+        raise ProcessError(f"cannot start {name!r}: command not found") from None
+    except PermissionError:
+        raise ProcessError(
+            f"cannot start {name!r}: permission denied (is it an executable file?)"
+        ) from None
+    except OSError as e:
+        raise ProcessError(f"cannot start {name!r}: {e.strerror or e}") from None
+
+
+def signal_group(pid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the process group `pid` leads, or to `pid` alone if it left the group.
+
+    False when not permitted; a process already gone is not an error.
+    """
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        # The child left its group (setpgid/setsid of its own): signal it alone.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    except PermissionError:
+        return False
+    return True
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+
+
+def set_subreaper(on: bool) -> int | None:
+    """Make orphaned descendants re-parent to us; return the previous setting, or None.
+
+    PID 1 gets orphans anyway; outside a container (and in tests) this is what lets a
+    supervisor reap grandchildren. Linux only; elsewhere orphans go to init as usual.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    previous = ctypes.c_int(0)
+    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0) != 0:
+        return None
+    if prctl(_PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(int(on)), 0, 0, 0) != 0:
+        return None
+    return previous.value

@@ -8,16 +8,17 @@ files, last revision, failures) lives in the runner and the daemon.
 from __future__ import annotations
 
 import grp
+import os
 import pwd
 import re
 import tomllib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from confpy.durations import parse_duration, parse_wait
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
@@ -72,11 +73,75 @@ class TemplateResource:
     changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # -- issue 14: one template to many files, reload over HTTP, guarded installs --------
+    each: str | None = None
+    """A confd glob, relative to `prefix`: render once per matching key or key directory."""
+    reload_url: str | None = None
+    reload_method: str = "POST"
+    min_bytes: int = 0
+    on_reload_failure: str = "keep"
+    each_match: EachMatch | None = field(default=None, compare=False, repr=False)
+    """Set on the per-file resources `confpy.each` derives from an `each` resource."""
+    each_reserved: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Other resources' dests an `each` resource must never write: path -> resource name."""
 
     @property
     def full_keys(self) -> tuple[str, ...]:
         """The absolute etcd keys this resource reads: each matches itself and its subtree."""
-        return tuple(join_key(self.prefix, k) for k in self.keys)
+        keys = tuple(join_key(self.prefix, k) for k in self.keys)
+        if self.each is not None and self.each_match is None:
+            keys += (join_key(self.prefix, each_base(self.each)),)
+        return keys
+
+
+@dataclass(frozen=True)
+class EachMatch:
+    """What one file of an `each` resource was rendered for (`each.key` in templates)."""
+
+    parent: str
+    """The `each` resource's name."""
+    key: str
+    """The matched key or key directory, relative to the resource's prefix."""
+    name: str
+    value: str | None
+    """The key's value, decoded; None for a key directory that has no value itself."""
+    values: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """The snapshot narrowed to what this file may read: its match and the resource's keys."""
+    remove: bool = False
+    """True for a file whose match disappeared: the resource created it and removes it."""
+
+    @property
+    def Key(self) -> str:  # Go templates' field names
+        return self.key
+
+    @property
+    def Name(self) -> str:
+        return self.name
+
+    @property
+    def Value(self) -> str | None:
+        return self.value
+
+    def __call__(self) -> dict[str, str | None]:
+        """Go templates call a bare name: `{{ (each).Name }}` reads this map's fields."""
+        return {"Key": self.key, "Name": self.name, "Value": self.value}
+
+
+EACH_NAME = re.compile(r"\{\{\s*name\s*\}\}")
+"""`{{ name }}` in an `each` resource's dest."""
+RELOAD_METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
+ON_RELOAD_FAILURE = ("keep", "rollback")
+
+
+def each_base(pattern: str) -> str:
+    """The glob-free leading directories of an `each` pattern: what to read and watch."""
+    parts = pattern.split("/")
+    fixed = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?[\\"):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "/"
 
 
 @dataclass
@@ -88,6 +153,18 @@ class LoadResult:
 def join_key(prefix: str, key: str) -> str:
     """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no trailing slash."""
     return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
+
+
+def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
+    """The prefix a resource reads under.
+
+    A Go (confd) resource follows confd: a global prefix, when set, replaces the
+    resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
+    the global prefix, then its own.
+    """
+    if syntax == "go" and global_prefix.strip("/"):
+        return join_key(global_prefix, "").rstrip("/")
+    return join_key(global_prefix, own_prefix).rstrip("/")
 
 
 def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
@@ -102,26 +179,75 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     files = sorted(confd.glob("*.toml"))
     if not files:
         result.errors.append(ConfigError("no *.toml template resources found", file=str(confd)))
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     for path in files:
         try:
             res = load_resource(path, confdir / "templates", prefix)
+        except ConfigProblems as e:
+            result.errors.extend(p for p in e.problems if isinstance(p, ConfigError))
+            continue
         except ConfigError as e:
             result.errors.append(e)
             continue
-        if res.dest in seen:
+        # One file has one owner, however it is spelled: `out/../out/f`, or a path
+        # through a symlinked directory, is the same file as `out/f`.
+        real = os.path.realpath(res.dest)
+        if real in seen:
             result.errors.append(
                 ConfigError(
-                    f"dest {res.dest} is also written by {seen[res.dest]}",
+                    f"dest {res.dest} is also written by {seen[real]}"
+                    + (f" (both are {real})" if real != str(res.dest) else ""),
                     file=str(path),
                     line=_line_of(path.read_text(), "dest"),
                     field="dest",
                 )
             )
             continue
-        seen[res.dest] = path
+        seen[real] = path
         result.resources.append(res)
+    _each_overlaps(result)
     return result
+
+
+def _each_overlaps(result: LoadResult) -> None:
+    """Refuse two `each` dests that can name the same file; reserve other resources' dests.
+
+    `a-{{ name }}.conf` and `{{ name }}.conf` can both produce `a-b.conf`: neither could
+    tell whose file it is, so the second is refused at load time. A plain resource's
+    dest that an `each` dest could produce is reserved: that one match fails instead.
+    """
+    each = [r for r in result.resources if r.each is not None]
+    plain = [r for r in result.resources if r.each is None]
+    for i, r in enumerate(each):
+        for other in each[:i]:
+            if _patterns_overlap(str(other.dest), str(r.dest)):
+                result.errors.append(
+                    ConfigError(
+                        f"dest {r.dest} can name the same files as {other.dest} "
+                        f"(resource {other.name})",
+                        file=str(r.path),
+                        line=_line_of(r.path.read_text(), "dest"),
+                        field="dest",
+                    )
+                )
+        rx = each_dest_regex(str(r.dest))
+        reserved = {str(p.dest): p.name for p in plain if rx.fullmatch(str(p.dest))}
+        if reserved:
+            result.resources[result.resources.index(r)] = replace(r, each_reserved=reserved)
+
+
+def each_dest_regex(dest: str) -> re.Pattern[str]:
+    """Every path an `each` dest can produce: `{{ name }}` is any non-empty name without `/`."""
+    parts = EACH_NAME.split(dest)
+    return re.compile("[^/]+".join(re.escape(p) for p in parts))
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether two `each` dests can produce one path (conservative with repeated names)."""
+    if a.rpartition("/")[0] != b.rpartition("/")[0]:
+        return False  # {{ name }} never holds a `/`: different directories never meet
+    (pa, *_, sa), (pb, *_, sb) = EACH_NAME.split(a), EACH_NAME.split(b)
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
 def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> TemplateResource:
@@ -130,6 +256,8 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         text = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -186,145 +314,266 @@ class _Parser:
         return value
 
     def parse(self) -> TemplateResource:
-        known = {
-            "src",
-            "dest",
-            "keys",
-            "prefix",
-            "mode",
-            "uid",
-            "gid",
-            "owner",
-            "group",
-            "check_cmd",
-            "reload_cmd",
-            "restart_cmd",
-            "reload_signal",
-            "pidfile",
-            "command_timeout",
-            "exec_notify",
-            "make_dirs",
-            "validate",
-            "wait",
-            "min_reload_interval",
-            "syntax",
-        }
-        for name in self.table:
-            if name not in known:
-                hint = _closest(name, known)
-                raise self.error(
-                    name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
-                )
-        for required in ("src", "dest", "keys"):
-            if required not in self.table:
-                raise ConfigError(
-                    f"{required}: required field is missing", file=str(self.path), field=required
-                )
+        """Check every field; raise one ConfigError, or ConfigProblems listing them all."""
+        problems: list[ConfigError] = []
+        values: dict[str, Any] = {}
+        for name, check in self._checks():
+            try:
+                values[name] = check()
+            except ConfigProblems as e:
+                problems.extend(p for p in e.problems if isinstance(p, ConfigError))
+            except ConfigError as e:
+                problems.append(e)
+        try:
+            dest = self.table.get("dest")
+            each, reload_url, reload_method, min_bytes, on_failure = self._each_and_reload_fields(
+                dest if isinstance(dest, str) else ""
+            )
+            values.update(
+                each=each,
+                reload_url=reload_url,
+                reload_method=reload_method,
+                min_bytes=min_bytes,
+                on_reload_failure=on_failure,
+            )
+        except ConfigError as e:
+            problems.append(e)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ConfigProblems(list(problems))
+        return TemplateResource(name=self.path.stem, path=self.path, **values)
 
+    def _checks(self) -> list[tuple[str, Callable[[], Any]]]:
+        """(TemplateResource field, check) for every field; a check raises ConfigError."""
+        return [
+            ("src", self._unknown_and_required_then_src),
+            ("dest", self._dest),
+            ("keys", self._keys),
+            ("prefix", self._prefix),
+            ("mode", self._mode),
+            ("uid", lambda: self._id("uid", "owner", _uid_of)),
+            ("gid", lambda: self._id("gid", "group", _gid_of)),
+            ("check_cmd", lambda: self.command("check_cmd")),
+            ("reload_cmd", lambda: self.command("reload_cmd")),
+            ("restart_cmd", lambda: self.command("restart_cmd")),
+            ("reload_signal", self._reload_signal),
+            ("pidfile", self._pidfile),
+            ("command_timeout", self._command_timeout),
+            ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
+            ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
+            ("validate", self._validate),
+            ("wait", self._wait),
+            ("min_reload_interval", self._min_reload_interval),
+            ("syntax", self._syntax),
+        ]
+
+    def _unknown_and_required_then_src(self) -> Path:
+        problems: list[ConfpyError] = []
+        for name in self.table:
+            if name not in KNOWN_FIELDS:
+                hint = _closest(name, KNOWN_FIELDS)
+                problems.append(self.error(
+                    name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
+                ))
+        for required in ("src", "dest") if "each" in self.table else ("src", "dest", "keys"):
+            if required not in self.table:
+                problems.append(ConfigError(
+                    f"{required}: required field is missing", file=str(self.path), field=required
+                ))
+        try:
+            src = self._src()
+        except ConfigError as e:
+            problems.append(e)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ConfigProblems(problems)
+        return src
+
+    def _src(self) -> Path:
         src_name = self.get("src", str, "a file name under templates/")
+        if src_name is None:
+            raise ConfigProblems([])
         if not src_name:
             raise self.error("src", "must not be empty")
-        src = self.templates_dir / src_name
+        relative = Path(src_name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise self.error(
+                "src", f"must name a file under {self.templates_dir}, got {src_name!r}"
+            )
+        src = self.templates_dir / relative
         if not src.is_file():
             raise self.error("src", f"template file {src} does not exist")
+        return src
 
+    def _dest(self) -> Path:
         dest_name = self.get("dest", str, "an absolute path")
+        if dest_name is None:
+            raise ConfigProblems([])
         if not dest_name or not dest_name.startswith("/"):
             raise self.error("dest", f"must be an absolute path, got {dest_name!r}")
-        dest = Path(dest_name)
+        return Path(dest_name)
 
+    def _keys(self) -> tuple[str, ...]:
         keys = self.get("keys", list, "an array of keys")
+        if keys is None and "each" in self.table:
+            return ()
+        if keys is None:
+            raise ConfigProblems([])
         if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
             raise self.error("keys", "must be a non-empty array of non-empty strings")
-        own_prefix = self.get("prefix", str, "a string") or ""
+        return tuple(join_key("", k) for k in keys)
 
+    def _prefix(self) -> str:
+        own_prefix = self.get("prefix", str, "a string") or ""
+        try:
+            syntax = self._syntax()
+        except ConfigError:
+            syntax = "jinja"  # reported by the syntax check
+        return _effective_prefix(self.global_prefix, own_prefix, syntax)
+
+    def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
             # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
             raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
-        mode = self.get("mode", str, 'an octal string such as "0644"')
-        if mode is not None:
-            if not re.fullmatch(r"0?[0-7]{3,4}", mode):
-                raise self.error("mode", f'must be an octal string such as "0644", got {mode!r}')
-            mode = int(mode, 8)
+        text = self.get("mode", str, 'an octal string such as "0644"')
+        if text is None:
+            return None
+        if not re.fullmatch(r"0?[0-7]{3,4}", text):
+            raise self.error("mode", f'must be an octal string such as "0644", got {text!r}')
+        mode = int(text, 8)
+        if mode & 0o7000:
+            raise self.error(
+                "mode", f"{text}: setuid, setgid and sticky bits are refused for a config file"
+            )
+        if mode & 0o002:
+            raise self.error(
+                "mode", f"{text}: a world-writable file would let any local user rewrite it"
+            )
+        return mode
 
-        uid = self.get("uid", int, "an integer")
-        gid = self.get("gid", int, "an integer")
-        owner = self.get("owner", str, "a user name")
-        group = self.get("group", str, "a group name")
-        if owner is not None:
-            if uid is not None:
-                raise self.error("owner", "set either owner or uid, not both")
-            try:
-                uid = pwd.getpwnam(owner).pw_uid
-            except KeyError:
-                raise self.error("owner", f"no such user {owner!r}") from None
-        if group is not None:
-            if gid is not None:
-                raise self.error("group", "set either group or gid, not both")
-            try:
-                gid = grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise self.error("group", f"no such group {group!r}") from None
+    def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
+        """uid from `uid` or from a user name in `owner` (gid and group alike)."""
+        number = self.get(name, int, "an integer")
+        value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
+        if value is None:
+            return number  # type: ignore[no-any-return]
+        if number is not None:
+            raise self.error(by_name, f"set either {by_name} or {name}, not both")
+        try:
+            return lookup(value)
+        except KeyError:
+            kind = "user" if by_name == "owner" else "group"
+            raise self.error(by_name, f"no such {kind} {value!r}") from None
 
+    def _reload_signal(self) -> str | None:
         reload_signal = self.get("reload_signal", str, 'a signal name such as "HUP"')
-        if reload_signal is not None:
-            reload_signal = reload_signal.upper().removeprefix("SIG")
-            if reload_signal not in SIGNALS:
-                raise self.error("reload_signal", f"unknown signal {reload_signal!r}")
-        pidfile = self.get("pidfile", str, "a path")
-        if reload_signal and not pidfile:
+        if reload_signal is None:
+            return None
+        reload_signal = reload_signal.upper().removeprefix("SIG")
+        if reload_signal not in SIGNALS:
+            raise self.error("reload_signal", f"unknown signal {reload_signal!r}")
+        if not self.table.get("pidfile"):
             raise self.error("reload_signal", "needs pidfile to know which process to signal")
+        return reload_signal  # type: ignore[no-any-return]
 
+    def _pidfile(self) -> Path | None:
+        pidfile = self.get("pidfile", str, "a path")
+        return Path(pidfile) if pidfile else None
+
+    def _command_timeout(self) -> float:
         timeout = self.get("command_timeout", (str, int, float), 'a duration such as "30s"')
+        try:
+            return 30.0 if timeout is None else parse_duration(timeout)
+        except ValueError as e:
+            raise self.error("command_timeout", str(e)) from None
+
+    def _validate(self) -> str | None:
         validate = self.get("validate", str, "one of " + ", ".join(VALIDATORS))
         if validate is not None and validate not in VALIDATORS:
             raise self.error(
                 "validate", f"must be one of {', '.join(VALIDATORS)}, got {validate!r}"
             )
-        syntax = self.get("syntax", str, "jinja or go")
-        if syntax is None:
-            syntax = "go" if src_name.endswith(".tmpl") else "jinja"
-        elif syntax not in SYNTAXES:
-            raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
-        wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
-        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
+        return validate  # type: ignore[no-any-return]
 
+    def _wait(self) -> tuple[float, float] | None:
+        wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
         try:
-            command_timeout = 30.0 if timeout is None else parse_duration(timeout)
-        except ValueError as e:
-            raise self.error("command_timeout", str(e)) from None
-        try:
-            wait = parse_wait(wait_text) if wait_text else None
+            return parse_wait(wait_text) if wait_text else None
         except ValueError as e:
             raise self.error("wait", str(e)) from None
+
+    def _min_reload_interval(self) -> float | None:
+        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
         try:
-            min_reload_interval = None if interval is None else parse_duration(interval)
+            return None if interval is None else parse_duration(interval)
         except ValueError as e:
             raise self.error("min_reload_interval", str(e)) from None
 
-        return TemplateResource(
-            name=self.path.stem,
-            path=self.path,
-            src=src,
-            dest=dest,
-            keys=tuple(join_key("", k) for k in keys),
-            prefix=join_key(self.global_prefix, own_prefix).rstrip("/"),
-            mode=mode,
-            uid=uid,
-            gid=gid,
-            check_cmd=self.command("check_cmd"),
-            reload_cmd=self.command("reload_cmd"),
-            restart_cmd=self.command("restart_cmd"),
-            reload_signal=reload_signal,
-            pidfile=Path(pidfile) if pidfile else None,
-            command_timeout=command_timeout,
-            exec_notify=bool(self.get("exec_notify", bool, "true or false") is not False),
-            make_dirs=bool(self.get("make_dirs", bool, "true or false")),
-            validate=validate,
-            wait=wait,
-            min_reload_interval=min_reload_interval,
-            syntax=syntax,
-        )
+    def _syntax(self) -> str:
+        syntax = self.get("syntax", str, "jinja or go")
+        if syntax is None:
+            src_name = self.table.get("src")
+            return "go" if isinstance(src_name, str) and src_name.endswith(".tmpl") else "jinja"
+        if syntax not in SYNTAXES:
+            raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
+        return syntax  # type: ignore[no-any-return]
+
+    def _each_and_reload_fields(self, dest: str) -> tuple[str | None, str | None, str, int, str]:
+        """each, reload_url, reload_method, min_bytes, on_reload_failure, checked."""
+        each = self.get("each", str, 'a key glob such as "/services/*"')
+        if each is not None:
+            if not each.strip("/ "):
+                raise self.error("each", "must name keys below the prefix, e.g. \"/services/*\"")
+            each = join_key("", each)
+            if "[" in each and "]" not in each:
+                raise self.error("each", f"bad glob pattern {each!r}: unclosed [")
+            head, _, last = dest.rpartition("/")
+            if EACH_NAME.search(head):
+                raise self.error(
+                    "dest", "{{ name }} may only appear in the file name, not in a directory"
+                )
+            if not EACH_NAME.search(last):
+                raise self.error("dest", "an each resource's dest must contain {{ name }}")
+        elif EACH_NAME.search(dest):
+            raise self.error("dest", '{{ name }} needs each = "PATTERN" to say what it stands for')
+        leftover = EACH_NAME.sub("", dest)
+        if each is not None and ("{{" in leftover or "}}" in leftover):
+            raise self.error("dest", "only {{ name }} is substituted in dest")
+
+        reload_url = self.get("reload_url", str, 'a URL such as "http://127.0.0.1:8080/-/reload"')
+        if reload_url is not None:
+            if "{{" in reload_url or "}}" in reload_url:
+                raise self.error(
+                    "reload_url", "must not contain {{ }}: no value is substituted in the URL"
+                )
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(reload_url)
+                parts.port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError as e:
+                raise self.error("reload_url", f"not a URL: {e}") from None
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.error("reload_url", "must be an http:// or https:// URL with a host")
+        method = self.get("reload_method", str, "an HTTP method such as POST")
+        if method is not None:
+            if method.upper() not in RELOAD_METHODS:
+                raise self.error(
+                    "reload_method", f"must be one of {', '.join(RELOAD_METHODS)}, got {method!r}"
+                )
+            if reload_url is None:
+                raise self.error("reload_method", "needs reload_url")
+        min_bytes = self.get("min_bytes", int, "a number of bytes")
+        if min_bytes is not None and min_bytes < 0:
+            raise self.error("min_bytes", f"must be 0 or more, got {min_bytes}")
+        on_failure = self.get("on_reload_failure", str, '"keep" or "rollback"')
+        if on_failure is not None and on_failure not in ON_RELOAD_FAILURE:
+            raise self.error(
+                "on_reload_failure", f'must be "keep" or "rollback", got {on_failure!r}'
+            )
+        return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
 
     def command(self, name: str) -> Command | None:
         value = self.get(name, (str, list), "a shell string or an array of arguments")
@@ -337,6 +586,25 @@ class _Parser:
         if not value.strip():
             raise self.error(name, "must not be empty")
         return value
+
+
+KNOWN_FIELDS = frozenset(
+    {
+        *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
+        *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
+        *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
+        "min_reload_interval",
+        *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
+    }
+)
+
+
+def _uid_of(name: str) -> int:
+    return pwd.getpwnam(name).pw_uid
+
+
+def _gid_of(name: str) -> int:
+    return grp.getgrnam(name).gr_gid
 
 
 def _line_of(text: str, name: str, *, table: bool = False) -> int | None:

@@ -94,8 +94,8 @@ class RotateOptions:
             raise ConfigError(
                 f"--key-type: unknown key type {self.key_type!r} (use {', '.join(tls.KEY_TYPES)})"
             )
-        if self.days <= 0:
-            raise ConfigError("--days: validity must be positive")
+        tls.check_validity(self.days)
+        tls.check_common_name(self.common_name)
         if self.cert_out is not None and self.key_out is not None and self.cert_out == self.key_out:
             raise ConfigError("--cert-out and --key-out must be different files")
         for san in self.sans:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from confpy import each
 from confpy.errors import (
     CheckFailedError,
     CommandError,
@@ -27,12 +28,16 @@ from confpy.errors import (
 from confpy.installer import (
     Staged,
     check,
+    check_min_bytes,
     commit,
     desired_state,
     diff,
     discard,
     is_current,
+    keep_previous,
+    removal_diff,
     stage,
+    stage_removal,
 )
 from confpy.log import get_logger
 from confpy.process import describe, run_checked, signal_pidfile, substitute
@@ -125,12 +130,15 @@ def render_all(
     raises fails that resource alone, with a one-line message that carries no value.
     """
     rendered: dict[str, bytes] = {}
-    failures: dict[str, ConfpyError] = {}
+    resources, failures = each.expand(list(resources), snapshot)  # one per match (issue 14)
     for r in resources:
+        if r.name in failures:
+            continue
         try:
-            content = config.templates.render(r, snapshot)
+            content = config.templates.render(r, each.render_snapshot(r, snapshot))
             if r.validate:
                 validate_output(content, r.validate, file=str(r.src))
+            check_min_bytes(r, content)
             rendered[r.name] = content
         except ConfpyError as e:
             failures[r.name] = e
@@ -169,6 +177,88 @@ def apply(
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
+    `each` resources (issue 14) are applied as their per-file resources plus the removal
+    of files whose match is gone, in the same change set; the report folds them back into
+    one outcome per resource, so callers (retries, health) see the resources they know.
+    """
+    p = each.plan(resources, snapshot, rendered, failures)
+    if p is None:
+        return _apply_files(
+            resources,
+            snapshot,
+            rendered,
+            failures,
+            options,
+            atomic=atomic,
+            notify=notify,
+            owed=owed,
+            limiter=limiter,
+        )
+    report = _apply_files(
+        p.resources,
+        snapshot,
+        rendered,
+        {**failures, **p.failures},
+        options,
+        atomic=atomic,
+        notify=notify,
+        owed=each.owed_files(p, owed),
+        limiter=limiter,
+    )
+    by_file = {o.resource.name: (o.status, o.error) for o in report.outcomes}
+    problems = each.finish(p, by_file, noop=options.noop)
+    return _fold(resources, report, problems)
+
+
+def _fold(
+    resources: Sequence[TemplateResource], report: Report, problems: dict[str, ConfpyError]
+) -> Report:
+    """One outcome per configured resource: the first failing file speaks for an `each` one."""
+    files: dict[str, list[Outcome]] = {}
+    for o in report.outcomes:
+        parent = o.resource.each_match.parent if o.resource.each_match else o.resource.name
+        files.setdefault(parent, []).append(o)
+    folded = Report(report.revision, reloads=report.reloads)
+    for r in resources:
+        group = files.get(r.name, [])
+        if r.each is None or r.each_match is not None:
+            folded.outcomes.extend(group)
+            continue
+        out = Outcome(r)
+        out.reload_owed = any(o.reload_owed for o in group)
+        deferred = [o.reload_not_before for o in group if o.reload_not_before is not None]
+        out.reload_not_before = max(deferred) if deferred else None
+        failed = [o for o in group if o.failed]
+        if failed:
+            first = failed[0]
+            assert first.error is not None
+            out.status, out.step = "failed", first.step
+            out.error = each.EachFileError(each.label(first.resource), first.error, len(failed) - 1)
+        elif r.name in problems:
+            _fail(out, "install", problems[r.name], report.revision)
+        elif any(o.status == "installed" for o in group):
+            out.status = "installed"
+        elif any(o.status == "pending" for o in group):
+            out.status = "pending"
+            out.diff = "".join(o.diff or "" for o in group)
+        folded.outcomes.append(out)
+    return folded
+
+
+def _apply_files(
+    resources: Sequence[TemplateResource],
+    snapshot: Snapshot,
+    rendered: dict[str, bytes],
+    failures: dict[str, ConfpyError],
+    options: RenderOptions,
+    *,
+    atomic: bool,
+    notify: Notifier | None = None,
+    owed: Collection[str] = (),
+    limiter: Limiter | None = None,
+) -> Report:
+    """Install what changed; reload each distinct command once, after every file is in place.
+
     With `atomic`, the resources form one change set: if any fails to render, stage or
     pass its check, none is installed, so a process never sees a new certificate with an
     old key. Without it, a failing resource never stops the others.
@@ -190,12 +280,19 @@ def apply(
             _fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     try:
         for r in resources:
             o = outcomes[r.name]
             if o.failed:
                 continue
             try:
+                if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
+                    if options.noop:
+                        o.status, o.diff = "pending", removal_diff(r)
+                    else:
+                        staged.append(stage_removal(r))
+                    continue
                 desired = desired_state(r, rendered[r.name])
                 o.checksum = desired.checksum
                 if is_current(r, desired):
@@ -234,12 +331,18 @@ def apply(
             if o.failed:
                 continue
             try:
+                if s.resource.on_reload_failure == "rollback" and not options.sync_only:
+                    previous[s.resource.name] = keep_previous(s.resource)
                 commit(s)
             except InstallError as e:
                 _fail(o, "install", e, snapshot.revision)
                 continue
             o.status = "installed"
             installed.append(s.resource)
+            if s.remove:  # an `each` file whose match is gone
+                log.info("removed", resource=s.resource.name, dest=str(s.resource.dest),
+                         revision=snapshot.revision)  # fmt: skip
+                continue
             log.info(
                 "installed",
                 resource=s.resource.name,
@@ -264,7 +367,13 @@ def apply(
         r for r in resources if outcomes[r.name].reload_owed and not outcomes[r.name].failed
     ]
     if to_reload:
+        if previous and limiter is not None:
+            # A rollback judges the file just installed: its reload is never deferred.
+            limiter = _Unlimited(limiter)
         report.reloads = _reload_once(to_reload, outcomes, snapshot.revision, limiter)
+        report.reloads += _roll_back(to_reload, outcomes, previous, snapshot.revision)
+    for backup in previous.values():  # kept for a reload that did not run (deferred)
+        discard(backup)
     if installed and notify is not None:
         notify(installed)
     return report
@@ -319,6 +428,85 @@ def _reload_once(
     return len(done)
 
 
+class _Unlimited:
+    """A limiter that allows every reload now, still telling `inner` what ran."""
+
+    def __init__(self, inner: Limiter) -> None:
+        self.inner = inner
+
+    def allowed(self, key: Hashable, interval: float | None = None) -> bool:
+        return True
+
+    def next_allowed(self, key: Hashable, interval: float | None = None) -> float:
+        return self.inner.next_allowed(key, interval)
+
+    def ran(self, key: Hashable) -> None:
+        self.inner.ran(key)
+
+
+def _roll_back(
+    installed: list[TemplateResource],
+    outcomes: dict[str, Outcome],
+    previous: dict[str, Staged],
+    revision: int,
+) -> int:
+    """`on_reload_failure = "rollback"`: put back the previous file of every resource whose
+    reload failed, then reload those once more. The resource stays failed either way.
+
+    Returns the reload actions run after the rollback.
+    """
+    restored: list[TemplateResource] = []
+    removed: set[str] = set()
+    try:
+        for r in installed:
+            o, backup = outcomes[r.name], previous.pop(r.name, None)
+            if backup is None:
+                continue
+            if not (o.failed and o.step == "reload"):
+                discard(backup)
+                continue
+            try:
+                commit(backup)
+            except InstallError as e:
+                o.error = CommandError(
+                    f"{o.error}; rollback failed: {e.reason}", command="rollback"
+                )
+                log.error("rollback failed", resource=r.name, dest=str(r.dest), error=e.reason)
+                continue
+            log.warning(
+                "reload failed, previous file restored",
+                resource=r.name,
+                dest=str(r.dest),
+                revision=revision,
+                removed=backup.remove,
+            )
+            restored.append(r)
+            if backup.remove:
+                removed.add(r.name)
+    finally:
+        for backup in previous.values():
+            discard(backup)
+    if not restored:
+        return 0
+    first = {r.name: outcomes[r.name].error for r in restored}
+    again = {r.name: Outcome(r) for r in restored}
+    count = _reload_once(restored, again, revision, None)  # never deferred: undo now
+    for r in restored:
+        after = again[r.name].error
+        what = (
+            "removed the new file (there was none before)"
+            if r.name in removed
+            else "restored the previous file"
+        )
+        message = (
+            f"{first[r.name]}; {what} and reloaded"
+            if after is None
+            else f"{first[r.name]}; {what}, and the reload after it failed too: {after}"
+        )
+        outcomes[r.name].error = CommandError(message, command="rollback")
+    return count
+
+
 def reload_keys(r: TemplateResource) -> list[tuple[str, ...]]:
     """What identifies each of a resource's reload actions: equal keys run once per change set."""
     return [key for key, _ in _reload_actions(r)]
@@ -332,12 +520,23 @@ def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable
     if r.reload_signal and r.pidfile:
         pidfile, signame = r.pidfile, r.reload_signal
         actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
+    if r.reload_url is not None:  # issue 14: after reload_cmd and the signal, before restart
+        url, method = r.reload_url, r.reload_method
+        actions.append(
+            (("reload_url", method, url), lambda: _request(url, method, r.command_timeout))
+        )
     if r.restart_cmd is not None:
         command = substitute(r.restart_cmd, dest=str(r.dest))
         actions.append(
             (("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd"))
         )
     return actions
+
+
+def _request(url: str, method: str, timeout: float) -> None:
+    from confpy.reload_http import send
+
+    send(url, method, timeout)
 
 
 def _signal(pidfile: Path, signame: str) -> None:

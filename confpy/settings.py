@@ -6,6 +6,7 @@ Nothing here talks to etcd; the CLI builds a `Settings` and hands it down.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -42,7 +43,7 @@ PATH_KEYS = frozenset({"ca_file", "cert_file", "key_file", "password_file"})
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One etcd client URL, split into what the gRPC channel needs."""
+    """One etcd client URL, split into what a connection needs."""
 
     host: str
     port: int
@@ -96,6 +97,11 @@ def parse_endpoints(
     value: str | list[str] | tuple[str, ...], *, source: str
 ) -> tuple[Endpoint, ...]:
     items: list[str] = []
+    if not isinstance(value, str | list | tuple):
+        raise ConfigError(
+            f"{source}: endpoints must be a string or an array of strings, "
+            f"not {type(value).__name__}"
+        )
     for chunk in [value] if isinstance(value, str) else list(value):
         if not isinstance(chunk, str):
             raise ConfigError(f"{source}: endpoints must be strings")
@@ -119,11 +125,11 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         confdir = Path(DEFAULT_CONFDIR)
 
     settings_file = confdir / "confpy.toml"
-    for name, value in _read_settings_file(settings_file).items():
+    for name, (value, line) in _read_settings_file(settings_file).items():
         if name in PATH_KEYS and isinstance(value, str):
             # Paths in confpy.toml are relative to the file, not to where confpy was started.
             value = str(confdir / value)
-        raw[name] = (value, str(settings_file))
+        raw[name] = (value, f"{settings_file}:{line}" if line else str(settings_file))
     for name, var in ENVIRONMENT.items():
         if name != "confdir" and env.get(var):
             raw[name] = (env[var], var)
@@ -176,13 +182,16 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     return Settings(**values)
 
 
-def _read_settings_file(path: Path) -> dict[str, Any]:
+def _read_settings_file(path: Path) -> dict[str, tuple[Any, int | None]]:
+    """Each setting in the file with the line it is on."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -194,7 +203,15 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
                 file=str(path),
                 field=key,
             )
-    return data
+    lines = text.splitlines()
+    return {key: (value, _line_of(lines, key)) for key, value in data.items()}
+
+
+def _line_of(lines: list[str], key: str) -> int | None:
+    for number, line in enumerate(lines, start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
 
 
 def _as_str(value: Any, source: str, name: str) -> str:

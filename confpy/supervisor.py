@@ -1,4 +1,5 @@
-"""Supervise the one child of `confpy exec`: start it, forward signals, reload or restart it.
+"""Supervise one child (of `confpy exec` or `confpy register -- CMD`): start it, forward
+signals, reload or restart it.
 
 Modelled on dumb-init so that confpy can be a container's PID 1: the child runs in its own
 session and every forwarded signal goes to its whole process group; every zombie that lands
@@ -14,32 +15,26 @@ that signals, reaps and restarts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from confpy.backoff import Backoff
 from confpy.errors import ConfigError, ProcessError
 from confpy.log import get_logger
+from confpy.process import exit_code, parse_signal, set_subreaper, signal_group, start_session
+from confpy.reaper import Reaper
 from confpy.wakeup import Wakeup
 
 log = get_logger("confpy.supervisor")
 
-FORWARDED_SIGNALS: tuple[signal.Signals, ...] = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
+FORWARDED_SIGNALS = tuple(
+    signal.Signals[f"SIG{name}"] for name in ("TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "WINCH")
 )
 """Signals the supervisor catches and passes on to the child's process group."""
 
@@ -53,31 +48,8 @@ STABLE_AFTER = 10.0
 # if the pipe were ever full, so the loop also reaps at least this often.
 _POLL_INTERVAL = 1.0
 
-_PR_SET_CHILD_SUBREAPER = 36
-_PR_GET_CHILD_SUBREAPER = 37
-
-StopHook = Callable[[], object] | threading.Event
-
-
-def parse_signal(name: str, *, field: str = "signal") -> signal.Signals:
-    """`HUP`, `SIGHUP` or `hup` -> signal.SIGHUP; ConfigError naming `field` otherwise."""
-    text = name.strip().upper()
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    try:
-        return signal.Signals[text]
-    except KeyError:
-        raise ConfigError(f"unknown signal name {name!r}", field=field) from None
-
-
 RESPAWN_BACKOFF = Backoff(initial=0.1, maximum=5.0)
 """Waits before consecutive respawns: 0.1, 0.2, 0.4 ... 5 seconds."""
-
-
-def exit_code(status: int) -> int:
-    """A wait status as a shell reports it: the exit code, or 128+N after signal N."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
 
 
 class Supervisor:
@@ -123,7 +95,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._requests: deque[str] = deque()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reaping_pauses = 0
+        self._reaper = Reaper(on_resume=self._wake)
         self._wakeup = Wakeup((*FORWARDED_SIGNALS, signal.SIGCHLD))
 
         # Owned by the main thread.
@@ -165,7 +137,7 @@ class Supervisor:
         # start with its signals blocked unless we unblocked them in a preexec_fn, which is
         # unsafe with threads. See `confpy.wakeup` for what we do instead.
         self._wakeup.open()
-        self._old_subreaper = _set_subreaper(True)
+        self._old_subreaper = set_subreaper(True)
 
     def start(self) -> int:
         """Start the child in its own session with inherited stdio; return its PID.
@@ -197,32 +169,23 @@ class Supervisor:
         """Shut down as on SIGTERM, but send the kill signal. Any thread; never blocks."""
         self._request("stop")
 
-    @contextlib.contextmanager
-    def reaping_paused(self) -> Iterator[None]:
+    def reaping_paused(self) -> contextlib.AbstractContextManager[None]:
         """While inside, reap only our own child, not every process (`waitpid(-1)`).
 
         Wrap other code in this process that starts and waits for subprocesses (check and
-        reload commands) so the reaper cannot steal their exit status; Python would then
-        report such a command as having exited 0. Orphans are reaped when the last pause
-        ends. Any thread; nestable.
+        reload commands) so the reaper cannot steal their exit status; see `confpy.reaper`.
+        Orphans are reaped when the last pause ends. Any thread; nestable.
         """
-        with self._lock:
-            self._reaping_pauses += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._reaping_pauses -= 1
-            self._wake()
+        return self._reaper.paused()
 
-    def run(self, on_stop: StopHook | None = None) -> int:
+    def run(self, on_stop: Callable[[], object] = lambda: None) -> int:
         """Supervise until the end; return the exit code for `confpy exec` to exit with.
 
         Starts the child unless `start()` already did. Returns the child's exit code
         (128+N if signal N killed it) when it exits on its own and `respawn` is off. On
-        SIGTERM/SIGINT (forwarded to the child) or `stop()`, calls `on_stop` once (a
-        callable, or an Event to set), waits up to `kill_timeout` for the child, SIGKILLs
-        its group, and returns the child's exit code; or 128+N if no child was running.
+        SIGTERM/SIGINT (forwarded to the child) or `stop()`, calls `on_stop` once, waits up
+        to `kill_timeout` for the child, SIGKILLs its group, and returns the child's exit
+        code; or 128+N if no child was running.
         Main thread only; restores the previous signal handlers before returning. A
         Supervisor runs once: a `stop()` or stop signal that precedes `run()` ends it
         without starting the child. ProcessError if a restart or respawn cannot start.
@@ -230,13 +193,12 @@ class Supervisor:
         if threading.current_thread() is not threading.main_thread():
             raise ProcessError("the supervisor must run on the main thread")
         self.catch_signals()
-        hook = _as_callable(on_stop)
         with self._lock:
             never_started = self._proc is None
         if never_started and self._shutdown_code is None:
             self._start_at = self._clock()
         try:
-            return self._loop(hook)
+            return self._loop(on_stop)
         finally:
             self._release_signals()
 
@@ -340,24 +302,16 @@ class Supervisor:
 
     def _reap(self) -> int | None:
         """Reap every exited child; return the run's exit code if it is over."""
-        while True:
-            with self._lock:
-                paused = self._reaping_pauses > 0
-                proc = self._proc
-            if paused and proc is None:
-                return None
-            try:
-                pid, status = os.waitpid(proc.pid if paused and proc else -1, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if pid == 0:
-                return None
+        while (reaped := self._reaper.reap(self.pid)) is not None:
+            pid, status = reaped
+            proc = self._proc  # only this (the main) thread replaces it
             if proc is not None and pid == proc.pid:
                 done = self._child_exited(proc, status)
                 if done is not None:
                     return done
             else:
                 log.debug("reaped orphan", pid=pid, exit_code=exit_code(status))
+        return None
 
     def _child_exited(self, proc: subprocess.Popen[bytes], status: int) -> int | None:
         code = exit_code(status)
@@ -394,24 +348,12 @@ class Supervisor:
     # -- processes and signals --------------------------------------------------------------
 
     def _spawn(self) -> int:
-        name = self.argv[0]
-        try:
-            proc = subprocess.Popen(self.argv, start_new_session=True, env=self._env, cwd=self._cwd)
-        except FileNotFoundError as e:
-            if self._cwd is not None and e.filename == self._cwd:
-                raise ProcessError(f"cannot start {name!r}: no directory {self._cwd}") from None
-            raise ProcessError(f"cannot start {name!r}: command not found") from None
-        except PermissionError:
-            raise ProcessError(
-                f"cannot start {name!r}: permission denied (is it an executable file?)"
-            ) from None
-        except OSError as e:
-            raise ProcessError(f"cannot start {name!r}: {e.strerror or e}") from None
+        proc = start_session(self.argv, env=self._env, cwd=self._cwd)
         with self._lock:
             self._proc = proc
         self._ever_started = True
         self._started_at = self._clock()
-        log.info("child started", pid=proc.pid, command=name)
+        log.info("child started", pid=proc.pid, command=self.argv[0])
         held, self._held = self._held, []
         for sig in held:
             self._signal_child(sig)
@@ -430,13 +372,7 @@ class Supervisor:
                 # would kill it.
                 log.info("no running child, signal dropped", signal=sig.name)
             return
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            # The child left its group (setpgid/setsid of its own): signal it alone.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        except PermissionError:
+        if not signal_group(pid, sig):
             log.warning("not allowed to signal child group", pid=pid, signal=sig.name)
             return
         log.info("signalled child group", pid=pid, signal=sig.name)
@@ -456,35 +392,5 @@ class Supervisor:
             return
         self._wakeup.close()
         if self._old_subreaper is not None:
-            _set_subreaper(bool(self._old_subreaper))
+            set_subreaper(bool(self._old_subreaper))
             self._old_subreaper = None
-
-
-def _as_callable(hook: StopHook | None) -> Callable[[], object]:
-    if hook is None:
-        return lambda: None
-    if isinstance(hook, threading.Event):
-        return hook.set
-    return hook
-
-
-def _set_subreaper(on: bool) -> int | None:
-    """Make orphaned descendants re-parent to us; return the previous setting, or None.
-
-    PID 1 gets orphans anyway; outside a container (and in tests) this is what lets us
-    reap grandchildren. Linux only; elsewhere orphans go to init as usual.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    previous = ctypes.c_int(0)
-    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0) != 0:
-        return None
-    if prctl(_PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(int(on)), 0, 0, 0) != 0:
-        log.debug("cannot become child subreaper", errno=ctypes.get_errno())
-        return None
-    return previous.value

@@ -8,9 +8,8 @@ The resource boundary (`render_template`, `_compile_contained`): whatever compil
 rendering one resource raises, from a RecursionError to an encoding error, becomes one
 `RenderError` (or `TemplateSyntaxError`) naming the template and line, its text passed
 through `confpy.redact`; nothing escapes to stop the other resources or the daemon. The
-environment bounds what a value can make a template do (`confpy.limits`): nested template
-calls, `*` and `**`, output size; the engine is Jinja's sandbox, so that `*` and `**` are
-intercepted rather than folded at compile time.
+environment (`BoundedEnvironment`) bounds what a value can make a template do
+(`confpy.limits`): nested template calls, `*`, `**`, `range`, output size.
 """
 
 from __future__ import annotations
@@ -20,12 +19,11 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 
 from confpy import funcs, limits, template_cache
 from confpy.errors import (
@@ -34,6 +32,7 @@ from confpy.errors import (
     RenderError,
     TemplateSyntaxError,
 )
+from confpy.gotemplate.engine import GoTemplate
 from confpy.redact import describe_key, one_line, redact
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -52,6 +51,10 @@ class _Loader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
+        name = PurePosixPath(template)
+        if name.is_absolute() or ".." in name.parts:
+            # `{% include "../../etc/passwd" %}`: templates come from templates/ only.
+            raise jinja2.TemplateNotFound(template)
         path = (self.root / template).resolve()
         try:
             source = path.read_bytes().decode("utf-8")
@@ -89,28 +92,41 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
     return env
 
 
-class BoundedEnvironment(jinja2.sandbox.SandboxedEnvironment):
-    """Jinja's sandbox with confpy's bounds on what a value can make a template cost.
+class BoundedEnvironment(jinja2.Environment):
+    """Jinja2 with confpy's bounds on what a value can make a template cost.
 
-    The sandbox routes every call and the `*` and `**` operators through this class (and
-    never folds them at compile time), which is where the bounds are checked: template
-    calls nested deeper than `limits.MAX_CALL_DEPTH` (a recursive macro), repetition and
-    integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
+    `sandboxed = True` asks Jinja's compiler to route every call, and the `*` and `**`
+    operators, through this class and never to fold those operators at compile time (so
+    `{{ 10 ** 10 ** 10 }}` costs nothing to `check`). It is not Jinja's sandbox: attribute
+    access is not restricted, as templates are the operator's own code; the sandbox's
+    checks would make attribute-heavy templates twice as slow. The bounds: template calls
+    nested deeper than `limits.MAX_CALL_DEPTH` (a macro calling itself), repetition,
+    `range` and integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
     """
 
+    sandboxed = True
     intercepted_binops = frozenset({"*", "**"})
+    intercepted_unops: frozenset[str] = frozenset()
     _depth = threading.local()
 
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
-                   right: Any) -> Any:
-        if operator == "*":
-            return limits.bounded_mul(left, right)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _bounded_range
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
         if operator == "**":
             return limits.bounded_pow(left, right)
-        return super().call_binop(context, operator, left, right)
+        return limits.bounded_mul(left, right)
 
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,
-             **kwargs: Any) -> Any:
+    def call(
+        __self,  # Jinja's own signature: a template may pass `context=` as a keyword
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         depth = getattr(__self._depth, "n", 0)
         if depth >= limits.MAX_CALL_DEPTH:
             raise RenderError(
@@ -119,9 +135,15 @@ class BoundedEnvironment(jinja2.sandbox.SandboxedEnvironment):
             )
         __self._depth.n = depth + 1
         try:
-            return super().call(__context, __obj, *args, **kwargs)
+            return __context.call(__obj, *args, **kwargs)
         finally:
             __self._depth.n = depth
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    limits.check_sequence("range", len(r))
+    return r
 
 
 @dataclass
@@ -130,7 +152,7 @@ class TemplateSet:
 
     templates_dir: Path
     env: jinja2.Environment
-    compiled: dict[str, jinja2.Template]
+    compiled: dict[str, jinja2.Template | GoTemplate]
     public: tuple[str, ...] = field(default=(), repr=False)
     """Template texts (as written and translated), for `confpy.redact`."""
 
@@ -142,24 +164,31 @@ class TemplateSet:
         resources = list(resources)
         go_names = {_name(templates_dir, r.src) for r in resources if r.syntax == "go"}
         env = make_environment(templates_dir, go_names)
-        compiled: dict[str, jinja2.Template] = {}
+        compiled: dict[str, jinja2.Template | GoTemplate] = {}
         errors: list[ConfpyError] = []
         for r in resources:
             name = _name(templates_dir, r.src)
             if name in compiled:
                 continue
-            template, error = _compile_contained(env, name, r.src)
+            template: jinja2.Template | GoTemplate | None
+            if r.syntax == "go":
+                template, error = _compile_go_contained(templates_dir / name)
+            else:
+                template, error = _compile_contained(env, name, r.src)
             if template is not None:
                 compiled[name] = template
             if error is not None:
                 errors.append(error)
-        return cls(templates_dir, env, compiled, _public_text(env)), errors
+        go_sources = tuple(t.source for t in compiled.values() if isinstance(t, GoTemplate))
+        return cls(templates_dir, env, compiled, _public_text(env) + go_sources), errors
 
     def render(self, resource: TemplateResource, snapshot: Snapshot) -> bytes:
         """Render `resource` from `snapshot`. Pure: reads no file but the templates."""
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
+        if isinstance(template, GoTemplate):
+            return render_go(template, resource, snapshot, public=self.public)
         return render_template(template, resource, snapshot, public=self.public)
 
 
@@ -202,6 +231,47 @@ def _short(e: BaseException) -> str:
     return f": {text}" if text else ""
 
 
+def _compile_go_contained(path: Path) -> tuple[GoTemplate | None, ConfpyError | None]:
+    """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte);
+    like `_compile_contained`, every exception is this template's problem alone."""
+    try:
+        source = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
+    try:
+        return GoTemplate.compile(source, str(path)), None
+    except ConfpyError as e:
+        return None, e
+    except RecursionError:
+        return None, TemplateSyntaxError("template is nested too deeply to compile", file=str(path))
+    except Exception as e:
+        return None, TemplateSyntaxError(
+            f"template cannot be compiled ({type(e).__name__}{_short(e)})", file=str(path)
+        )
+
+
+def render_go(
+    template: GoTemplate,
+    resource: TemplateResource,
+    snapshot: Snapshot,
+    *,
+    public: Iterable[str] = (),
+) -> bytes:
+    """Render a Go template inside the same boundary as Jinja's: values stay bytes (raw
+    bytes are written back unchanged), any failure is one redacted RenderError."""
+    view = snapshot.view(resource.prefix, resource.full_keys)
+    try:
+        return template.render(view, resource.prefix)
+    except Exception as e:  # the resource boundary: see the module docstring
+        # Which values the template read is not tracked here: redact every one in view.
+        read = {
+            _absolute(resource.prefix, k): v.decode("utf-8", "surrogateescape")
+            for k, v in view.items()
+        }
+        line = getattr(e, "line", None)
+        raise _contained_error(e, template.filename, resource, read, public, line=line) from None
+
+
 def _name(templates_dir: Path, src: Path) -> str:
     try:
         return src.relative_to(templates_dir).as_posix()
@@ -230,13 +300,18 @@ def render_template(
     """Render one resource inside its boundary: any failure is one redacted RenderError."""
     view = decode_view(resource, snapshot)
     keyfuncs = funcs.KeyFunctions(view)
+    context: dict[str, Any] = keyfuncs.functions()
+    match = resource.each_match
+    if match is not None:  # one file of an `each` resource (issue 14)
+        context["each"] = match
     filename = template.filename or str(resource.src)
     try:
-        return _encode(_generate(template, keyfuncs.functions()))
+        return _encode(_generate(template, context))
     except Exception as e:  # the resource boundary: see the module docstring
-        line = _template_line(filename)
         read = {_absolute(resource.prefix, k): view[k] for k in keyfuncs.read if k in view}
-        raise _contained_error(e, filename, line, resource, read, public) from None
+        if match is not None and match.value is not None:
+            read[_absolute(resource.prefix, match.key)] = match.value
+        raise _contained_error(e, filename, resource, read, public) from None
 
 
 def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -268,13 +343,18 @@ def _encode(text: str) -> bytes:
 def _contained_error(
     error: Exception,
     filename: str,
-    line: int | None,
     resource: TemplateResource,
     read: Mapping[str, str],
     public: Iterable[str],
+    *,
+    line: int | None = None,
 ) -> RenderError:
-    """The one error a failed render becomes: template and line, text redacted."""
+    """The one error a failed render becomes: template and line, text redacted.
+
+    Called while `error` is being handled, so that its traceback gives the line.
+    """
     try:
+        line = line or _template_line(filename)
         if isinstance(error, MissingKeyError):
             # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
             key = _absolute(resource.prefix, error.key)

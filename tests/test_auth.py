@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from confpy.settings import load_settings
+from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
@@ -208,3 +209,74 @@ def test_broken_per_range_watch_rereads_everything(
                  what="the full snapshot after the break")
     finally:
         assert daemon.stop() == 0
+
+
+def test_watch_outlives_its_token_and_keeps_reporting_progress(auth_etcd: EtcdServer) -> None:
+    """The watch's silent-stream check meets an expired 1 s token: it logs in again, opens
+    the new stream with the new token, and changes keep arriving."""
+    store = EtcdStore(load_settings({"endpoints": auth_etcd.url, "confdir": "/nonexistent",
+                                     "username": "reader", "password": "reader-pw"}, {}))
+    store.progress_interval = 1.5  # longer than the token's 1 s life
+    stop = threading.Event()
+    batches: list[object] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            batches.extend(store.watch(["/app"], store.current_revision() + 1, stop))
+        except BaseException as e:  # handed to the test
+            errors.append(e)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(batches) >= 3 or errors, timeout=15, what="two progress reports")
+        assert not errors
+        etcdctl_as_root(auth_etcd, "put", "/app/v", "after-expiry")
+        wait_for(lambda: any(getattr(b, "events", ()) for b in batches) or errors, timeout=10,
+                 what="the change")
+        assert not errors
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        store.close()
+        etcdctl_as_root(auth_etcd, "put", "/app/v", "1")
+
+
+def test_per_range_watch_reports_progress_and_keeps_a_transaction_in_one_batch(auth_etcd: EtcdServer) -> None:
+    """With a role covering only the watched prefixes, the store watches each range; its
+    silence check replaces the stream (progress keeps coming), and a transaction across
+    both ranges still arrives as one batch."""
+    store = EtcdStore(load_settings({"endpoints": auth_etcd.url, "confdir": "/nonexistent",
+                                     "username": "split", "password": "split-pw"}, {}))
+    store.progress_interval = 0.5
+    stop = threading.Event()
+    batches: list[WatchBatch] = []
+    errors: list[BaseException] = []
+    patterns = ["/elasticsearch/host", "/logstash/host"]
+    start = store.current_revision() + 1
+
+    def follow() -> None:
+        try:
+            batches.extend(store.watch(patterns, start, stop))
+        except BaseException as e:  # handed to the test
+            errors.append(e)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(batches) >= 3 or errors, timeout=15, what="progress on the split watch")
+        assert not errors
+        assert store.split_watch
+        root = EtcdStore(load_settings({"endpoints": auth_etcd.url, "confdir": "/nonexistent",
+                                        "username": "root", "password": ROOT_PASSWORD}, {}))
+        root.put_atomic({"/elasticsearch/host": b"es-9", "/logstash/host": b"ls-9"}, {})
+        root.close()
+        wait_for(lambda: any(b.events for b in batches) or errors, timeout=10, what="the transaction")
+        assert not errors
+        changed = [b for b in batches if b.events]
+        assert [sorted(e.key for e in b.events) for b in changed] == [["/elasticsearch/host", "/logstash/host"]]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        store.close()

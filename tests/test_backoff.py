@@ -30,8 +30,12 @@ def test_retrying_waits_the_backoff_on_the_injected_sleep_and_reraises_the_last_
     def fail() -> None:
         raise StoreUnavailableError("down")
 
-    retry = retrying(Backoff(1.0, 4.0), retry_on=StoreUnavailableError,
-                     stop=tenacity.stop_after_attempt(4), sleep=slept.append)
+    retry = retrying(
+        Backoff(1.0, 4.0),
+        retry_on=StoreUnavailableError,
+        stop=tenacity.stop_after_attempt(4),
+        sleep=slept.append,
+    )
     with pytest.raises(StoreUnavailableError):
         retry(fail)
     assert slept == [1.0, 2.0, 4.0]
@@ -45,6 +49,10 @@ def test_retrying_lets_other_errors_through_at_once() -> None:
         raise ValueError("not retried")
 
     with pytest.raises(ValueError):
-        retrying(Backoff(), retry_on=StoreUnavailableError, stop=tenacity.stop_never,
-                 sleep=lambda s: None)(fail)
+        retrying(
+            Backoff(),
+            retry_on=StoreUnavailableError,
+            stop=tenacity.stop_never,
+            sleep=lambda s: None,
+        )(fail)
     assert calls == [1]

@@ -33,10 +33,10 @@ HOSTILE = {
     "10 ** a value": ("t.j2", '{{ 10 ** atoi(getv("/n")) }}', {"/n": "5000"}),
     "a string repeated a value's times": ("t.j2", '{{ "x" * atoi(getv("/n")) }}', {"/n": "1000000000000"}),
     "seq to a value": ("t.j2", '{{ seq(1, getv("/n")) | length }}', {"/n": "1000000000000"}),
-    "mul beyond any integer": ("t.j2", '{{ mul(getv("/n"), getv("/n")) }}', {"/n": "9" * 4000}),
+    "* beyond any integer": ("t.j2", '{{ (getv("/n") | int) * (getv("/n") | int) }}', {"/n": "9" * 4000}),
     "a lone surrogate in the output": ("t.j2", '{{ "\\ud800" }}', {}),
     "a value indexing a dict": ("t.j2", '{{ {}[getv("/k")] }}', {"/k": "x"}),
-    "an integer too long to print": ("t.j2", '{{ mul(getv("/n"), 100000) }}', {"/n": "9" * 4299}),
+    "an integer too long to print": ("t.j2", '{{ (getv("/n") | int) ** 3 }}', {"/n": "9" * 4299}),
 }
 
 
@@ -175,3 +175,23 @@ def _health(port: int) -> dict[str, object]:
         return json.loads(e.read())  # type: ignore[no-any-return]
     except OSError:
         return {}
+
+
+def test_range_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match=f"range: .* more than the limit of {limits.MAX_SEQUENCE}"):
+        render_resource(tmp_path, "t.j2", "{% for i in range(atoi(getv('/n'))) %}{% endfor %}",
+                        {"/n": "1000000000000"})
+
+
+def test_a_validator_recursing_on_deep_output_fails_that_resource(tmp_path: Path) -> None:
+    """`validate = "yaml"` on output nested thousands deep is a render failure, not a crash."""
+    from confpy.runner import load_config, render_all
+    from confpy.snapshot import Snapshot
+
+    tree = ConfTree(tmp_path)
+    tree.simple("deep", "{{ getv('/v') }}", ["/v"], extra='validate = "yaml"\n')
+    tree.simple("fine", "ok", ["/v"])
+    config = load_config(tree.confdir)
+    rendered, failures = render_all(config, config.resources, Snapshot(1, {"/v": b"[" * 5000 + b"]" * 5000}))
+    assert rendered == {"fine": b"ok"}
+    assert str(failures["deep"]).endswith("deep.j2: RecursionError while checking the rendered output")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 
 import pytest
 
@@ -25,10 +26,27 @@ def _events(stderr: str) -> dict[str, dict[str, object]]:
     return out
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=20)
-    return stderr
+class _Lines:
+    """Collects a process's stderr lines as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._proc = proc
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self.lines.append(line)
+
+    def events(self) -> dict[str, dict[str, object]]:
+        return _events("".join(self.lines))
+
+    def stop(self) -> None:
+        self._proc.send_signal(signal.SIGTERM)
+        self._proc.wait(timeout=20)
+        self._reader.join(timeout=5)
 
 
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
@@ -42,11 +60,13 @@ def test_a_start_line_and_a_stop_line_at_the_default_level(
     revision = store.put("/app/w", b"2")
     tail = ["--", "sleep", "60"] if command == ["exec"] else []
     proc = confpy.start(*command, "--confdir", str(tree.confdir), *tail)
+    lines = _Lines(proc)
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
+        wait_for(lambda: "watching" in lines.events(), what="the start line")
     finally:
-        stderr = _stop(proc)
-    events = _events(stderr)
+        lines.stop()
+    events = lines.events()
     start = events["watching"]
     assert start["level"] == "info"
     assert (start["resources"], start["keys"], start["prefixes"]) == (2, 2, 2)

@@ -41,10 +41,11 @@ def test_a_failed_reload_is_retried_until_it_succeeds(confpy: Confpy, tree: Conf
     port = free_port()
     watchers.append(w := Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}"))
     wait_for(lambda: read(dest) == "1", what="first render")
-    _, health = wait_for(lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
-                         what="503 while the reload fails")
-    assert health["failing_reloads"] == ["app"]
-    assert "reload" in health["failing"]["app"]  # type: ignore[index]
+    _, health = wait_for(lambda: (r := healthz(port))[0] == 503  # type: ignore[misc]
+                         and r[1]["failing_reloads"] == ["app"] and r,
+                         what="503 naming the failing reload")
+    assert health["reasons"] == ["reload failing for: app"]
+    assert str(health["failing"]["app"]).startswith("reload: ")  # type: ignore[index]
     wait_for(lambda: healthz(port)[0] == 200, timeout=20, what="200 once the reload succeeded")
     assert runs.read_text().splitlines() == ["run", "run", "run"]
     recovered = w.events("recovered")

@@ -95,8 +95,18 @@ def test_child_gets_reload_signal_after_a_change_and_reads_the_new_file(
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     log = tree.root / "child.log"
     store.put("/app/v", b"1")
-    procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--",
-                                   sys.executable, str(child_script(tree)), str(log), str(dest)))
+    procs.append(
+        p := confpy.start(
+            "exec",
+            "--confdir",
+            str(tree.confdir),
+            "--",
+            sys.executable,
+            str(child_script(tree)),
+            str(log),
+            str(dest),
+        )
+    )
     wait_for(lambda: pids_started(log), what="the child to start")
     assert dest.read_text() == "v=1"
     store.put("/app/v", b"2")
@@ -111,9 +121,21 @@ def test_restart_replaces_the_child_after_a_change(
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     log = tree.root / "child.log"
     store.put("/app/v", b"1")
-    procs.append(confpy.start("exec", "--restart", "--kill-timeout", "5s", "--confdir",
-                              str(tree.confdir), "--", sys.executable, str(child_script(tree)),
-                              str(log), str(dest)))
+    procs.append(
+        confpy.start(
+            "exec",
+            "--restart",
+            "--kill-timeout",
+            "5s",
+            "--confdir",
+            str(tree.confdir),
+            "--",
+            sys.executable,
+            str(child_script(tree)),
+            str(log),
+            str(dest),
+        )
+    )
     first = wait_for(lambda: pids_started(log), what="the child to start")[0]  # type: ignore[index]
     store.put("/app/v", b"2")
     pids = wait_for(lambda: len(p := pids_started(log)) == 2 and p, what="a second child")
@@ -125,10 +147,14 @@ def to_process(pid: int, sig: int) -> None:
     os.kill(pid, sig)
 
 
-@pytest.mark.parametrize("deliver", [to_process, signal_another_thread],
-                         ids=["to-the-process", "to-a-non-main-thread"])
+@pytest.mark.parametrize(
+    "deliver", [to_process, signal_another_thread], ids=["to-the-process", "to-a-non-main-thread"]
+)
 def test_sigterm_reaches_the_child_and_its_exit_code_is_confpys(
-    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]],
+    confpy: Confpy,
+    tree: ConfTree,
+    store: EtcdStore,
+    procs: list[subprocess.Popen[str]],
     deliver: Callable[[int, int], object],
 ) -> None:
     """SIGTERM to confpy is forwarded, whichever of its threads the kernel hands it to;
@@ -136,8 +162,19 @@ def test_sigterm_reaches_the_child_and_its_exit_code_is_confpys(
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     log = tree.root / "child.log"
     store.put("/app/v", b"1")
-    procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable,
-                                   str(child_script(tree)), str(log), str(dest), "42"))
+    procs.append(
+        p := confpy.start(
+            "exec",
+            "--confdir",
+            str(tree.confdir),
+            "--",
+            sys.executable,
+            str(child_script(tree)),
+            str(log),
+            str(dest),
+            "42",
+        )
+    )
     wait_for(lambda: pids_started(log), what="the child to start")
     deliver(p.pid, signal.SIGTERM)
     assert p.wait(timeout=20) == 42
@@ -152,9 +189,22 @@ def test_sigterm_while_waiting_for_keys_exits_without_starting_the_child(
     marker, err = tree.root / "ran", tree.root / "stderr"
     with err.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "confpy", "exec", "--confdir", str(tree.confdir),
-             "--wait-for-keys", "10m", "--", "touch", str(marker)],
-            stdout=subprocess.DEVNULL, stderr=stderr, env=confpy.env(),
+            [
+                sys.executable,
+                "-m",
+                "confpy",
+                "exec",
+                "--confdir",
+                str(tree.confdir),
+                "--wait-for-keys",
+                "10m",
+                "--",
+                "touch",
+                str(marker),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=confpy.env(),
         )
     try:
         wait_for(lambda: "waiting for keys" in err.read_text(), timeout=20, what="the key wait")
@@ -175,8 +225,9 @@ def test_child_exit_code_becomes_confpys(confpy: Confpy, tree: ConfTree, store: 
     assert result.returncode == 3, result.stderr
 
 
-def test_orphaned_grandchild_is_reaped(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                       procs: list[subprocess.Popen[str]]) -> None:
+def test_orphaned_grandchild_is_reaped(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]]
+) -> None:
     """A grandchild whose parent exits is adopted and reaped: no zombie is left."""
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -184,18 +235,26 @@ def test_orphaned_grandchild_is_reaped(confpy: Confpy, tree: ConfTree, store: Et
     script = tree.root / "orphaner.py"
     # sh starts `sleep` in the background and exits at once: sleep is orphaned and
     # re-parented to confpy, the only process that can reap it when it ends.
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         import subprocess, time
         subprocess.run(["sh", "-c", "sleep 0.5 & echo $! > {pidfile}"], check=True)
         time.sleep(60)
-        """))
-    procs.append(p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable, str(script)))
-    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the grandchild"))  # type: ignore[arg-type]
+        """)
+    )
+    procs.append(
+        p := confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable, str(script))
+    )
+    pid = int(
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the grandchild")
+    )  # type: ignore[arg-type]
     wait_for(lambda: gone(pid), timeout=10, what="the orphan to be reaped (not left a zombie)")
     assert p.poll() is None
 
 
-def test_render_failure_at_start_means_the_child_never_starts(confpy: Confpy, tree: ConfTree) -> None:
+def test_render_failure_at_start_means_the_child_never_starts(
+    confpy: Confpy, tree: ConfTree
+) -> None:
     """If the first render fails, CMD is not run and confpy says why."""
     tree.simple("app", "{{ getv('/missing') }}", ["/missing"])
     marker = tree.root / "ran"
@@ -209,8 +268,12 @@ def test_hanging_reload_is_killed_and_the_next_change_still_applies(
     confpy: Confpy, tree: ConfTree, store: EtcdStore, procs: list[subprocess.Popen[str]]
 ) -> None:
     """A reload command outliving command_timeout is killed (with its group) and reported."""
-    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                       extra='reload_cmd = "sleep 60"\ncommand_timeout = "500ms"\n')
+    dest = tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        extra='reload_cmd = "sleep 60"\ncommand_timeout = "500ms"\n',
+    )
     other = tree.simple("other", "{{ getv('/other') }}", ["/other"])
     store.put("/app/v", b"1")
     store.put("/other", b"a")
@@ -232,25 +295,38 @@ def test_reload_signal_goes_to_the_process_in_the_pidfile(
     dest = tree.root / "out" / "app"
     log = tree.root / "child.log"
     pidfile = tree.root / "app.pid"
-    procs.append(child := subprocess.Popen(
-        [sys.executable, str(child_script(tree)), str(log), str(dest)], text=True))
+    procs.append(
+        child := subprocess.Popen(
+            [sys.executable, str(child_script(tree)), str(log), str(dest)], text=True
+        )
+    )
     wait_for(lambda: pids_started(log), what="the service to start")
     pidfile.write_text(str(child.pid))
-    tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                extra=f'reload_signal = "HUP"\npidfile = "{pidfile}"\n')
+    tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        extra=f'reload_signal = "HUP"\npidfile = "{pidfile}"\n',
+    )
     store.put("/app/v", b"signalled")
     result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
     assert result.returncode == 0, result.stderr
     wait_for(lambda: "HUP signalled" in lines(log), what="the signal")
 
 
-def test_array_command_runs_without_a_shell(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_array_command_runs_without_a_shell(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """reload_cmd as an array: shell metacharacters are plain arguments."""
     out = tree.root / "args"
     script = tree.root / "args.py"
     script.write_text(f"import sys; open({str(out)!r}, 'w').write('|'.join(sys.argv[1:]))")
-    tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                extra=f'reload_cmd = ["{sys.executable}", "{script}", "$HOME", "a;b", "{{{{ dest }}}}"]\n')
+    tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        extra=f'reload_cmd = ["{sys.executable}", "{script}", "$HOME", "a;b", "{{{{ dest }}}}"]\n',
+    )
     store.put("/app/v", b"1")
     result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
     assert result.returncode == 0, result.stderr
@@ -266,8 +342,18 @@ def test_exec_notify_false_keeps_a_file_from_signalling_the_child(
     log = tree.root / "child.log"
     store.put("/app/v", b"1")
     store.put("/quiet", b"a")
-    procs.append(confpy.start("exec", "--confdir", str(tree.confdir), "--", sys.executable,
-                              str(child_script(tree)), str(log), str(dest)))
+    procs.append(
+        confpy.start(
+            "exec",
+            "--confdir",
+            str(tree.confdir),
+            "--",
+            sys.executable,
+            str(child_script(tree)),
+            str(log),
+            str(dest),
+        )
+    )
     wait_for(lambda: pids_started(log), what="the child to start")
     store.put("/quiet", b"b")
     wait_for(lambda: quiet.read_text() == "b", what="the quiet file")
@@ -283,15 +369,20 @@ def test_exec_without_a_command_is_a_usage_error(confpy_offline: Confpy) -> None
     assert "no command given" in result.stderr
 
 
-def test_pidfile_naming_a_dead_process_fails_the_reload(confpy: Confpy, tree: ConfTree,
-                                                        store: EtcdStore) -> None:
+def test_pidfile_naming_a_dead_process_fails_the_reload(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A stale pidfile is reported as a reload failure, not ignored."""
     pidfile = tree.root / "stale.pid"
     dead = subprocess.Popen(["true"])
     dead.wait()
     pidfile.write_text(str(dead.pid))
-    tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                extra=f'reload_signal = "HUP"\npidfile = "{pidfile}"\n')
+    tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        extra=f'reload_signal = "HUP"\npidfile = "{pidfile}"\n',
+    )
     store.put("/app/v", b"1")
     result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
     assert result.returncode == 1

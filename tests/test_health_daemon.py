@@ -67,7 +67,8 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
     """A watch that stops yielding, even progress notifications, is noticed."""
     from confpy.daemon import Daemon
     from confpy.runner import RenderOptions, load_config
-    from confpy.snapshot import MemoryStore, WatchBatch
+    from confpy.snapshot import WatchBatch
+    from confpy.testing.memory import MemoryStore
 
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     resume = threading.Event()

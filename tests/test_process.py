@@ -17,6 +17,7 @@ import pytest
 
 from confpy.errors import CommandError
 from confpy.process import CommandResult, run_checked, run_command
+from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
@@ -51,11 +52,15 @@ def alive(pid: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether any process of group `pgid` still runs (zombies waiting for a reaper do not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
@@ -167,7 +172,9 @@ def test_a_command_that_closes_its_output_is_still_timed_out() -> None:
 def test_a_failed_step_is_one_error_naming_destination_step_status_and_output() -> None:
     """check, reload and restart commands all fail through `run_checked`, with one message."""
     with pytest.raises(CommandError) as caught:
-        run_checked("echo bad; echo worse >&2; exit 4", timeout=LONG, what="reload_cmd", dest="/etc/app")
+        run_checked(
+            "echo bad; echo worse >&2; exit 4", timeout=LONG, what="reload_cmd", dest="/etc/app"
+        )
     assert caught.value.message == "/etc/app: reload_cmd exited 4: bad | worse"
     assert (caught.value.status, caught.value.output) == (4, "bad\nworse")
 
@@ -190,7 +197,9 @@ def test_onetime_returns_at_once_when_a_reload_leaves_a_daemon_on_stdout(
     pid = strays("daemon")
     tree = ConfTree(tmp_path)
     reload = f"setsid sh -c 'echo $$ > {pid}; exec sleep {LONG}' & echo reloaded"
-    tree.simple("app", "static", ["/app"], extra=f'reload_cmd = "{reload}"\ncommand_timeout = "2s"\n')
+    tree.simple(
+        "app", "static", ["/app"], extra=f'reload_cmd = "{reload}"\ncommand_timeout = "2s"\n'
+    )
     proc = confpy.start("render", "--onetime", "--confdir", str(tree.confdir))
     try:
         wait_for(lambda: proc.poll() is not None, timeout=15, what="confpy to exit")
@@ -200,3 +209,27 @@ def test_onetime_returns_at_once_when_a_reload_leaves_a_daemon_on_stdout(
         _, err = proc.communicate()
     assert proc.returncode == 0, err
     assert (tree.out / "app").read_text() == "static"
+
+
+@pytest.mark.etcd
+def test_watch_daemon_goes_on_rendering_while_a_reload_left_a_daemon_on_stdout(
+    confpy: Confpy, store: EtcdStore, tmp_path: Path, strays: Callable[[str], Path]
+) -> None:
+    """Issue 10.5: a reload that daemonises does not stop the other resources from following etcd."""
+    pid = strays("daemon")
+    tree = ConfTree(tmp_path)
+    reload = f"setsid sh -c 'echo $$ > {pid}; exec sleep {LONG}' & echo reloaded"
+    a = tree.simple("a", "{{ getv('/a') }}", ["/a"], extra=f'reload_cmd = "{reload}"\n')
+    b = tree.simple("b", "{{ getv('/b') }}", ["/b"])
+    store.put("/a", b"1")
+    store.put("/b", b"1")
+    proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir))
+    try:
+        wait_for(lambda: a.exists() and b.exists(), timeout=15, what="the first render")
+        store.put("/a", b"2")
+        wait_for(lambda: a.read_text() == "2" and pid.exists(), timeout=15, what="a's reload")
+        store.put("/b", b"2")
+        wait_for(lambda: b.read_text() == "2", timeout=10, what="b to follow etcd")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)

@@ -250,12 +250,26 @@ def test_sigterm_received_by_another_thread_is_forwarded_to_the_command(confpy, 
 @etcd_test
 def test_one_line_says_what_register_does_at_start_and_one_at_stop(confpy, store, etcd) -> None:
     """The start line names key, TTL, refresh interval, endpoint and command; the stop line the exit."""
-    proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c",
-                        "import time; time.sleep(60)")
+    proc = confpy.start(
+        "register",
+        KEY,
+        VALUE,
+        "--ttl",
+        "30",
+        "--",
+        sys.executable,
+        "-c",
+        "import time; time.sleep(60)",
+    )
     wait_for(lambda: registered(store), timeout=15, what="registration")
     events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "register starting")
-    assert (start["logger"], start["key"], start["ttl"], start["refresh_every"]) == ("confpy.register", KEY, 30, 10.0)
+    assert (start["logger"], start["key"], start["ttl"], start["refresh_every"]) == (
+        "confpy.register",
+        KEY,
+        30,
+        10.0,
+    )
     assert start["endpoints"] == etcd and start["command"] == sys.executable
     assert events[-1]["event"] == "register stopped"
     assert (events[-1]["key"], events[-1]["exit_code"]) == (KEY, 128 + signal.SIGTERM)
@@ -265,8 +279,17 @@ def test_one_line_says_what_register_does_at_start_and_one_at_stop(confpy, store
 @etcd_test
 def test_every_event_says_which_module_spoke(confpy, store) -> None:
     """Supervisor and register events carry their logger names, so identical words are told apart."""
-    proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c",
-                        "import time; time.sleep(60)")
+    proc = confpy.start(
+        "register",
+        KEY,
+        VALUE,
+        "--ttl",
+        "30",
+        "--",
+        sys.executable,
+        "-c",
+        "import time; time.sleep(60)",
+    )
     wait_for(lambda: registered(store), timeout=15, what="registration")
     events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
     assert all(e.get("logger", "").startswith("confpy.") for e in events)
@@ -300,8 +323,10 @@ def test_sigkill_leaves_the_key_until_the_ttl_expires(confpy, store) -> None:
 def test_command_exit_code_is_returned_and_key_removed(confpy, store, tmp_path) -> None:
     """With -- CMD, confpy exits with CMD's status and deregisters."""
     go = tmp_path / "go"
-    script = (f"import os, sys, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
-              "sys.exit(7)")
+    script = (
+        f"import os, sys, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        "sys.exit(7)"
+    )
     proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c", script)
     try:
         wait_for(lambda: registered(store), timeout=15, what="registration")
@@ -495,7 +520,9 @@ class PausableProxy:
 
 @pytest.mark.slow
 @etcd_test
-def test_key_comes_back_after_a_partition_outlasting_the_lease(confpy, store, etcd, tmp_path) -> None:
+def test_key_comes_back_after_a_partition_outlasting_the_lease(
+    confpy, store, etcd, tmp_path
+) -> None:
     """Cut off past the TTL, the lease expires in etcd; reconnected, a new lease restores it."""
     proxy = PausableProxy(int(etcd.rsplit(":", 1)[1]))
     log_path = tmp_path / "register.log"
@@ -511,8 +538,11 @@ def test_key_comes_back_after_a_partition_outlasting_the_lease(confpy, store, et
             # Wait for confpy's own word, not only the key in etcd: cut off between etcd
             # committing the put and the reply reaching confpy, it never knew the first
             # lease and simply registers again, which is not the path this test is about.
-            wait_for(lambda: '"event": "registered"' in log_path.read_text(), timeout=15,
-                     what="registration")
+            wait_for(
+                lambda: '"event": "registered"' in log_path.read_text(),
+                timeout=15,
+                what="registration",
+            )
             old = lease_of(store, KEY)
             proxy.block()
             wait_for(lambda: store.get(KEY)[0] is None, timeout=15, what="lease expiry in etcd")

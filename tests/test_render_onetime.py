@@ -274,3 +274,18 @@ def test_validate_json_refuses_broken_output(confpy: Confpy, tree: ConfTree, sto
     assert result.returncode == 1
     assert "not valid JSON" in one_error_line(result.stderr)
     assert dest.read_text() == '{"servers": []}'
+
+
+def test_unsafe_configuration_is_refused_before_anything_is_written(confpy: Confpy, tree: ConfTree,
+                                                                    store: EtcdStore) -> None:
+    """A setuid mode or a src outside templates/ is exit 2 with one line; no file is touched."""
+    setuid = tree.simple("setuid", "x", ["/a"], extra='mode = "7777"\n')
+    tree.resource("passwd", f'[template]\nsrc = "../../../../../../etc/passwd"\ndest = "{tree.out}/p"\nkeys = ["/a"]\n')
+    store.put("/a", b"1")
+    result = render(confpy, tree)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
+    assert "Traceback" not in result.stderr and len(errors) == 2, result.stderr
+    assert "setuid.toml:5: mode: 7777: setuid, setgid and sticky bits are refused" in errors[1]
+    assert "passwd.toml:2: src: must name a file under" in errors[0]
+    assert not setuid.exists() and not (tree.out / "p").exists()

@@ -47,6 +47,13 @@ def test_global_prefix_is_joined_before_the_resource_prefix(tree: ConfTree) -> N
     assert r.full_keys == ("/site/app/host",)
 
 
+def test_global_prefix_replaces_a_go_resource_prefix(tree: ConfTree) -> None:
+    """As in confd, `-prefix /site` replaces a confd resource's own `prefix = "app"`."""
+    tree.template("app.tmpl", "")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site")
+    assert r.full_keys == ("/site/host",)
+
+
 def test_command_given_as_array_is_kept_as_arguments(tree: ConfTree) -> None:
     """An array command runs without a shell."""
     r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_cmd = ["kill", "-HUP", "1"]\n')
@@ -119,3 +126,46 @@ def test_missing_conf_d_is_reported(tmp_path: Path) -> None:
     """Pointing at an empty directory says what is missing."""
     result = load_resources(tmp_path)
     assert "conf.d" in str(result.errors[0])
+
+
+@pytest.mark.parametrize("src", ["../../etc/passwd", "/etc/passwd", "sub/../../app.j2"])
+def test_src_outside_the_templates_directory_is_refused(tree: ConfTree, src: str) -> None:
+    """A resource renders templates from templates/ only, never /etc/passwd."""
+    with pytest.raises(ConfigError, match=r"app.toml:2: src: must name a file under .*templates"):
+        load(tree, f'[template]\nsrc = "{src}"\ndest = "/x"\nkeys = ["/a"]\n')
+
+
+@pytest.mark.parametrize("mode", ["7777", "4755", "2755", "1644", "0666", "0777"])
+def test_setuid_setgid_sticky_and_world_writable_modes_are_refused(tree: ConfTree, mode: str) -> None:
+    """A config file is never setuid, setgid, sticky or writable by every local user."""
+    with pytest.raises(ConfigError, match=rf"app.toml:5: mode: {mode}: "):
+        load(tree, f'[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "{mode}"\n')
+
+
+def test_every_problem_of_one_file_is_reported(tree: ConfTree) -> None:
+    """Not only the first: each wrong field of the file gets its own line."""
+    tree.resource("app", '[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n'
+                         'mode = "7777"\nbogus = 1\nuid = "root"\n')
+    result = load_resources(tree.confdir)
+    messages = sorted(str(e) for e in result.errors)
+    assert len(messages) == 4, messages
+    assert [m.split(": ")[1] for m in messages] == ["dest", "mode", "bogus", "uid"]
+
+
+def test_one_destination_spelled_two_ways_is_one_destination(tree: ConfTree) -> None:
+    """`out/../out/f` is `out/f`: the duplicate check compares resolved paths."""
+    out = tree.out
+    tree.resource("a", f'[template]\nsrc = "app.j2"\ndest = "{out}/f"\nkeys = ["/k"]\n')
+    tree.resource("b", f'[template]\nsrc = "app.j2"\ndest = "{out}/../out/f"\nkeys = ["/k"]\n')
+    result = load_resources(tree.confdir)
+    assert [r.name for r in result.resources] == ["a"]
+    assert any("also written by" in str(e) and "b.toml:3" in str(e) for e in result.errors)
+
+
+def test_one_destination_through_a_symlinked_directory_is_one_destination(tree: ConfTree) -> None:
+    (tree.root / "link").symlink_to(tree.out, target_is_directory=True)
+    tree.resource("a", f'[template]\nsrc = "app.j2"\ndest = "{tree.out}/f"\nkeys = ["/k"]\n')
+    tree.resource("b", f'[template]\nsrc = "app.j2"\ndest = "{tree.root}/link/f"\nkeys = ["/k"]\n')
+    result = load_resources(tree.confdir)
+    assert [r.name for r in result.resources] == ["a"]
+    assert any(f"(both are {tree.out}/f)" in str(e) for e in result.errors)

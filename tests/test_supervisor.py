@@ -18,7 +18,8 @@ import pytest
 
 from confpy.backoff import Backoff
 from confpy.errors import ConfigError, ProcessError
-from confpy.supervisor import Supervisor, exit_code, parse_signal
+from confpy.process import exit_code, parse_signal
+from confpy.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model")
 
@@ -131,7 +132,7 @@ def child_pid(out: Path) -> int:
 
 
 def supervise(
-    sup: Supervisor, scenario: Callable[[], None], on_stop: threading.Event | None = None
+    sup: Supervisor, scenario: Callable[[], None], on_stop: Callable[[], object] = lambda: None
 ) -> int:
     """Run `sup` on this (main) thread while `scenario` drives it from another; then stop it."""
     errors: list[BaseException] = []
@@ -242,7 +243,9 @@ def test_respawn_restarts_a_child_that_exits(tmp_path: Path, out: Path) -> None:
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(0.0, 0.0))
+    sup = Supervisor(
+        [sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(0.0, 0.0)
+    )
 
     def three_children() -> None:
         pids = lambda: (out / "pids").exists() and (out / "pids").read_text().split()  # noqa: E731
@@ -264,7 +267,9 @@ def test_stop_during_respawn_backoff_returns_at_once(tmp_path: Path, out: Path) 
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(60.0, 60.0))
+    sup = Supervisor(
+        [sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(60.0, 60.0)
+    )
     started = time.monotonic()
 
     def exit_once() -> None:
@@ -276,11 +281,11 @@ def test_stop_during_respawn_backoff_returns_at_once(tmp_path: Path, out: Path) 
     assert len((out / "pids").read_text().split()) == 1
 
 
-def test_on_stop_may_be_an_event_that_run_sets(service: list[str], out: Path) -> None:
-    """Passing a threading.Event as on_stop: run() sets it when shutdown begins."""
+def test_on_stop_is_called_when_shutdown_begins(service: list[str], out: Path) -> None:
+    """run() calls on_stop once shutdown begins (here it sets an Event)."""
     stopping = threading.Event()
     sup = Supervisor(service, kill_timeout=2)
-    assert supervise(sup, lambda: child_pid(out) and None, on_stop=stopping) == 0
+    assert supervise(sup, lambda: child_pid(out) and None, on_stop=stopping.set) == 0
     assert stopping.is_set()
 
 

@@ -94,3 +94,11 @@ def test_range_over_gets_with_confd_field_names(tmp_path: Path) -> None:
     tpl = "{% for kv in gets('/up/*') %}{{ kv.Key }}={{ kv.Value }};{% endfor %}"
     out = render(tmp_path, tpl, {"/up/b": b"2", "/up/a": b"1"})
     assert out == b"/up/a=1;/up/b=2;"
+
+
+def test_include_cannot_leave_the_templates_directory(tmp_path: Path) -> None:
+    """`{% include "../../etc/passwd" %}` is not found, whatever exists there."""
+    (tmp_path / "secret").write_text("root:x:0:0")
+    with pytest.raises(RenderError, match=r"app\.j2:1: ") as e:
+        render(tmp_path, '{% include "../../secret" %}', {})
+    assert "root:x" not in str(e.value)

@@ -92,6 +92,9 @@ def test_unknown_key_type_is_a_config_error() -> None:
         ("fe80::1", x509.IPAddress(ipaddress.ip_address("fe80::1"))),
         ("logstash", x509.DNSName("logstash")),
         ("DNS:*.svc.local", x509.DNSName("*.svc.local")),
+        ("URI:spiffe://example.org/ns/app", x509.UniformResourceIdentifier("spiffe://example.org/ns/app")),
+        ("email:ops@example.org", x509.RFC822Name("ops@example.org")),
+        ("EMAIL:ops@example.org", x509.RFC822Name("ops@example.org")),
     ],
 )
 def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralName) -> None:
@@ -99,7 +102,9 @@ def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralNam
     assert tls.parse_san(text) == expected
 
 
-@pytest.mark.parametrize("text", ["IP:10.0.0.300", "DNS:", "DNS:bad name", "IP:"])
+@pytest.mark.parametrize("text", ["IP:10.0.0.300", "DNS:", "DNS:bad name", "IP:", "FOO:bar",
+                                  "URI:no-scheme", "URI:", "email:nobody", "email:a@b c",
+                                  "DNS:a..b", "host:8080", "DNS:x\ty"])
 def test_parse_san_rejects_garbage_naming_the_flag(text: str) -> None:
     """A malformed SAN is a ConfigError naming --san."""
     with pytest.raises(ConfigError, match="--san"):
@@ -256,3 +261,26 @@ def test_command_modules_import_nothing_heavy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_uri_and_email_sans_are_published_as_what_they_are() -> None:
+    """`URI:` and `email:` become URI and RFC 822 names, never DNS names."""
+    _key, cert = self_signed(sans=("URI:spiffe://example.org/app", "email:ops@example.org"))
+    assert tls.inspect(cert).sans == ("URI:spiffe://example.org/app", "email:ops@example.org")
+
+
+@pytest.mark.parametrize(("days", "message"), [
+    (0.0000001, "would expire before anyone could use it"),
+    (1e9, "more than 36500"),
+    (float("nan"), "must be a positive number of days"),
+    (float("inf"), "must be a positive number of days"),
+    (0, "must be a positive number of days"),
+])
+def test_validity_that_is_over_already_or_absurd_is_refused(days: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^--days: .*{message}"):
+        tls.check_validity(days)
+
+
+def test_common_name_longer_than_x509_allows_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^--cn: 100 characters is longer than X.509 allows \(64\)"):
+        tls.build_certificate(tls.generate_key("ec-p256"), "x" * 100)

@@ -451,3 +451,32 @@ def test_rotation_files_are_never_group_readable_even_briefly(store, tmp_path) -
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "k.pem").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--days", "1e9"), "--days: 1e+09 days is more than 36500"),
+    (("--days", "nan"), "--days: must be a positive number of days"),
+    (("--days", "0.0000001"), "--days: 1e-07 days is 0.00864 s: the certificate would expire"),
+    (("--cn", "x" * 100), "--cn: 100 characters is longer than X.509 allows"),
+    (("--san", "FOO:bar"), "--san: unknown type 'FOO' in 'FOO:bar'"),
+    (("--san", "URI:nope"), "--san: not an absolute URI"),
+    (("--san", "email:nobody"), "--san: not an email address"),
+])
+def test_rotate_refuses_bad_input_with_one_line_and_publishes_nothing(confpy, store, args, message) -> None:
+    """Exit 2, one line naming the flag, etcd untouched."""
+    result = confpy.run("tls", "rotate", "--prefix", "/logstash", "--cn", "logstash", *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"confpy: error: {message}"), result.stderr
+    assert store.get(CERT) == (None, 0)
+
+
+def test_rotate_publishes_uri_and_email_sans(confpy, store) -> None:
+    result = confpy.run("tls", "rotate", "--prefix", "/logstash", "--cn", "logstash",
+                        "--key-type", "ec-p256", "--san", "URI:spiffe://example.org/logstash",
+                        "--san", "email:ops@example.org", "--san", "DNS:logstash.internal")
+    assert result.returncode == 0, result.stderr
+    cert_pem, _ = store.get(CERT)
+    assert cert_pem is not None
+    assert tls.inspect(tls.load_certificate(cert_pem)).sans == (
+        "DNS:logstash.internal", "URI:spiffe://example.org/logstash", "email:ops@example.org")

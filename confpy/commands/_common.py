@@ -11,13 +11,35 @@ from confpy.settings import Settings, load_settings
 
 _T = TypeVar("_T")
 
-EXIT_CODES = """\
-exit codes:
-  0  all resources in sync (or the command succeeded)
-  1  a resource failed: render, check, install or reload
-  2  usage or configuration error
-  3  etcd unreachable, or keys still missing when --wait-for-keys ran out
-"""
+
+def exit_codes(*rows: tuple[str, str]) -> str:
+    """A command's exit codes as its --help epilog lists them; tests/test_docs.py reads them.
+
+    Each row is (code, meaning); the code `else` stands for the exit code of a command the
+    subcommand runs (`exec`, `register -- CMD`).
+    """
+    import textwrap
+
+    lines = ["exit codes:"]
+    for code, meaning in rows:
+        lines += textwrap.wrap(
+            meaning, 86, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines) + "\n"
+
+
+# Rows several commands share.
+USAGE = ("2", "usage or configuration error, or etcd refused the login or the user's permissions")
+CMD_CODE = ("else", "CMD's own exit code once it ran (128+N when signal N ended it)")
+
+# `render`'s exit codes (this name is what render.py imports).
+EXIT_CODES = exit_codes(
+    ("0", "all resources in sync; --watch/--interval: stopped by SIGTERM or SIGINT"),
+    ("1", "a resource failed: render, check, install or reload"),
+    USAGE,
+    ("3", "etcd unreachable or failing (e.g. auth on and no user given), or keys still "
+     "missing when --wait-for-keys ran out"),
+)
 
 
 def connection_flags() -> argparse.ArgumentParser:
@@ -93,6 +115,33 @@ def duration_arg(flag: str) -> Callable[[str], float]:
     from confpy.durations import parse_duration
 
     return _flag_type(flag, parse_duration, "duration")
+
+
+def positive_duration_arg(flag: str) -> Callable[[str], float]:
+    """A duration that must be more than zero (`--interval 0` would never poll)."""
+    from confpy.durations import parse_duration
+
+    def parse(text: str) -> float:
+        seconds = parse_duration(text)
+        if not seconds > 0:
+            raise ValueError(f"must be more than zero, got {text!r}")
+        return seconds
+
+    return _flag_type(flag, parse, "duration")
+
+
+def address_arg(flag: str) -> Callable[[str], str]:
+    """`HOST:PORT` with a port from 0 to 65535, checked before anything starts."""
+
+    def parse(text: str) -> str:
+        _host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {text!r}")
+        if int(port) > 65535:
+            raise ValueError(f"port {port} is out of range (0-65535)")
+        return text
+
+    return _flag_type(flag, parse, "address")
 
 
 def wait_arg(flag: str) -> Callable[[str], tuple[float, float]]:

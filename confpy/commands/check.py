@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from confpy.commands._common import connection_flags, settings_from
+from confpy.commands._common import connection_flags, exit_codes, settings_from
 from confpy.errors import EXIT_OK
+
+EXIT_CODES = exit_codes(
+    ("0", "every resource loads and every template compiles"),
+    ("2", "usage error, or a problem in a resource, template or setting (each one printed "
+     "with its file and line)"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         parents=[connection_flags()],
         help="validate resources and templates without contacting etcd",
         description="Read CONFDIR/conf.d/*.toml and compile every template in CONFDIR/templates, "
-        "reporting every problem with its file and line. Exit 0 when all is well, 2 otherwise.",
+        "reporting every problem with its file and line. etcd is never contacted.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=run)
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from confpy.commands._common import exit_codes
 from confpy.errors import EXIT_OK, ConfigError
+
+EXIT_CODES = exit_codes(
+    ("0", "translated (templates kept as Go templates are named on stderr)"),
+    ("2", "usage error, or a template or confd directory that cannot be read"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "Converted templates render the same bytes as the originals. A template that plain "
         "Jinja cannot render exactly is kept as .tmpl (confpy runs it as it is) and named "
         "on stderr.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("template", metavar="TEMPLATE", nargs="?",
                    help="one Go template file to translate to stdout")
@@ -36,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("give either TEMPLATE or --confdir/--out, not both")
         path = Path(args.template)
         try:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_bytes().decode("utf-8")  # keeps CRs (no universal newlines)
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read template: {e}", file=str(path)) from None
         sys.stdout.write(convert_template(source, str(path)))

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from confpy.commands._common import EXIT_CODES, connection_flags, duration_arg, settings_from
+from confpy.commands._common import (
+    CMD_CODE,
+    USAGE,
+    connection_flags,
+    duration_arg,
+    exit_codes,
+    settings_from,
+)
 from confpy.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,16 +33,24 @@ safe as PID 1. When CMD exits, confpy exits with its code (128+N for signal N), 
   CMD ["logstash-forwarder", "-config", "/etc/logstash-forwarder.json"]
 """
 
+EXIT_CODES = exit_codes(
+    ("1", "the first render failed (CMD was not started), or CMD could not be started"),
+    USAGE,
+    ("3", "before CMD started: etcd unreachable or failing, or keys still missing when "
+     "--wait-for-keys ran out"),
+    CMD_CODE,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from confpy.commands.render import render_flags
 
     p = subparsers.add_parser(
         "exec",
-        parents=[connection_flags(), render_flags()],
+        parents=[connection_flags(), render_flags(noop=False)],
         help="render, then run and supervise a command, reloading it on changes",
         description=DESCRIPTION,
-        epilog=EXIT_CODES + "  otherwise: the exit code of CMD\n",
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("process control")
@@ -92,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         raise ConfigError("exec: no command given (put it after --)")
-    if args.noop:
-        raise ConfigError("exec: --noop makes no sense with a supervised command")
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from confpy.commands._common import EXIT_CODES, connection_flags, settings_from
+from confpy.commands._common import CMD_CODE, USAGE, connection_flags, exit_codes, settings_from
 from confpy.errors import ConfigError
 
 DESCRIPTION = """\
@@ -32,6 +32,15 @@ examples:
   confpy register /services/web/$(hostname) --value-file /run/web.json --ttl 30
 """
 
+EXIT_CODES = exit_codes(
+    ("0", "stopped by SIGTERM or SIGINT (without CMD); the key is removed"),
+    ("1", "CMD could not be started"),
+    USAGE,
+    ("3", "etcd answered with an error other than a refusal (e.g. auth on and no user "
+     "given); an unreachable etcd is retried, not an error"),
+    CMD_CODE,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
@@ -43,17 +52,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("key", metavar="KEY", help="the etcd key to register, e.g. /elasticsearch/host")
-    p.add_argument("value", metavar="VALUE", nargs="?",
-                   help="the value to store (or use --value-from-env / --value-file)")
-    p.add_argument("--ttl", type=int, required=True, metavar="SECONDS",
-                   help="lease TTL: how long the key outlives a killed confpy (etcd enforces a "
-                   "minimum of about 2s)")
+    p.add_argument(
+        "value",
+        metavar="VALUE",
+        nargs="?",
+        help="the value to store (or use --value-from-env / --value-file)",
+    )
+    p.add_argument(
+        "--ttl",
+        type=int,
+        required=True,
+        metavar="SECONDS",
+        help="lease TTL: how long the key outlives a killed confpy (etcd enforces a "
+        "minimum of about 2s)",
+    )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--value-from-env", metavar="VAR",
-                     help="read VALUE from environment variable VAR")
+    src.add_argument(
+        "--value-from-env", metavar="VAR", help="read VALUE from environment variable VAR"
+    )
     src.add_argument("--value-file", metavar="FILE", help="read VALUE from FILE")
-    p.add_argument("cmd_argv", metavar="-- CMD", nargs="*",
-                   help="command to run; the key lives as long as it does")
+    p.add_argument(
+        "cmd_argv",
+        metavar="-- CMD",
+        nargs="*",
+        help="command to run; the key lives as long as it does",
+    )
     p.set_defaults(func=run)
     _split_command_tail(p)
 
@@ -73,12 +96,14 @@ def _split_command_tail(parser: argparse.ArgumentParser) -> None:
         tail: list[str] = []
         if "--" in items:
             at = items.index("--")
-            items, tail = items[:at], items[at + 1:]
+            items, tail = items[:at], items[at + 1 :]
         namespace, extras = original(items, namespace)
         if tail:
             if namespace.cmd_argv:
-                raise ConfigError(f"register: unexpected argument {namespace.cmd_argv[0]!r} "
-                                  "before -- (put the command after --)")
+                raise ConfigError(
+                    f"register: unexpected argument {namespace.cmd_argv[0]!r} "
+                    "before -- (put the command after --)"
+                )
             namespace.cmd_argv = tail
         return namespace, extras
 

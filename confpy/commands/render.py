@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from confpy.commands._common import (
     EXIT_CODES,
+    address_arg,
     connection_flags,
     duration_arg,
+    positive_duration_arg,
     settings_from,
     wait_arg,
 )
@@ -25,16 +28,17 @@ Render every template resource in CONFDIR/conf.d/*.toml from etcd.
 """
 
 
-def render_flags() -> argparse.ArgumentParser:
-    """Flags shared by `render` and `exec`."""
+def render_flags(noop: bool = True) -> argparse.ArgumentParser:
+    """Flags shared by `render` and `exec` (which has no --noop: it always runs CMD)."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("rendering")
-    g.add_argument(
-        "--noop",
-        action="store_true",
-        help="print a unified diff of each pending change and write nothing "
-        "(contents of owner-only files are shown as checksums)",
-    )
+    if noop:
+        g.add_argument(
+            "--noop",
+            action="store_true",
+            help="print a unified diff of each pending change and write nothing "
+            "(contents of owner-only files are shown as checksums)",
+        )
     g.add_argument(
         "--sync-only",
         action="store_true",
@@ -94,6 +98,7 @@ def render_flags() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--health-addr",
+        type=address_arg("--health-addr"),
         metavar="HOST:PORT",
         help="serve /healthz and /metrics (Prometheus) on this address",
     )
@@ -114,9 +119,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mode.add_argument("--watch", action="store_true", help="watch etcd and keep files in sync")
     mode.add_argument(
         "--interval",
-        type=duration_arg("--interval"),
+        type=positive_duration_arg("--interval"),
         metavar="DURATION",
         help="re-read etcd and re-render every DURATION (e.g. 30s) instead of watching",
+    )
+    fixtures = p.add_argument_group("without etcd (CI)")
+    fixtures.add_argument(
+        "--data",
+        metavar="FILE",
+        help="--onetime: read keys from FILE (JSON, or YAML unless it ends in .json) "
+        "instead of etcd, which is not contacted",
+    )
+    fixtures.add_argument(
+        "--stdout",
+        action="store_true",
+        help="--onetime: write nothing; print every rendered file to stdout in conf.d "
+        "order, each after a line '==> DEST <=='",
     )
     p.set_defaults(func=run)
 
@@ -139,15 +157,57 @@ def run(args: argparse.Namespace) -> int:
     if args.watch or args.interval is not None:
         if args.noop:
             raise ConfigError("--noop works with --onetime only")
+        for flag in ("data", "stdout"):
+            if getattr(args, flag, None):
+                raise ConfigError(f"--{flag} works with --onetime only")
         from confpy.daemon import run_daemon
 
         return run_daemon(settings, config, options, args)
 
+    if getattr(args, "data", None) or getattr(args, "stdout", False):
+        return _without_install(args, config, settings, options)
     store = EtcdStore(settings)
     try:
         report = run_onetime(config, store, options)
     finally:
         store.close()
+    return _report(report)
+
+
+def _without_install(args: argparse.Namespace, config: Any, settings: Any, options: Any) -> int:
+    """--data (keys from a fixture file) and/or --stdout (print instead of install)."""
+    from pathlib import Path
+
+    from confpy.runner import run_onetime
+    from confpy.snapshot import Store
+
+    store: Store
+    if args.data:
+        from confpy.datastore import DataStore
+
+        if options.wait_for_keys:
+            raise ConfigError("--wait-for-keys: fixture data from --data never changes")
+        store = DataStore.from_file(Path(args.data))
+    else:
+        from confpy.store import EtcdStore
+
+        store = EtcdStore(settings)
+    try:
+        if not args.stdout:
+            return _report(run_onetime(config, store, options))
+        if args.noop:
+            raise ConfigError("--stdout and --noop exclude each other: --stdout writes nothing")
+        from confpy.preview import render_to
+
+        failures = render_to(config, store.snapshot(config.patterns), sys.stdout.buffer)
+    finally:
+        store.close()
+    for name, error in failures.items():
+        print(f"confpy: error: {name}: {error}", file=sys.stderr)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _report(report: Any) -> int:
     for outcome in report.outcomes:
         if outcome.diff:
             sys.stdout.write(outcome.diff)

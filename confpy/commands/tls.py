@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from confpy.commands._common import EXIT_CODES, connection_flags, duration_arg, settings_from
+from confpy.commands._common import (
+    USAGE,
+    connection_flags,
+    duration_arg,
+    exit_codes,
+    settings_from,
+)
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 # Kept in sync with confpy.tls.KEY_TYPES; importing it here would load cryptography.
@@ -46,6 +52,23 @@ examples:
   confpy tls rotate --prefix /app --cn app --ca-prefix /pki/ca
 """
 
+ROTATE_EXIT_CODES = exit_codes(
+    ("0", "published (with --every: stopped by SIGTERM or SIGINT)"),
+    ("1", "--cert-out or --key-out could not be written"),
+    USAGE,
+    ("3", "etcd unreachable or failing, another rotator won the race (without --retry, or "
+     "--retry-for ran out), or no CA under --ca-prefix"),
+)
+
+SHOW_EXIT_CODES = exit_codes(
+    ("0", "the published certificate is usable"),
+    ("1", "it expired or is not yet valid, its chain does not verify, or the private key is "
+     "missing (unless --cert-only) or does not match"),
+    ("2", "usage error, or a certificate or key that does not parse, or etcd refused the "
+     "login or the user's permissions"),
+    ("3", "etcd unreachable or failing, or no certificate published under PREFIX"),
+)
+
 SHOW_DESCRIPTION = """\
 Print the certificate published under PREFIX: subject, SANs, issuer, validity, SHA-256
 fingerprint, and whether the published private key matches it.
@@ -63,7 +86,6 @@ def _tls_parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         # Our --prefix (where the keypair lives) replaces the global key-prefix flag;
         # the global prefix still comes from CONFPY_PREFIX or confpy.toml.
         conflict_handler="resolve",
-        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
     )
@@ -81,13 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "tls",
         help="rotate or show a TLS keypair published in etcd",
         description=DESCRIPTION,
-        epilog=EXIT_CODES,
+        epilog="exit codes: see 'confpy tls rotate --help' and 'confpy tls show --help'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
 
     r = _tls_parser(sub, "rotate", help="generate and publish a fresh keypair",
-                    description=ROTATE_DESCRIPTION)
+                    description=ROTATE_DESCRIPTION, epilog=ROTATE_EXIT_CODES)
     c = r.add_argument_group("certificate")
     c.add_argument("--cn", required=True, help="subject common name, e.g. logstash")
     c.add_argument("--san", action="append", default=[], metavar="IP:ADDR|DNS:NAME",
@@ -125,7 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     r.set_defaults(func=run_rotate)
 
     s = _tls_parser(sub, "show", help="print and check the published keypair",
-                    description=SHOW_DESCRIPTION)
+                    description=SHOW_DESCRIPTION, epilog=SHOW_EXIT_CODES)
     s.add_argument("--cert-only", action="store_true",
                    help="the certificate-only layout: do not expect a private key in etcd")
     s.add_argument("--local-key", metavar="FILE",

@@ -158,7 +158,8 @@ _NUMBER = re.compile(
     r"[+-]?(?:0[xX][0-9a-fA-F_]+(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?[0-9_]+)?|0[bB][01_]+|0[oO][0-7_]+"
     r"|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?)i?"
 )
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Go's identifiers: Unicode letters, digits and `_` (`$ü`, `.ñame`).
+_IDENT = re.compile(r"[^\W\d]\w*")
 
 
 def _lex_action(src: _Source, pos: int) -> tuple[list[Token], bool, int]:

@@ -216,12 +216,13 @@ class _Parser:
         if word.value in ("template", "define", "block"):
             raise self.error_at(
                 word.line, word.col,
-                f"{{{{{word.value}}}}} is not supported: confpy runs single-file templates "
-                "(inline the sub-template)",
+                f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
+                "(confpy runs it as is)",
             )
         raise self.error_at(
             word.line, word.col,
-            f"{{{{{word.value}}}}} is not supported: restructure the range with if instead",
+            f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
+            "(confpy runs it as is)",
         )
 
     def parse_block(self, item: Action, kind: str, toks: list[Token]) -> IfNode:
@@ -487,7 +488,9 @@ def _go_unquote(text: str) -> str:
 def _number_value(p: _Parser, t: Token) -> tuple[int | float, str]:
     text = t.value.replace("_", "")
     if text.endswith("i"):
-        raise p.error_at(t.line, t.col, f"complex numbers are not supported: {t.value}")
+        raise p.error_at(
+            t.line, t.col, f"complex number {t.value} has no plain-Jinja form; keep the .tmpl"
+        )
     low = text.lower().lstrip("+-")
     try:
         if low.startswith(("0x", "0b", "0o")) and "." not in low and "p" not in low:

@@ -36,6 +36,7 @@ from confpy.gotemplate.parser import (
 )
 
 CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(funcs.KEY_FUNCTION_NAMES)
+CONFD_FUNCTIONS |= {"each"}  # `{{ (each).Name }}` in a file of an `each` resource (issue 14)
 
 _GO_CALLS = {
     "print": "_go_print",
@@ -308,7 +309,21 @@ def _literal(node: Literal) -> str:
 _IDENT_RE = re.compile(r"[^A-Za-z0-9_]")
 
 
+_KEY_FUNCS = {"getv", "get", "exists", "gets", "getvs", "ls", "lsdir"}
+
+
+def _clean_key(key: str, glob: bool = False) -> bool:
+    """True when memkv finds `key` as confpy's normalising lookup does."""
+    if key in ("/",):
+        return True
+    if not key.startswith("/") or key.endswith("/") or "//" in key:
+        return False
+    return all(p not in (".", "..") for p in key.split("/")[1:])
+
+
 def _safe(name: str) -> str:
+    if name.isidentifier() and name.isascii() is False:
+        return name  # Jinja takes Unicode names, as Go does.
     return _IDENT_RE.sub("_", name) or "root"
 
 
@@ -570,6 +585,8 @@ class _Readable(_Exact):
 
     def rcommand(self, cmd: Cmd, final: _Typed | None) -> _Typed:
         first = cmd.args[0]
+        if isinstance(first, Ident):
+            self.check_confd_only(first, cmd)
         args = [self.rexpr(a, cmd.line) for a in cmd.args[1:]]
         if final is not None:
             args.append(final)
@@ -583,6 +600,21 @@ class _Readable(_Exact):
         if args:
             raise self.error(cmd.line, cmd.col, "can't give argument to non-function")
         return self.rexpr(first, cmd.line)
+
+    def check_confd_only(self, ident: Ident, cmd: Cmd) -> None:
+        """Refuse calls whose Jinja spelling would behave unlike confd's Go function."""
+        name, args = ident.name, cmd.args[1:]
+        if name in _KEY_FUNCS and args and isinstance(args[0], Literal):
+            key = args[0].value
+            if isinstance(key, str) and not _clean_key(key, glob=name in ("gets", "getvs")):
+                raise self.fail(
+                    cmd.line, f"{name} of {key!r}: confd looks keys up exactly as written "
+                    "(no leading slash, or a trailing or double slash, finds nothing)"
+                )
+        if name in ("reverse", "sortByLength", "sortKVByLength") and (
+            not args or not isinstance(args[0], Paren | Ident)
+        ):
+            raise self.fail(cmd.line, f"{name} of a variable (confd changes it in place)")
 
     def rexpr(self, node: Node, line: int) -> _Typed:
         if isinstance(node, Dot):
@@ -650,6 +682,9 @@ class _Readable(_Exact):
         if name == "not":
             return _Typed(f"not {texts[0]}", "bool", False)
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
+            known = {a.type for a in args} & {"str", "int", "float", "bool"}
+            if len(known) > 1 or (name != "eq" and "bool" in known):
+                raise self.fail(line, f"{name} of values of different kinds (an error in Go)")
             op = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
             if name == "eq" and len(texts) > 2:
                 return _Typed(" or ".join(f"{texts[0]} == {t}" for t in texts[1:]), "bool", False)
@@ -659,6 +694,8 @@ class _Readable(_Exact):
                 return _Typed(f'{texts[0]}.encode("utf-8")|length', "int", False)
             return _Typed(f"{texts[0]}|length", "int", False)
         if name == "index":
+            if args[0].type == "str":
+                raise self.fail(line, "index of a string (Go gives a byte)")
             out = args[0]
             for idx in texts[1:]:
                 elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
@@ -684,8 +721,15 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
-        if name in ("reverse",):
-            return _Typed(f"{name}({', '.join(texts)})", args[0].type if args else "any")
+        if name == "reverse":
+            if not args or args[0].type != "list:str":
+                raise self.fail(line, "reverse of anything but a list of strings")
+            return _Typed(f"{name}({', '.join(texts)})", args[0].type)
+        if name in ("add", "sub", "mul", "div", "mod", "seq") and any(
+            a.type != "int" for a in args
+        ):
+            raise self.fail(line, f"{name} of a value that is not known to be an integer")
+
         return _Typed(f"{name}({', '.join(texts)})", _RETURNS.get(name, "any"))
 
     def rprintf(self, args: list[_Typed], line: int) -> _Typed:

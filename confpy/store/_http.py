@@ -77,7 +77,7 @@ def translate(what: str) -> Iterator[None]:
     except Unreachable as e:
         raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
     except EtcdReply as e:
-        message = e.message.removeprefix("etcdserver: ")
+        message = e.message
         if e.code == _OUT_OF_RANGE and "compacted" in message:
             raise RevisionCompactedError(0, e.compact_revision) from e
         if e.code == _INVALID_ARGUMENT and "authentication failed" in message:
@@ -152,7 +152,8 @@ class Connection:
 
     def _fill(self, timeout: float | None) -> None:
         """Read more bytes into the buffer; a timeout leaves the buffer and stream intact."""
-        self.sock.settimeout(timeout)
+        # Never 0, which would make the socket non-blocking (BlockingIOError, not a timeout).
+        self.sock.settimeout(None if timeout is None else max(timeout, 0.001))
         data = self.sock.recv(65536)
         if not data:
             raise ConnectionResetError("connection closed by the endpoint")
@@ -484,9 +485,7 @@ def read_message(conn: Connection, pending: bytearray, timeout: float | None) ->
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     while (end := pending.find(b"\n")) < 0:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if remaining == 0.0:
-            raise TimeoutError
+        remaining = None if deadline is None else deadline - time.monotonic()
         try:
             chunk = conn.next_chunk(remaining)
         except TimeoutError:

@@ -43,7 +43,7 @@ from confpy.errors import (
 )
 from confpy.keys import key_matches, watch_ranges
 from confpy.snapshot import Event, WatchBatch
-from confpy.store._http import Connection, Unreachable, read_message, translate
+from confpy.store._http import Connection, EtcdReply, Unreachable, read_message, translate
 
 if TYPE_CHECKING:
     from confpy.store import EtcdStore
@@ -212,6 +212,9 @@ class _Stream:
                         raise RevisionCompactedError(start, int(result["compact_revision"]))
                     if result.get("canceled"):
                         reason = result.get("cancel_reason") or "no reason given"
+                        if "invalid auth token" in reason:
+                            # Log in again before the caller reconnects.
+                            self.store._transport.forget_token(conn.endpoint)
                         if "permission denied" in reason and created < len(self.spans):
                             raise SpanRefused(created)
                         raise StoreUnavailableError("etcd cancelled the watch: " + reason)
@@ -242,6 +245,10 @@ class _Stream:
                 if self.stop.is_set():
                     return
                 self.store._transport.endpoint_failed(conn.endpoint)
+                raise
+            except EtcdReply as e:
+                if "invalid auth token" in e.message:
+                    self.store._transport.forget_token(conn.endpoint)
                 raise
 
 

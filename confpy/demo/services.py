@@ -1,12 +1,12 @@
 """Stand-ins for the scenario's services, small enough to run in the demo and the tests.
 
-    python -m confpy.demo_services logstash PORT CERT KEY LOG
+    python -m confpy.demo.services logstash PORT CERT KEY LOG
         a TLS server that loads its certificate and key from files at every connection
         (so it serves a rotated pair at once) and answers each client with "ok"
-    python -m confpy.demo_services forwarder CONFIG LOG
+    python -m confpy.demo.services forwarder CONFIG LOG
         reads logstash-forwarder's JSON config, connects to the first server over TLS with
         the configured certificate, key and CA; connects again on SIGHUP
-    python -m confpy.demo_services sleeper
+    python -m confpy.demo.services sleeper
         stands for Elasticsearch: runs until SIGTERM
 
 Each writes one line per event to LOG. Nothing here is used by confpy itself.

@@ -1,0 +1,428 @@
+"""One template to many files: expand `each` resources per snapshot, and own their files.
+
+An `each` resource renders once per key or key directory matching its glob. Each match
+becomes an ordinary per-file `TemplateResource` named `NAME[match]`, so rendering,
+staging, `check_cmd`, change sets, reloads and retries treat it like any resource, and
+the runner folds the per-file outcomes back into one outcome for `NAME`.
+
+Which files a resource created is recorded in a manifest in the dest's directory
+(`.confpy-each.NAME.json`). A file is removed only when its match disappeared, the
+manifest lists it, its name is one the dest pattern can produce (so it lies in that very
+directory), and it is not a directory. A manifest that is unreadable or names anything
+else removes nothing. A file that exists but is not listed is never overwritten unless
+it already holds exactly what would be written (then it is adopted: a lost manifest or a
+crash between install and manifest write heals itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from confpy.errors import ConfpyError, InstallError, RenderError
+from confpy.funcs import _glob
+from confpy.installer import create_beside
+from confpy.keys import matches_any
+from confpy.log import get_logger
+from confpy.resource import EACH_NAME, EachMatch, TemplateResource, each_dest_regex
+from confpy.snapshot import Snapshot
+
+log = get_logger("confpy.each")
+
+MANIFEST_VERSION = 1
+
+
+class EachFileError(ConfpyError):
+    """One file of an `each` resource failed; carries the file's own error."""
+
+    def __init__(self, label: str, error: ConfpyError, more: int = 0) -> None:
+        extra = f" (and {more} more of its files failed)" if more else ""
+        super().__init__(f"{label}: {error}{extra}")
+        self.error = error
+
+
+def manifest_path(resource: TemplateResource) -> Path:
+    """Where an `each` resource lists the files it created."""
+    return resource.dest.parent / f".confpy-each.{resource.name}.json"
+
+
+def is_removal(resource: TemplateResource) -> bool:
+    """A per-file resource standing for a file whose match disappeared."""
+    return resource.each_match is not None and resource.each_match.remove
+
+
+def render_snapshot(resource: TemplateResource, snapshot: Snapshot) -> Snapshot:
+    """What a per-file resource renders from: its match and the resource's keys only."""
+    if resource.each_match is None:
+        return snapshot
+    return Snapshot(snapshot.revision, resource.each_match.values)
+
+
+# -- expansion (pure) ------------------------------------------------------------------------
+
+
+def expand(
+    resources: Sequence[TemplateResource], snapshot: Snapshot
+) -> tuple[list[TemplateResource], dict[str, ConfpyError]]:
+    """Replace each `each` resource by one resource per match, in name order.
+
+    Returns the resources and the failures known before rendering: a match whose name
+    cannot be a file name, or whose file another resource writes.
+    """
+    out: list[TemplateResource] = []
+    failures: dict[str, ConfpyError] = {}
+    for r in resources:
+        if r.each is None or r.each_match is not None:
+            out.append(r)
+            continue
+        for child, error in _children(r, snapshot.values):
+            out.append(child)
+            if error is not None:
+                failures[child.name] = error
+    return out, failures
+
+
+def _children(
+    r: TemplateResource, values: Mapping[str, bytes]
+) -> Iterable[tuple[TemplateResource, ConfpyError | None]]:
+    assert r.each is not None
+    prefix = r.prefix
+    depth = r.each.count("/")
+    rx = _glob(r.each)
+    static_patterns = r.full_keys[: len(r.keys)]
+    static = (
+        {k: v for k, v in values.items() if matches_any(static_patterns, k)}
+        if static_patterns
+        else {}
+    )
+    base = r.full_keys[-1]
+    found: dict[str, dict[str, bytes]] = {}
+    own_value: dict[str, bytes] = {}
+    for key, value in values.items():
+        if not (key == base or key.startswith(base.rstrip("/") + "/")):
+            continue
+        rel = key[len(prefix) :] if prefix else key
+        parts = rel.split("/")
+        if len(parts) <= depth:
+            continue
+        candidate = "/".join(parts[: depth + 1])
+        if not rx.match(candidate):
+            continue
+        found.setdefault(candidate, {})[key] = value
+        if candidate == rel:
+            own_value[candidate] = value
+    first_key: dict[str, str] = {}
+    for rel in sorted(found):
+        name = rel.rsplit("/", 1)[1]
+        view = {**static, **found[rel]}
+        raw = own_value.get(rel)
+        match = EachMatch(
+            parent=r.name,
+            key=rel,
+            name=name,
+            value=None if raw is None else raw.decode("utf-8", "surrogateescape"),
+            values=view,
+        )
+        child = _child(r, name, match, rel)
+        if name in first_key:
+            # `/services/*/config` names every file `config`: only the first may write it.
+            child = replace(child, name=f"{r.name}[{rel}]")
+            yield (
+                child,
+                RenderError(
+                    f"key {_absolute(r.prefix, rel)} gives the file name {name!r} as "
+                    f"{_absolute(r.prefix, first_key[name])} does; each name must be unique",
+                    file=str(r.path),
+                ),
+            )
+            continue
+        first_key[name] = rel
+        yield child, _refusal(r, child, name, rel)
+
+
+def _child(r: TemplateResource, name: str, match: EachMatch, rel: str) -> TemplateResource:
+    dest = EACH_NAME.sub(lambda _: name, str(r.dest))
+    return replace(
+        r,
+        name=f"{r.name}[{name}]",
+        dest=Path(dest),
+        keys=(*r.keys, rel),
+        each_match=match,
+    )
+
+
+def _refusal(
+    r: TemplateResource, child: TemplateResource, name: str, rel: str
+) -> ConfpyError | None:
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        return RenderError(
+            f"key {_absolute(r.prefix, rel)} gives the file name {name!r}, which each refuses "
+            "(empty, '.', '..' or with '/' or NUL)",
+            file=str(r.path),
+        )
+    owner = r.each_reserved.get(str(child.dest))
+    if owner is not None:
+        return InstallError(
+            f"match {name!r} would overwrite the file of resource {owner}; not written",
+            dest=str(child.dest),
+        )
+    return None
+
+
+def _absolute(prefix: str, rel: str) -> str:
+    return prefix + rel if prefix else rel
+
+
+# -- ownership: manifests, removals, foreign files (reads the filesystem) --------------------
+
+
+@dataclass
+class _Owned:
+    """One `each` resource's manifest as read before an apply."""
+
+    resource: TemplateResource
+    listed: set[str]
+    existed: bool
+    current: dict[str, TemplateResource] = field(default_factory=dict)
+    """File name -> per-file resource, for every match in this snapshot."""
+    removals: dict[str, TemplateResource] = field(default_factory=dict)
+    adopted: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Plan:
+    """What `apply` installs for a group that holds `each` resources, and how to fold it."""
+
+    resources: list[TemplateResource]
+    failures: dict[str, ConfpyError]
+    owned: dict[str, _Owned]
+
+
+def plan(
+    resources: Sequence[TemplateResource],
+    snapshot: Snapshot,
+    rendered: Mapping[str, bytes],
+    failures: Mapping[str, ConfpyError],
+) -> Plan | None:
+    """Expand `each` resources, add removals of files whose match is gone, refuse foreign
+    files. None when the group holds no `each` resource."""
+    if not any(r.each is not None and r.each_match is None for r in resources):
+        return None
+    expanded, extra = expand(resources, snapshot)
+    owned: dict[str, _Owned] = {}
+    out: list[TemplateResource] = []
+    for r in resources:
+        if r.each is None or r.each_match is not None:
+            continue
+        listed, existed = read_manifest(r)
+        owned[r.name] = _Owned(r, listed, existed)
+    for r in expanded:
+        match = r.each_match
+        if match is None or match.parent not in owned:
+            out.append(r)
+            continue
+        o = owned[match.parent]
+        o.current.setdefault(r.dest.name, r)
+        out.append(r)
+        if r.name in failures or r.name in extra or r.dest.name in o.listed:
+            continue
+        error = _foreign(r, rendered.get(r.name), o)
+        if error is not None:
+            extra[r.name] = error
+    # Removals go after the files that stay, in the same change set.
+    with_removals: list[TemplateResource] = []
+    for r in out:
+        with_removals.append(r)
+    for o in owned.values():
+        for name in sorted(o.listed - set(o.current)):
+            path = o.resource.dest.parent / name
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                log.warning(
+                    "cannot inspect a stale each file",
+                    resource=o.resource.name,
+                    dest=str(path),
+                    error=e.strerror,
+                )
+                continue
+            if str(path) in o.resource.each_reserved:
+                log.warning(
+                    "not removing another resource's file the manifest lists",
+                    resource=o.resource.name,
+                    dest=str(path),
+                )
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                log.warning(
+                    "not removing a directory the manifest lists",
+                    resource=o.resource.name,
+                    dest=str(path),
+                )
+                continue
+            removal = replace(
+                o.resource,
+                name=f"{o.resource.name}[-{name}]",
+                dest=path,
+                each_match=EachMatch(
+                    parent=o.resource.name, key="", name=name, value=None, remove=True
+                ),
+            )
+            o.removals[name] = removal
+            with_removals.append(removal)
+    return Plan(with_removals, extra, owned)
+
+
+def _foreign(r: TemplateResource, content: bytes | None, o: _Owned) -> ConfpyError | None:
+    """Refuse to overwrite a file this resource did not create, unless it is identical."""
+    try:
+        st = os.lstat(r.dest)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return InstallError(f"cannot inspect: {e.strerror}", dest=str(r.dest))
+    if content is not None and stat.S_ISREG(st.st_mode) and st.st_size == len(content):
+        with contextlib.suppress(OSError):
+            if r.dest.read_bytes() == content:
+                o.adopted.add(r.dest.name)
+                return None
+    return InstallError(
+        f"exists and was not created by resource {o.resource.name} "
+        f"(not in {manifest_path(o.resource).name}); remove it to let confpy manage it",
+        dest=str(r.dest),
+    )
+
+
+def read_manifest(resource: TemplateResource) -> tuple[set[str], bool]:
+    """The file names a resource's manifest lists, each checked; (names, manifest existed).
+
+    An entry that is not a plain name in the dest's directory which the dest pattern can
+    produce is ignored with a warning: a tampered manifest can make confpy forget a file,
+    never remove one it did not create.
+    """
+    path = manifest_path(resource)
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return set(), False
+    except (OSError, ValueError) as e:
+        log.warning(
+            "each manifest unreadable, removing nothing",
+            resource=resource.name,
+            manifest=str(path),
+            error=getattr(e, "strerror", None) or type(e).__name__,
+        )
+        return set(), True
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        log.warning(
+            "each manifest has no file list, removing nothing",
+            resource=resource.name,
+            manifest=str(path),
+        )
+        return set(), True
+    rx = each_dest_regex(str(resource.dest))
+    names: set[str] = set()
+    for entry in files:
+        if (
+            isinstance(entry, str)
+            and entry not in ("", ".", "..")
+            and "/" not in entry
+            and "\0" not in entry
+            and rx.fullmatch(str(resource.dest.parent / entry))
+        ):
+            names.add(entry)
+        else:
+            log.warning(
+                "each manifest entry ignored",
+                resource=resource.name,
+                manifest=str(path),
+                entry=repr(entry)[:200],
+            )
+    return names, True
+
+
+def write_manifest(resource: TemplateResource, names: Iterable[str]) -> None:
+    """Replace the manifest atomically (stage beside it, rename); InstallError on failure."""
+    path = manifest_path(resource)
+    body = (
+        json.dumps(
+            {
+                "version": MANIFEST_VERSION,
+                "resource": resource.name,
+                "dest": str(resource.dest),
+                "files": sorted(names),
+            },
+            indent=1,
+        ).encode()
+        + b"\n"
+    )
+    try:
+        fd, stage = create_beside(path, 0o600)
+    except OSError as e:
+        raise InstallError(f"cannot write manifest: {e.strerror or e}", dest=str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(stage, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(stage)
+        raise InstallError(f"cannot write manifest: {e.strerror}", dest=str(path)) from None
+
+
+def finish(
+    p: Plan, outcomes: Mapping[str, tuple[str, ConfpyError | None]], *, noop: bool
+) -> dict[str, ConfpyError]:
+    """Record what each resource now owns; return manifest write failures by resource name.
+
+    `outcomes` maps per-file resource names to (status, error) after the apply.
+    """
+    problems: dict[str, ConfpyError] = {}
+    if noop:
+        return problems
+    for name, o in p.owned.items():
+        owned = set(o.listed) | o.adopted
+        for file, child in o.current.items():
+            status, _ = outcomes.get(child.name, ("failed", None))
+            if status in ("installed", "unchanged"):
+                owned.add(file)
+        for file, removal in o.removals.items():
+            if outcomes.get(removal.name, ("failed", None))[0] == "installed":
+                owned.discard(file)
+        owned = {f for f in owned if os.path.lexists(o.resource.dest.parent / f)}
+        if owned == o.listed and (o.existed or not owned):
+            continue
+        if not o.resource.dest.parent.is_dir():
+            continue
+        try:
+            write_manifest(o.resource, owned)
+        except InstallError as e:
+            problems[name] = e
+    return problems
+
+
+def owed_files(p: Plan, owed: Collection[str]) -> set[str]:
+    """The daemon owes reloads by configured name: an `each` resource owes all its files'."""
+    names = set(owed)
+    for r in p.resources:
+        if r.each_match is not None and r.each_match.parent in names:
+            names.add(r.name)
+    return names
+
+
+def label(child: TemplateResource) -> str:
+    """How a file of an `each` resource is named in messages: `each api` or `removal of x`."""
+    m = child.each_match
+    if m is None:
+        return child.name
+    return f"removing {m.name}" if m.remove else f"each {m.name}"

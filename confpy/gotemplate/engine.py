@@ -1,0 +1,60 @@
+"""The direct engine: a confd Go template compiled once, rendered from a key view to bytes.
+
+`GoTemplate.compile(source, filename)` parses as confd's `template.New(base(src))
+.Funcs(...).ParseFiles(src)` does; `render(view, prefix)` executes it over memkv's view of
+the resource's keys (values as bytes; decoded with surrogateescape so raw bytes survive)
+and returns the bytes to write. Every failure is a TemplateSyntaxError or RenderError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confpy.errors import ConfpyError, RenderError, TemplateSyntaxError
+from confpy.gotemplate import confdfuncs
+from confpy.gotemplate.goexec import BUILTINS, Executor
+from confpy.gotemplate.goparse import Template, parse
+from confpy.gotemplate.values import from_bytes, go_bytes
+
+FUNCTION_NAMES = confdfuncs.NAMES | BUILTINS
+
+
+@dataclass
+class GoTemplate:
+    """A parsed confd template, ready to render any number of times."""
+
+    tmpl: Template
+    source: str
+    filename: str
+
+    @classmethod
+    def compile(cls, source: str, filename: str) -> GoTemplate:
+        name = os.path.basename(filename)
+        try:
+            tmpl = parse(source, name, FUNCTION_NAMES, filename)
+        except ConfpyError:
+            raise
+        except (RecursionError, MemoryError):
+            raise TemplateSyntaxError("template too large or too deeply nested",
+                                      file=filename) from None
+        return cls(tmpl, source, filename)
+
+    def render(self, view: Mapping[str, bytes | str], prefix: str = "") -> bytes:
+        """Execute over `view` (keys relative to `prefix`); the bytes confd would write."""
+        values = {
+            k: (from_bytes(v) if isinstance(v, bytes | bytearray) else v) for k, v in view.items()
+        }
+        store = confdfuncs.MemKV(confdfuncs.store_view(values))
+        funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
+        ex = Executor(self.tmpl, self.source, self.filename, funcs, confdfuncs.SIGNATURES,
+                      prefix.rstrip("/"))
+        try:
+            text = ex.run()
+        except ConfpyError:
+            raise
+        except (RecursionError, MemoryError):
+            raise RenderError("template execution too deep or too large",
+                              file=self.filename) from None
+        return go_bytes(text)

@@ -1,0 +1,150 @@
+"""Go values as the direct engine holds them, with the Go type each one has.
+
+Python's str, int, float, complex, bool, dict and None stand for Go's string, int,
+float64, complex128, bool, map[string]interface{} and an invalid (missing) value. Go
+strings are bytes: a str here may hold surrogate escapes (`errors="surrogateescape"`) for
+bytes that are not UTF-8, and `go_bytes` gives the bytes back. What Python cannot say
+alone has a class: `Slice` (a list with its Go type and capacity), `NULL` (a nil held in
+an interface, e.g. a JSON null), `Uint8` (a byte from `index` of a string), `KVPair`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class _Null:
+    """A nil inside an interface{} (JSON null, a missing map entry from `index`)."""
+
+    _instance: _Null | None = None
+
+    def __new__(cls) -> _Null:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NULL = _Null()
+
+
+class Uint8(int):
+    """A byte, as `index` of a string returns it (Go's uint8)."""
+
+
+@dataclass(frozen=True)
+class KVPair:
+    """memkv.KVPair: a struct with the fields Key and Value."""
+
+    Key: str
+    Value: str
+
+
+class Slice(list[Any]):
+    """A Go slice: its elements, its type name (`[]string`, `memkv.KVPairs`, ...) and cap."""
+
+    gotype: str
+    cap: int
+
+    def __init__(self, items: Any = (), gotype: str = "[]interface {}", cap: int = -1) -> None:
+        super().__init__(items)
+        self.gotype = gotype
+        self.cap = len(self) if cap < 0 else max(cap, len(self))
+
+    @classmethod
+    def appended(cls, items: Any, gotype: str) -> Slice:
+        """A slice built by `append` from empty: its capacity grew by doubling."""
+        s = cls(items, gotype)
+        n = len(s)
+        cap = 0 if n == 0 else 1
+        while cap < n:
+            cap *= 2
+        s.cap = cap
+        return s
+
+    @property
+    def elem(self) -> str:
+        return {"memkv.KVPairs": "memkv.KVPair"}.get(self.gotype, self.gotype[2:])
+
+
+ZERO_OF = {"string": "", "int": 0, "memkv.KVPair": KVPair("", ""), "interface {}": NULL}
+
+
+def go_bytes(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+def from_bytes(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def type_name(v: Any) -> str:
+    """reflect.TypeOf(v).String()."""
+    if v is None or v is NULL:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, Uint8):
+        return "uint8"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, complex):
+        return "complex128"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, Slice):
+        return v.gotype
+    if isinstance(v, list):
+        return "[]interface {}"
+    if isinstance(v, dict):
+        return "map[string]interface {}"
+    if isinstance(v, KVPair):
+        return "memkv.KVPair"
+    if isinstance(v, datetime):
+        return "time.Time"
+    return type(v).__name__
+
+
+def kind(v: Any) -> str:
+    """reflect.Kind of a value, as text/template's checks see it."""
+    if v is None:
+        return "invalid"
+    if v is NULL:
+        return "interface"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, Uint8):
+        return "uint"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, complex):
+        return "complex"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "slice"
+    if isinstance(v, dict):
+        return "map"
+    return "struct"
+
+
+def go_str_less_key(s: str) -> bytes:
+    """Go compares strings byte by byte."""
+    return go_bytes(s)
+
+
+def wrap_int(n: int) -> int:
+    """Go's int is 64 bits and wraps."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n

@@ -1,0 +1,35 @@
+"""`confpy render --stdout`: every rendered file to one stream, each under a header.
+
+Nothing is staged, checked, installed or reloaded. Files come in conf.d order (the files
+of an `each` resource in name order), each preceded by `==> DEST <==`, as `tail` and
+`head` print several files, so a CI job can diff the whole output against a golden file.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from confpy import each
+from confpy.errors import ConfpyError
+from confpy.runner import Config, render_all
+from confpy.snapshot import Snapshot
+
+
+def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, ConfpyError]:
+    """Write every file that renders to `out`; return the failures by resource name.
+
+    A file that does not end in a newline gets one after it, so the next header starts
+    its own line.
+    """
+    resources, _ = each.expand(list(config.resources), snapshot)
+    rendered, failures = render_all(config, config.resources, snapshot)
+    for r in resources:
+        content = rendered.get(r.name)
+        if content is None:
+            continue
+        out.write(f"==> {r.dest} <==\n".encode("utf-8", "surrogateescape"))
+        out.write(content)
+        if content and not content.endswith(b"\n"):
+            out.write(b"\n")
+    out.flush()
+    return failures
