@@ -86,6 +86,6 @@ def test_an_isolated_change_after_a_burst_reloads_again(confpy: Confpy, tree: Co
     wait_for(lambda: read(dest) == "v=0", what="first render")
     for i in range(1, 4):
         store.put("/app/v", str(i).encode())
-        wait_for(lambda i=i: seen.read_text().split()[-1:] == [f"v={i}"],
+        wait_for(lambda i=i: seen.exists() and seen.read_text().split()[-1:] == [f"v={i}"],
                  what=f"reload {i}")
     assert seen.read_text().split() == ["v=0", "v=1", "v=2", "v=3"]

@@ -193,8 +193,15 @@ def _raised_messages() -> list[tuple[int, str, str]]:
                 continue
             if len(lead.strip()) >= 12:
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                found.append((classes[name].exit_code, lead, where))
+                found.append((_exit_code_of(classes[name]), lead, where))
     return found
+
+
+def _exit_code_of(kind: type) -> int:
+    """The CLI's exit code for an error class (its one table, `cli.EXIT_CODE_BY_ERROR`)."""
+    from confpy.cli import EXIT_CODE_BY_ERROR
+
+    return next(code for base, code in EXIT_CODE_BY_ERROR if issubclass(kind, base))
 
 
 def _troubleshooting_messages() -> list[tuple[int, str]]:

@@ -41,13 +41,25 @@ class GoTemplate:
                                       file=filename) from None
         return cls(tmpl, source, filename)
 
-    def render(self, view: Mapping[str, bytes | str], prefix: str = "") -> bytes:
-        """Execute over `view` (keys relative to `prefix`); the bytes confd would write."""
+    def render(
+        self,
+        view: Mapping[str, bytes | str],
+        prefix: str = "",
+        each: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Execute over `view` (keys relative to `prefix`); the bytes confd would write.
+
+        `each`: the fields of an `each` resource's match (Key, Name, Value), which the
+        template reads as `{{ (each).Name }}`.
+        """
         values = {
             k: (from_bytes(v) if isinstance(v, bytes | bytearray) else v) for k, v in view.items()
         }
         store = confdfuncs.MemKV(confdfuncs.store_view(values))
         funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
+        if each is not None:
+            fields = dict(each)
+            funcs["each"] = lambda: fields
         ex = Executor(self.tmpl, self.source, self.filename, funcs, confdfuncs.SIGNATURES,
                       prefix.rstrip("/"))
         try:

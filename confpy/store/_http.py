@@ -1,24 +1,18 @@
-"""etcd's v3 JSON gateway over plain sockets: HTTP/1.1, failover, tokens, and the error map.
+"""etcd's v3 JSON gateway: failover between endpoints, login tokens, and the error map.
 
-`Transport` sends JSON requests to `/v3/...` on one endpoint at a time and moves to the
-next one when an endpoint does not answer or answers as something other than etcd.
-`translate()` is the one place where a transport failure or an etcd error reply becomes
-one of confpy's errors, raised `from` the original.
-
-Why not `http.client`: it imports `ssl` at import time (an `http://` cluster needs no TLS
-module), and a watch needs reads with a deadline that leave the stream usable when the
-deadline passes, which its buffered reader does not allow. HTTP/1.1 with a JSON body and
-a `Content-Length` or chunked answer is all the gateway speaks.
+`Transport` sends JSON requests to `/v3/...` on one endpoint at a time (over `_wire`'s
+HTTP/1.1) and moves to the next one when an endpoint does not answer or answers as
+something other than etcd. `translate()` is the one place where a transport failure or
+an etcd error reply becomes one of confpy's errors, raised `from` the original.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from confpy.errors import (
@@ -30,6 +24,7 @@ from confpy.errors import (
 )
 from confpy.log import get_logger
 from confpy.settings import Endpoint, Settings
+from confpy.store._wire import Connection, Unreachable, parse_json
 
 if TYPE_CHECKING:
     import ssl
@@ -41,22 +36,6 @@ RETRY_FAILED_AFTER = 1.0
 # gRPC status codes in the gateway's error replies.
 _CANCELLED, _INVALID_ARGUMENT, _DEADLINE, _NOT_FOUND, _PERMISSION = 1, 3, 4, 5, 7
 _FAILED_PRECONDITION, _OUT_OF_RANGE, _UNAVAILABLE, _UNAUTHENTICATED = 9, 11, 14, 16
-_MAX_HEAD = 64 * 1024
-
-
-class Unreachable(Exception):
-    """The endpoint did not answer as etcd: refused, reset, timed out, or not etcd at all.
-
-    `unsent` is true when etcd cannot have acted on the request (no connection, or the
-    reply came from something else), so another endpoint may be asked at once.
-    """
-
-    def __init__(self, endpoint: Endpoint, reason: str, *, unsent: bool,
-                 others: Sequence[Unreachable] = ()) -> None:
-        self.endpoint = endpoint
-        self.reason = reason
-        self.unsent = unsent
-        super().__init__("; ".join(f"{e.endpoint}: {e.reason}" for e in (*others, self)))
 
 
 class EtcdReply(Exception):
@@ -109,120 +88,6 @@ def reply_error(data: Any) -> EtcdReply:
         if "code" in data:
             return EtcdReply(int(data["code"]), str(data.get("message") or data.get("error")))
     return EtcdReply(2, "unexpected reply")
-
-
-class Connection:
-    """One HTTP/1.1 connection to one endpoint, with its own read buffer."""
-
-    def __init__(self, endpoint: Endpoint, tls: ssl.SSLContext | None, timeout: float) -> None:
-        self.endpoint = endpoint
-        try:
-            sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
-        except OSError as e:
-            raise Unreachable(endpoint, f"cannot connect: {e.strerror or e}", unsent=True) from e
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls is not None:
-            try:
-                sock = tls.wrap_socket(sock, server_hostname=endpoint.host)
-            except OSError as e:
-                sock.close()
-                raise Unreachable(endpoint, f"TLS handshake failed: {e}", unsent=True) from e
-        self.sock = sock
-        self.tls = tls
-        self.buf = bytearray()
-        self.reusable = True
-        self.used = False
-
-    def close(self) -> None:
-        self.reusable = False
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-    def send(self, path: str, body: bytes, headers: dict[str, str]) -> None:
-        head = [f"POST {path} HTTP/1.1", f"Host: {self.endpoint.netloc}"]
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        try:
-            self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        except OSError as e:
-            self.close()
-            raise Unreachable(self.endpoint, f"send failed: {e}", unsent=True) from e
-
-    def _fill(self, timeout: float | None) -> None:
-        """Read more bytes into the buffer; a timeout leaves the buffer and stream intact."""
-        # Never 0, which would make the socket non-blocking (BlockingIOError, not a timeout).
-        self.sock.settimeout(None if timeout is None else max(timeout, 0.001))
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionResetError("connection closed by the endpoint")
-        self.buf += data
-
-    def read_head(self, timeout: float) -> tuple[int, dict[str, str]]:
-        """The status and headers; anything that is not an HTTP reply is `Unreachable`."""
-        deadline = time.monotonic() + timeout
-        try:
-            while (end := self.buf.find(b"\r\n\r\n")) < 0:
-                if len(self.buf) > _MAX_HEAD:
-                    raise ValueError("reply head too long")
-                self._fill(max(0.001, deadline - time.monotonic()))
-            lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
-            del self.buf[: end + 4]
-            version, status, *_ = [*lines[0].split(" ", 2), ""]
-            if not version.startswith("HTTP/1.") or not status.isdigit():
-                raise ValueError("not an HTTP reply")
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        except (OSError, ValueError) as e:
-            self.close()
-            # A reply that is not HTTP at all comes from something other than etcd.
-            raise Unreachable(self.endpoint, str(e) or type(e).__name__,
-                              unsent=isinstance(e, ValueError)) from e
-        if headers.get("connection", "").lower() == "close":
-            self.reusable = False
-        return int(status), headers
-
-    def read_body(self, headers: dict[str, str], timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        out = bytearray()
-        try:
-            if "content-length" in headers:
-                n = int(headers["content-length"])
-                while len(self.buf) < n:
-                    self._fill(max(0.001, deadline - time.monotonic()))
-                out += self.buf[:n]
-                del self.buf[:n]
-            elif headers.get("transfer-encoding", "").lower() == "chunked":
-                while (chunk := self.next_chunk(max(0.001, deadline - time.monotonic()))):
-                    out += chunk
-            else:
-                self.reusable = False
-                with contextlib.suppress(ConnectionResetError):
-                    while True:
-                        self._fill(max(0.001, deadline - time.monotonic()))
-                out += self.buf
-                self.buf.clear()
-        except (OSError, ValueError) as e:
-            self.close()
-            raise Unreachable(self.endpoint, f"reading the reply: {e}", unsent=False) from e
-        return bytes(out)
-
-    def next_chunk(self, timeout: float | None) -> bytes:
-        """The next chunk of a chunked body (b"" at its end). Raises TimeoutError, stream intact."""
-        while True:
-            line_end = self.buf.find(b"\r\n")
-            if line_end >= 0:
-                size = int(bytes(self.buf[:line_end]).split(b";")[0], 16)
-                if len(self.buf) >= line_end + 2 + size + 2:
-                    chunk = bytes(self.buf[line_end + 2 : line_end + 2 + size])
-                    del self.buf[: line_end + 2 + size + 2]
-                    if size == 0:
-                        self.buf.clear()  # trailers are not used by the gateway
-                    return chunk
-            self._fill(timeout)
 
 
 class Transport:
@@ -378,15 +243,16 @@ class Transport:
         try:
             conn.send("/v3" + path, payload, headers)
             status, head = conn.read_head(timeout)
-        except Unreachable:
-            if not pooled:
+        except Unreachable as e:
+            if not pooled or not isinstance(e.__cause__, ConnectionError):
                 raise
-            # The endpoint closed an idle pooled connection: once more on a new one.
+            # The endpoint had closed this idle connection (reset, not a timeout): once
+            # more on a new one.
             conn = Connection(conn.endpoint, conn.tls, timeout)
             conn.send("/v3" + path, payload, headers)
             status, head = conn.read_head(timeout)
         raw = conn.read_body(head, timeout)
-        data = _parse(conn.endpoint, raw, status)
+        data = parse_json(conn.endpoint, raw, status)
         conn.used = True
         self._release(index, conn)
         if status != 200:
@@ -441,7 +307,7 @@ class Transport:
                 conn.send("/v3" + path, body, headers)
                 status, head = conn.read_head(timeout)
                 if status != 200:
-                    data = _parse(conn.endpoint, conn.read_body(head, timeout), status)
+                    data = parse_json(conn.endpoint, conn.read_body(head, timeout), status)
                     conn.close()
                     if not _etcd_shaped(data):
                         raise Unreachable(conn.endpoint, f"answered HTTP {status}, not as etcd "
@@ -497,26 +363,13 @@ def read_message(conn: Connection, pending: bytearray, timeout: float | None) ->
         pending += chunk
     line = bytes(pending[:end])
     del pending[: end + 1]
-    data = _parse(conn.endpoint, line, 200)
+    data = parse_json(conn.endpoint, line, 200)
     if "error" in data:
         raise reply_error(data)
     result = data.get("result")
     if not isinstance(result, dict):
         raise Unreachable(conn.endpoint, "not an etcd watch message", unsent=False)
     return result
-
-
-def _parse(endpoint: Endpoint, raw: bytes, status: int) -> dict[str, Any]:
-    """The first JSON object of a reply; anything else means the endpoint is not etcd."""
-    text = raw.decode("utf-8", "replace").strip()
-    try:
-        data, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise Unreachable(endpoint, f"answered HTTP {status} without etcd's JSON (not etcd?)",
-                          unsent=True)
-    return data
 
 
 def _all_failed(failures: list[Unreachable]) -> Unreachable:

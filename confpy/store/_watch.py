@@ -43,7 +43,8 @@ from confpy.errors import (
 )
 from confpy.keys import key_matches, watch_ranges
 from confpy.snapshot import Event, WatchBatch
-from confpy.store._http import Connection, EtcdReply, Unreachable, read_message, translate
+from confpy.store._http import EtcdReply, read_message, translate
+from confpy.store._wire import Connection, Unreachable
 
 if TYPE_CHECKING:
     from confpy.store import EtcdStore
