@@ -600,9 +600,6 @@ SIGNATURES: dict[str, Sig] = {
     "gets": (("string",), None),
     "getv": (("string",), "string"),
     "getvs": (("string",), None),
-    # confpy's own: `{{ (each).Name }}` in a file of an `each` resource (issue 14); only
-    # such a resource's render defines it.
-    "each": ((), None),
 }
 
 STATIC: dict[str, Callable[..., Any]] = {
