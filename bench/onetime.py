@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from confpy.demo import prepare_confdir  # noqa: E402
-from confpy.embedded import EtcdServer  # noqa: E402
+from confpy.testing.etcd import EtcdServer  # noqa: E402
 
 
 def measure(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float]:
@@ -109,7 +109,7 @@ def main() -> None:
 
 
 def server_bin() -> str:
-    from confpy.embedded import find_etcd
+    from confpy.testing.etcd import find_etcd
 
     return str(find_etcd())
 

@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from confpy.embedded import EtcdServer  # noqa: E402
 from confpy.settings import load_settings  # noqa: E402
 from confpy.store import EtcdStore  # noqa: E402
+from confpy.testing.etcd import EtcdServer  # noqa: E402
 
 
 def start_daemon(confdir: Path, url: str) -> subprocess.Popen[bytes]:

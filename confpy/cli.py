@@ -2,7 +2,7 @@
 
 This is the single place that turns a `ConfpyError` into a one-line message and an exit
 code. It imports subcommand modules, which import nothing heavy at module level, so
-`confpy --help` and `confpy check` start without loading grpc.
+`confpy --help` and `confpy check` start without loading the etcd client.
 """
 
 from __future__ import annotations
@@ -13,9 +13,33 @@ import sys
 from collections.abc import Sequence
 
 from confpy import __version__
-from confpy.errors import EXIT_USAGE, ConfigError, ConfpyError
+from confpy.errors import (
+    EXIT_FAILED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    ConfigError,
+    ConfpyError,
+    StoreAccessError,
+    StoreError,
+    ValueEncodingError,
+)
 
 COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo")
+
+EXIT_CODE_BY_ERROR: tuple[tuple[type[ConfpyError], int], ...] = (
+    # The first row the error is an instance of wins: subclasses before their parents.
+    (StoreAccessError, EXIT_USAGE),  # refused credentials or roles: the operator must fix them
+    (ValueEncodingError, EXIT_FAILED),  # a value, not etcd, is at fault
+    (StoreError, EXIT_UNAVAILABLE),
+    (ConfigError, EXIT_USAGE),
+    (ConfpyError, EXIT_FAILED),
+)
+"""Which exit code each kind of error gives; documented in `confpy --help`."""
+
+
+def exit_code_for(error: ConfpyError) -> int:
+    """The exit code for `error`, from EXIT_CODE_BY_ERROR."""
+    return next(code for kind, code in EXIT_CODE_BY_ERROR if isinstance(error, kind))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfpyError as e:
         _report(e)
-        return e.exit_code
+        return exit_code_for(e)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

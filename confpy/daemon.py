@@ -1,12 +1,15 @@
 """The watch daemon: keep every destination in sync with etcd, missing no change.
 
-One thread watches etcd (one watch on one stream) and queues what it receives; the
-daemon's loop applies changes to an in-memory mirror of the watched keys, debounces,
-and renders change sets from the mirror at an exact revision. It starts from a full
-snapshot and watches from the snapshot's revision + 1; after a broken stream it resumes
-from the last received revision + 1; after compaction, and every `resync_interval`, it
-re-reads a full snapshot. A failing resource keeps its old file and is retried with
-backoff until it succeeds, independent of further changes to its keys.
+One thread watches etcd (one watch on one stream) and puts what it receives into the
+daemon's one inbox; the daemon's loop applies changes to an in-memory mirror of the
+watched keys, debounces, and renders change sets from the mirror at an exact revision.
+It starts from a full snapshot and watches from the snapshot's revision + 1; after a
+broken stream it resumes from the last received revision + 1; after compaction, and
+every `resync_interval`, it re-reads a full snapshot. A failing resource keeps its old
+file and is retried with backoff until it succeeds, independent of further changes to
+its keys; a failed reload is owed, and retried likewise until it succeeds. While
+changes keep coming, each reload action runs at most once per `min_reload_interval`;
+files are installed at once all the same, and the owed reload runs when it may.
 
 The loop sleeps on a `Wakeup` pipe, which the watch thread rings and, under
 `run_daemon`, SIGTERM/SIGINT/SIGHUP arrive on: a signal delivered to any thread wakes
@@ -37,25 +40,58 @@ from confpy.keys import matches_any
 from confpy.log import get_logger
 from confpy.resource import TemplateResource
 from confpy.runner import Config, RenderOptions, apply, reload_keys, render_all
-from confpy.schedule import Debouncer, RetrySchedule
+from confpy.schedule import Debouncer, ReloadLimiter, RetrySchedule
 from confpy.snapshot import Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
 
 log = get_logger("confpy.daemon")
 
 
+DEFAULT_MIN_RELOAD_INTERVAL = 1.0
+"""Seconds between two runs of one reload action while changes keep arriving (see
+docs/operations.md): an isolated change still reloads at once; a burst of 1000 puts
+(about 2 s on loopback) reloads 3 times instead of 141."""
+
+DEFAULT_MAX_LAG = 30.0
+"""Seconds a received change may wait to reach its file before /healthz says 503."""
+
+
 @dataclass(frozen=True)
 class _Resync:
     """A full snapshot read by the watch thread after compaction."""
 
+    generation: int
     snapshot: Snapshot
     reason: str
 
 
 @dataclass(frozen=True)
 class _Received:
+    generation: int
     at: float
     batch: WatchBatch
+
+
+class _Inbox:
+    """The one queue from the watch thread to the loop: `put()` enqueues, then rings."""
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        # SimpleQueue: its put() is reentrant, and the watch thread only ever puts.
+        self._queue: queue.SimpleQueue[_Received | _Resync] = queue.SimpleQueue()
+        self._wakeup = wakeup
+
+    def put(self, item: _Received | _Resync) -> None:
+        self._queue.put(item)
+        self._wakeup.wake()
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+    def take(self) -> _Received | _Resync | None:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
 
 
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -86,13 +122,16 @@ class Daemon:
         watchdog: tuple[float, Callable[[], object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         signals: tuple[signal.Signals, ...] = (),
+        min_reload_interval: float = DEFAULT_MIN_RELOAD_INTERVAL,
+        max_lag: float = DEFAULT_MAX_LAG,
     ) -> None:
         self.config = config
         self.store = store
         self.options = options
         self.resync_interval = resync_interval
         self.interval = interval
-        self.status = status or Status()
+        self.status = status or Status(clock)
+        self.status.set(max_lag=max_lag, silent_after=_silent_after(store, interval, max_lag))
         self._load_config = load_config
         self._on_installed = on_installed
         self._exec_notify = exec_notify
@@ -101,9 +140,10 @@ class Daemon:
         self._watchdog = watchdog
         self._next_watchdog = float("inf")
         self._clock = clock
-        # SimpleQueue: its put() is reentrant, and the watch thread only ever puts.
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wakeup = Wakeup(signals)
+        self._inbox = _Inbox(self._wakeup)
+        # Items a stopped watch may still deliver carry an older generation: ignored.
+        self._generation = 0
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._watch_stop = threading.Event()
@@ -116,6 +156,11 @@ class Daemon:
         self._snapshot_revision = 0
         self._debouncer = Debouncer(wait)
         self._retries = RetrySchedule()
+        self._limiter = ReloadLimiter(min_reload_interval, clock)
+        self._owed: set[str] = set()
+        """Resources whose reload has not run since their file was installed."""
+        self._deferred: dict[str, float] = {}
+        """Owed reloads held back by the limiter, and when they may run."""
         self._touched_revisions: dict[str, set[int]] = {}
         self._received_at: dict[str, float] = {}
         self._next_resync = 0.0
@@ -155,14 +200,15 @@ class Daemon:
                     self._next_watchdog = now + self._watchdog[0]
                 if now >= self._next_resync:
                     self._resync("interval" if self.interval else "periodic resync")
-                ready = self._debouncer.ready(now) | self._retries.due(now)
+                ready = self._debouncer.ready(now) | self._retries.due(now) | self._due_reloads(now)
                 if ready:
                     self._render(ready)
+                self._note_caught_up()
         finally:
             self._stop_watch()
             self.store.close()
             self._wakeup.close()
-        log.info("stopped", revision=self._revision)
+        log.info("stopped", revision=self._revision, resources=len(self.config.resources))
         return 0
 
     def _start(self) -> bool:
@@ -173,6 +219,7 @@ class Daemon:
             return False
         self._replace_mirror(snapshot)
         self._render({r.name for r in self.config.resources}, reason="start")
+        self.status.set(started=True)
         # READY=1 once every resource had its first render, whether or not all succeeded:
         # failing ones are retried, and /healthz tells which.
         if self._on_ready is not None:
@@ -180,7 +227,23 @@ class Daemon:
         self._schedule_resync()
         if self.interval is None:
             self._start_watch()
+        self._say_started(snapshot)
+        self._note_caught_up()
         return True
+
+    def _say_started(self, snapshot: Snapshot) -> None:
+        """The start line: what is watched, where, and from which revision."""
+        fields: dict[str, object] = {
+            "resources": len(self.config.resources),
+            "keys": len(snapshot.values),
+            "prefixes": len(self.config.patterns),
+            "endpoint": _endpoint(self.store),
+            "revision": snapshot.revision,
+        }
+        if self.interval is None:
+            log.info("watching", from_revision=snapshot.revision + 1, **fields)
+        else:
+            log.info("polling", every=self.interval, **fields)
 
     def _wait_and_drain(self) -> None:
         """Block until something is due, then take every queued item (coalescing bursts)."""
@@ -189,15 +252,12 @@ class Daemon:
             self._next_watchdog,
             self._debouncer.next_due(),
             self._retries.next_due(),
+            min(self._deferred.values(), default=None),
         ]
         due = min(d for d in deadlines if d is not None)
-        timeout = 0.0 if not self._queue.empty() else max(0.0, due - self._clock())
+        timeout = 0.0 if not self._inbox.empty() else max(0.0, due - self._clock())
         self._on_signals(self._wakeup.wait(min(timeout, 3600)))
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
+        while (item := self._inbox.take()) is not None:
             self._handle(item)
 
     def _pause(self, seconds: float) -> None:
@@ -217,13 +277,27 @@ class Daemon:
             else:
                 self.request_reload()
 
-    def _handle(self, item: Any) -> None:
+    def _handle(self, item: _Received | _Resync) -> None:
+        if item.generation != self._generation:
+            return  # from a watch stopped since (SIGHUP): a new snapshot was read
         if isinstance(item, _Received):
             self._apply_batch(item.batch, item.at)
-        elif isinstance(item, _Resync):
+        else:
             self.status.count("resyncs")
             if self._replace_mirror(item.snapshot):
                 self._touch_all(item.reason)
+
+    def _due_reloads(self, now: float) -> set[str]:
+        out = {n for n, t in self._deferred.items() if t <= now}
+        for n in out:
+            del self._deferred[n]
+        return out
+
+    def _note_caught_up(self) -> None:
+        """Stop the lag clock once nothing received waits to reach a file or a reload."""
+        self.status.caught_up(
+            lambda: self._inbox.empty() and not len(self._debouncer) and not self._deferred
+        )
 
     # -- state ------------------------------------------------------------------------------
 
@@ -262,6 +336,7 @@ class Daemon:
 
     def _touch_all(self, reason: str) -> None:
         log.info("re-rendering everything", reason=reason, revision=self._revision)
+        self.status.behind()
         now = self._clock()
         for r in self.config.resources:
             self._debouncer.touch(r.name, now, None)
@@ -277,7 +352,9 @@ class Daemon:
             self._render_group(group, snapshot, reason)
         for n in names:
             self._touched_revisions.pop(n, None)
-        self.status.set(synced=not self._retries.failing and not len(self._debouncer))
+        self.status.set(
+            synced=not self._retries.failing and not len(self._debouncer) and not self._owed
+        )
 
     def _change_sets(self, resources: list[TemplateResource]) -> list[list[TemplateResource]]:
         """Group resources that share a reload action, or were changed by one transaction."""
@@ -316,6 +393,8 @@ class Daemon:
                 self.options,
                 atomic=True,
                 notify=self._on_installed,
+                owed={r.name for r in group} & self._owed,
+                limiter=self._limiter,
             )
         now = self._clock()
         self.status.count("renders", len(group))
@@ -323,27 +402,52 @@ class Daemon:
         for o in report.outcomes:
             name = o.resource.name
             received = self._received_at.pop(name, None)
+            if o.reload_owed:
+                self._owed.add(name)
+            else:
+                self._owed.discard(name)
+            self._deferred.pop(name, None)
+            if o.status == "installed":
+                self.status.count("installs")
+                if received is not None:
+                    self.status.observe_latency(now - received)
             if o.failed:
-                delay = self._retries.failed(name, now)
-                self.status.count("render_failures")
-                with self.status.lock:
-                    self.status.failing[name] = str(o.error)
-                log.warning(
-                    "will retry",
-                    resource=name,
-                    retry_in=round(delay, 2),
-                    revision=snapshot.revision,
-                )
+                self._failed(o.resource, o.step, str(o.error), now, snapshot.revision)
+                continue
+            if o.reload_not_before is not None:
+                # Deferred by min_reload_interval; a reload that failed before stays failing.
+                self._deferred[name] = o.reload_not_before
+                self.status.count("reloads_deferred")
                 continue
             if name in self._retries.failing:
                 log.info("recovered", resource=name, revision=snapshot.revision)
             self._retries.succeeded(name)
             with self.status.lock:
                 self.status.failing.pop(name, None)
-            if o.status == "installed":
-                self.status.count("installs")
-                if received is not None:
-                    self.status.observe_latency(now - received)
+                self.status.failing_reloads.discard(name)
+
+    def _failed(
+        self, r: TemplateResource, step: str, error: str, now: float, revision: int
+    ) -> None:
+        name = r.name
+        delay = self._retries.failed(name, now)
+        self.status.count("render_failures")
+        if step == "reload":
+            self.status.count("reload_failures")
+        with self.status.lock:
+            self.status.failing[name] = f"{step}: {error}" if step == "reload" else error
+            if step == "reload":
+                self.status.failing_reloads.add(name)
+            else:
+                self.status.failing_reloads.discard(name)
+        log.warning(
+            "will retry",
+            resource=name,
+            step=step,
+            retry_in=round(delay, 2),
+            revision=revision,
+            reload_owed=name in self._owed,
+        )
 
     # -- snapshots and resync -----------------------------------------------------------------
 
@@ -373,6 +477,7 @@ class Daemon:
         except StoreUnavailableError:
             return None
         self.status.set(connected=True)
+        self.status.heard(snapshot.revision)
         return snapshot
 
     def _resync(self, reason: str) -> None:
@@ -385,6 +490,7 @@ class Daemon:
             return
         if self.interval is not None:
             self.status.set(connected=True)
+        self.status.heard(snapshot.revision)
         self.status.count("resyncs")
         if self._replace_mirror(snapshot):
             self._touch_all(reason)
@@ -402,15 +508,23 @@ class Daemon:
             problems = getattr(e, "problems", [e])
             for p in problems:
                 log.error("new configuration refused, keeping the running one", error=str(p))
+            self.status.count("config_refusals")
+            self.status.set(config_error="; ".join(str(p) for p in problems))
             return
         log.info("configuration reloaded", resources=len(config.resources))
+        self.status.count("config_reloads")
+        self.status.set(config_error=None)
         self._stop_watch()
         self.config = config
         names = {r.name for r in config.resources}
         self._retries.forget(self._retries.failing - names)
+        self._owed &= names
+        for gone in set(self._deferred) - names:
+            del self._deferred[gone]
         with self.status.lock:
             for gone in set(self.status.failing) - names:
                 del self.status.failing[gone]
+            self.status.failing_reloads &= names
         self._debouncer.discard(set(self._received_at) - names)
         snapshot = self._snapshot_until_stopped()
         if snapshot is None:
@@ -420,6 +534,7 @@ class Daemon:
         self._render(names, reason="reload")
         if self.interval is None:
             self._start_watch()
+        self._say_started(snapshot)
 
     # -- the watch thread ---------------------------------------------------------------------
 
@@ -427,23 +542,28 @@ class Daemon:
         self._watch_stop = threading.Event()
         self._watch_thread = threading.Thread(
             target=self._watch_loop,
-            args=(list(self.config.patterns), self._revision + 1, self._watch_stop),
+            args=(
+                list(self.config.patterns),
+                self._revision + 1,
+                self._watch_stop,
+                self._generation,
+            ),
             name="confpy-watch",
             daemon=True,
         )
         self._watch_thread.start()
 
     def _stop_watch(self) -> None:
+        """Stop the watch thread; whatever it still delivers is ignored (a new generation)."""
         self._watch_stop.set()
+        self._generation += 1
         if self._watch_thread is not None:
             self._watch_thread.join(timeout=10)
             self._watch_thread = None
-        # Drop what the old watch queued: a new snapshot follows.
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
 
-    def _watch_loop(self, patterns: list[str], start: int, stop: threading.Event) -> None:
+    def _watch_loop(
+        self, patterns: list[str], start: int, stop: threading.Event, generation: int
+    ) -> None:
         """Follow etcd from `start`, reconnecting with backoff; never lose or repeat a revision."""
         next_revision = start
         attempt = 0
@@ -458,8 +578,9 @@ class Daemon:
                     attempt = 0
                     schedule.succeeded("watch")
                     self.status.set(connected=True)
+                    self.status.heard(batch.revision)
                     if batch.events or batch.revision >= next_revision:
-                        self._post(_Received(time.monotonic(), batch))
+                        self._post(_Received(generation, self._clock(), batch))
                     next_revision = max(next_revision, batch.revision + 1)
             except RevisionCompactedError as e:
                 log.warning(
@@ -467,7 +588,9 @@ class Daemon:
                     requested=next_revision,
                     compacted=e.compacted,
                 )
-                next_revision = self._resync_from_watch(patterns, "compacted") or next_revision
+                next_revision = (
+                    self._resync_from_watch(patterns, "compacted", generation) or next_revision
+                )
             except StoreError as e:
                 # Unavailable, token expired, or refused (permissions being fixed): none
                 # of these may end the watch silently while the daemon looks alive.
@@ -483,7 +606,9 @@ class Daemon:
                     if attempt > 1:
                         # Failing again before the watch even connected: don't spin.
                         stop.wait(schedule.failed("watch", 0.0))
-                    next_revision = self._resync_from_watch(patterns, "watch gap") or next_revision
+                    next_revision = (
+                        self._resync_from_watch(patterns, "watch gap", generation) or next_revision
+                    )
                     continue
                 delay = schedule.failed("watch", 0.0)
                 log.warning(
@@ -494,18 +619,29 @@ class Daemon:
                 )
                 stop.wait(delay)
 
-    def _resync_from_watch(self, patterns: list[str], reason: str) -> int | None:
+    def _resync_from_watch(self, patterns: list[str], reason: str, generation: int) -> int | None:
         """Queue a full snapshot for the main loop; the revision to watch from, or None."""
         try:
             snapshot = self.store.snapshot(patterns)
         except StoreError:
             return None  # the watch's own retry follows
-        self._post(_Resync(snapshot, reason))
+        self.status.heard(snapshot.revision)
+        self._post(_Resync(generation, snapshot, reason))
         return snapshot.revision + 1
 
     def _post(self, item: _Received | _Resync) -> None:
-        self._queue.put(item)
-        self._wakeup.wake()
+        """Hand an item to the loop; the lag clock runs until the loop has dealt with it."""
+        self._inbox.put(item)
+        self.status.behind()
+
+
+def _silent_after(store: Store, interval: float | None, max_lag: float) -> float | None:
+    """How long etcd may stay silent before /healthz says so; None when nothing promises
+    regular word from it (a store without progress notifications)."""
+    if interval is not None:
+        return interval + max_lag
+    progress = getattr(store, "progress_interval", None)
+    return None if progress is None else float(progress) + max_lag
 
 
 def _endpoint(store: Store) -> str:
@@ -534,6 +670,8 @@ def run_daemon(settings: Any, config: Config, options: RenderOptions, args: Any)
         on_ready=lambda: sdnotify.notify("READY=1\nSTATUS=files in sync"),
         watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
         signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
+        min_reload_interval=args.min_reload_interval,
+        max_lag=args.max_lag,
     )
     try:
         return daemon.run()

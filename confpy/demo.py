@@ -156,7 +156,7 @@ def lines_of(path: Path) -> list[str]:
 
 
 def run_demo(*, keep: bool = False) -> int:
-    from confpy.embedded import EtcdServer, free_port
+    from confpy.testing.etcd import EtcdServer, free_port
 
     if not (EXAMPLES / "logstash" / "conf.d").is_dir():
         raise ConfpyError(f"scenario configuration not found in {EXAMPLES}: run from a checkout")

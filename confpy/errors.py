@@ -20,6 +20,7 @@ This module imports nothing from the package, so any module may raise these.
     ├── CommandError                 exit 1, a reload/restart command failed or timed out
     └── ProcessError                 exit 1, a supervised child could not be started or signalled
 
+The exit codes are given by `confpy.cli.exit_code_for`, one table; the classes carry none.
 Messages are one line and name the file, line, key or flag at fault; they never contain
 a value read from etcd.
 """
@@ -36,8 +37,6 @@ EXIT_UNAVAILABLE = 3
 class ConfpyError(Exception):
     """Root of every error confpy raises on purpose."""
 
-    exit_code: int = EXIT_FAILED
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -48,8 +47,6 @@ class ConfpyError(Exception):
 
 class ConfigError(ConfpyError):
     """A flag, environment variable, settings file, resource file or template is wrong."""
-
-    exit_code = EXIT_USAGE
 
     def __init__(
         self,
@@ -103,8 +100,6 @@ class MissingKeyError(RenderError):
 class StoreError(ConfpyError):
     """etcd could not answer the question."""
 
-    exit_code = EXIT_UNAVAILABLE
-
 
 class StoreUnavailableError(StoreError):
     """No configured endpoint answered."""
@@ -145,13 +140,9 @@ class ConflictError(StoreError):
 class StoreAccessError(StoreError):
     """etcd refused the credentials, or the user's roles do not allow the operation."""
 
-    exit_code = EXIT_USAGE
-
 
 class ValueEncodingError(StoreError):
     """A value in etcd is not valid UTF-8."""
-
-    exit_code = EXIT_FAILED
 
     def __init__(self, key: str) -> None:
         super().__init__(f"value of key {key} is not valid UTF-8")

@@ -20,7 +20,9 @@ from datetime import datetime as _datetime
 from functools import cache
 from typing import Any
 
+from confpy import limits
 from confpy.errors import MissingKeyError, RenderError
+from confpy.redact import describe
 
 
 @dataclass(frozen=True, order=True)
@@ -63,7 +65,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
         elif c == "[":
             j = pattern.find("]", i + 1)
             if j == -1:
-                raise RenderError(f"bad glob pattern {pattern!r}: unclosed [")
+                raise RenderError(f"bad glob pattern ({describe(pattern)}): unclosed [")
             out.append(_glob_class(pattern, pattern[i + 1 : j]))
             i = j
         elif c == "\\" and i + 1 < len(pattern):
@@ -94,12 +96,12 @@ def _glob_class(pattern: str, body: str) -> str:
             hi = body[k]
             k += 1
             if hi < lo:
-                raise RenderError(f"bad glob pattern {pattern!r}: bad range")
+                raise RenderError(f"bad glob pattern ({describe(pattern)}): bad range")
             parts.append(re.escape(lo) + "-" + re.escape(hi))
         else:
             parts.append(re.escape(lo))
     if not parts:
-        raise RenderError(f"bad glob pattern {pattern!r}: empty class")
+        raise RenderError(f"bad glob pattern ({describe(pattern)}): empty class")
     return "[" + ("^" if negated else "") + "".join(parts) + "]"
 
 
@@ -108,10 +110,14 @@ class KeyFunctions:
 
     def __init__(self, view: Mapping[str, str]) -> None:
         self._view = dict(view)
+        self.read: set[str] = set()
+        """Keys whose values the template has read: what a failure's message is
+        redacted against (see confpy.redact)."""
 
     def getv(self, key: str, *default: str) -> str:
         key = _clean(key)
         if key in self._view:
+            self.read.add(key)
             return self._view[key]
         if default:
             return default[0]
@@ -121,18 +127,24 @@ class KeyFunctions:
         key = _clean(key)
         if key not in self._view:
             raise MissingKeyError(key)
+        self.read.add(key)
         return KVPair(key, self._view[key])
 
     def exists(self, key: str) -> bool:
         return _clean(key) in self._view
 
     def gets(self, pattern: str) -> list[KVPair]:
-        rx = _glob(_clean(pattern))
-        return sorted(KVPair(k, v) for k, v in self._view.items() if rx.match(k))
+        keys = self._matching(pattern)
+        return sorted(KVPair(k, self._view[k]) for k in keys)
 
     def getvs(self, pattern: str) -> list[str]:
+        return sorted(self._view[k] for k in self._matching(pattern))
+
+    def _matching(self, pattern: str) -> list[str]:
         rx = _glob(_clean(pattern))
-        return sorted(v for k, v in self._view.items() if rx.match(k))
+        keys = [k for k in self._view if rx.match(k)]
+        self.read.update(keys)
+        return keys
 
     def ls(self, path: str) -> list[str]:
         return sorted(self._children(path, dirs_only=False))
@@ -173,25 +185,52 @@ def _clean(key: str) -> str:
 
 
 def _parse_json(function: str, data: str) -> Any:
+    if not isinstance(data, str):
+        raise RenderError(f"{function}: value is not valid JSON (not a string: {describe(data)})")
+    limits.check_json_text(function, data)
     try:
-        return _json.loads(data)
+        return _json.loads(data, object_pairs_hook=_json_object, parse_constant=_no_constant)
     except _json.JSONDecodeError as e:
         raise RenderError(
             f"{function}: value is not valid JSON ({e.msg} at position {e.pos})"
         ) from None
-    except (TypeError, ValueError) as e:  # not a string, or bytes that are not UTF-8
+    except ValueError as e:  # a number with more digits than Python converts
         raise RenderError(f"{function}: value is not valid JSON ({e})") from None
 
 
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {_no_surrogates(k): _no_surrogates(v) for k, v in pairs}
+
+
+def _no_surrogates(value: Any) -> Any:
+    """A JSON escape such as `\\ud800` names no character: U+FFFD, as Go decodes it.
+
+    Surrogate escapes of raw bytes (U+DC80..U+DCFF from a non-UTF-8 value) are kept:
+    they are written back as the same bytes.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def json(data: str) -> Any:
-    value = _parse_json("json", data)
+    value = _no_surrogates(_parse_json("json", data))
     if not isinstance(value, dict):
         raise RenderError("json: value is not a JSON object (use jsonArray for arrays)")
     return value
 
 
 def json_array(data: str) -> list[Any]:
-    value = _parse_json("jsonArray", data)
+    value = _no_surrogates(_parse_json("jsonArray", data))
     if not isinstance(value, list):
         raise RenderError("jsonArray: value is not a JSON array")
     return value
@@ -238,14 +277,18 @@ def atoi(s: str) -> int:
 
 
 def base64_encode(s: str) -> str:
-    return base64.b64encode(s.encode()).decode()
+    return base64.b64encode(str(s).encode("utf-8", "surrogateescape")).decode()
 
 
 def base64_decode(s: str) -> str:
+    """Decoded bytes that are not UTF-8 come back as surrogate escapes: written as is."""
     try:
-        return base64.b64decode(s.encode(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise RenderError("base64Decode: value is not valid base64 of UTF-8 text") from None
+        raw = base64.b64decode(str(s).encode("utf-8", "surrogateescape"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise RenderError(
+            f"base64Decode: not valid base64: {describe(s)}"
+        ) from None
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def getenv(name: str, *default: str) -> str:
@@ -263,7 +306,7 @@ def lookup_ip(name: str, family: int = 0) -> list[str]:
     """Addresses of `name`, sorted and unique, like confd's lookupIP (empty when unresolved)."""
     try:
         infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # unresolved, or not a host name at all
         return []
     return sorted({str(info[4][0]) for info in infos})
 
@@ -286,7 +329,7 @@ def lookup_srv(service: str, proto: str, name: str) -> list[SRV]:
     qname = f"_{service}._{proto}.{name}" if service or proto else name
     try:
         answer = dns.resolver.resolve(qname, "SRV")
-    except dns.exception.DNSException:
+    except (dns.exception.DNSException, UnicodeError, ValueError):
         return []
     records = [
         SRV(str(r.target).rstrip("."), int(r.port), int(r.priority), int(r.weight)) for r in answer
@@ -338,7 +381,7 @@ def parse_bool(s: str) -> bool:
         return True
     if s in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise RenderError(f"parseBool: not a boolean: {s!r}")
+    raise RenderError(f"parseBool: not a boolean: {describe(s)}")
 
 
 def reverse(items: Any) -> Any:
@@ -382,19 +425,41 @@ def make_map(*pairs: Any) -> dict[Any, Any]:
 
 def seq(first: int, last: int) -> list[int]:
     """confd's `seq 1 3` -> [1, 2, 3] (inclusive, like the Unix seq)."""
-    return list(range(int(first), int(last) + 1))
+    lo, hi = _int("seq", first), _int("seq", last)
+    limits.check_sequence("seq", hi - lo + 1)
+    return list(range(lo, hi + 1))
+
+
+def _int(function: str, value: Any) -> int:
+    """An integer argument; a string of digits is accepted as Go templates' callers pass them."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return int(str(value).strip(), 10)
+    except ValueError:
+        raise RenderError(f"{function}: not an integer: {describe(value)}") from None
 
 
 def add(a: int, b: int) -> int:
-    return _int64(int(a) + int(b))
+    return _int64(_arg64("add", a) + _arg64("add", b))
 
 
 def sub(a: int, b: int) -> int:
-    return _int64(int(a) - int(b))
+    return _int64(_arg64("sub", a) - _arg64("sub", b))
 
 
 def mul(a: int, b: int) -> int:
-    return _int64(int(a) * int(b))
+    return _int64(_arg64("mul", a) * _arg64("mul", b))
+
+
+def _arg64(function: str, value: Any) -> int:
+    """An integer argument that fits Go's 64-bit int (confd's functions take int)."""
+    n = _int(function, value)
+    if not -(1 << 63) <= n < 1 << 63:
+        raise RenderError(f"{function}: integer out of the 64-bit range: {describe(value)}")
+    return n
 
 
 def _int64(n: int) -> int:
@@ -405,17 +470,19 @@ def _int64(n: int) -> int:
 
 def div(a: int, b: int) -> int:
     """Go integer division truncates toward zero."""
-    if int(b) == 0:
+    x, y = _int("div", a), _int("div", b)
+    if y == 0:
         raise RenderError("div: division by zero")
-    q = abs(int(a)) // abs(int(b))
-    return q if (int(a) >= 0) == (int(b) >= 0) else -q
+    q = abs(x) // abs(y)
+    return q if (x >= 0) == (y >= 0) else -q
 
 
 def mod(a: int, b: int) -> int:
     """Go's %: the result has the sign of the dividend."""
-    if int(b) == 0:
+    x, y = _int("mod", a), _int("mod", b)
+    if y == 0:
         raise RenderError("mod: division by zero")
-    return int(a) - div(a, b) * int(b)
+    return x - div(x, y) * y
 
 
 STATIC_FUNCTIONS: dict[str, Callable[..., Any]] = {

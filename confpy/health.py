@@ -7,32 +7,57 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from bisect import bisect_left
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from confpy.errors import ConfigError
+from confpy.redact import one_line
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+_COUNTERS = (
+    ("renders", "Resources rendered"),
+    ("render_failures", "Resource renders, checks, installs or reloads that failed"),
+    ("installs", "Files installed"),
+    ("reloads", "Reload actions run (commands, signals, restarts)"),
+    ("reload_failures", "Reload actions that failed (retried with backoff)"),
+    ("reloads_deferred", "Reloads put off by min_reload_interval during a burst of changes"),
+    ("reconnects", "Watch reconnections to etcd"),
+    ("resyncs", "Full snapshot re-renders"),
+    ("config_reloads", "SIGHUP configurations accepted"),
+    ("config_refusals", "SIGHUP configurations refused"),
+)
+
 
 class Status:
-    """Counters and state shared between the daemon and the health endpoint."""
+    """Counters and state shared between the daemon and the health endpoint.
 
-    def __init__(self) -> None:
+    Times are on the injected monotonic `clock`. `/healthz` is healthy only when no
+    `reasons()` apply: connected to etcd, no resource or reload failing, the last SIGHUP
+    configuration accepted, no change waiting to reach its file for longer than
+    `max_lag`, and etcd heard from (a batch or a progress notification) within
+    `silent_after` when that bound is known.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.Lock()
+        self.clock = clock
+        self.started = False
         self.connected = False
         self.synced = False
         self.revision = 0
+        self.etcd_revision = 0
         self.failing: dict[str, str] = {}
-        self.counters: dict[str, int] = {
-            "renders": 0,
-            "render_failures": 0,
-            "installs": 0,
-            "reloads": 0,
-            "reconnects": 0,
-            "resyncs": 0,
-        }
+        self.failing_reloads: set[str] = set()
+        self.config_error: str | None = None
+        self.behind_since: float | None = None
+        self.last_heard: float | None = None
+        self.max_lag = 30.0
+        self.silent_after: float | None = None
+        self.counters: dict[str, int] = {name: 0 for name, _ in _COUNTERS}
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.latency_total = 0
@@ -52,31 +77,87 @@ class Status:
             for k, v in fields.items():
                 setattr(self, k, v)
 
+    def heard(self, revision: int) -> None:
+        """etcd spoke (a watch batch, a progress notification, a snapshot) at `revision`."""
+        with self.lock:
+            self.last_heard = self.clock()
+            self.etcd_revision = max(self.etcd_revision, revision)
+
+    def behind(self, since: float | None = None) -> None:
+        """A change is on its way to the files; the lag clock starts unless already running."""
+        with self.lock:
+            if self.behind_since is None:
+                self.behind_since = self.clock() if since is None else since
+
+    def caught_up(self, when: Callable[[], bool]) -> None:
+        """Stop the lag clock if `when()` holds, checked under the lock `behind()` takes."""
+        with self.lock:
+            if when():
+                self.behind_since = None
+
+    def _lag(self, now: float) -> float:
+        return 0.0 if self.behind_since is None else max(0.0, now - self.behind_since)
+
+    def _silence(self, now: float) -> float:
+        return 0.0 if self.last_heard is None else max(0.0, now - self.last_heard)
+
+    def _reasons(self, now: float) -> list[str]:
+        reasons = []
+        if not self.started:
+            reasons.append("starting: first render not done")
+        elif not self.connected:
+            reasons.append("not connected to etcd")
+        if self.failing:
+            names = sorted(self.failing)
+            reasons.append(f"{len(names)} resource(s) failing: {', '.join(names)}")
+        if self.failing_reloads:
+            names = sorted(self.failing_reloads)
+            reasons.append(f"reload failing for: {', '.join(names)}")
+        if self.config_error is not None:
+            reasons.append("last configuration reload (SIGHUP) refused")
+        lag = self._lag(now)
+        if lag > self.max_lag:
+            reasons.append(f"behind etcd for {lag:.0f}s (bound {self.max_lag:g}s)")
+        silence = self._silence(now)
+        if self.silent_after is not None and self.started and silence > self.silent_after:
+            reasons.append(
+                f"nothing heard from etcd for {silence:.0f}s (bound {self.silent_after:g}s)"
+            )
+        return reasons
+
     @property
     def healthy(self) -> bool:
-        return self.connected and self.synced and not self.failing
+        with self.lock:
+            return not self._reasons(self.clock())
 
     def health(self) -> dict[str, Any]:
+        """The /healthz body (see docs/operations.md, "Health and metrics")."""
         with self.lock:
+            now = self.clock()
+            reasons = self._reasons(now)
             return {
-                "healthy": self.healthy,
+                "healthy": not reasons,
+                "reasons": reasons,
                 "connected": self.connected,
                 "in_sync": self.synced,
                 "revision": self.revision,
-                "failing": dict(self.failing),
+                "etcd_revision": self.etcd_revision,
+                "lag_seconds": round(self._lag(now), 3),
+                "last_heard_seconds": None
+                if self.last_heard is None
+                else round(self._silence(now), 3),
+                # Messages were redacted where they were made; one_line also bounds
+                # what a check command's output can put in this unauthenticated body.
+                "failing": {name: one_line(text) for name, text in self.failing.items()},
+                "failing_reloads": sorted(self.failing_reloads),
+                "config_error": self.config_error,
             }
 
     def metrics(self) -> str:
         with self.lock:
+            now = self.clock()
             lines = []
-            for name, help_text in (
-                ("renders", "Resources rendered"),
-                ("render_failures", "Resource renders, checks, installs or reloads that failed"),
-                ("installs", "Files installed"),
-                ("reloads", "Reload actions run (commands, signals, restarts)"),
-                ("reconnects", "Watch reconnections to etcd"),
-                ("resyncs", "Full snapshot re-renders"),
-            ):
+            for name, help_text in _COUNTERS:
                 lines += [
                     f"# HELP confpy_{name}_total {help_text}.",
                     f"# TYPE confpy_{name}_total counter",
@@ -92,6 +173,24 @@ class Status:
                 "# HELP confpy_failing_resources Resources currently failing.",
                 "# TYPE confpy_failing_resources gauge",
                 f"confpy_failing_resources {len(self.failing)}",
+                "# HELP confpy_healthy Whether /healthz answers 200.",
+                "# TYPE confpy_healthy gauge",
+                f"confpy_healthy {int(not self._reasons(now))}",
+                "# HELP confpy_failing_reloads Resources whose reload is failing.",
+                "# TYPE confpy_failing_reloads gauge",
+                f"confpy_failing_reloads {len(self.failing_reloads)}",
+                "# HELP confpy_config_refused Whether the last SIGHUP configuration was refused.",
+                "# TYPE confpy_config_refused gauge",
+                f"confpy_config_refused {int(self.config_error is not None)}",
+                "# HELP confpy_etcd_revision The newest etcd revision heard of.",
+                "# TYPE confpy_etcd_revision gauge",
+                f"confpy_etcd_revision {self.etcd_revision}",
+                "# HELP confpy_lag_seconds How long the oldest change not yet in its file waits.",
+                "# TYPE confpy_lag_seconds gauge",
+                f"confpy_lag_seconds {self._lag(now):.3f}",
+                "# HELP confpy_etcd_silence_seconds Time since etcd last sent anything.",
+                "# TYPE confpy_etcd_silence_seconds gauge",
+                f"confpy_etcd_silence_seconds {self._silence(now):.3f}",
                 "# HELP confpy_change_to_file_seconds Change received to file installed.",
                 "# TYPE confpy_change_to_file_seconds histogram",
             ]
@@ -119,8 +218,9 @@ def serve(status: Status, addr: str) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/healthz":
-                body = json.dumps(status.health()).encode()
-                code = 200 if status.healthy else 503
+                health = status.health()
+                body = json.dumps(health).encode()
+                code = 200 if health["healthy"] else 503
                 ctype = "application/json"
             elif self.path.split("?")[0] == "/metrics":
                 body, code, ctype = status.metrics().encode(), 200, "text/plain; version=0.0.4"

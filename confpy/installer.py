@@ -20,7 +20,7 @@ from pathlib import Path
 
 from confpy.errors import CheckFailedError, CommandError, InstallError
 from confpy.log import get_logger
-from confpy.process import describe, run_command, substitute
+from confpy.process import describe, run_checked, substitute
 from confpy.resource import TemplateResource
 
 log = get_logger("confpy.installer")
@@ -158,13 +158,9 @@ def check(staged: Staged) -> None:
         return
     command = substitute(resource.check_cmd, src=str(staged.path), dest=str(resource.dest))
     try:
-        result = run_command(command, timeout=resource.command_timeout)
+        run_checked(command, timeout=resource.command_timeout, what="check_cmd")
     except CommandError as e:
-        raise CheckFailedError(f"check_cmd {e.message}", dest=str(resource.dest)) from None
-    if result.status != 0:
-        raise CheckFailedError(
-            f"check_cmd exited {result.status}: {one_line(result.output)}", dest=str(resource.dest)
-        )
+        raise CheckFailedError(e.message, dest=str(resource.dest)) from None
     log.debug("check passed", resource=resource.name, command=describe(resource.check_cmd))
 
 
@@ -240,11 +236,6 @@ def diff(resource: TemplateResource, desired: FileState) -> str:
 
 def _checksum(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()[:16] if data else "(none)"
-
-
-def one_line(output: str) -> str:
-    text = " | ".join(line for line in output.splitlines() if line.strip())
-    return text[:500] if text else "(no output)"
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -2,7 +2,9 @@
 
 A string command runs through `/bin/sh -c` as in confd; an array runs without a shell.
 Each command runs in its own session so that a timeout kills its whole process group,
-not just the shell. Output is captured, cut to a sane length, and returned for the log.
+not just the shell; its output is read against the same deadline, so a child that escapes
+the group or holds the pipe open cannot block confpy. Output is captured, cut to a sane
+length, and returned for the log.
 Values from etcd never reach a command line: only `{{ src }}` and `{{ dest }}` (paths
 confpy chose) are substituted.
 """
@@ -12,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +59,25 @@ def substitute(command: str | tuple[str, ...], **paths: str) -> str | tuple[str,
     return tuple(_PLACEHOLDER.sub(repl, arg) for arg in command)
 
 
-def run_command(
-    command: str | tuple[str, ...],
-    *,
-    timeout: float = 30.0,
-    env: Mapping[str, str] | None = None,
-    cwd: str | None = None,
-) -> CommandResult:
-    """Run `command` to completion; kill its process group if it outlives `timeout`.
+DRAIN_GRACE = 0.2
+"""Seconds to keep reading once the command has exited, for output its children still write.
 
-    Returns the result whatever the exit status; raises CommandError only when the command
-    cannot start or times out.
+A child that holds the pipe longer (a daemon an init script started) is left running and
+no longer read: confpy never waits for a life it did not ask for.
+"""
+
+_TICK = 0.05
+"""How often to look for the command's exit where the kernel has no pidfd to wait on."""
+
+
+def run_command(command: str | tuple[str, ...], *, timeout: float = 30.0) -> CommandResult:
+    """Run `command`; return its result once it exits, whatever the exit status.
+
+    `timeout` holds whatever the command does: output is read against the deadline, and a
+    command still running then has its whole process group killed (SIGKILL, so ignoring
+    SIGTERM does not help). A child that escaped the group (setsid) or keeps the output pipe
+    open after the command exited never delays the return: it keeps running unread.
+    Raises CommandError only when the command cannot start or times out.
     """
     text = describe(command)
     args: str | list[str] = command if isinstance(command, str) else list(command)
@@ -79,36 +90,150 @@ def run_command(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
         )
     except OSError as e:
         raise CommandError(f"cannot run {text!r}: {e.strerror}", command=text) from None
+    output = _Output()
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+        exited = _collect(proc, output, start + timeout)
+    finally:
+        _close_pipe(proc)
+    if not exited:
         _kill_group(proc)
-        out, _ = proc.communicate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)  # SIGKILLed: only a process stuck in the kernel lingers
         raise CommandError(
             f"command timed out after {timeout:g}s and was killed: {text!r}",
             command=text,
-            output=_cut(out),
-        ) from None
-    return CommandResult(text, proc.returncode, _cut(out), time.monotonic() - start)
+            output=output.text(),
+        )
+    return CommandResult(text, proc.returncode, output.text(), time.monotonic() - start)
+
+
+def run_checked(
+    command: str | tuple[str, ...], *, timeout: float, what: str, dest: str | None = None
+) -> CommandResult:
+    """Run `command` as step `what` (`check_cmd`, `reload_cmd`...); the one place a command's
+    result becomes an error.
+
+    CommandError when it cannot start, times out or exits non-zero; its message names `dest`
+    (when given) and `what`, and carries the output on one line: `DEST: WHAT exited N: OUTPUT`.
+    """
+    where = f"{dest}: " if dest is not None else ""
+    try:
+        result = run_command(command, timeout=timeout)
+    except CommandError as e:
+        message = f"{where}{what} {e.message}"
+        raise CommandError(message, command=e.command, output=e.output) from None
+    if result.status != 0:
+        raise CommandError(
+            f"{where}{what} exited {result.status}: {one_line(result.output)}",
+            command=result.command,
+            status=result.status,
+            output=result.output,
+        )
+    return result
+
+
+def one_line(output: str) -> str:
+    """A command's output on one line for a message: lines joined by ` | `, cut to 500."""
+    text = " | ".join(line for line in output.splitlines() if line.strip())
+    return text[:500] if text else "(no output)"
+
+
+class _Output:
+    """The first bytes of a command's output, and how many more there were."""
+
+    def __init__(self, limit: int = OUTPUT_LIMIT * 4) -> None:
+        self._kept = bytearray()
+        self._limit = limit
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self._limit - len(self._kept)
+        self._kept += data[:room]
+        self.dropped += max(len(data) - room, 0)
+
+    def text(self) -> str:
+        text = self._kept.decode("utf-8", errors="replace").strip()
+        if len(text) > OUTPUT_LIMIT or self.dropped:
+            text = text[:OUTPUT_LIMIT] + " ... [output cut]"
+        return text
+
+
+def _collect(proc: subprocess.Popen[bytes], output: _Output, deadline: float) -> bool:
+    """Read `proc`'s output until it exits (then for DRAIN_GRACE at most) or `deadline`.
+
+    Returns whether the command exited before the deadline.
+    """
+    assert proc.stdout is not None
+    pipe = proc.stdout.fileno()
+    os.set_blocking(pipe, False)
+    with selectors.DefaultSelector() as selector, _exit_fd(proc) as exit_fd:
+        selector.register(pipe, selectors.EVENT_READ)
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ)
+        pipe_open = True
+        exited_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                if exit_fd is not None:
+                    selector.unregister(exit_fd)  # stays readable: would spin the drain
+            if exited_at is not None:
+                if not pipe_open or now >= exited_at + DRAIN_GRACE:
+                    return True
+                wait = exited_at + DRAIN_GRACE - now
+            elif now >= deadline:
+                return False
+            else:
+                wait = deadline - now if exit_fd is not None else min(deadline - now, _TICK)
+            for key, _ in selector.select(wait):
+                if key.fd == pipe and not _read(pipe, output):
+                    selector.unregister(pipe)
+                    pipe_open = False
+            if not pipe_open and exited_at is None:
+                # Output closed, command still running: only its exit or the deadline is left.
+                try:
+                    proc.wait(timeout=max(deadline - time.monotonic(), 0))
+                except subprocess.TimeoutExpired:
+                    return False
+                return True
+
+
+def _read(fd: int, output: _Output) -> bool:
+    """Read what is there; False at end of file."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return True
+    output.add(data)
+    return bool(data)
+
+
+@contextlib.contextmanager
+def _exit_fd(proc: subprocess.Popen[bytes]) -> Iterator[int | None]:
+    """A pidfd that becomes readable when `proc` exits (Linux 5.3+), or None."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _close_pipe(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _cut(data: bytes | None) -> str:
-    if not data:
-        return ""
-    text = data.decode("utf-8", errors="replace").strip()
-    if len(text) > OUTPUT_LIMIT:
-        text = text[:OUTPUT_LIMIT] + f"... [{len(text) - OUTPUT_LIMIT} more characters]"
-    return text
 
 
 def signal_pidfile(pidfile: Path, signame: str) -> int:

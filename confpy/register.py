@@ -10,30 +10,22 @@ answers. The value is never logged: it may be a secret read from a file or varia
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
 
-import structlog
 import tenacity
 
-from confpy.errors import ProcessError, StoreError, StoreUnavailableError
+from confpy.backoff import Backoff, retrying
+from confpy.errors import StoreError, StoreUnavailableError
+from confpy.log import get_logger
+from confpy.snapshot import Store
+from confpy.supervisor import Supervisor
 from confpy.wakeup import Wakeup
 
-log = structlog.get_logger("confpy.register")
-
-
-class LeaseStore(Protocol):
-    """The part of `EtcdStore` registration needs (a fake in unit tests)."""
-
-    def get(self, key: str) -> tuple[bytes | None, int]: ...
-    def put(self, key: str, value: bytes, *, lease: int | None = None) -> int: ...
-    def grant_lease(self, ttl: int) -> int: ...
-    def keep_alive(self, lease_id: int) -> int: ...
-    def revoke_lease(self, lease_id: int) -> None: ...
+log = get_logger("confpy.register")
 
 
 class Registration:
@@ -44,7 +36,7 @@ class Registration:
 
     def __init__(
         self,
-        store: LeaseStore,
+        store: Store,
         key: str,
         value: bytes,
         ttl: int,
@@ -103,36 +95,24 @@ class Registration:
         self.registered.set()
         log.info("registered", key=self.key, lease=_hex(lease), ttl=self.ttl)
 
-    def _pause(self, seconds: float) -> None:
-        self.sleep(seconds)
-
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
         """Register and refresh until `stop` is set, then revoke. Never raises on outages."""
 
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "etcd unavailable, retrying",
-                key=self.key,
-                error=str(error),
-                attempt=state.attempt_number,
-                wait=round(state.next_action.sleep, 2) if state.next_action else None,
-            )
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=self.backoff_max, jitter=0.2),
+        retry = retrying(
+            Backoff(0.1, self.backoff_max, jitter=0.2),
+            retry_on=StoreUnavailableError,
             stop=tenacity.stop_when_event_set(self.stop),
-            sleep=self._pause,
-            before_sleep=before_sleep,
-            reraise=True,
+            sleep=self.sleep,
+            log=log,
+            event="etcd unavailable, retrying",
+            key=self.key,
         )
         try:
             while not self.stop.is_set():
                 try:
-                    retrying(self.step)
+                    retry(self.step)
                 except StoreUnavailableError:
                     break  # stop was set while etcd was away
                 self.sleep(self.interval)
@@ -147,15 +127,14 @@ class Registration:
             return
         # Retry briefly: right after an etcd restart the channel may still be reconnecting.
         # Past the TTL there is no point: the key has expired by then anyway.
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.1),
+        retry = retrying(
+            Backoff(0.05, 0.5, jitter=0.1),
+            retry_on=StoreUnavailableError,
             stop=tenacity.stop_after_delay(min(float(self.ttl), 5.0)),
             sleep=self.release_sleep,
-            reraise=True,
         )
         try:
-            retrying(self.store.revoke_lease, lease)
+            retry(self.store.revoke_lease, lease)
         except StoreError as e:
             log.warning(
                 "could not revoke the lease; the key expires after its TTL",
@@ -174,54 +153,44 @@ def _hex(lease: int) -> str:
 
 # -- supervising the command -------------------------------------------------------------------
 
-_FORWARDED = (signal.SIGTERM, signal.SIGINT)
-
-# A safety net: SIGCHLD wakes the loop when the command exits, but poll at least this often.
-_POLL_INTERVAL = 1.0
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def serve(registration: Registration, command: Sequence[str] = ()) -> int:
     """Keep `registration` alive until SIGTERM/SIGINT or until `command` exits.
 
-    With a command: it starts first (as ExecStartPost ran after the service started),
-    SIGTERM/SIGINT are forwarded to it, and its exit status is returned (128+N when a
-    signal N ended it). Without one: returns 0 on SIGTERM/SIGINT. Must run in the main
-    thread (signals arrive through a `Wakeup`, whichever thread the kernel picks).
+    With a command: it starts first (as ExecStartPost ran after the service started) under
+    the same `Supervisor` as `confpy exec`, which forwards signals to its process group and
+    returns its exit status (128+N when a signal N ended it); the key goes when it exits.
+    Without one: returns 0 on SIGTERM/SIGINT. Must run in the main thread (signals arrive
+    through a `Wakeup`, whichever thread the kernel picks).
     """
-    wakeup = Wakeup((*_FORWARDED, signal.SIGCHLD) if command else _FORWARDED)
-    with wakeup:
-        child: subprocess.Popen[bytes] | None = None
-        if command:
-            try:
-                child = subprocess.Popen(list(command))
-            except OSError as e:
-                raise ProcessError(f"cannot start {command[0]!r}: {e.strerror}") from None
-            log.info("started command", command=command[0], pid=child.pid)
-        keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
-        keeper.start()
-        try:
-            code = _wait_for_end(wakeup, registration, child)
-            if child is not None:
-                log.info("command exited", command=command[0], status=child.returncode)
-        finally:
-            registration.stop.set()
-            keeper.join()
-    return code
+    if not command:
+        with Wakeup(_STOP_SIGNALS) as wakeup, _kept(registration):
+            sig = _wait_for_stop_signal(wakeup)
+            log.info("stop signal received, deregistering", signal=sig.name)
+        return 0
+    # No kill timeout: the service takes as long as it needs to stop (the init system's own
+    # stop timeout still applies), and the key stays until it has.
+    supervisor = Supervisor(command, reload_signal=None, kill_timeout=math.inf)
+    supervisor.start()  # a command that cannot start fails before anything is registered
+    with _kept(registration):
+        return supervisor.run()
 
 
-def _wait_for_end(
-    wakeup: Wakeup, registration: Registration, child: subprocess.Popen[bytes] | None
-) -> int:
-    """Forward stop signals to `child` until it exits (its code), or stop on one (0)."""
+@contextlib.contextmanager
+def _kept(registration: Registration) -> Iterator[None]:
+    """Run `registration` in a thread while inside; stop it and wait for the revoke after."""
+    keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        registration.stop.set()
+        keeper.join()
+
+
+def _wait_for_stop_signal(wakeup: Wakeup) -> signal.Signals:
     while True:
-        if child is not None and child.poll() is not None:
-            status = child.returncode
-            return 128 - status if status < 0 else status
-        for sig in wakeup.wait(_POLL_INTERVAL):
-            if sig == signal.SIGCHLD:
-                continue
-            log.info("signal received", signal=sig.name)
-            if child is None:
-                return 0
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(sig)
+        for sig in wakeup.wait(None):
+            return sig

@@ -67,6 +67,9 @@ class TemplateResource:
     make_dirs: bool = False
     validate: str | None = None
     wait: tuple[float, float] | None = None
+    min_reload_interval: float | None = None
+    """Watch mode: run this resource's reload at most once per this many seconds while
+    changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -215,6 +218,7 @@ class _Parser:
             "make_dirs",
             "validate",
             "wait",
+            "min_reload_interval",
             "syntax",
         }
         for name in self.table:
@@ -295,6 +299,7 @@ class _Parser:
         elif syntax not in SYNTAXES:
             raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
         wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
+        interval = self.get("min_reload_interval", (str, int, float), 'a duration such as "1s"')
 
         try:
             command_timeout = 30.0 if timeout is None else parse_duration(timeout)
@@ -304,6 +309,10 @@ class _Parser:
             wait = parse_wait(wait_text) if wait_text else None
         except ValueError as e:
             raise self.error("wait", str(e)) from None
+        try:
+            min_reload_interval = None if interval is None else parse_duration(interval)
+        except ValueError as e:
+            raise self.error("min_reload_interval", str(e)) from None
 
         return TemplateResource(
             name=self.path.stem,
@@ -325,6 +334,7 @@ class _Parser:
             make_dirs=bool(self.get("make_dirs", bool, "true or false")),
             validate=validate,
             wait=wait,
+            min_reload_interval=min_reload_interval,
             syntax=syntax,
         )
 

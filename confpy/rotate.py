@@ -16,15 +16,16 @@ import contextlib
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import structlog
 import tenacity
 
 from confpy import tls
+from confpy.backoff import Backoff, retrying
 from confpy.errors import (
     ConfigError,
     ConflictError,
@@ -34,22 +35,14 @@ from confpy.errors import (
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
+from confpy.log import get_logger
+from confpy.snapshot import Store
 
-log = structlog.get_logger("confpy.tls")
+log = get_logger("confpy.rotate")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
 KEY_NAME = "ssl_private_key"
-
-
-class KeyValueStore(Protocol):
-    """The part of `EtcdStore` rotation needs (a fake in unit tests)."""
-
-    def get(self, key: str) -> tuple[bytes | None, int]: ...
-    def put_atomic(
-        self, values: dict[str, bytes], expect: dict[str, int], delete: Sequence[str] = ()
-    ) -> int: ...
-    def delete(self, key: str) -> int: ...
 
 
 def join_key(prefix: str, name: str) -> str:
@@ -139,7 +132,7 @@ class Published:
 # -- issuing -----------------------------------------------------------------------------------
 
 
-def load_issuer(store: KeyValueStore | None, opts: RotateOptions) -> Issuer | None:
+def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
     """The CA from --ca-cert/--ca-key files or from the --ca-prefix keys; None: self-sign."""
     if opts.ca_cert_file is not None and opts.ca_key_file is not None:
         cert_pem = _read_file(opts.ca_cert_file, "--ca-cert")
@@ -198,7 +191,7 @@ def issue(opts: RotateOptions, issuer: Issuer | None, *, now: dt.datetime | None
 # -- publishing --------------------------------------------------------------------------------
 
 
-def publish(store: KeyValueStore, opts: RotateOptions, issued: Issued) -> Published:
+def publish(store: Store, opts: RotateOptions, issued: Issued) -> Published:
     """Write certificate (and key) in one transaction that fails if another rotator wrote first.
 
     The mod revisions are read first and compared in the transaction: of two racing
@@ -299,7 +292,7 @@ def _read_file(path: Path, flag: str) -> bytes:
 
 
 def rotate(
-    store: KeyValueStore,
+    store: Store,
     opts: RotateOptions,
     *,
     retry_for: float = 0.0,
@@ -322,31 +315,22 @@ def _with_retries(
     if retry_for <= 0:
         return fn()
 
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            f"{what} failed, retrying",
-            error=str(error),
-            attempt=state.attempt_number,
-            wait=round(state.next_action.sleep, 2) if state.next_action else None,
-        )
-
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type((ConflictError, StoreUnavailableError)),
-        wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.5),
+    retry = retrying(
+        Backoff(0.1, 5.0, jitter=0.5),
+        retry_on=(ConflictError, StoreUnavailableError),
         stop=tenacity.stop_after_delay(retry_for),
-        reraise=True,
-        before_sleep=before_sleep,
-        sleep=sleep or tenacity.nap.sleep,
+        sleep=sleep or time.sleep,
+        log=log,
+        event=f"{what} failed, retrying",
     )
-    return retrying(fn)
+    return retry(fn)
 
 
 # -- --every: keep the published certificate fresh ---------------------------------------------
 
 
 def seconds_until_renewal(
-    store: KeyValueStore, opts: RotateOptions, renew_before: float, now: dt.datetime
+    store: Store, opts: RotateOptions, renew_before: float, now: dt.datetime
 ) -> float:
     """How long the published certificate may stay; <= 0 means rotate now.
 
@@ -379,7 +363,7 @@ def seconds_until_renewal(
 
 
 def run_every(
-    store: KeyValueStore,
+    store: Store,
     opts: RotateOptions,
     *,
     every: float,
@@ -395,10 +379,17 @@ def run_every(
     etcd outages and lost races are logged and retried with backoff; they never end the loop.
     Returns the number of rotations done.
     """
+    log.info(
+        "rotation loop starting",
+        prefix=opts.prefix,
+        cert_key=opts.cert_key,
+        every=every,
+        renew_before=renew_before,
+    )
     rotations = 0
     failures = 0
     force = rotate_first
-    backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=backoff_max, jitter=0.5)
+    backoff = Backoff(0.5, backoff_max, jitter=0.5)
     while not stop.is_set():
         try:
             remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
@@ -416,14 +407,9 @@ def run_every(
             log.debug("next check", seconds=round(wait, 2))
         except (StoreError, ConflictError) as e:
             failures += 1
-            wait = backoff(_state(failures))
+            wait = backoff.delay(failures)
             log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
         stop.wait(wait)
-    log.info("rotation loop stopped", rotations=rotations)
+    log.info("rotation loop stopped", prefix=opts.prefix, rotations=rotations)
     return rotations
 
-
-def _state(attempt: int) -> tenacity.RetryCallState:
-    state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
-    state.attempt_number = attempt
-    return state

@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from confpy.errors import (
     CheckFailedError,
@@ -21,6 +21,7 @@ from confpy.errors import (
     KeysMissingError,
     MissingKeyError,
     ProcessError,
+    RenderError,
     StoreUnavailableError,
 )
 from confpy.installer import (
@@ -31,11 +32,10 @@ from confpy.installer import (
     diff,
     discard,
     is_current,
-    one_line,
     stage,
 )
 from confpy.log import get_logger
-from confpy.process import describe, run_command, signal_pidfile, substitute
+from confpy.process import describe, run_checked, signal_pidfile, substitute
 from confpy.resource import TemplateResource, load_resources
 from confpy.snapshot import Snapshot, Store
 from confpy.templates import TemplateSet
@@ -88,6 +88,12 @@ class Outcome:
     error: ConfpyError | None = None
     diff: str | None = None
     checksum: str = ""
+    reload_owed: bool = False
+    """Its file was installed (now or earlier) but its reload has not run successfully
+    since: deferred by the reload limiter, failed, or blocked by a failure in its change
+    set. The daemon runs it again, even though the file will then be unchanged."""
+    reload_not_before: float | None = None
+    """When the limiter deferred the reload: the limiter's time at which it may run."""
 
     @property
     def failed(self) -> bool:
@@ -113,7 +119,11 @@ class Report:
 def render_all(
     config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
 ) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
-    """Render each resource; return contents and failures by resource name."""
+    """Render each resource; return contents and failures by resource name.
+
+    Each resource is rendered inside its own boundary (`confpy.templates`): whatever one
+    raises fails that resource alone, with a one-line message that carries no value.
+    """
     rendered: dict[str, bytes] = {}
     failures: dict[str, ConfpyError] = {}
     for r in resources:
@@ -124,11 +134,25 @@ def render_all(
             rendered[r.name] = content
         except ConfpyError as e:
             failures[r.name] = e
+        except Exception as e:  # e.g. a YAML validator recursing on output nested too deep
+            failures[r.name] = RenderError(
+                f"{type(e).__name__} while checking the rendered output", file=str(r.src)
+            )
     return rendered, failures
 
 
 Notifier = Callable[[list[TemplateResource]], None]
 """Called with the resources a change set installed, after their reload commands ran."""
+
+
+class Limiter(Protocol):
+    """How often reload actions may run (`confpy.schedule.ReloadLimiter`)."""
+
+    def allowed(self, key: Hashable, interval: float | None = None) -> bool: ...
+
+    def next_allowed(self, key: Hashable, interval: float | None = None) -> float: ...
+
+    def ran(self, key: Hashable) -> None: ...
 
 
 def apply(
@@ -140,16 +164,27 @@ def apply(
     *,
     atomic: bool,
     notify: Notifier | None = None,
+    owed: Collection[str] = (),
+    limiter: Limiter | None = None,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
     With `atomic`, the resources form one change set: if any fails to render, stage or
     pass its check, none is installed, so a process never sees a new certificate with an
     old key. Without it, a failing resource never stops the others.
+
+    Resources named in `owed` are reloaded even when their file is already current (an
+    earlier reload failed or was deferred). With a `limiter`, a reload action that ran
+    too recently is deferred: the file is installed now, and the outcome says
+    `reload_owed`.
     """
     report = Report(snapshot.revision)
     outcomes = {r.name: Outcome(r) for r in resources}
     report.outcomes = list(outcomes.values())
+    if not options.sync_only and not options.noop:
+        for name in owed:
+            if name in outcomes:
+                outcomes[name].reload_owed = True
     for name, error in failures.items():
         if name in outcomes:
             _fail(outcomes[name], "render", error, snapshot.revision)
@@ -220,35 +255,67 @@ def apply(
             elif options.keep_stage_file:
                 s.kept = True
 
-    if installed and not options.sync_only:
-        report.reloads = _reload_once(installed, outcomes, snapshot.revision)
-        if notify is not None:
-            notify(installed)
+    if options.sync_only:
+        return report
+    for o in outcomes.values():
+        if o.status == "installed":
+            o.reload_owed = bool(_reload_actions(o.resource))
+    to_reload = [
+        r for r in resources if outcomes[r.name].reload_owed and not outcomes[r.name].failed
+    ]
+    if to_reload:
+        report.reloads = _reload_once(to_reload, outcomes, snapshot.revision, limiter)
+    if installed and notify is not None:
+        notify(installed)
     return report
 
 
 def _reload_once(
-    installed: list[TemplateResource], outcomes: dict[str, Outcome], revision: int
+    resources: list[TemplateResource],
+    outcomes: dict[str, Outcome],
+    revision: int,
+    limiter: Limiter | None,
 ) -> int:
     """Run each distinct reload action once, in resource order, after all files are in place.
 
     Two resources share an action when it is the same command after `{{ dest }}` is
     substituted (a certificate and its key both running `nginx -s reload`), or the same
-    signal to the same pidfile.
+    signal to the same pidfile. A resource any of whose actions the limiter holds back
+    keeps its reload owed, and none of its actions runs now.
     """
+    held: set[tuple[str, ...]] = set()
+    intervals: dict[tuple[str, ...], float | None] = {}
+    if limiter is not None:
+        for r in resources:
+            for key in reload_keys(r):
+                mine = r.min_reload_interval
+                other = intervals.get(key)
+                intervals[key] = mine if other is None else max(other, mine or 0.0)
+        held = {key for key, interval in intervals.items() if not limiter.allowed(key, interval)}
     done: dict[tuple[str, ...], ConfpyError | None] = {}
-    for r in installed:
-        for key, action in _reload_actions(r):
+    for r in resources:
+        actions = _reload_actions(r)
+        if limiter is not None and any(key in held for key, _ in actions):
+            outcomes[r.name].reload_not_before = max(
+                limiter.next_allowed(key, intervals[key]) for key, _ in actions if key in held
+            )
+            log.debug("reload deferred", resource=r.name, revision=revision)
+            continue
+        for key, action in actions:
             if key not in done:
+                if limiter is not None:
+                    limiter.ran(key)
                 try:
                     action()
                     done[key] = None
                     log.info("reloaded", resource=r.name, action=key[0], revision=revision)
                 except (CommandError, ProcessError) as e:
                     done[key] = e
-            error = done[key]
-            if error is not None:
-                _fail(outcomes[r.name], "reload", error, revision)
+        errors = [done[key] for key, _ in actions if done[key] is not None]
+        if errors and errors[0] is not None:
+            _fail(outcomes[r.name], "reload", errors[0], revision)
+        else:
+            outcomes[r.name].reload_owed = False
     return len(done)
 
 
@@ -278,14 +345,7 @@ def _signal(pidfile: Path, signame: str) -> None:
 
 
 def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
-    result = run_command(command, timeout=r.command_timeout)
-    if result.status != 0:
-        raise CommandError(
-            f"{r.dest}: {what} exited {result.status}: {one_line(result.output)}",
-            command=result.command,
-            status=result.status,
-            output=result.output,
-        )
+    run_checked(command, timeout=r.command_timeout, what=what, dest=str(r.dest))
 
 
 def _fail(o: Outcome, step: str, error: ConfpyError, revision: int) -> None:
@@ -309,6 +369,7 @@ def run_onetime(
     options: RenderOptions,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Report:
     """Render every resource once; with `wait_for_keys`, retry until etcd and the keys are there."""
 
@@ -321,7 +382,9 @@ def run_onetime(
         return snapshot, rendered, failures
 
     if options.wait_for_keys > 0:
-        snapshot, rendered, failures = retry_until(attempt, options.wait_for_keys, sleep=sleep)
+        snapshot, rendered, failures = retry_until(
+            attempt, options.wait_for_keys, sleep=sleep, clock=clock
+        )
     else:
         snapshot, rendered, failures = attempt()
     log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
@@ -329,10 +392,27 @@ def run_onetime(
 
 
 def retry_until(
-    fn: Callable[[], T], timeout: float, *, sleep: Callable[[float], None] = time.sleep
+    fn: Callable[[], T],
+    timeout: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff."""
+    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff.
+
+    The deadline holds: no wait runs past `timeout` seconds after the first call, the
+    last attempt is made at the deadline, and then the last error is raised.
+    """
     import tenacity
+
+    deadline = clock() + timeout
+    backoff = tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return max(0.0, min(backoff(state), deadline - clock()))
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return clock() >= deadline
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -343,8 +423,8 @@ def retry_until(
             log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
 
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+        stop=stop,
+        wait=wait,
         retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
         sleep=sleep,
         before_sleep=before_sleep,

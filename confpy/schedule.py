@@ -1,18 +1,20 @@
-"""When to render: debounce windows and retry backoff, as plain code on an injected clock.
+"""When to render and reload: debounce, retry backoff, reload rate, on an injected clock.
 
 `Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
 its keys were quiet for MIN, and at the latest MAX after the first change. A resource
 with no window is ready at once. `RetrySchedule` spaces out retries of failing resources
-with tenacity's exponential backoff and jitter. Neither sleeps: the daemon asks for the
-next deadline and waits on its own event.
+with `confpy.backoff.Backoff`. `ReloadLimiter` lets each reload action run at most once
+per interval. None of them sleeps: the daemon asks for the next deadline and waits on its
+own event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
-import tenacity
+from confpy.backoff import Backoff
 
 
 @dataclass
@@ -67,9 +69,7 @@ class RetrySchedule:
     """Exponential backoff with jitter per failing resource, until it succeeds."""
 
     def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
-        self._wait = tenacity.wait_exponential_jitter(
-            multiplier=initial, max=maximum, jitter=jitter
-        )
+        self._backoff = Backoff(initial, maximum, jitter)
         self._attempts: dict[str, int] = {}
         self._due: dict[str, float] = {}
 
@@ -77,9 +77,7 @@ class RetrySchedule:
         """Record a failure; return the delay before the next try."""
         attempt = self._attempts.get(name, 0) + 1
         self._attempts[name] = attempt
-        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = attempt
-        delay = float(self._wait(state))
+        delay = self._backoff.delay(attempt)
         self._due[name] = now + delay
         return delay
 
@@ -104,3 +102,34 @@ class RetrySchedule:
     def forget(self, names: Iterable[str]) -> None:
         for n in names:
             self.succeeded(n)
+
+
+class ReloadLimiter:
+    """Each reload action runs at most once per interval; after a quiet spell, at once.
+
+    An isolated change is therefore reloaded without delay, while a storm of changes
+    reloads the service once per interval, and the daemon runs the last owed reload when
+    `next_allowed()` comes. Actions are identified by hashable keys (the runner's reload
+    keys); `interval=None` means the limiter's default.
+    """
+
+    def __init__(self, default: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.default = default
+        self._clock = clock
+        self._last: dict[Hashable, float] = {}
+
+    def _interval(self, interval: float | None) -> float:
+        return self.default if interval is None else interval
+
+    def allowed(self, key: Hashable, interval: float | None = None) -> bool:
+        """Whether `key` may run now."""
+        return self._clock() >= self.next_allowed(key, interval)
+
+    def next_allowed(self, key: Hashable, interval: float | None = None) -> float:
+        """The earliest time `key` may run again (-inf: never ran)."""
+        last = self._last.get(key)
+        return float("-inf") if last is None else last + self._interval(interval)
+
+    def ran(self, key: Hashable) -> None:
+        """Record that `key` starts running now."""
+        self._last[key] = self._clock()

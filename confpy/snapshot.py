@@ -1,7 +1,8 @@
-"""The store's shape without etcd: snapshots, watch batches, the `Store` protocol, a memory store.
+"""The store's shape without etcd: snapshots, watch batches and the `Store` protocol.
 
 The runner and the daemon depend on `Store`; `confpy.store.EtcdStore` is the real one and
-`MemoryStore` serves pure-logic unit tests. Values stay bytes until a template decodes them.
+`confpy.testing.memory.MemoryStore` serves pure-logic unit tests. Values stay bytes until a
+template decodes them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from confpy.errors import ConflictError, RevisionCompactedError
-from confpy.keys import matches_any
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,9 @@ class WatchBatch:
 
 
 class Store(Protocol):
-    """What confpy needs from a key-value store."""
+    """What confpy needs from a key-value store: the one protocol every consumer names
+    (the daemon and runner read and watch, `tls rotate` writes in transactions, `register`
+    holds a lease). `confpy.store.EtcdStore` is the real one."""
 
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
         """Read every key matching `patterns` (each key and its subtree) at one revision."""
@@ -75,86 +75,16 @@ class Store(Protocol):
         revision."""
         ...
 
+    def grant_lease(self, ttl: int) -> int:
+        """A new lease of `ttl` seconds; its id."""
+        ...
+
+    def keep_alive(self, lease_id: int) -> int:
+        """Refresh a lease; its remaining TTL, 0 when it has expired."""
+        ...
+
+    def revoke_lease(self, lease_id: int) -> None:
+        """End a lease now: every key put under it is deleted."""
+        ...
+
     def close(self) -> None: ...
-
-
-class MemoryStore:
-    """An in-process Store for unit tests: revisions, watches and compaction, no network."""
-
-    def __init__(self, values: Mapping[str, bytes | str] | None = None) -> None:
-        self._cond = threading.Condition()
-        self._revision = 1
-        self._compacted = 0
-        self._data: dict[str, tuple[bytes, int]] = {}
-        self._log: list[Event] = []
-        for k, v in (values or {}).items():
-            self.put(k, v.encode() if isinstance(v, str) else v)
-
-    @property
-    def revision(self) -> int:
-        return self._revision
-
-    def snapshot(self, patterns: Sequence[str]) -> Snapshot:
-        with self._cond:
-            return Snapshot(
-                self._revision,
-                {k: v for k, (v, _) in self._data.items() if matches_any(patterns, k)},
-            )
-
-    def get(self, key: str) -> tuple[bytes | None, int]:
-        with self._cond:
-            value, rev = self._data.get(key, (None, 0))
-            return value, rev
-
-    def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
-        return self._apply({key: value}, [])
-
-    def delete(self, key: str) -> int:
-        return self._apply({}, [key])
-
-    def put_atomic(
-        self, values: Mapping[str, bytes], expect: Mapping[str, int], delete: Sequence[str] = ()
-    ) -> int:
-        with self._cond:
-            for k, rev in expect.items():
-                if self._data.get(k, (b"", 0))[1] != rev:
-                    raise ConflictError(f"key {k} changed since revision {rev}")
-            return self._apply(values, delete)
-
-    def compact(self, revision: int | None = None) -> None:
-        with self._cond:
-            self._compacted = revision or self._revision
-            self._log = [e for e in self._log if e.mod_revision > self._compacted]
-
-    def _apply(self, puts: Mapping[str, bytes], deletes: Sequence[str]) -> int:
-        with self._cond:
-            self._revision += 1
-            for k, v in puts.items():
-                self._data[k] = (bytes(v), self._revision)
-                self._log.append(Event(k, bytes(v), self._revision))
-            for k in deletes:
-                if self._data.pop(k, None) is not None:
-                    self._log.append(Event(k, None, self._revision))
-            self._cond.notify_all()
-            return self._revision
-
-    def watch(
-        self, patterns: Sequence[str], start_revision: int, stop: threading.Event
-    ) -> Iterator[WatchBatch]:
-        next_rev = start_revision
-        while not stop.is_set():
-            with self._cond:
-                if next_rev <= self._compacted:
-                    raise RevisionCompactedError(next_rev, self._compacted + 1)
-                pending = [e for e in self._log if e.mod_revision >= next_rev]
-                if not pending:
-                    self._cond.wait(timeout=0.05)
-                    continue
-                top = pending[-1].mod_revision
-                next_rev = top + 1
-            events = tuple(e for e in pending if matches_any(patterns, e.key))
-            if events:
-                yield WatchBatch(top, events)
-
-    def close(self) -> None:
-        pass

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
 import signal
 import subprocess
@@ -24,12 +25,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-import structlog
-
+from confpy.backoff import Backoff
 from confpy.errors import ConfigError, ProcessError
+from confpy.log import get_logger
 from confpy.wakeup import Wakeup
 
-log = structlog.get_logger("confpy.supervisor")
+log = get_logger("confpy.supervisor")
 
 FORWARDED_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGTERM,
@@ -69,9 +70,8 @@ def parse_signal(name: str, *, field: str = "signal") -> signal.Signals:
         raise ConfigError(f"unknown signal name {name!r}", field=field) from None
 
 
-def default_backoff(attempt: int) -> float:
-    """Seconds to wait before respawn number `attempt` (0-based): 0.1, 0.2, 0.4 ... 5."""
-    return float(min(0.1 * 2**attempt, 5.0))
+RESPAWN_BACKOFF = Backoff(initial=0.1, maximum=5.0)
+"""Waits before consecutive respawns: 0.1, 0.2, 0.4 ... 5 seconds."""
 
 
 def exit_code(status: int) -> int:
@@ -99,7 +99,7 @@ class Supervisor:
         respawn: bool = False,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
-        backoff: Callable[[int], float] = default_backoff,
+        backoff: Backoff = RESPAWN_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not argv:
@@ -295,10 +295,11 @@ class Supervisor:
     def _on_signal(self, sig: signal.Signals, on_stop: Callable[[], object]) -> None:
         if sig == signal.SIGCHLD:
             return  # the reap that follows every wakeup handles it
-        log.info("signal received", signal=sig.name)
         if sig in STOP_SIGNALS:
+            log.info("stop signal received, stopping the child", signal=sig.name)
             self._begin_shutdown(sig, on_stop)
         else:
+            log.info("signal received, forwarding it to the child", signal=sig.name)
             self._signal_child(sig)
 
     def _on_request(self, request: str, on_stop: Callable[[], object]) -> None:
@@ -325,7 +326,8 @@ class Supervisor:
             self._shutdown_code = 128 + sig
             self._start_at = None
             self._restarting = False
-            log.info("supervisor stopping", signal=sig.name, timeout=self.kill_timeout)
+            timeout = self.kill_timeout if math.isfinite(self.kill_timeout) else None
+            log.info("supervisor stopping", signal=sig.name, timeout=timeout)
             try:
                 on_stop()
             except Exception as e:  # a failing hook must not leave the child running
@@ -381,8 +383,8 @@ class Supervisor:
         if self.respawn:
             if lived >= STABLE_AFTER:
                 self._respawns = 0
-            delay = self._backoff(self._respawns)
             self._respawns += 1
+            delay = self._backoff.delay(self._respawns)
             self._start_at = now + delay
             log.warning("child exited, respawning", delay=delay, **fields)
             return None

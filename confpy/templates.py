@@ -3,30 +3,40 @@
 Jinja2 runs with undefined names as errors and trailing newlines kept. A resource whose
 syntax is `go` (confd's `.tmpl` files) is translated to Jinja2 source when it is loaded
 and rendered by the same engine. A value from etcd is passed as data and never compiled.
+
+The resource boundary (`render_template`, `_compile_contained`): whatever compiling or
+rendering one resource raises, from a RecursionError to an encoding error, becomes one
+`RenderError` (or `TemplateSyntaxError`) naming the template and line, its text passed
+through `confpy.redact`; nothing escapes to stop the other resources or the daemon. The
+environment bounds what a value can make a template do (`confpy.limits`): nested template
+calls, `*` and `**`, output size; the engine is Jinja's sandbox, so that `*` and `**` are
+intercepted rather than folded at compile time.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
-from confpy import funcs
+from confpy import funcs, limits
 from confpy.errors import (
     ConfpyError,
     MissingKeyError,
     RenderError,
     TemplateSyntaxError,
-    ValueEncodingError,
 )
 from confpy.gotemplate.engine import GoTemplate
 from confpy.keys import relative_view
+from confpy.redact import describe_key, one_line, redact
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
 
@@ -37,6 +47,9 @@ class _Loader(jinja2.BaseLoader):
     def __init__(self, root: Path, go_names: set[str]) -> None:
         self.root = root
         self.go_names = go_names
+        self.sources: dict[str, str] = {}
+        """Every template text loaded, as written and as translated: what the operator
+        wrote, which error messages may quote back (see confpy.redact)."""
 
     def get_source(
         self, environment: jinja2.Environment, template: str
@@ -48,10 +61,12 @@ class _Loader(jinja2.BaseLoader):
             raise jinja2.TemplateNotFound(template) from None
         except (OSError, UnicodeDecodeError) as e:
             raise TemplateSyntaxError(f"cannot read template: {e}", file=str(path)) from None
+        self.sources[template] = source
         if template in self.go_names:
             from confpy.gotemplate import translate
 
             source = translate(source, filename=str(path))
+            self.sources[template + "\0translated"] = source
         mtime = path.stat().st_mtime
         return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
 
@@ -59,7 +74,7 @@ class _Loader(jinja2.BaseLoader):
 def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja2.Environment:
     """The one Jinja2 environment confpy renders with."""
     go_names = set(go_names)
-    env = jinja2.Environment(
+    env = BoundedEnvironment(
         loader=_Loader(templates_dir, go_names),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -75,6 +90,41 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
     return env
 
 
+class BoundedEnvironment(jinja2.sandbox.SandboxedEnvironment):
+    """Jinja's sandbox with confpy's bounds on what a value can make a template cost.
+
+    The sandbox routes every call and the `*` and `**` operators through this class (and
+    never folds them at compile time), which is where the bounds are checked: template
+    calls nested deeper than `limits.MAX_CALL_DEPTH` (a recursive macro), repetition and
+    integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+    _depth = threading.local()
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
+                   right: Any) -> Any:
+        if operator == "*":
+            return limits.bounded_mul(left, right)
+        if operator == "**":
+            return limits.bounded_pow(left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,
+             **kwargs: Any) -> Any:
+        depth = getattr(__self._depth, "n", 0)
+        if depth >= limits.MAX_CALL_DEPTH:
+            raise RenderError(
+                f"template calls nested more than {limits.MAX_CALL_DEPTH} deep "
+                "(a macro that calls itself without end?)"
+            )
+        __self._depth.n = depth + 1
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        finally:
+            __self._depth.n = depth
+
+
 @dataclass
 class TemplateSet:
     """Compiled templates for a set of resources, compiled once at load (or reload) time."""
@@ -82,6 +132,8 @@ class TemplateSet:
     templates_dir: Path
     env: jinja2.Environment
     compiled: dict[str, jinja2.Template | GoTemplate]
+    public: tuple[str, ...] = field(default=(), repr=False)
+    """Template texts (as written and translated), for `confpy.redact`."""
 
     @classmethod
     def load(
@@ -97,22 +149,15 @@ class TemplateSet:
             name = _name(templates_dir, r.src)
             if name in compiled:
                 continue
-            try:
-                if r.syntax == "go":
-                    compiled[name] = _load_go(templates_dir / name)
-                    continue
-                compiled[name] = env.get_template(name)
-            except jinja2.TemplateSyntaxError as e:
-                errors.append(
-                    TemplateSyntaxError(
-                        e.message or "syntax error", file=e.filename or str(r.src), line=e.lineno
-                    )
-                )
-            except ConfpyError as e:
-                errors.append(e)
-            except jinja2.TemplateError as e:
-                errors.append(TemplateSyntaxError(str(e), file=str(r.src)))
-        return cls(templates_dir, env, compiled), errors
+            if r.syntax == "go":
+                template, error = _compile_go_contained(templates_dir / name, r.src)
+            else:
+                template, error = _compile_contained(env, name, r.src)
+            if template is not None:
+                compiled[name] = template
+            if error is not None:
+                errors.append(error)
+        return cls(templates_dir, env, compiled, _public_text(env)), errors
 
     def render(self, resource: TemplateResource, snapshot: Snapshot) -> bytes:
         """Render `resource` from `snapshot`. Pure: reads no file but the templates."""
@@ -121,22 +166,79 @@ class TemplateSet:
             raise RenderError("template was not compiled", file=str(resource.src))
         if isinstance(template, GoTemplate):
             return render_go(template, resource, snapshot)
-        return render_template(template, resource, snapshot)
+        return render_template(template, resource, snapshot, public=self.public)
 
 
-def _load_go(path: Path) -> GoTemplate:
-    """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte)."""
+def _public_text(env: jinja2.Environment) -> tuple[str, ...]:
+    loader = env.loader
+    return tuple(loader.sources.values()) if isinstance(loader, _Loader) else ()
+
+
+def _compile_contained(
+    env: jinja2.Environment, name: str, src: Path
+) -> tuple[jinja2.Template | None, ConfpyError | None]:
+    """Compile one template; every exception becomes a one-line TemplateSyntaxError.
+
+    The compile-time half of the resource boundary: a template nested thousands of levels
+    deep, or a Go construct the translator trips on, is that template's problem alone.
+    """
+    try:
+        return env.get_template(name), None
+    except jinja2.TemplateSyntaxError as e:
+        message = e.message or "syntax error"
+        return None, TemplateSyntaxError(
+            one_line(message), file=e.filename or str(src), line=e.lineno
+        )
+    except ConfpyError as e:
+        return None, e
+    except jinja2.TemplateError as e:
+        return None, TemplateSyntaxError(one_line(str(e)), file=str(src))
+    except RecursionError:
+        return None, TemplateSyntaxError(
+            "template is nested too deeply to compile", file=str(src)
+        )
+    except Exception as e:
+        return None, TemplateSyntaxError(
+            f"template cannot be compiled ({type(e).__name__}{_short(e)})", file=str(src)
+        )
+
+
+def _short(e: BaseException) -> str:
+    text = one_line(str(e))[:200]
+    return f": {text}" if text else ""
+
+
+def _compile_go_contained(path: Path, src: Path) -> tuple[GoTemplate | None, ConfpyError | None]:
+    """Parse a confd Go template for the direct engine (Go's semantics, byte for byte);
+    every failure is this template's one-line TemplateSyntaxError."""
     try:
         source = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise TemplateSyntaxError(f"cannot read template: {e}", file=str(path)) from None
-    return GoTemplate.compile(source, str(path))
+        return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
+    try:
+        return GoTemplate.compile(source, str(path)), None
+    except ConfpyError as e:
+        return None, e
+    except Exception as e:
+        return None, TemplateSyntaxError(
+            f"template cannot be compiled ({type(e).__name__})", file=str(src)
+        )
 
 
 def render_go(template: GoTemplate, resource: TemplateResource, snapshot: Snapshot) -> bytes:
-    """Render a Go template: values stay bytes (raw bytes are written back unchanged)."""
+    """Render a Go template: values stay bytes (raw bytes are written back unchanged).
+
+    The engine reports its own failures as RenderError naming file, line and column and
+    never a value; anything else is still contained here."""
     view = relative_view(snapshot.values, resource.prefix, resource.full_keys)
-    return template.render(view, resource.prefix)
+    try:
+        return template.render(view)
+    except Exception as e:
+        read = {k: v.decode("utf-8", "surrogateescape") for k, v in view.items()}
+        line = e.line if isinstance(e, RenderError) else None
+        raise _contained_error(
+            e, template.filename, line, resource, read, [template.source]
+        ) from None
 
 
 def _name(templates_dir: Path, src: Path) -> str:
@@ -147,43 +249,96 @@ def _name(templates_dir: Path, src: Path) -> str:
 
 
 def decode_view(resource: TemplateResource, snapshot: Snapshot) -> dict[str, str]:
-    """The resource's keys relative to its prefix, values decoded as UTF-8."""
+    """The resource's keys relative to its prefix, values decoded as UTF-8.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes, so decoding never fails: a
+    value the template never reads cannot fail it, and one it copies is written as the
+    same bytes (see `_encode`).
+    """
     raw = relative_view(snapshot.values, resource.prefix, resource.full_keys)
-    out: dict[str, str] = {}
-    for rel, value in raw.items():
-        try:
-            out[rel] = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueEncodingError(_absolute(resource.prefix, rel)) from None
-    return out
+    return {rel: value.decode("utf-8", "surrogateescape") for rel, value in raw.items()}
 
 
 def render_template(
-    template: jinja2.Template, resource: TemplateResource, snapshot: Snapshot
+    template: jinja2.Template,
+    resource: TemplateResource,
+    snapshot: Snapshot,
+    *,
+    public: Iterable[str] = (),
 ) -> bytes:
+    """Render one resource inside its boundary: any failure is one redacted RenderError."""
     view = decode_view(resource, snapshot)
-    context: dict[str, Any] = funcs.KeyFunctions(view).functions()
+    keyfuncs = funcs.KeyFunctions(view)
     filename = template.filename or str(resource.src)
     try:
-        text = template.render(context)
-    except MissingKeyError as e:
-        raise MissingKeyError(
-            _absolute(resource.prefix, e.key), file=filename, line=_template_line(filename)
-        ) from None
-    except RenderError as e:
-        raise RenderError(e.reason, file=filename, line=_template_line(filename)) from None
-    except jinja2.UndefinedError as e:
+        return _encode(_generate(template, keyfuncs.functions()))
+    except Exception as e:  # the resource boundary: see the module docstring
+        line = _template_line(filename)
+        read = {_absolute(resource.prefix, k): view[k] for k in keyfuncs.read if k in view}
+        raise _contained_error(e, filename, line, resource, read, public) from None
+
+
+def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """Render, refusing output beyond `limits.MAX_OUTPUT_CHARS`."""
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        if size > limits.MAX_OUTPUT_CHARS:
+            raise RenderError(
+                f"rendered output exceeds the limit of {limits.MAX_OUTPUT_CHARS} characters"
+            )
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _encode(text: str) -> bytes:
+    """UTF-8, with surrogate escapes written back as the raw bytes they stand for."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as e:
+        line = text.count("\n", 0, e.start) + 1
         raise RenderError(
-            e.message or "undefined name", file=filename, line=_template_line(filename)
+            f"rendered output line {line} holds a character that has no UTF-8 encoding "
+            f"(U+{ord(text[e.start]):04X})"
         ) from None
-    except jinja2.TemplateError as e:
-        raise RenderError(str(e), file=filename, line=_template_line(filename)) from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as e:
-        # A template applied a function to the wrong kind of value: the template's fault.
-        raise RenderError(
-            f"{type(e).__name__}: {e}", file=filename, line=_template_line(filename)
-        ) from None
-    return text.encode("utf-8")
+
+
+def _contained_error(
+    error: Exception,
+    filename: str,
+    line: int | None,
+    resource: TemplateResource,
+    read: Mapping[str, str],
+    public: Iterable[str],
+) -> RenderError:
+    """The one error a failed render becomes: template and line, text redacted."""
+    try:
+        if isinstance(error, MissingKeyError):
+            # A key built from a value (`getv("/s/" ~ getv(k))`) is shown by its length.
+            key = _absolute(resource.prefix, error.key)
+            hide = redact(key, read, [*public, *resource.keys]) != key
+            shown = describe_key(key, hide=hide)
+            return MissingKeyError(shown, file=filename, line=line)
+        reason = redact(_reason(error), read, [*public, *resource.keys])
+    except Exception:  # the boundary itself must never fail
+        reason = f"template failed ({type(error).__name__})"
+    return RenderError(reason, file=filename, line=line)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, RenderError):
+        return error.reason
+    if isinstance(error, jinja2.UndefinedError):
+        return error.message or "undefined name"
+    if isinstance(error, jinja2.TemplateError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return "RecursionError: nested too deeply"
+    if isinstance(error, MemoryError):
+        return "MemoryError: out of memory rendering this template"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _absolute(prefix: str, rel: str) -> str:

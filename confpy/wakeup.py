@@ -126,22 +126,30 @@ class Wakeup:
         return self.poll()
 
     def poll(self) -> list[signal.Signals]:
-        """The signals caught since the last call, without waiting."""
-        with self._lock:
-            self._rung = False
-            fd = self._r
+        """The signals caught since the last call, without waiting.
+
+        The pipe is emptied and `_rung` cleared under the lock `wake()` takes, so the two
+        always agree: `_rung` is set exactly while a wake byte sits in the pipe. (Clearing
+        the flag first and reading after would let a `wake()` in between put its byte in
+        the pipe, have it read here, and leave the flag set with the pipe empty: every
+        later `wake()` would then be dropped, and the loop would sleep through changes.)
+        A signal's byte may still arrive after the last read: it stays in the pipe, and
+        the next `wait()` returns at once.
+        """
         caught: list[signal.Signals] = []
-        while fd >= 0:
-            try:
-                data = os.read(fd, 512)
-            except (BlockingIOError, OSError):
-                break
-            if not data:
-                break
-            for byte in data:
-                if byte:
-                    with contextlib.suppress(ValueError):
-                        caught.append(signal.Signals(byte))
+        with self._lock:
+            while self._r >= 0:
+                try:
+                    data = os.read(self._r, 512)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                for byte in data:
+                    if byte:
+                        with contextlib.suppress(ValueError):
+                            caught.append(signal.Signals(byte))
+            self._rung = False
         return caught
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdServer
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,11 +52,8 @@ def etcd(etcd_server: EtcdServer) -> Iterator[str]:
 
 
 def _wipe(store: EtcdStore) -> None:
-    from etcd3 import etcdrpc
-
-    store._call(
-        "wipe", lambda c: c.kvstub.DeleteRange, etcdrpc.DeleteRangeRequest(key=b"\0", range_end=b"\0")
-    )
+    """Delete every key, through the gateway call the store itself uses."""
+    store._rpc("wipe", "/kv/deleterange", {"key": "AA==", "range_end": "AA=="})
 
 
 @pytest.fixture

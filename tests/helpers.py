@@ -76,13 +76,16 @@ def signal_another_thread(pid: int, sig: int) -> int:
     """Send `sig` to a thread of process `pid` other than its main thread; return its TID.
 
     `kill()` lets the kernel pick the thread, which usually is the main one; this makes
-    the unusual case (a gRPC thread receives the SIGTERM) happen on purpose.
+    the unusual case (a helper thread receives the SIGTERM) happen on purpose. A process
+    with only its main thread cannot meet that case: the test is skipped.
     """
     import ctypes
 
+    import pytest
+
     others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
     if not others:
-        raise AssertionError(f"process {pid} has no thread besides its main one")
+        pytest.skip(f"process {pid} runs no thread besides its main one: no other can receive the signal")
     tid = others[-1]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.syscall(_SYS_TGKILL, pid, tid, sig) != 0:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import EtcdCluster, EtcdServer, free_port
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, signal_another_thread
 
@@ -399,10 +399,12 @@ def test_sigterm_received_by_another_thread_still_stops_the_daemon(
 
 def test_sigterm_received_by_another_thread_stops_interval_mode(
         confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
-    """The polling loop answers SIGTERM at once too, whichever thread receives it."""
+    """The polling loop answers SIGTERM at once too, whichever thread receives it (the
+    health server's thread here: the store itself starts none)."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
-    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir))
+    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir),
+                        "--health-addr", f"127.0.0.1:{free_port()}")
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
         signal_another_thread(proc.pid, signal.SIGTERM)
@@ -418,7 +420,8 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
     """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
     from confpy.daemon import Daemon
     from confpy.runner import RenderOptions, load_config
-    from confpy.snapshot import Event, MemoryStore, WatchBatch
+    from confpy.snapshot import Event, WatchBatch
+    from confpy.testing.memory import MemoryStore
 
     tree.simple("a", "{{ getv('/a') }}", ["/a"])
     tree.simple("b", "{{ getv('/b') }}", ["/b"])

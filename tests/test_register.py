@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -12,12 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from etcd3 import etcdrpc
 
-from confpy.embedded import free_port
 from confpy.errors import StoreUnavailableError
 from confpy.register import Registration
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import wait_for
 from tests.helpers import signal_another_thread
 
@@ -27,8 +28,8 @@ VALUE = "10.0.0.5"
 
 def lease_of(store: EtcdStore, key: str) -> int:
     """The lease id attached to `key` (0: none or key absent)."""
-    response = store._call("get", lambda c: c.kvstub.Range, etcdrpc.RangeRequest(key=key.encode()))
-    return int(response.kvs[0].lease) if response.kvs else 0
+    kvs = store._rpc("get", "/kv/range", {"key": base64.b64encode(key.encode()).decode()}).get("kvs")
+    return int(kvs[0].get("lease", 0)) if kvs else 0
 
 
 def registered(store: EtcdStore, value: bytes = VALUE.encode()) -> bool:
@@ -244,6 +245,32 @@ def test_sigterm_received_by_another_thread_is_forwarded_to_the_command(confpy, 
         stop(proc, signal.SIGKILL)
     assert proc.returncode == 128 + signal.SIGTERM
     assert store.get(KEY)[0] is None
+
+
+@etcd_test
+def test_one_line_says_what_register_does_at_start_and_one_at_stop(confpy, store, etcd) -> None:
+    """The start line names key, TTL, refresh interval, endpoint and command; the stop line the exit."""
+    proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c",
+                        "import time; time.sleep(60)")
+    wait_for(lambda: registered(store), timeout=15, what="registration")
+    events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "register starting")
+    assert (start["logger"], start["key"], start["ttl"], start["refresh_every"]) == ("confpy.register", KEY, 30, 10.0)
+    assert start["endpoints"] == etcd and start["command"] == sys.executable
+    assert events[-1]["event"] == "register stopped"
+    assert (events[-1]["key"], events[-1]["exit_code"]) == (KEY, 128 + signal.SIGTERM)
+    assert VALUE not in json.dumps(events)
+
+
+@etcd_test
+def test_every_event_says_which_module_spoke(confpy, store) -> None:
+    """Supervisor and register events carry their logger names, so identical words are told apart."""
+    proc = confpy.start("register", KEY, VALUE, "--ttl", "30", "--", sys.executable, "-c",
+                        "import time; time.sleep(60)")
+    wait_for(lambda: registered(store), timeout=15, what="registration")
+    events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
+    assert all(e.get("logger", "").startswith("confpy.") for e in events)
+    assert {"confpy.register", "confpy.supervisor"} <= {e["logger"] for e in events}
 
 
 @etcd_test
@@ -499,3 +526,15 @@ def test_key_comes_back_after_a_partition_outlasting_the_lease(confpy, store, et
         assert "lease expired, registering again" in stderr
     finally:
         proxy.close()
+
+
+def test_registration_works_against_the_memory_store() -> None:
+    """`Registration` needs nothing beyond the one `Store` protocol that MemoryStore fakes."""
+    from confpy.testing.memory import MemoryStore
+
+    store = MemoryStore()
+    reg = Registration(store, KEY, b"v", 3)
+    reg.step()
+    assert store.get(KEY)[0] == b"v"
+    reg.release()
+    assert store.get(KEY)[0] is None

@@ -150,15 +150,25 @@ def test_missing_key_exits_1_naming_key_template_and_line(confpy: Confpy, tree: 
     assert other.read_text() == "fine"
 
 
-def test_value_not_utf8_exits_1_naming_the_key(confpy: Confpy, tree: ConfTree,
-                                                store: EtcdStore) -> None:
-    """A binary value is refused with its key."""
-    dest = tree.simple("app", "{{ getv('/bin') }}", ["/bin"])
+def test_value_not_utf8_is_written_as_the_same_bytes(confpy: Confpy, tree: ConfTree,
+                                                     store: EtcdStore) -> None:
+    """A binary value is copied byte for byte, as confd writes it (POLICY: bytes and text)."""
+    dest = tree.simple("app", "<{{ getv('/bin') }}>", ["/bin"])
     store.put("/bin", b"\xff\xfe\x00")
     result = render(confpy, tree)
-    assert result.returncode == 1
-    assert "value of key /bin is not valid UTF-8" in one_error_line(result.stderr)
-    assert not dest.exists()
+    assert result.returncode == 0, result.stderr
+    assert dest.read_bytes() == b"<\xff\xfe\x00>"
+
+
+def test_value_not_utf8_under_a_shared_prefix_blocks_no_render(confpy: Confpy, tree: ConfTree,
+                                                             store: EtcdStore) -> None:
+    """Whoever can write under a shared prefix cannot fail every resource reading it."""
+    dest = tree.simple("app", "{{ getv('/shared/host') }}", ["/shared"])
+    store.put("/shared/host", b"db1")
+    store.put("/shared/junk", b"\xff\xfe")
+    result = render(confpy, tree)
+    assert result.returncode == 0, result.stderr
+    assert dest.read_text() == "db1"
 
 
 def test_unwritable_destination_directory_exits_1(confpy: Confpy, tree: ConfTree,

@@ -55,3 +55,70 @@ def test_retry_is_due_after_its_delay_and_forgotten_on_success() -> None:
     assert r.failing == {"app"}
     r.succeeded("app")
     assert r.failing == set()
+
+
+class FakeClock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_isolated_reload_may_run_at_once() -> None:
+    """A reload that has not run for a while is never held back."""
+    from confpy.schedule import ReloadLimiter
+
+    limiter = ReloadLimiter(1.0, FakeClock())
+    assert limiter.allowed(("reload_cmd", "x"))
+
+
+def test_a_reload_runs_at_most_once_per_interval() -> None:
+    """After a run, the same action waits out the interval; another action does not."""
+    from confpy.schedule import ReloadLimiter
+
+    clock = FakeClock()
+    limiter = ReloadLimiter(1.0, clock)
+    limiter.ran("a")
+    clock.now += 0.5
+    assert not limiter.allowed("a")
+    assert limiter.allowed("b")
+    assert limiter.next_allowed("a") == 101.0
+    clock.now = 101.0
+    assert limiter.allowed("a")
+
+
+def test_a_resource_interval_overrides_the_default() -> None:
+    from confpy.schedule import ReloadLimiter
+
+    clock = FakeClock()
+    limiter = ReloadLimiter(1.0, clock)
+    limiter.ran("a")
+    clock.now += 2.0
+    assert limiter.allowed("a")
+    assert not limiter.allowed("a", 5.0)
+    assert limiter.allowed("a", 0.0)
+
+
+def test_wait_for_keys_deadline_holds_with_a_last_attempt_at_the_deadline() -> None:
+    """--wait-for-keys 10s: waits never run past 10 s, and etcd is asked once more at 10 s."""
+    import pytest
+
+    from confpy.errors import StoreUnavailableError
+    from confpy.runner import retry_until
+
+    clock = FakeClock(0.0)
+    attempts: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    def unavailable() -> None:
+        attempts.append(clock.now)
+        raise StoreUnavailableError("down")
+
+    with pytest.raises(StoreUnavailableError):
+        retry_until(unavailable, 10.0, sleep=sleep, clock=clock)
+    assert attempts[-1] == pytest.approx(10.0)
+    assert clock.now == pytest.approx(10.0)
+    assert len(attempts) >= 6

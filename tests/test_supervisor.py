@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from confpy.backoff import Backoff
 from confpy.errors import ConfigError, ProcessError
 from confpy.supervisor import Supervisor, exit_code, parse_signal
 
@@ -53,6 +54,7 @@ while True:
 # argv: OUT_DIR JSON_CONFIG; config holds Supervisor keyword arguments plus argv and mode.
 DRIVER = """
 import json, os, pathlib, signal, sys, time
+from confpy.backoff import Backoff
 from confpy.supervisor import Supervisor
 
 out = pathlib.Path(sys.argv[1])
@@ -240,7 +242,7 @@ def test_respawn_restarts_a_child_that_exits(tmp_path: Path, out: Path) -> None:
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=lambda n: 0.0)
+    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(0.0, 0.0))
 
     def three_children() -> None:
         pids = lambda: (out / "pids").exists() and (out / "pids").read_text().split()  # noqa: E731
@@ -262,7 +264,7 @@ def test_stop_during_respawn_backoff_returns_at_once(tmp_path: Path, out: Path) 
         sys.exit(1)
         """,
     )
-    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=lambda n: 60.0)
+    sup = Supervisor([sys.executable, str(child), str(out)], respawn=True, backoff=Backoff(60.0, 60.0))
     started = time.monotonic()
 
     def exit_once() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.errors import MissingKeyError, RenderError, TemplateSyntaxError, ValueEncodingError
+from confpy.errors import MissingKeyError, RenderError, TemplateSyntaxError
 from confpy.resource import load_resources
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
@@ -69,10 +69,16 @@ def test_value_from_etcd_is_never_evaluated_as_a_template(tmp_path: Path) -> Non
     assert out == b"{{ 7*7 }}{% raw %}"
 
 
-def test_value_that_is_not_utf8_names_the_key(tmp_path: Path) -> None:
-    """Binary values are refused with the key, never the bytes."""
-    with pytest.raises(ValueEncodingError, match="/bin"):
-        render(tmp_path, "{{ getv('/bin') }}", {"/bin": b"\xff\xfe"})
+def test_value_that_is_not_utf8_is_written_as_the_same_bytes(tmp_path: Path) -> None:
+    """A binary value a template copies comes out byte for byte, as confd writes it."""
+    out = render(tmp_path, "<{{ getv('/bin') }}>", {"/bin": b"\xff\xfe\x00ok"})
+    assert out == b"<\xff\xfe\x00ok>"
+
+
+def test_value_that_is_not_utf8_and_never_read_cannot_fail_the_resource(tmp_path: Path) -> None:
+    """Anyone who can write under a shared prefix cannot block a render with bad bytes."""
+    out = render(tmp_path, "{{ getv('/app/ok') }}", {"/app/ok": b"fine", "/app/junk": b"\xff"})
+    assert out == b"fine"
 
 
 def test_tojson_makes_any_value_safe_in_json(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import stat
@@ -165,11 +166,11 @@ def test_switching_to_certificate_only_removes_the_old_key_in_the_same_transacti
 ) -> None:
     """Moving from the shared-key layout to --no-publish-key deletes the published key in the
     very revision that publishes the new certificate: no watcher sees a mismatched pair."""
-    from etcd3 import etcdrpc
+    import base64
 
     def key_exists_at(revision: int) -> bool:
-        request = etcdrpc.RangeRequest(key=KEY.encode(), revision=revision)
-        return bool(store._call("get", lambda c: c.kvstub.Range, request).kvs)
+        request = {"key": base64.b64encode(KEY.encode()).decode(), "revision": revision}
+        return bool(store._rpc("get", "/kv/range", request).get("kvs"))
 
     assert confpy.run(*ROTATE).returncode == 0
     result = confpy.run(*ROTATE, "--no-publish-key", "--key-out", str(tmp_path / "tls.key"))
@@ -236,7 +237,9 @@ def test_loser_of_a_race_gets_conflict_and_writes_nothing(store, etcd) -> None:
 
 def test_conflict_is_exit_code_3() -> None:
     """ConflictError maps to exit 3, as documented for the losing rotator."""
-    assert ConflictError("x").exit_code == 3
+    from confpy.cli import exit_code_for
+
+    assert exit_code_for(ConflictError("x")) == 3
 
 
 def test_retry_republishes_after_a_conflict(store) -> None:
@@ -307,7 +310,7 @@ def test_concurrent_rotate_processes_with_retry_both_succeed(confpy, store) -> N
 
 def test_rotate_exits_3_when_etcd_is_unreachable(confpy_offline) -> None:
     """No etcd answering: exit 3 with a one-line error."""
-    from confpy.embedded import free_port
+    from confpy.testing.etcd import free_port
 
     env = confpy_offline.env(CONFPY_ENDPOINTS=f"http://127.0.0.1:{free_port()}")
     result = confpy_offline.run(*ROTATE, env=env)
@@ -411,6 +414,20 @@ def test_every_stops_cleanly_on_sigterm(confpy, store) -> None:
         raise
     assert proc.returncode == 0, stderr
     assert "rotation loop stopped" in stderr
+
+
+def test_every_logs_one_line_at_start_and_one_at_stop(confpy, store) -> None:
+    """The start line names prefix, certificate key and interval; the stop line the rotations."""
+    proc = confpy.start(*ROTATE, "--key-type", "ec-p256", "--every", "1h")
+    try:
+        wait_for(lambda: store.get(CERT)[0], timeout=20, what="first rotation")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "rotation loop starting")
+    assert (start["logger"], start["prefix"], start["cert_key"], start["every"]) == ("confpy.rotate", "/logstash", CERT, 3600.0)
+    assert (events[-1]["event"], events[-1]["rotations"]) == ("rotation loop stopped", 1)
 
 
 def test_every_stops_on_sigterm_received_by_another_thread(confpy, store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -94,3 +95,42 @@ def test_catching_signals_off_the_main_thread_is_refused() -> None:
 def test_wait_before_open_is_an_error() -> None:
     with pytest.raises(ProcessError):
         Wakeup().wait(0)
+
+
+
+
+
+def test_no_wakeup_is_lost_while_many_threads_wake_during_polls() -> None:
+    """Stress: eight threads post and wake 3,000 times each while the loop waits and polls.
+
+    Each writer counts an item, then wakes, as the watch thread does. The loop waits until
+    it has seen every item; a lost wakeup makes one `wait()` sleep to its 10 s timeout
+    with items posted and woken for. Ten rounds, with the threads interleaved as finely
+    as CPython allows.
+    """
+    writers, per_writer = 8, 3000
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with Wakeup() as wakeup:
+            for _ in range(10):
+                counts = [0] * writers
+
+                def write(i: int, counts: list[int] = counts) -> None:
+                    for _ in range(per_writer):
+                        counts[i] += 1
+                        wakeup.wake()
+
+                threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+                for t in threads:
+                    t.start()
+                longest = 0.0
+                while sum(counts) < writers * per_writer:
+                    started = time.monotonic()
+                    wakeup.wait(10)
+                    longest = max(longest, time.monotonic() - started)
+                for t in threads:
+                    t.join()
+                assert longest < 10, "the loop slept through a wake()"
+    finally:
+        sys.setswitchinterval(switch)

@@ -152,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         on_installed=changed,
         exec_notify=True,
         command_guard=supervisor.reaping_paused,
+        min_reload_interval=args.min_reload_interval,
+        max_lag=args.max_lag,
     )
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)

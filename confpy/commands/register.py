@@ -19,8 +19,9 @@ Put KEY = VALUE in etcd under a lease of --ttl seconds and keep the lease alive
   etcd away for a while      retried with backoff; if the lease expired meanwhile, the key
                              is registered again under a new lease as soon as etcd answers
 
-With `-- CMD ARGS...`, confpy starts CMD, forwards SIGTERM/SIGINT to it, removes the key
-when it exits and exits with its status (128+N if signal N ended it).
+With `-- CMD ARGS...`, confpy starts CMD in its own session (as `confpy exec` does),
+forwards signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) to its process group, removes
+the key when it exits and exits with its status (128+N if signal N ended it).
 
 VALUE may come from --value-from-env VAR or --value-file FILE instead (a trailing newline
 is dropped), so that it never shows in `ps`. The value is never logged. KEY is joined
@@ -120,8 +121,20 @@ def run(args: argparse.Namespace) -> int:
     value = read_value(args)
     # A call that hangs longer than a refresh interval would let the lease lapse.
     store = EtcdStore(settings, timeout=max(1.0, min(5.0, args.ttl / 3)))
+    logger = log.get_logger("confpy.register")
+    code: int | str = "error"
     try:
         registration = Registration(store, settings.prefix + key, value, args.ttl)
-        return serve(registration, args.cmd_argv)
+        logger.info(
+            "register starting",
+            key=registration.key,
+            ttl=registration.ttl,
+            refresh_every=round(registration.interval, 2),
+            endpoints=",".join(str(e) for e in settings.endpoints),
+            command=args.cmd_argv[0] if args.cmd_argv else None,
+        )
+        code = serve(registration, args.cmd_argv)
+        return code
     finally:
         store.close()
+        logger.info("register stopped", key=settings.prefix + key, exit_code=code)

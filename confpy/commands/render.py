@@ -69,6 +69,24 @@ def render_flags() -> argparse.ArgumentParser:
         help="full re-render from a fresh snapshot this often (default 10m; 0 disables)",
     )
     w.add_argument(
+        "--min-reload-interval",
+        type=duration_arg("--min-reload-interval"),
+        default=1.0,
+        metavar="DURATION",
+        help="while changes keep arriving, run each reload at most once per DURATION; "
+        "files are still written at once, and an isolated change reloads at once "
+        "(default 1s; 0 reloads on every change; a resource's min_reload_interval overrides)",
+    )
+    w.add_argument(
+        "--max-lag",
+        type=duration_arg("--max-lag"),
+        default=30.0,
+        metavar="DURATION",
+        help="/healthz answers 503 when a change from etcd has waited longer than this "
+        "to reach its file, or etcd was silent this long past its progress interval "
+        "(default 30s)",
+    )
+    w.add_argument(
         "--health-addr",
         metavar="HOST:PORT",
         help="serve /healthz and /metrics (Prometheus) on this address",

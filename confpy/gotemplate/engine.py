@@ -50,6 +50,7 @@ class GoTemplate:
         funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
         ex = Executor(self.tmpl, self.source, self.filename, funcs, confdfuncs.SIGNATURES,
                       prefix.rstrip("/"))
+        # A MissingKeyError names the key relative to `prefix` when none is given.
         try:
             text = ex.run()
         except ConfpyError:

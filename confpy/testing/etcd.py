@@ -61,10 +61,14 @@ class EtcdServer:
     extra_args: tuple[str, ...] = ()
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # (CA, certificate, key): serve clients over https and require a certificate signed by
+    # the CA. The certificate must name 127.0.0.1 and allow client use too (for `wait_ready`).
+    tls: tuple[Path, Path, Path] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -104,6 +108,7 @@ class EtcdServer:
                 "--log-level",
                 "warn",
                 "--enable-pprof=false",
+                *self._tls_args(),
                 *self.extra_args,
             ],
             stdout=log,
@@ -114,13 +119,28 @@ class EtcdServer:
         if wait:
             self.wait_ready(timeout)
 
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        ca, cert, key = self.tls
+        return ["--cert-file", str(cert), "--key-file", str(key), "--client-cert-auth",
+                "--trusted-ca-file", str(ca)]
+
     def wait_ready(self, timeout: float = 20.0) -> None:
+        context = None
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.create_default_context(cafile=str(self.tls[0]))
+            context.load_cert_chain(str(self.tls[1]), str(self.tls[2]))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise ConfpyError(f"etcd exited with {self.process.returncode}; see its log")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:  # noqa: S310
+                with urllib.request.urlopen(  # noqa: S310
+                    self.url + "/health", timeout=1, context=context
+                ) as r:
                     if b'"true"' in r.read():
                         return
             except (urllib.error.URLError, OSError):

@@ -1,0 +1,84 @@
+"""Exponential backoff with jitter: the one way confpy spaces out retries, respawns and timers.
+
+`Backoff` describes the delays (the first, the ceiling, the jitter) with tenacity's
+`wait_exponential_jitter`. Code that retries one call uses `retrying()`, a
+`tenacity.Retrying` with an injectable sleep; loops that wait on their own event (the
+daemon's failing resources, `tls rotate --every`, the supervisor's respawns) ask
+`Backoff.delay(n)` for the wait after the n-th consecutive failure, and read the time from
+a clock they were given. Nothing here sleeps on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+
+_Errors = type[BaseException] | tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Wait `initial` after the first failure, doubling up to `maximum`, plus 0..`jitter`."""
+
+    initial: float = 0.1
+    maximum: float = 5.0
+    jitter: float = 0.0
+
+    def wait(self) -> tenacity.wait_exponential_jitter:
+        """The tenacity wait strategy, for `tenacity.Retrying(wait=...)`."""
+        return tenacity.wait_exponential_jitter(
+            multiplier=self.initial, max=self.maximum, jitter=self.jitter
+        )
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` consecutive failures (1 = the first)."""
+        state = tenacity.RetryCallState(_OWNER, None, (), {})
+        state.attempt_number = max(failures, 1)
+        return float(self.wait()(state))
+
+
+# A call state needs a Retrying to belong to; `delay` asks only its wait strategy.
+_OWNER = tenacity.Retrying()
+
+
+def retrying(
+    backoff: Backoff,
+    *,
+    retry_on: _Errors,
+    stop: tenacity.stop.stop_base,
+    sleep: Callable[[float], object] = time.sleep,
+    log: Any = None,
+    event: str = "retrying",
+    **fields: object,
+) -> tenacity.Retrying:
+    """Retry a call while it raises `retry_on`, waiting as `backoff` says, until `stop`.
+
+    The last error is re-raised as itself. Before each wait, `log` (when given) gets a
+    warning `event` with `fields`, the error, the attempt number and the wait.
+    """
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            event,
+            **fields,
+            error=str(error),
+            attempt=state.attempt_number,
+            wait=round(state.next_action.sleep, 2) if state.next_action else None,
+        )
+
+    def pause(seconds: float) -> None:
+        sleep(seconds)
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(retry_on),
+        wait=backoff.wait(),
+        stop=stop,
+        sleep=pause,
+        before_sleep=before_sleep if log is not None else None,
+        reraise=True,
+    )

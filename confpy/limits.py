@@ -1,0 +1,84 @@
+"""What one value may cost a render: explicit bounds, checked before the work is done.
+
+A value in etcd is written by whoever may write under a resource's keys. Whatever it
+holds, rendering it must stay cheap and must fail that resource alone: these bounds
+keep every value-driven cost (JSON depth and size, template recursion, arithmetic,
+repetition, output size) well inside what Python itself can survive, instead of hoping
+that its recursion limit and the memory allocator hold. Each limit raises `RenderError`
+with a message that names the limit, never the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from itertools import accumulate
+from typing import Any
+
+from confpy.errors import RenderError
+
+MAX_JSON_DEPTH = 100
+"""Nesting of arrays and objects a `json`/`jsonArray` value may have (Python's parser
+recurses once per level; its own limit is near 1,000 and shared with the template)."""
+MAX_JSON_CHARS = 16 * 1024 * 1024
+"""Characters a `json`/`jsonArray` value may have (etcd's default request limit is 1.5 MiB)."""
+MAX_CALL_DEPTH = 48
+"""Template calls nested in template calls: macros calling macros, `caller()`, `loop()`."""
+MAX_OUTPUT_CHARS = 64 * 1024 * 1024
+"""Characters one rendered file may have."""
+MAX_SEQUENCE = 1_000_000
+"""Items `seq` may produce, and characters or items `*` may repeat a string or list to."""
+MAX_INT_BITS = 16_384
+"""Bits an integer computed with `*` or `**` may have (about 4,900 decimal digits)."""
+
+_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+_DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def check_json_text(function: str, data: str) -> None:
+    """Refuse a JSON text that is too large or nested too deep, before parsing it."""
+    if len(data) > MAX_JSON_CHARS:
+        raise RenderError(
+            f"{function}: value has {len(data)} characters, more than the limit of "
+            f"{MAX_JSON_CHARS}"
+        )
+    if "[" not in data and "{" not in data:
+        return
+    brackets = [_DEPTH[c] for c in _STRING.sub("", data) if c in _DEPTH]
+    if brackets and max(accumulate(brackets)) > MAX_JSON_DEPTH:
+        raise RenderError(
+            f"{function}: value is nested more than {MAX_JSON_DEPTH} levels deep"
+        )
+
+
+def check_sequence(function: str, count: int) -> None:
+    if count > MAX_SEQUENCE:
+        raise RenderError(f"{function}: {count} items is more than the limit of {MAX_SEQUENCE}")
+
+
+def bounded_mul(left: Any, right: Any) -> Any:
+    """`left * right`, refused when it would repeat a sequence or grow an integer too far."""
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
+            if len(seq) * max(n, 0) > MAX_SEQUENCE:
+                raise RenderError(
+                    f"`*` would repeat a {len(seq)}-item sequence {n} times, more than "
+                    f"the limit of {MAX_SEQUENCE} items"
+                )
+            return left * right
+    if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise RenderError(f"`*` result would have more than {MAX_INT_BITS} bits")
+    return left * right
+
+
+def bounded_pow(base: Any, exponent: Any) -> Any:
+    """`base ** exponent`, refused when an integer result would exceed MAX_INT_BITS."""
+    if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
+        bits = exponent * math.log2(abs(base))
+        if bits > MAX_INT_BITS:
+            raise RenderError(f"`**` result would have more than {MAX_INT_BITS} bits")
+    return base**exponent
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

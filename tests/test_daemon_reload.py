@@ -1,0 +1,90 @@
+"""Reloads are part of being in sync: retried until they succeed, bounded in a storm."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
+from tests.conftest import Confpy, wait_for
+from tests.helpers import ConfTree
+from tests.test_daemon import Watcher, read, tree, watchers  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.etcd
+
+
+def healthz(port: int) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except OSError:
+        return 0, {}
+
+
+def test_a_failed_reload_is_retried_until_it_succeeds(confpy: Confpy, tree: ConfTree,  # noqa: F811
+                                                      store: EtcdStore,
+                                                      watchers: list[Watcher]) -> None:  # noqa: F811
+    """A reload command that fails twice runs again, with no further change in etcd,
+    until it succeeds; meanwhile /healthz is 503 naming the reload, then 200."""
+    runs = tree.root / "runs"
+    script = tree.root / "reload.sh"
+    script.write_text(f"#!/bin/sh\necho run >> {runs}\n[ $(wc -l < {runs}) -ge 3 ]\n")
+    script.chmod(0o755)
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"], extra=f'reload_cmd = "{script}"\n')
+    store.put("/app/v", b"1")
+    port = free_port()
+    watchers.append(w := Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}"))
+    wait_for(lambda: read(dest) == "1", what="first render")
+    _, health = wait_for(lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
+                         what="503 while the reload fails")
+    assert health["failing_reloads"] == ["app"]
+    assert "reload" in health["failing"]["app"]  # type: ignore[index]
+    wait_for(lambda: healthz(port)[0] == 200, timeout=20, what="200 once the reload succeeded")
+    assert runs.read_text().splitlines() == ["run", "run", "run"]
+    recovered = w.events("recovered")
+    assert recovered and recovered[0]["resource"] == "app"
+    assert len(w.events("will retry")) == 2
+
+
+def test_a_burst_of_1000_puts_reloads_at_most_10_times(confpy: Confpy, tree: ConfTree,  # noqa: F811
+                                                       store: EtcdStore,
+                                                       watchers: list[Watcher]) -> None:  # noqa: F811
+    """Default settings: the file ends at the last value, the reload count stays bounded,
+    and the last reload ran after the last value was installed."""
+    seen = tree.root / "seen"
+    dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"],
+                       extra=f'reload_cmd = "cat {tree.out}/app >> {seen}; echo >> {seen}"\n')
+    store.put("/app/v", b"start")
+    watchers.append(Watcher(confpy, tree, "--log-level", "info"))
+    wait_for(lambda: read(dest) == "v=start", what="first render")
+    seen.write_text("")
+    for i in range(1000):
+        store.put("/app/v", str(i).encode())
+    wait_for(lambda: read(dest) == "v=999", timeout=30, what="the last value")
+    wait_for(lambda: seen.read_text().split()[-1:] == ["v=999"], timeout=10,
+             what="a reload that saw the last value")
+    reloads = seen.read_text().split()
+    assert len(reloads) <= 10, f"{len(reloads)} reloads for 1000 puts"
+
+
+def test_an_isolated_change_after_a_burst_reloads_again(confpy: Confpy, tree: ConfTree,  # noqa: F811
+                                                        store: EtcdStore,
+                                                        watchers: list[Watcher]) -> None:  # noqa: F811
+    """--min-reload-interval 0 keeps confd's behaviour: one reload per rendered change."""
+    seen = tree.root / "seen"
+    dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"],
+                       extra=f'reload_cmd = "cat {tree.out}/app >> {seen}; echo >> {seen}"\n')
+    store.put("/app/v", b"0")
+    watchers.append(Watcher(confpy, tree, "--min-reload-interval", "0"))
+    wait_for(lambda: read(dest) == "v=0", what="first render")
+    for i in range(1, 4):
+        store.put("/app/v", str(i).encode())
+        wait_for(lambda i=i: seen.read_text().split()[-1:] == [f"v={i}"],
+                 what=f"reload {i}")
+    assert seen.read_text().split() == ["v=0", "v=1", "v=2", "v=3"]
