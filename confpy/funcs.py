@@ -109,7 +109,8 @@ class KeyFunctions:
     """The memkv-style functions over one view: relative key -> decoded value."""
 
     def __init__(self, view: Mapping[str, str]) -> None:
-        self._view = dict(view)
+        # Stored keys are cleaned as confd stores them (`/a//b/` is `/a/b`), in key order.
+        self._view = {_clean(k): view[k] for k in sorted(view)}
         self.read: set[str] = set()
         """Keys whose values the template has read: what a failure's message is
         redacted against (see confpy.redact)."""

@@ -102,7 +102,7 @@ class DiffRunner:
         self.workdir = Path(tempfile.mkdtemp(prefix="confd-diff-")) if workdir is None else workdir
         self.server = None
         if endpoint is None:
-            from confpy.embedded import EtcdServer
+            from confpy.testing.etcd import EtcdServer
 
             self.server = EtcdServer(self.workdir / "etcd")
             self.server.start()

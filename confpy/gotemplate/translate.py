@@ -523,6 +523,8 @@ class _Readable(_Exact):
     def range_block(self, node: IfNode, value: _Typed) -> str:
         decls = node.pipe.decls
         t = value.type
+        if t in ("none", "str", "int", "bool", "float", "kv", "time"):
+            raise self.fail(node.line, f"range over a {t} value (Go refuses or skips it)")
         elem_type = t.split(":", 1)[1] if ":" in t else "any"
         out: list[str] = []
         elem_decl = decls[-1] if decls else None
@@ -605,6 +607,10 @@ class _Readable(_Exact):
         name, args = ident.name, cmd.args[1:]
         if name in _KEY_FUNCS and args and isinstance(args[0], Literal):
             key = args[0].value
+            if name in ("ls", "lsdir") and key == "/":
+                raise self.fail(
+                    cmd.line, f'{name} "/": confd lists only the keys right under the root there'
+                )
             if isinstance(key, str) and not _clean_key(key, glob=name in ("gets", "getvs")):
                 raise self.fail(
                     cmd.line, f"{name} of {key!r}: confd looks keys up exactly as written "
@@ -672,6 +678,10 @@ class _Readable(_Exact):
 
     def rcall(self, ident: Ident, args: list[_Typed], line: int) -> _Typed:
         name = ident.name
+        if name not in ("and", "or", "not", "print", "printf", "println") and any(
+            a.type == "none" for a in args
+        ):
+            raise self.fail(line, f"{name} of nil (Go refuses or prints it its own way)")
         texts = [a.text if a.atomic else f"({a.text})" for a in args]
         if name in ("and", "or"):
             if not args:
@@ -720,6 +730,8 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
+        if name == "join" and [a.type for a in args] != ["list:str", "str"]:
+            raise self.fail(line, "join of anything but a list of strings and a string")
         if name == "reverse":
             if not args or args[0].type != "list:str":
                 raise self.fail(line, "reverse of anything but a list of strings")
