@@ -395,6 +395,8 @@ class _Typed:
     text: str
     type: str = "any"
     atomic: bool = True
+    lookup: tuple[str, str] | None = None
+    """For `m.get("k")`: the map expression and the quoted key (nil vs missing in Go)."""
 
 
 def translate_readable(source: str, filename: str = "<template>") -> str:
@@ -656,9 +658,17 @@ class _Readable(_Exact):
             return _Typed(f"{base.text}.{name}", "str" if name == "Target" else "int")
         if base.type == "time":
             return self.rmethod(base, name, [], line)
-        if base.type.startswith("map:") or base.type == "any":
+        key = jinja_string(name)
+        if base.type.startswith("map:"):
             # A missing map key is nil in Go: .get() gives None, which go_value prints as Go does.
-            return _Typed(f"{base.text}.get({jinja_string(name)})", "any")
+            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
+        if base.type == "any":
+            if base.lookup is not None:
+                # `.b.c` under a missing `.b` is nil in Go; under a JSON null, an error.
+                m, k = base.lookup
+                text = f"({m}[{k}] if {k} in {m} else {{}}).get({key})"
+                return _Typed(text, "any", lookup=(f"({m}[{k}] if {k} in {m} else {{}})", key))
+            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
         raise self.fail(line, f"field .{name} on a {base.type}")
 
     def rmethod(self, base: _Typed, name: str, args: list[_Typed], line: int) -> _Typed:
@@ -710,6 +720,8 @@ class _Readable(_Exact):
                 elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
                 if out.type.startswith("map:"):
                     out = _Typed(f"{out.text}.get({idx})", elem)
+                elif idx.startswith("(-"):
+                    raise self.fail(line, "index with a negative number (an error in Go)")
                 elif out.type.startswith("list:"):
                     out = _Typed(f"{out.text}[{idx}]", elem)
                 elif idx.startswith('"'):
