@@ -90,7 +90,7 @@ def test_convert_refuses_what_plain_jinja_cannot_print_exactly(case: str) -> Non
 
 def test_most_of_the_corpus_converts() -> None:
     """Refusal is the exception: every documented confd example confd renders converts."""
-    assert len(REFUSED) * 3 < len(CASES)
+    assert len(REFUSED) * 2 < len(CASES)
     docs = {c for c in REFUSED if c.startswith(("docs_", "quickstart_"))}
     assert all(load_case(c)[3] is None for c in docs)
 
