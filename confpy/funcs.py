@@ -109,7 +109,8 @@ class KeyFunctions:
     """The memkv-style functions over one view: relative key -> decoded value."""
 
     def __init__(self, view: Mapping[str, str]) -> None:
-        self._view = dict(view)
+        # Stored keys are cleaned as confd stores them (`/a//b/` is `/a/b`), in key order.
+        self._view = {_clean(k): view[k] for k in sorted(view)}
         self.read: set[str] = set()
         """Keys whose values the template has read: what a failure's message is
         redacted against (see confpy.redact)."""
@@ -449,15 +450,23 @@ def _int(function: str, value: Any) -> int:
 
 
 def add(a: int, b: int) -> int:
-    return _int64(_int("add", a) + _int("add", b))
+    return _int64(_arg64("add", a) + _arg64("add", b))
 
 
 def sub(a: int, b: int) -> int:
-    return _int64(_int("sub", a) - _int("sub", b))
+    return _int64(_arg64("sub", a) - _arg64("sub", b))
 
 
 def mul(a: int, b: int) -> int:
-    return _int64(_int("mul", a) * _int("mul", b))
+    return _int64(_arg64("mul", a) * _arg64("mul", b))
+
+
+def _arg64(function: str, value: Any) -> int:
+    """An integer argument that fits Go's 64-bit int (confd's functions take int)."""
+    n = _int(function, value)
+    if not -(1 << 63) <= n < 1 << 63:
+        raise RenderError(f"{function}: integer out of the 64-bit range: {describe(value)}")
+    return n
 
 
 def _int64(n: int) -> int:

@@ -263,7 +263,9 @@ def render_go(
     match = resource.each_match  # one file of an `each` resource (issue 14)
     each = None if match is None else {**match(), "Value": match.value or ""}
     try:
-        return template.render(view, resource.prefix, each)
+        # No prefix: the engine's MissingKeyError then names the key relative to it,
+        # which _contained_error makes absolute.
+        return template.render(view, each=each)
     except Exception as e:  # the resource boundary: see the module docstring
         # Which values the template read is not tracked here: redact every one in view.
         read = {

@@ -381,8 +381,11 @@ def getenv(key: str, *default: str) -> str:
 
 def split(s: str, sep: str) -> Slice:
     if sep == "":
-        # Go splits into UTF-8 sequences; an invalid byte is its own element.
-        return Slice(list(s), "[]string")
+        # Go splits into UTF-8 sequences; an invalid byte becomes U+FFFD, except in the
+        # last element, which is the rest of the string as it is.
+        parts = list(s)
+        fixed = ["\ufffd" if "\udc80" <= c <= "\udcff" else c for c in parts[:-1]]
+        return Slice(fixed + parts[-1:], "[]string")
     return Slice(s.split(sep), "[]string")
 
 

@@ -63,6 +63,7 @@ class GoTemplate:
             funcs["each"] = lambda: match
             sigs = {**sigs, "each": _EACH_SIGNATURE}
         ex = Executor(self.tmpl, self.source, self.filename, funcs, sigs, prefix.rstrip("/"))
+        # A MissingKeyError names the key relative to `prefix` when none is given.
         try:
             text = ex.run()
         except ConfpyError:
