@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -39,6 +39,7 @@ from confpy.log import get_logger
 from confpy.snapshot import Store
 
 log = get_logger("confpy.rotate")
+_T = TypeVar("_T")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
@@ -310,8 +311,8 @@ def rotate(
 
 
 def _with_retries(
-    fn: Callable[[], Any], retry_for: float, sleep: Callable[[float], None] | None, what: str
-) -> Any:
+    fn: Callable[[], _T], retry_for: float, sleep: Callable[[float], None] | None, what: str
+) -> _T:
     if retry_for <= 0:
         return fn()
 

@@ -437,12 +437,12 @@ def lookup_ip(name: str, family: int = 0) -> Slice | None:
 
 
 def lookup_ipv4(name: str) -> Slice:
-    ips = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name) or []
     return Slice.appended([ip for ip in ips if "." in ip], "[]string")
 
 
 def lookup_ipv6(name: str) -> Slice:
-    ips = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name) or []
     return Slice.appended([ip for ip in ips if ":" in ip], "[]string")
 
 
