@@ -29,11 +29,6 @@ def matches_any(patterns: Iterable[str], key: str) -> bool:
     return any(key_matches(p, key) for p in patterns)
 
 
-def select(values: Mapping[str, V], patterns: Sequence[str]) -> dict[str, V]:
-    """The entries of `values` whose keys match any of `patterns`."""
-    return {k: v for k, v in values.items() if matches_any(patterns, k)}
-
-
 def relative_view(
     values: Mapping[str, V],
     prefix: str,
@@ -75,11 +70,6 @@ def watch_ranges(patterns: Iterable[str]) -> list[str]:
             continue
         out.append(p)
     return out
-
-
-def touched(changed: Iterable[str], resources: Mapping[str, Sequence[str]]) -> set[str]:
-    """Names of the resources whose patterns match any changed key."""
-    return PatternIndex(resources).touched(changed)
 
 
 def _subtree_bounds(pattern: str) -> tuple[str, str]:

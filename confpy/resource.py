@@ -72,7 +72,6 @@ class TemplateResource:
     """Watch mode: run this resource's reload at most once per this many seconds while
     changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # -- issue 14: one template to many files, reload over HTTP, guarded installs --------
     each: str | None = None
     """A confd glob, relative to `prefix`: render once per matching key or key directory."""
@@ -576,7 +575,9 @@ class _Parser:
         return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
 
     def command(self, name: str) -> Command | None:
-        value = self.get(name, (str, list), "a shell string or an array of arguments")
+        value: str | list[str] | None = self.get(
+            name, (str, list), "a shell string or an array of arguments"
+        )
         if value is None:
             return None
         if isinstance(value, list):

@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,9 +73,6 @@ class Settings:
     key_file: Path | None = None
     log_level: str = "info"
     log_format: str = "auto"
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def parse_endpoint(url: str, *, source: str = "--endpoints") -> Endpoint:
