@@ -19,6 +19,7 @@ from typing import Any
 
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
+from confpy.keys import join_key
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
@@ -147,11 +148,6 @@ def each_base(pattern: str) -> str:
 class LoadResult:
     resources: list[TemplateResource] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
-
-
-def join_key(prefix: str, key: str) -> str:
-    """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no trailing slash."""
-    return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
 
 
 def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:

@@ -35,6 +35,7 @@ from confpy.errors import (
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
+from confpy.keys import resolve_key
 from confpy.log import get_logger
 from confpy.snapshot import Store
 
@@ -44,13 +45,6 @@ _T = TypeVar("_T")
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
 KEY_NAME = "ssl_private_key"
-
-
-def join_key(prefix: str, name: str) -> str:
-    """`name` below `prefix`, unless `name` is absolute (starts with `/`)."""
-    if name.startswith("/"):
-        return name
-    return prefix.rstrip("/") + "/" + name
 
 
 @dataclass(frozen=True)
@@ -73,9 +67,9 @@ class RotateOptions:
 
     def __post_init__(self) -> None:
         if not self.cert_key:
-            object.__setattr__(self, "cert_key", join_key(self.prefix, CERT_NAME))
+            object.__setattr__(self, "cert_key", resolve_key(self.prefix, CERT_NAME))
         if not self.key_key:
-            object.__setattr__(self, "key_key", join_key(self.prefix, KEY_NAME))
+            object.__setattr__(self, "key_key", resolve_key(self.prefix, KEY_NAME))
 
     def validate(self) -> None:
         """Reject flag combinations that cannot work, before any key is generated."""
@@ -144,8 +138,8 @@ def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
     elif opts.ca_prefix is not None:
         if store is None:
             raise ConfigError("--ca-prefix needs etcd")
-        ca_cert_key = join_key(opts.ca_prefix, CERT_NAME)
-        ca_key_key = join_key(opts.ca_prefix, KEY_NAME)
+        ca_cert_key = resolve_key(opts.ca_prefix, CERT_NAME)
+        ca_key_key = resolve_key(opts.ca_prefix, KEY_NAME)
         stored_cert, _ = store.get(ca_cert_key)
         stored_key, _ = store.get(ca_key_key)
         if stored_cert is None or stored_key is None:

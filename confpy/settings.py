@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from confpy.errors import ConfigError
+from confpy.keys import normalize_prefix
 
 DEFAULT_CONFDIR = "/etc/confpy"
 DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
@@ -143,7 +144,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         value, source = raw["endpoints"]
         values["endpoints"] = parse_endpoints(value, source=source)
     if "prefix" in raw:
-        values["prefix"] = _normalize_prefix(_as_str(*raw["prefix"], "prefix"))
+        values["prefix"] = normalize_prefix(_as_str(*raw["prefix"], "prefix"))
     if "username" in raw:
         values["username"] = _as_str(*raw["username"], "username")
     for name in ("ca_file", "cert_file", "key_file"):
@@ -215,9 +216,3 @@ def _as_str(value: Any, source: str, name: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{source}: {name} must be a string")
     return value
-
-
-def _normalize_prefix(prefix: str) -> str:
-    """`/app/`, `app` and `/app` all mean the prefix `/app`; `` and `/` mean none."""
-    stripped = prefix.strip().strip("/")
-    return "/" + stripped if stripped else ""
