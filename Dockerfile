@@ -19,6 +19,9 @@ FROM ${BASE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY confpy ./confpy
+# The scenario's templates and units ship inside the wheel (`confpy demo` reads them).
+COPY templates ./templates
+COPY units ./units
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
  && python3 -m venv /opt/confpy \

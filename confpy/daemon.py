@@ -95,6 +95,8 @@ class _Inbox:
 
 
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+_NOTIFY = ("exec notify",)
+"""The reload limiter's key for `exec`'s signal to its child."""
 
 
 class Daemon:
@@ -163,6 +165,8 @@ class Daemon:
         """Resources whose reload has not run since their file was installed."""
         self._deferred: dict[str, float] = {}
         """Owed reloads held back by the limiter, and when they may run."""
+        self._notify_owed: list[TemplateResource] = []
+        """`exec`: installed resources whose child reload the limiter held back."""
         self._touched_revisions: dict[str, set[int]] = {}
         self._received_at: dict[str, float] = {}
         self._next_resync = 0.0
@@ -205,6 +209,9 @@ class Daemon:
                 ready = self._debouncer.ready(now) | self._retries.due(now) | self._due_reloads(now)
                 if ready:
                     self._render(ready)
+                if self._notify_owed and self._limiter.allowed(_NOTIFY):
+                    with self._command_guard():
+                        self._notify([])
                 self._note_caught_up()
         finally:
             self._stop_watch()
@@ -255,6 +262,7 @@ class Daemon:
             self._debouncer.next_due(),
             self._retries.next_due(),
             min(self._deferred.values(), default=None),
+            self._limiter.next_allowed(_NOTIFY) if self._notify_owed else None,
         ]
         due = min(d for d in deadlines if d is not None)
         timeout = 0.0 if not self._inbox.empty() else max(0.0, due - self._clock())
@@ -298,7 +306,12 @@ class Daemon:
     def _note_caught_up(self) -> None:
         """Stop the lag clock once nothing received waits to reach a file or a reload."""
         self.status.caught_up(
-            lambda: self._inbox.empty() and not len(self._debouncer) and not self._deferred
+            lambda: (
+                self._inbox.empty()
+                and not len(self._debouncer)
+                and not self._deferred
+                and not self._notify_owed
+            )
         )
 
     # -- state ------------------------------------------------------------------------------
@@ -404,7 +417,7 @@ class Daemon:
                 failures,
                 self.options,
                 atomic=True,
-                notify=self._on_installed,
+                notify=self._notify if self._on_installed is not None else None,
                 owed={r.name for r in group} & self._owed,
                 limiter=self._limiter,
             )
@@ -437,6 +450,17 @@ class Daemon:
             with self.status.lock:
                 self.status.failing.pop(name, None)
                 self.status.failing_reloads.discard(name)
+
+    def _notify(self, installed: list[TemplateResource]) -> None:
+        """`exec`: tell the child about installed files, at most once per min_reload_interval
+        (the child's reload is a reload action too); what is held back goes out later."""
+        assert self._on_installed is not None
+        self._notify_owed.extend(installed)
+        if not self._notify_owed or not self._limiter.allowed(_NOTIFY):
+            return
+        owed, self._notify_owed = self._notify_owed, []
+        self._limiter.ran(_NOTIFY)
+        self._on_installed(list({r.name: r for r in owed}.values()))
 
     def _failed(
         self, r: TemplateResource, step: str, error: str, now: float, revision: int

@@ -214,70 +214,50 @@ def plan(
     if not any(r.each is not None and r.each_match is None for r in resources):
         return None
     expanded, extra = expand(resources, snapshot)
-    owned: dict[str, _Owned] = {}
-    out: list[TemplateResource] = []
-    for r in resources:
-        if r.each is None or r.each_match is not None:
-            continue
-        listed, existed = read_manifest(r)
-        owned[r.name] = _Owned(r, listed, existed)
+    owned = {
+        r.name: _Owned(r, *read_manifest(r))
+        for r in resources
+        if r.each is not None and r.each_match is None
+    }
     for r in expanded:
-        match = r.each_match
-        if match is None or match.parent not in owned:
-            out.append(r)
+        o = owned.get(r.each_match.parent) if r.each_match is not None else None
+        if o is None:
             continue
-        o = owned[match.parent]
         o.current.setdefault(r.dest.name, r)
-        out.append(r)
         if r.name in failures or r.name in extra or r.dest.name in o.listed:
             continue
         error = _foreign(r, rendered.get(r.name), o)
         if error is not None:
             extra[r.name] = error
     # Removals go after the files that stay, in the same change set.
-    with_removals: list[TemplateResource] = []
-    for r in out:
-        with_removals.append(r)
-    for o in owned.values():
-        for name in sorted(o.listed - set(o.current)):
-            path = o.resource.dest.parent / name
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                log.warning(
-                    "cannot inspect a stale each file",
-                    resource=o.resource.name,
-                    dest=str(path),
-                    error=e.strerror,
-                )
-                continue
-            if str(path) in o.resource.each_reserved:
-                log.warning(
-                    "not removing another resource's file the manifest lists",
-                    resource=o.resource.name,
-                    dest=str(path),
-                )
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                log.warning(
-                    "not removing a directory the manifest lists",
-                    resource=o.resource.name,
-                    dest=str(path),
-                )
-                continue
-            removal = replace(
-                o.resource,
-                name=f"{o.resource.name}[-{name}]",
-                dest=path,
-                each_match=EachMatch(
-                    parent=o.resource.name, key="", name=name, value=None, remove=True
-                ),
-            )
-            o.removals[name] = removal
-            with_removals.append(removal)
-    return Plan(with_removals, extra, owned)
+    removals = [removal for o in owned.values() for removal in _removals(o)]
+    return Plan([*expanded, *removals], extra, owned)
+
+
+def _removals(o: _Owned) -> Iterable[TemplateResource]:
+    """A removal for each listed file whose match is gone, if it is there to remove."""
+    r = o.resource
+    for name in sorted(o.listed - set(o.current)):
+        path = r.dest.parent / name
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            log.warning("cannot inspect a stale each file", resource=r.name, dest=str(path),
+                        error=e.strerror)  # fmt: skip
+            continue
+        if str(path) in r.each_reserved:
+            log.warning("not removing another resource's file the manifest lists",
+                        resource=r.name, dest=str(path))  # fmt: skip
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            log.warning("not removing a directory the manifest lists", resource=r.name,
+                        dest=str(path))  # fmt: skip
+            continue
+        match = EachMatch(parent=r.name, key="", name=name, value=None, remove=True)
+        o.removals[name] = replace(r, name=f"{r.name}[-{name}]", dest=path, each_match=match)
+        yield o.removals[name]
 
 
 def _foreign(r: TemplateResource, content: bytes | None, o: _Owned) -> ConfpyError | None:

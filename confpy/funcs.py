@@ -110,7 +110,8 @@ class KeyFunctions:
     """The memkv-style functions over one view: relative key -> decoded value."""
 
     def __init__(self, view: Mapping[str, str]) -> None:
-        self._view = dict(view)
+        # Stored keys are cleaned as confd stores them (`/a//b/` is `/a/b`), in key order.
+        self._view = {_clean(k): view[k] for k in sorted(view)}
         self.read: set[str] = set()
         """Keys whose values the template has read: what a failure's message is
         redacted against (see confpy.redact)."""
@@ -270,7 +271,13 @@ def atoi(s: str) -> int:
     """Go's strconv.Atoi: an optional sign and ASCII digits, nothing else, within int64."""
     text = str(s)
     body = text[1:] if text[:1] in ("+", "-") else text
-    if not body or not body.isascii() or not body.isdigit() or not -(2**63) <= int(text) < 2**63:
+    if (
+        not body
+        or len(body) > 19  # beyond int64 whatever the digits; int() would refuse 4,300+
+        or not body.isascii()
+        or not body.isdigit()
+        or not -(2**63) <= int(text) < 2**63
+    ):
         raise RenderError(f"atoi: not an integer: {len(text)}-character string")
     return int(text)
 
@@ -442,15 +449,23 @@ def _int(function: str, value: Any) -> int:
 
 
 def add(a: int, b: int) -> int:
-    return _int64(_int("add", a) + _int("add", b))
+    return _int64(_arg64("add", a) + _arg64("add", b))
 
 
 def sub(a: int, b: int) -> int:
-    return _int64(_int("sub", a) - _int("sub", b))
+    return _int64(_arg64("sub", a) - _arg64("sub", b))
 
 
 def mul(a: int, b: int) -> int:
-    return _int64(_int("mul", a) * _int("mul", b))
+    return _int64(_arg64("mul", a) * _arg64("mul", b))
+
+
+def _arg64(function: str, value: Any) -> int:
+    """An integer argument that fits Go's 64-bit int (confd's functions take int)."""
+    n = _int(function, value)
+    if not -(1 << 63) <= n < 1 << 63:
+        raise RenderError(f"{function}: integer out of the 64-bit range: {describe(value)}")
+    return n
 
 
 def _int64(n: int) -> int:

@@ -18,6 +18,8 @@ its templates:
 
 Names of keys a template asked for but etcd lacks are shown only when they look like key
 names (`describe_key`); a key built from a value is described by length and checksum.
+What a check command prints about the staged file gets rule 2 (`scrub`) against the
+resource's values, minus what its template says.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
         text,
     )
     return one_line(text)
+
+
+def scrub(text: str, values: Mapping[str, str], public: Iterable[str] = ()) -> str:
+    """Rule 2 alone, for text a command printed (a check_cmd echoing the staged file):
+    every 16+ character stretch of `values` (key or label -> text) that `public` lacks."""
+    known = "\0".join([*public, *values])
+    return _scrub_windows(text, values, known)
 
 
 def one_line(text: str) -> str:

@@ -39,8 +39,10 @@ from confpy.installer import (
     stage,
     stage_removal,
 )
+from confpy.keys import select
 from confpy.log import get_logger
 from confpy.process import describe, run_checked, signal_pidfile, substitute
+from confpy.redact import scrub
 from confpy.resource import TemplateResource, load_resources
 from confpy.snapshot import Snapshot, Store
 from confpy.templates import TemplateSet
@@ -305,7 +307,7 @@ def _apply_files(
                 if not options.sync_only:
                     check(s)
             except CheckFailedError as e:
-                _fail(o, "check", e, snapshot.revision)
+                _fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
             except InstallError as e:
                 _fail(o, "stage", e, snapshot.revision)
 
@@ -545,6 +547,25 @@ def _signal(pidfile: Path, signame: str) -> None:
 
 def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
     run_checked(command, timeout=r.command_timeout, what=what, dest=str(r.dest))
+
+
+def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) -> CheckFailedError:
+    """The check failure without the values its command printed.
+
+    A check command may echo the staged file (Logstash prints the configuration around
+    an error): the one redaction rule (confpy.redact) holds for its output too. What the
+    template itself says stays readable.
+    """
+    values = {
+        k: v.decode("utf-8", "surrogateescape")
+        for k, v in select(snapshot.values, r.full_keys).items()
+    }
+    try:
+        public = [r.src.read_text(errors="replace"), *r.keys]
+    except OSError:
+        public = list(r.keys)
+    reason = scrub(error.reason, values, public)
+    return error if reason == error.reason else CheckFailedError(reason, dest=error.dest)
 
 
 def _fail(o: Outcome, step: str, error: ConfpyError, revision: int) -> None:

@@ -260,12 +260,12 @@ def render_go(
     """Render a Go template inside the same boundary as Jinja's: values stay bytes (raw
     bytes are written back unchanged), any failure is one redacted RenderError."""
     view = snapshot.view(resource.prefix, resource.full_keys)
-    match = resource.each_match
-    each = None
-    if match is not None:
-        each = {"Key": match.key, "Name": match.name, "Value": match.value or ""}
+    match = resource.each_match  # one file of an `each` resource (issue 14)
+    each = None if match is None else {**match(), "Value": match.value or ""}
     try:
-        return template.render(view, resource.prefix, each)
+        # No prefix: the engine's MissingKeyError then names the key relative to it,
+        # which _contained_error makes absolute.
+        return template.render(view, each=each)
     except Exception as e:  # the resource boundary: see the module docstring
         # Which values the template read is not tracked here: redact every one in view.
         read = {

@@ -99,7 +99,7 @@ class DiffRunner:
 
     def __init__(self, endpoint: str | None = None, workdir: Path | None = None) -> None:
         self._own_dir = workdir is None
-        self.workdir = Path(tempfile.mkdtemp(prefix="confd-diff-")) if workdir is None else workdir
+        self.workdir = Path(tempfile.mkdtemp(prefix="gotpl-diff-")) if workdir is None else workdir
         self.server = None
         if endpoint is None:
             from confpy.testing.etcd import EtcdServer

@@ -165,9 +165,18 @@ def container(image: str, etcd: str, store: EtcdStore, tmp_path: Path) -> Iterat
         image, "python3", "/child.py",
     )
     running = Container(name, out)
+
+    def child_started() -> bool:
+        if any(e.startswith("orphan: ") for e in running.events()):
+            return True
+        state = engine("inspect", "--format", "{{.State.Running}}", name, check=False).stdout.strip()
+        if state == "false":  # fail at once, with confpy's own words
+            logs = engine("logs", name, check=False)
+            raise AssertionError("the container exited: " + (logs.stdout + logs.stderr)[-3000:])
+        return False
+
     try:
-        wait_for(lambda: any(e.startswith("orphan: ") for e in running.events()), timeout=60,
-                 what="the child to start in the container")
+        wait_for(child_started, timeout=60, what="the child to start in the container")
         yield running
     finally:
         engine("rm", "--force", name, check=False)

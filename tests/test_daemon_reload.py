@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import urllib.error
 import urllib.request
 
@@ -89,3 +90,39 @@ def test_an_isolated_change_after_a_burst_reloads_again(confpy: Confpy, tree: Co
         wait_for(lambda i=i: seen.exists() and seen.read_text().split()[-1:] == [f"v={i}"],
                  what=f"reload {i}")
     assert seen.read_text().split() == ["v=0", "v=1", "v=2", "v=3"]
+
+
+def test_exec_signals_its_child_at_most_10_times_for_1000_puts(confpy: Confpy, tree: ConfTree,  # noqa: F811
+                                                               store: EtcdStore) -> None:
+    """`exec`'s signal to the child is a reload too: bounded in a storm, and the last one
+    comes after the last value is in the file."""
+    import subprocess
+    import sys
+    import threading
+
+    from tests.test_exec import child_script, lines, pids_started
+
+    dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
+    log = tree.root / "child.log"
+    store.put("/app/v", b"start")
+    proc = confpy.start("exec", "--confdir", str(tree.confdir), "--",
+                        sys.executable, str(child_script(tree)), str(log), str(dest))
+    # Read stderr as it comes: a full pipe would block confpy's next log line.
+    reader = threading.Thread(target=proc.communicate, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: pids_started(log), what="the child to start")
+        for i in range(1000):
+            store.put("/app/v", str(i).encode())
+        wait_for(lambda: lines(log)[-1:] == ["HUP v=999"], timeout=30,
+                 what="the child to be signalled after the last value")
+        hups = [x for x in lines(log) if x.startswith("HUP")]
+        assert len(hups) <= 10, f"{len(hups)} signals for 1000 puts"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)

@@ -166,9 +166,13 @@ def test_configuration_md_gives_each_exit_code_the_meaning_help_gives(command: s
 def _raised_messages() -> list[tuple[int, str, str]]:
     """(exit code, leading literal text, file:line) of each `raise XError("...")` in confpy/."""
     from confpy import errors
+    from confpy.cli import EXIT_CODE_BY_ERROR
+
+    def code_of(cls: type[errors.ConfpyError]) -> int:
+        return next(code for kind, code in EXIT_CODE_BY_ERROR if issubclass(cls, kind))
 
     classes = {
-        name: cls for name, cls in vars(errors).items()
+        name: code_of(cls) for name, cls in vars(errors).items()
         if isinstance(cls, type) and issubclass(cls, errors.ConfpyError)
     }
     found: list[tuple[int, str, str]] = []
@@ -193,15 +197,8 @@ def _raised_messages() -> list[tuple[int, str, str]]:
                 continue
             if len(lead.strip()) >= 12:
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                found.append((_exit_code_of(classes[name]), lead, where))
+                found.append((classes[name], lead, where))
     return found
-
-
-def _exit_code_of(kind: type) -> int:
-    """The CLI's exit code for an error class (its one table, `cli.EXIT_CODE_BY_ERROR`)."""
-    from confpy.cli import EXIT_CODE_BY_ERROR
-
-    return next(code for base, code in EXIT_CODE_BY_ERROR if issubclass(kind, base))
 
 
 def _troubleshooting_messages() -> list[tuple[int, str]]:

@@ -391,3 +391,20 @@ def test_manifest_naming_another_resources_file_never_removes_it(confpy: Confpy,
     assert result.returncode == 0, result.stderr
     assert (tree.out / "default.conf").read_text() == "static\n"
     assert "not removing another resource's file" in result.stderr
+
+
+def test_under_watch_one_failing_file_holds_back_the_others(confpy: Confpy, tree: ConfTree, store: EtcdStore,
+                                                            daemons: list[Daemon]) -> None:
+    """The files of one resource are one change set: a check failure in one installs none."""
+    vhosts(tree, extra='check_cmd = "! grep -q broken {{ src }}"')
+    store.put("/app/services/api/host", b"a1")
+    store.put("/app/services/web/host", b"w1")
+    daemons.append(Daemon(confpy.start("render", "--watch", "--confdir", str(tree.confdir))))
+    wait_for(lambda: conf_files(tree) == ["api.conf", "web.conf"], what="the first files")
+    store.put_atomic({"/app/services/api/host": b"a2", "/app/services/web/host": b"broken"}, {})
+    wait_for(lambda: any("vhosts[web]" in line and "check_cmd" in line for line in daemons[0].stderr),
+             what="the failed check")
+    assert (tree.out / "api.conf").read_text() == "server api a1;\n"
+    store.put("/app/services/web/host", b"w2")
+    wait_for(lambda: (tree.out / "api.conf").read_text() == "server api a2;\n"
+             and (tree.out / "web.conf").read_text() == "server web w2;\n", what="both files")

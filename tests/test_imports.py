@@ -8,13 +8,14 @@ so a module that creeps into these paths shows up here, not as a slow benchmark 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Confpy
+from tests.conftest import ROOT, Confpy, wait_for
 from tests.helpers import ConfTree
 
 # Runs the CLI and writes the loaded module names to argv[1] at exit (also after the
@@ -125,3 +126,30 @@ def _put(confpy: Confpy, key: str, value: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+@pytest.mark.etcd
+def test_a_watch_daemon_without_health_loads_no_server_tls_or_structlog(
+    confpy: Confpy, tree: ConfTree, tmp_path: Path
+) -> None:
+    """`render --watch` logging JSON lines, without --health-addr, stays small for fleets:
+    no HTTP server (http.server brings ssl and email), no structlog (asyncio, ssl)."""
+    _put(confpy, "/app/host", "db1")
+    out = tmp_path / "modules.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, str(out), "render", "--watch", "--confdir",
+         str(tree.confdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=confpy.env(),
+        cwd=ROOT,
+    )
+    try:
+        wait_for(lambda: (tree.out / "app").exists(), what="first render")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert b'"event": "watching"' in stderr  # it did log, at info
+    modules = set(json.loads(out.read_text()))
+    assert present(modules, {"structlog", "ssl", "http.server", "asyncio", *_GRPC}) == set()

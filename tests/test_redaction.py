@@ -212,3 +212,17 @@ def test_watch_log_healthz_and_metrics_never_show_the_key(confpy: Confpy, tree: 
     assert not leaked(health), health
     assert not leaked(metrics)
     assert not leaked("".join(w.stderr))
+
+
+@pytest.mark.etcd
+def test_a_check_command_echoing_the_staged_file_shows_no_value(confpy: Confpy, tree: ConfTree,
+                                                                store: EtcdStore) -> None:
+    """What check_cmd prints about the file is scrubbed of values; the template's text stays."""
+    tree.simple("app", "ssl_key_material={{ getv('/s/key') }}\n", ["/s"],
+                extra='check_cmd = "cat {{ src }}; exit 1"\n')
+    store.put("/s/key", pem().encode())
+    result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
+    assert len(errors) == 1 and "check_cmd exited 1: ssl_key_material=" in errors[0], result.stderr
+    assert not leaked(result.stderr), errors[0]

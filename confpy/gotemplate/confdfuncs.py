@@ -381,8 +381,11 @@ def getenv(key: str, *default: str) -> str:
 
 def split(s: str, sep: str) -> Slice:
     if sep == "":
-        # Go splits into UTF-8 sequences; an invalid byte is its own element.
-        return Slice(list(s), "[]string")
+        # Go splits into UTF-8 sequences; an invalid byte becomes U+FFFD, except in the
+        # last element, which is the rest of the string as it is.
+        parts = list(s)
+        fixed = ["\ufffd" if "\udc80" <= c <= "\udcff" else c for c in parts[:-1]]
+        return Slice(fixed + parts[-1:], "[]string")
     return Slice(s.split(sep), "[]string")
 
 
@@ -600,9 +603,6 @@ SIGNATURES: dict[str, Sig] = {
     "gets": (("string",), None),
     "getv": (("string",), "string"),
     "getvs": (("string",), None),
-    # confpy's own: `{{ (each).Name }}` in a file of an `each` resource (issue 14); only
-    # such a resource's render defines it.
-    "each": ((), None),
 }
 
 STATIC: dict[str, Callable[..., Any]] = {

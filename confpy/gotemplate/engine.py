@@ -18,7 +18,9 @@ from confpy.gotemplate.goexec import BUILTINS, Executor
 from confpy.gotemplate.goparse import Template, parse
 from confpy.gotemplate.values import from_bytes, go_bytes
 
-FUNCTION_NAMES = confdfuncs.NAMES | BUILTINS
+FUNCTION_NAMES = confdfuncs.NAMES | BUILTINS | {"each"}
+"""`each` is a file's match in an `each` resource (issue 14): `{{ (each).Name }}`."""
+_EACH_SIGNATURE: confdfuncs.Sig = ((), None)
 
 
 @dataclass
@@ -49,19 +51,19 @@ class GoTemplate:
     ) -> bytes:
         """Execute over `view` (keys relative to `prefix`); the bytes confd would write.
 
-        `each`: the fields of an `each` resource's match (Key, Name, Value), which the
-        template reads as `{{ (each).Name }}`.
-        """
+        `each` is what `(each)` returns in a file of an `each` resource."""
         values = {
             k: (from_bytes(v) if isinstance(v, bytes | bytearray) else v) for k, v in view.items()
         }
         store = confdfuncs.MemKV(confdfuncs.store_view(values))
         funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
+        sigs = confdfuncs.SIGNATURES
         if each is not None:
-            fields = dict(each)
-            funcs["each"] = lambda: fields
-        ex = Executor(self.tmpl, self.source, self.filename, funcs, confdfuncs.SIGNATURES,
-                      prefix.rstrip("/"))
+            match = dict(each)
+            funcs["each"] = lambda: match
+            sigs = {**sigs, "each": _EACH_SIGNATURE}
+        ex = Executor(self.tmpl, self.source, self.filename, funcs, sigs, prefix.rstrip("/"))
+        # A MissingKeyError names the key relative to `prefix` when none is given.
         try:
             text = ex.run()
         except ConfpyError:

@@ -784,7 +784,8 @@ def _eval_args(args: tuple[Any, ...]) -> str:
 
 def _html(*args: Any) -> str:
     s = _eval_args(args)
-    table = {'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    table = {'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;",
+             "\0": "\ufffd"}
     return "".join(table.get(c, c) for c in s)
 
 
@@ -812,7 +813,7 @@ def _js(*args: Any) -> str:
         elif o < 0x80:
             out.append(c)
         elif 0xDC80 <= o <= 0xDCFF:
-            out.append("\\uFFFD")
+            out.append(c)  # an invalid byte decodes as U+FFFD, printable: written as is
         elif c.isprintable():
             out.append(c)
         else:

@@ -242,7 +242,12 @@ class _Printer:
     # Integers.
 
     def fmt_integer(self, v: int, verb: str, *, unsigned: bool, arg: Any) -> None:
-        if verb in "vd":
+        if verb == "v" and self.f.sharp_v and unsigned:
+            old_sharp = self.f.sharp
+            self.f.sharp = True
+            self.fmt_int(v, 16, verb, "0123456789abcdefx")
+            self.f.sharp = old_sharp
+        elif verb in "vd":
             self.fmt_int(v, 10, verb, "0123456789abcdefx")
         elif verb == "b":
             self.fmt_int(v, 2, verb, "0123456789abcdefx")
@@ -451,17 +456,21 @@ def format_float(v: float, verb: str, prec: int) -> str:
     if verb in "fF":
         digits, point = _rounded(a, prec, fixed=True)
         return sign + _f_form(digits, point, prec)
-    # g with precision
+    # g with precision: strconv rounds to p digits, drops trailing zeros, then picks %e or %f.
     p = prec if prec != 0 else 1
+    if a == 0:
+        return sign + "0"
     digits, point = _rounded(a, p, fixed=False)
+    digits = digits.rstrip("0") or "0"
+    nd = len(digits)
     eprec = p
-    if eprec > len(digits) and len(digits) >= point:
-        eprec = len(digits)
+    if eprec > nd and nd >= point:
+        eprec = nd
     exp = point - 1
     e = "e" if verb == "g" else "E"
     if exp < -4 or exp >= eprec:
-        return sign + _e_form(digits, point, max(len(digits) - 1, 0), e, strip=True, p=p)
-    return sign + _f_form(digits, point, max(len(digits) - point, 0))
+        return sign + _e_form(digits, point, min(p, nd) - 1, e)
+    return sign + _f_form(digits, point, max((nd if p > point else p) - point, 0))
 
 
 def _shortest(a: float) -> tuple[str, int]:

@@ -391,6 +391,8 @@ class _Typed:
     text: str
     type: str = "any"
     atomic: bool = True
+    lookup: tuple[str, str] | None = None
+    """For `m.get("k")`: the map expression and the quoted key (nil vs missing in Go)."""
 
 
 def translate_readable(source: str, filename: str = "<template>") -> str:
@@ -519,6 +521,8 @@ class _Readable(_Exact):
     def range_block(self, node: IfNode, value: _Typed) -> str:
         decls = node.pipe.decls
         t = value.type
+        if t in ("none", "str", "int", "bool", "float", "kv", "time"):
+            raise self.fail(node.line, f"range over a {t} value (Go refuses or skips it)")
         elem_type = t.split(":", 1)[1] if ":" in t else "any"
         out: list[str] = []
         elem_decl = decls[-1] if decls else None
@@ -601,6 +605,10 @@ class _Readable(_Exact):
         name, args = ident.name, cmd.args[1:]
         if name in _KEY_FUNCS and args and isinstance(args[0], Literal):
             key = args[0].value
+            if name in ("ls", "lsdir") and key == "/":
+                raise self.fail(
+                    cmd.line, f'{name} "/": confd lists only the keys right under the root there'
+                )
             if isinstance(key, str) and not _clean_key(key, glob=name in ("gets", "getvs")):
                 raise self.fail(
                     cmd.line, f"{name} of {key!r}: confd looks keys up exactly as written "
@@ -646,9 +654,17 @@ class _Readable(_Exact):
             return _Typed(f"{base.text}.{name}", "str" if name == "Target" else "int")
         if base.type == "time":
             return self.rmethod(base, name, [], line)
-        if base.type.startswith("map:") or base.type == "any":
+        key = jinja_string(name)
+        if base.type.startswith("map:"):
             # A missing map key is nil in Go: .get() gives None, which go_value prints as Go does.
-            return _Typed(f"{base.text}.get({jinja_string(name)})", "any")
+            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
+        if base.type == "any":
+            if base.lookup is not None:
+                # `.b.c` under a missing `.b` is nil in Go; under a JSON null, an error.
+                m, k = base.lookup
+                text = f"({m}[{k}] if {k} in {m} else {{}}).get({key})"
+                return _Typed(text, "any", lookup=(f"({m}[{k}] if {k} in {m} else {{}})", key))
+            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
         raise self.fail(line, f"field .{name} on a {base.type}")
 
     def rmethod(self, base: _Typed, name: str, args: list[_Typed], line: int) -> _Typed:
@@ -668,6 +684,10 @@ class _Readable(_Exact):
 
     def rcall(self, ident: Ident, args: list[_Typed], line: int) -> _Typed:
         name = ident.name
+        if name not in ("and", "or", "not", "print", "printf", "println") and any(
+            a.type == "none" for a in args
+        ):
+            raise self.fail(line, f"{name} of nil (Go refuses or prints it its own way)")
         texts = [a.text if a.atomic else f"({a.text})" for a in args]
         if name in ("and", "or"):
             if not args:
@@ -696,6 +716,8 @@ class _Readable(_Exact):
                 elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
                 if out.type.startswith("map:"):
                     out = _Typed(f"{out.text}.get({idx})", elem)
+                elif idx.startswith("(-"):
+                    raise self.fail(line, "index with a negative number (an error in Go)")
                 elif out.type.startswith("list:"):
                     out = _Typed(f"{out.text}[{idx}]", elem)
                 elif idx.startswith('"'):
@@ -716,6 +738,8 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
+        if name == "join" and [a.type for a in args] != ["list:str", "str"]:
+            raise self.fail(line, "join of anything but a list of strings and a string")
         if name == "reverse":
             if not args or args[0].type != "list:str":
                 raise self.fail(line, "reverse of anything but a list of strings")
