@@ -111,7 +111,7 @@ class KeyFunctions:
 
     def __init__(self, view: Mapping[str, str]) -> None:
         # Stored keys are cleaned as confd stores them (`/a//b/` is `/a/b`), in key order.
-        self._view = {_clean(k): view[k] for k in sorted(view)}
+        self._view = {clean_key(k): view[k] for k in sorted(view)}
         self.read: set[str] = set()
         """Keys whose values the template has read: what a failure's message is
         redacted against (see confpy.redact)."""

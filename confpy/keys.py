@@ -29,6 +29,11 @@ def matches_any(patterns: Iterable[str], key: str) -> bool:
     return any(key_matches(p, key) for p in patterns)
 
 
+def select(values: Mapping[str, V], patterns: Sequence[str]) -> dict[str, V]:
+    """The entries of `values` whose keys match any of `patterns`."""
+    return {k: v for k, v in values.items() if matches_any(patterns, k)}
+
+
 def relative_view(
     values: Mapping[str, V],
     prefix: str,
