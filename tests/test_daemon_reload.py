@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from confpy.embedded import free_port
 from confpy.store import EtcdStore
+from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 from tests.test_daemon import Watcher, read, tree, watchers  # noqa: F401  (fixtures)

@@ -441,13 +441,13 @@ def lookup_ip(name: str, family: int = 0) -> Slice | None:
 
 
 def lookup_ipv4(name: str) -> Slice:
-    ips = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name) or []
     found = [ip for ip in ips if "." in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
 
 def lookup_ipv6(name: str) -> Slice:
-    ips = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name) or []
     found = [ip for ip in ips if ":" in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 

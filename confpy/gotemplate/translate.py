@@ -103,11 +103,6 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
-@dataclass
-class _Scope:
-    dot: str
-
-
 class _Exact:
     """The exact mode: every Go semantic through `_go_*` helpers, lines preserved."""
 
