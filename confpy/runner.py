@@ -38,6 +38,7 @@ from confpy.installer import (
     removal_diff,
     stage,
     stage_removal,
+    sync_directories,
 )
 from confpy.keys import select
 from confpy.log import get_logger
@@ -282,6 +283,7 @@ def _apply_files(
             _fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     try:
         for r in resources:
@@ -335,10 +337,11 @@ def _apply_files(
             try:
                 if s.resource.on_reload_failure == "rollback" and not options.sync_only:
                     previous[s.resource.name] = keep_previous(s.resource)
-                commit(s)
+                commit(s, sync_dir=False)
             except InstallError as e:
                 _fail(o, "install", e, snapshot.revision)
                 continue
+            renamed_into.add(s.resource.dest.parent)
             o.status = "installed"
             installed.append(s.resource)
             if s.remove:  # an `each` file whose match is gone
@@ -354,6 +357,8 @@ def _apply_files(
                 mode=f"{s.desired.mode:04o}",
             )
     finally:
+        # Durable before any reload reads them, and before a crash could lose them.
+        sync_directories(renamed_into)
         for s in staged:
             if outcomes[s.resource.name].status != "installed":
                 discard(s, keep=options.keep_stage_file)
