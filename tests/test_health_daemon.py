@@ -74,7 +74,7 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
     resume = threading.Event()
 
     class SilentStore(MemoryStore):
-        progress_interval = 0.2
+        progress_interval = 0.5
 
         def watch(self, patterns: Sequence[str], start_revision: int,
                   stop: threading.Event) -> Iterator[WatchBatch]:
@@ -84,7 +84,7 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
                     yield WatchBatch(self.revision, ())
 
     daemon = Daemon(load_config(tree.confdir), SilentStore({"/app/v": "1"}), RenderOptions(),
-                    max_lag=0.3)
+                    max_lag=0.5)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
