@@ -746,6 +746,10 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
+        if name == "sortByLength" and [a.type for a in args] != ["list:str"]:
+            raise self.fail(line, "sortByLength of anything but a list of strings")
+        if name == "sortKVByLength" and [a.type for a in args] != ["list:kv"]:
+            raise self.fail(line, "sortKVByLength of anything but a list of key-value pairs")
         if name == "join" and [a.type for a in args] != ["list:str", "str"]:
             raise self.fail(line, "join of anything but a list of strings and a string")
         if name == "reverse":
