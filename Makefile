@@ -1,6 +1,7 @@
 # Entry points for a fresh machine with only python3 and make:
 #   make demo            the logging-stack scenario on an embedded etcd
-#   make test            lint, then the whole suite against a real etcd it starts itself
+#   make test            lint, type check, then the whole suite against a real etcd it starts itself
+#   make test-fast       lint and the tests that need no etcd: the edit-run loop
 #   make test-container  build the Dockerfile's image and run `confpy exec` in it (podman/docker)
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 # Installation prints one line per step; what the tools say goes here.
 LOG    := $(VENV).log
 
-.PHONY: demo test lint pytest test-container bench clean
+.PHONY: demo test test-fast lint typecheck format-check pytest test-container bench clean
 
 # $(call step,WHAT,COMMAND): say WHAT, run COMMAND with its output appended to $(LOG);
 # on failure, point at the log and show its end.
@@ -27,15 +28,25 @@ demo: $(BIN)/confpy-installed
 	@$(BIN)/confpy demo
 
 # `make test` runs every gate in TEST_GATES, in order; add a gate as a target and list it here.
-TEST_GATES := lint pytest
+TEST_GATES := lint typecheck pytest
 
 test: $(TEST_GATES)
 
 lint: $(BIN)/confpy-installed
 	$(BIN)/ruff check confpy tests bench
 
+typecheck: $(BIN)/confpy-installed
+	$(BIN)/mypy --strict confpy
+
+format-check: $(BIN)/confpy-installed
+	$(BIN)/ruff format --check -q confpy tests bench
+
 pytest: $(BIN)/confpy-installed
 	$(BIN)/python -m pytest
+
+# Tests marked etcd (every user of the session etcd is, see tests/conftest.py) or slow are left out.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not etcd and not slow"
 
 # Opt-in: needs podman (or docker); skipped with a message where there is none.
 test-container: $(BIN)/confpy-installed

@@ -112,16 +112,33 @@ def parse_endpoints(
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Merge flags (None = not given), the environment, CONFDIR/confpy.toml and defaults."""
     env = os.environ if environ is None else environ
-    raw: dict[str, tuple[Any, str]] = {}
+    confdir = _confdir(flags, env)
+    raw = _layered(confdir, flags, env)
+    values = _parsed(raw, confdir)
+    if ("username" in values) != ("password" in values):
+        raise ConfigError(
+            "etcd authentication needs both a username and a password "
+            "(CONFPY_PASSWORD or CONFPY_PASSWORD_FILE)"
+        )
+    if ("cert_file" in values) != ("key_file" in values):
+        raise ConfigError("a client certificate needs both --cert-file and --key-file")
+    return Settings(**values)
 
+
+def _confdir(flags: Mapping[str, Any], env: Mapping[str, str]) -> Path:
     confdir_flag = flags.get("confdir")
     if confdir_flag is not None:
-        confdir = Path(confdir_flag)
-    elif env.get(ENVIRONMENT["confdir"]):
-        confdir = Path(env[ENVIRONMENT["confdir"]])
-    else:
-        confdir = Path(DEFAULT_CONFDIR)
+        return Path(confdir_flag)
+    if env.get(ENVIRONMENT["confdir"]):
+        return Path(env[ENVIRONMENT["confdir"]])
+    return Path(DEFAULT_CONFDIR)
 
+
+def _layered(
+    confdir: Path, flags: Mapping[str, Any], env: Mapping[str, str]
+) -> dict[str, tuple[Any, str]]:
+    """Each given setting as (value, where it came from): flags over environment over file."""
+    raw: dict[str, tuple[Any, str]] = {}
     settings_file = confdir / "confpy.toml"
     for name, (value, line) in _read_settings_file(settings_file).items():
         if name in PATH_KEYS and isinstance(value, str):
@@ -138,7 +155,11 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     # form it uses (a --password-file flag beats CONFPY_PASSWORD).
     if flags.get("password_file") is not None:
         raw.pop("password", None)
+    return raw
 
+
+def _parsed(raw: Mapping[str, tuple[Any, str]], confdir: Path) -> dict[str, Any]:
+    """The layered settings checked and converted: Settings' keyword arguments."""
     values: dict[str, Any] = {"confdir": confdir}
     if "endpoints" in raw:
         value, source = raw["endpoints"]
@@ -153,31 +174,31 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
             if not path.is_file():
                 raise ConfigError(f"{raw[name][1]}: {name.replace('_', ' ')} {path} does not exist")
             values[name] = path
-    if "password" in raw:
-        values["password"] = _as_str(*raw["password"], "password")
-    elif "password_file" in raw:
-        pw_path = Path(_as_str(*raw["password_file"], "password_file"))
-        try:
-            values["password"] = pw_path.read_text().rstrip("\r\n")
-        except OSError as e:
-            raise ConfigError(
-                f"{raw['password_file'][1]}: cannot read password file {pw_path}: {e.strerror}"
-            ) from None
+    password = _password(raw)
+    if password is not None:
+        values["password"] = password
     for name, allowed in (("log_level", LOG_LEVELS), ("log_format", LOG_FORMATS)):
         if name in raw:
             value = _as_str(*raw[name], name).lower()
             if value not in allowed:
                 raise ConfigError(f"{raw[name][1]}: {name} must be one of {', '.join(allowed)}")
             values[name] = value
+    return values
 
-    if ("username" in values) != ("password" in values):
+
+def _password(raw: Mapping[str, tuple[Any, str]]) -> str | None:
+    """The password given as such, else read from the password file, else None."""
+    if "password" in raw:
+        return _as_str(*raw["password"], "password")
+    if "password_file" not in raw:
+        return None
+    pw_path = Path(_as_str(*raw["password_file"], "password_file"))
+    try:
+        return pw_path.read_text().rstrip("\r\n")
+    except OSError as e:
         raise ConfigError(
-            "etcd authentication needs both a username and a password "
-            "(CONFPY_PASSWORD or CONFPY_PASSWORD_FILE)"
-        )
-    if ("cert_file" in values) != ("key_file" in values):
-        raise ConfigError("a client certificate needs both --cert-file and --key-file")
-    return Settings(**values)
+            f"{raw['password_file'][1]}: cannot read password file {pw_path}: {e.strerror}"
+        ) from None
 
 
 def _read_settings_file(path: Path) -> dict[str, tuple[Any, int | None]]:

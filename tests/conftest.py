@@ -80,6 +80,7 @@ class Confpy:
 
     def __init__(self, endpoint: str | None) -> None:
         self.endpoint = endpoint
+        self.started: list[subprocess.Popen[str]] = []
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONFPY_")}
@@ -101,22 +102,42 @@ class Confpy:
         )
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "confpy", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env or self.env(),
         )
+        self.started.append(proc)
+        return proc
+
+    def close(self) -> None:
+        """Stop what the test left running and close every pipe (unclosed ones are warnings)."""
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 @pytest.fixture
-def confpy(etcd: str) -> Confpy:
+def confpy(etcd: str) -> Iterator[Confpy]:
     """The confpy command, pointed at the session etcd."""
-    return Confpy(etcd)
+    command = Confpy(etcd)
+    yield command
+    command.close()
 
 
 @pytest.fixture
-def confpy_offline() -> Confpy:
+def confpy_offline() -> Iterator[Confpy]:
     """The confpy command with no etcd configured (for commands that need none)."""
-    return Confpy(None)
+    command = Confpy(None)
+    yield command
+    command.close()

@@ -75,7 +75,8 @@ def _engine() -> list[str] | None:
     return None
 
 
-pytestmark = pytest.mark.container
+# The first test's fixtures build the image (base layers, pip install): minutes on a cold cache.
+pytestmark = [pytest.mark.container, pytest.mark.timeout(1800)]
 if os.environ.get("CONFPY_TEST_CONTAINER") != "1":
     pytest.skip("builds an image: opt in with `make test-container`", allow_module_level=True)
 ENGINE = _engine()

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.etcd, pytest.mark.slow]
+# The module's fixture runs the whole demo once, in the first test's setup.
+pytestmark = [pytest.mark.etcd, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")

@@ -208,9 +208,11 @@ class FreezingProxy:
         except OSError:
             pass
         finally:
+            # Shutting both ends down wakes the other pump; each pump closes its own source.
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+            src.close()
 
     def freeze(self) -> None:
         for event in self.frozen:

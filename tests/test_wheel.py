@@ -38,6 +38,7 @@ def test_the_version_is_written_once_in_the_package() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # builds a wheel and installs it, with its dependencies, into a venv
 def test_demo_runs_from_an_installed_wheel_in_an_empty_directory(tmp_path: Path) -> None:
     """Build the wheel, install it with the demo extra into a fresh venv, run `confpy demo` in /tmp."""
     dist, venv, empty = tmp_path / "dist", tmp_path / "venv", tmp_path / "empty"
