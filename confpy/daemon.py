@@ -133,7 +133,7 @@ class Daemon:
         self.resync_interval = resync_interval
         self.interval = interval
         self.status = status or Status(clock)
-        self.status.set(max_lag=max_lag, silent_after=_silent_after(store, interval, max_lag))
+        self.status.set_bounds(max_lag, _silent_after(store, interval, max_lag))
         self._load_config = load_config
         self._on_installed = on_installed
         self._exec_notify = exec_notify
@@ -228,7 +228,7 @@ class Daemon:
             return False
         self._replace_mirror(snapshot)
         self._render({r.name for r in self.config.resources}, reason="start")
-        self.status.set(started=True)
+        self.status.mark_started()
         # READY=1 once every resource had its first render, whether or not all succeeded:
         # failing ones are retried, and /healthz tells which.
         if self._on_ready is not None:
@@ -323,7 +323,7 @@ class Daemon:
         self._mirror_keys = SortedKeys(self._mirror)
         self._revision = snapshot.revision
         self._snapshot_revision = snapshot.revision
-        self.status.set(revision=self._revision)
+        self.status.set_revision(self._revision)
         return True
 
     def _apply_batch(self, batch: WatchBatch, received: float) -> None:
@@ -340,7 +340,7 @@ class Daemon:
                 self._mirror_keys.add(ev.key)
             changed.append(ev.key)
         self._revision = max(self._revision, batch.revision)
-        self.status.set(revision=self._revision)
+        self.status.set_revision(self._revision)
         if not changed:
             return
         log.debug("change received", keys=changed[:20], revision=batch.revision)
@@ -349,7 +349,7 @@ class Daemon:
             self._debouncer.touch(name, now, by_name[name].wait)
             self._touched_revisions.setdefault(name, set()).add(batch.revision)
             self._received_at.setdefault(name, received)
-        self.status.set(synced=False)
+        self.status.set_synced(False)
 
     def _resource_index(self) -> tuple[PatternIndex, dict[str, TemplateResource]]:
         """Which resources read a key, rebuilt when the configuration is replaced."""
@@ -377,8 +377,8 @@ class Daemon:
             self._render_group(group, snapshot, reason)
         for n in names:
             self._touched_revisions.pop(n, None)
-        self.status.set(
-            synced=not self._retries.failing and not len(self._debouncer) and not self._owed
+        self.status.set_synced(
+            not self._retries.failing and not len(self._debouncer) and not self._owed
         )
 
     def _change_sets(self, resources: list[TemplateResource]) -> list[list[TemplateResource]]:
@@ -447,9 +447,7 @@ class Daemon:
             if name in self._retries.failing:
                 log.info("recovered", resource=name, revision=snapshot.revision)
             self._retries.succeeded(name)
-            with self.status.lock:
-                self.status.failing.pop(name, None)
-                self.status.failing_reloads.discard(name)
+            self.status.resource_recovered(name)
 
     def _notify(self, installed: list[TemplateResource]) -> None:
         """`exec`: tell the child about installed files, at most once per min_reload_interval
@@ -470,12 +468,8 @@ class Daemon:
         self.status.count("render_failures")
         if step == "reload":
             self.status.count("reload_failures")
-        with self.status.lock:
-            self.status.failing[name] = f"{step}: {error}" if step == "reload" else error
-            if step == "reload":
-                self.status.failing_reloads.add(name)
-            else:
-                self.status.failing_reloads.discard(name)
+        reload = step == "reload"
+        self.status.resource_failed(name, f"{step}: {error}" if reload else error, reload=reload)
         log.warning(
             "will retry",
             resource=name,
@@ -493,7 +487,7 @@ class Daemon:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
-            self.status.set(connected=False)
+            self.status.set_connected(False)
             log.warning(
                 "waiting for etcd",
                 error=str(error),
@@ -512,7 +506,7 @@ class Daemon:
             snapshot = retrying(self.store.snapshot, self.config.patterns)
         except StoreUnavailableError:
             return None
-        self.status.set(connected=True)
+        self.status.set_connected(True)
         self.status.heard(snapshot.revision)
         return snapshot
 
@@ -522,10 +516,10 @@ class Daemon:
             snapshot = self.store.snapshot(self.config.patterns)
         except StoreError as e:
             log.warning("resync failed, will try again", error=str(e))
-            self.status.set(connected=False)
+            self.status.set_connected(False)
             return
         if self.interval is not None:
-            self.status.set(connected=True)
+            self.status.set_connected(True)
         self.status.heard(snapshot.revision)
         self.status.count("resyncs")
         if self._replace_mirror(snapshot):
@@ -545,11 +539,11 @@ class Daemon:
             for p in problems:
                 log.error("new configuration refused, keeping the running one", error=str(p))
             self.status.count("config_refusals")
-            self.status.set(config_error="; ".join(str(p) for p in problems))
+            self.status.config_refused("; ".join(str(p) for p in problems))
             return
         log.info("configuration reloaded", resources=len(config.resources))
         self.status.count("config_reloads")
-        self.status.set(config_error=None)
+        self.status.config_accepted()
         self._stop_watch()
         self.config = config
         names = {r.name for r in config.resources}
@@ -557,10 +551,7 @@ class Daemon:
         self._owed &= names
         for gone in set(self._deferred) - names:
             del self._deferred[gone]
-        with self.status.lock:
-            for gone in set(self.status.failing) - names:
-                del self.status.failing[gone]
-            self.status.failing_reloads &= names
+        self.status.keep_resources(names)
         self._debouncer.discard(set(self._received_at) - names)
         snapshot = self._snapshot_until_stopped()
         if snapshot is None:
@@ -613,7 +604,7 @@ class Daemon:
                         )
                     attempt = 0
                     schedule.succeeded("watch")
-                    self.status.set(connected=True)
+                    self.status.set_connected(True)
                     self.status.heard(batch.revision)
                     if batch.events or batch.revision >= next_revision:
                         self._post(_Received(generation, self._clock(), batch))
@@ -633,7 +624,7 @@ class Daemon:
                 if stop.is_set():
                     break
                 attempt += 1
-                self.status.set(connected=False)
+                self.status.set_connected(False)
                 self.status.count("reconnects")
                 if isinstance(e, WatchGapError):
                     # Separate watches per range (the etcd role does not cover the whole
