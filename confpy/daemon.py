@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import tenacity
+
+from confpy import backoff
 from confpy.errors import (
     ConfpyError,
     RevisionCompactedError,
@@ -483,24 +486,17 @@ class Daemon:
 
     def _snapshot_until_stopped(self) -> Snapshot | None:
         """Read a full snapshot, retrying while etcd is unreachable; None when stopped."""
-        import tenacity
 
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
+        def say(error: BaseException, wait: float) -> None:
             self.status.set_connected(False)
-            log.warning(
-                "waiting for etcd",
-                error=str(error),
-                retry_in=round(state.next_action.sleep if state.next_action else 0, 2),
-            )
+            log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
 
-        retrying = tenacity.Retrying(
+        retrying = backoff.retrying(
+            backoff.WAITING_FOR_ETCD,
+            retry_on=StoreUnavailableError,
             stop=tenacity.stop_when_event_set(self._stop),
-            wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
-            retry=tenacity.retry_if_exception_type(StoreUnavailableError),
             sleep=self._pause,
-            before_sleep=before_sleep,
-            reraise=True,
+            on_retry=say,
         )
         try:
             snapshot = retrying(self.store.snapshot, self.config.patterns)
