@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from confpy.errors import ConfigError
-from confpy.keys import matches_any
+from confpy.keys import join_key, matches_any
 from confpy.snapshot import Snapshot, WatchBatch
 
 REVISION = 1
@@ -217,7 +217,7 @@ class _Flattener:
 
     @staticmethod
     def join_unchecked(path: str, name: str) -> str:
-        return "/" + "/".join(p for p in f"{path}/{name}".split("/") if p)
+        return join_key(path, name)
 
     @staticmethod
     def not_a_value(path: str, what: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from confpy import limits
 from confpy.errors import MissingKeyError, RenderError
+from confpy.keys import clean_key
 from confpy.redact import describe
 
 
@@ -110,13 +111,13 @@ class KeyFunctions:
 
     def __init__(self, view: Mapping[str, str]) -> None:
         # Stored keys are cleaned as confd stores them (`/a//b/` is `/a/b`), in key order.
-        self._view = {_clean(k): view[k] for k in sorted(view)}
+        self._view = {clean_key(k): view[k] for k in sorted(view)}
         self.read: set[str] = set()
         """Keys whose values the template has read: what a failure's message is
         redacted against (see confpy.redact)."""
 
     def getv(self, key: str, *default: str) -> str:
-        key = _clean(key)
+        key = clean_key(str(key))
         if key in self._view:
             self.read.add(key)
             return self._view[key]
@@ -125,14 +126,14 @@ class KeyFunctions:
         raise MissingKeyError(key)
 
     def get(self, key: str) -> KVPair:
-        key = _clean(key)
+        key = clean_key(str(key))
         if key not in self._view:
             raise MissingKeyError(key)
         self.read.add(key)
         return KVPair(key, self._view[key])
 
     def exists(self, key: str) -> bool:
-        return _clean(key) in self._view
+        return clean_key(str(key)) in self._view
 
     def gets(self, pattern: str) -> list[KVPair]:
         keys = self._matching(pattern)
@@ -142,7 +143,7 @@ class KeyFunctions:
         return sorted(self._view[k] for k in self._matching(pattern))
 
     def _matching(self, pattern: str) -> list[str]:
-        rx = _glob(_clean(pattern))
+        rx = _glob(clean_key(str(pattern)))
         keys = [k for k in self._view if rx.match(k)]
         self.read.update(keys)
         return keys
@@ -154,7 +155,7 @@ class KeyFunctions:
         return sorted(self._children(path, dirs_only=True))
 
     def _children(self, path: str, *, dirs_only: bool) -> set[str]:
-        base = _clean(path)
+        base = clean_key(str(path))
         prefix = "/" if base == "/" else base + "/"
         names: set[str] = set()
         for k in self._view:
@@ -178,8 +179,6 @@ class KeyFunctions:
         }
 
 
-def _clean(key: str) -> str:
-    return "/" + "/".join(p for p in str(key).split("/") if p)
 
 
 # confd's functions that do not read keys.
@@ -225,6 +224,8 @@ _SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 def json(data: str) -> Any:
     value = _no_surrogates(_parse_json("json", data))
+    if value is None:
+        return {}  # JSON null decodes to an empty (nil) map in confd
     if not isinstance(value, dict):
         raise RenderError("json: value is not a JSON object (use jsonArray for arrays)")
     return value
@@ -232,6 +233,8 @@ def json(data: str) -> Any:
 
 def json_array(data: str) -> list[Any]:
     value = _no_surrogates(_parse_json("jsonArray", data))
+    if value is None:
+        return []  # JSON null decodes to an empty (nil) slice in confd
     if not isinstance(value, list):
         raise RenderError("jsonArray: value is not a JSON array")
     return value

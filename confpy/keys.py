@@ -77,11 +77,6 @@ def watch_ranges(patterns: Iterable[str]) -> list[str]:
     return out
 
 
-def touched(changed: Iterable[str], resources: Mapping[str, Sequence[str]]) -> set[str]:
-    """Names of the resources whose patterns match any changed key."""
-    return PatternIndex(resources).touched(changed)
-
-
 def _subtree_bounds(pattern: str) -> tuple[str, str]:
     """The half-open string range holding every key strictly below `pattern`.
 
@@ -189,3 +184,31 @@ def _ancestors(key: str) -> Iterator[str]:
         if ancestor != "/":  # "/" was yielded above, with its own meaning
             yield ancestor
         i = key.find("/", i + 1)
+
+
+# -- Key paths: the one place that spells a key or prefix the way confpy reads it ---------------
+# (The Go engine's confd functions deliberately look keys up exactly as written, as confd
+# does: confpy/gotemplate/confdfuncs.py keeps its own, non-normalising, path logic.)
+
+
+def clean_key(key: str) -> str:
+    """A key rooted at `/` with empty segments dropped: `a//b/` -> `/a/b`, `` -> `/`."""
+    return "/" + "/".join(p for p in key.split("/") if p)
+
+
+def join_key(prefix: str, key: str) -> str:
+    """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no trailing slash."""
+    return clean_key(f"{prefix}/{key}")
+
+
+def normalize_prefix(prefix: str) -> str:
+    """`/app/`, `app` and `/app` all mean the prefix `/app`; `` and `/` mean none (``)."""
+    stripped = prefix.strip().strip("/")
+    return "/" + stripped if stripped else ""
+
+
+def resolve_key(prefix: str, name: str) -> str:
+    """`name` below `prefix`, unless `name` is absolute (starts with `/`): a relative path."""
+    if name.startswith("/"):
+        return name
+    return prefix.rstrip("/") + "/" + name

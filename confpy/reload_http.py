@@ -67,7 +67,8 @@ def send(url: str, method: str, timeout: float) -> int:
     error = result.get("error")
     if isinstance(error, BaseException):
         raise CommandError(f"reload_url {what}: {_describe(error, timeout)}", command=what)
-    status = int(result["status"])  # type: ignore[call-overload]
+    status = result["status"]
+    assert isinstance(status, int)  # exchange() sets either "error" or "status"
     if 200 <= status < 300:
         return status
     hint = " (redirects are not followed)" if 300 <= status < 400 else ""

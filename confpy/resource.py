@@ -19,6 +19,7 @@ from typing import Any
 
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
+from confpy.keys import join_key
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
@@ -72,7 +73,6 @@ class TemplateResource:
     """Watch mode: run this resource's reload at most once per this many seconds while
     changes keep arriving (None: the daemon's --min-reload-interval)."""
     syntax: str = "jinja"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # -- issue 14: one template to many files, reload over HTTP, guarded installs --------
     each: str | None = None
     """A confd glob, relative to `prefix`: render once per matching key or key directory."""
@@ -148,11 +148,6 @@ def each_base(pattern: str) -> str:
 class LoadResult:
     resources: list[TemplateResource] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
-
-
-def join_key(prefix: str, key: str) -> str:
-    """Join like confd's `path.Join`: `/app` + `host` -> `/app/host`, rooted, no trailing slash."""
-    return "/" + "/".join(p for p in f"{prefix}/{key}".split("/") if p)
 
 
 def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
@@ -576,7 +571,9 @@ class _Parser:
         return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
 
     def command(self, name: str) -> Command | None:
-        value = self.get(name, (str, list), "a shell string or an array of arguments")
+        value: str | list[str] | None = self.get(
+            name, (str, list), "a shell string or an array of arguments"
+        )
         if value is None:
             return None
         if isinstance(value, list):

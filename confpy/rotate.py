@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -35,21 +35,16 @@ from confpy.errors import (
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
+from confpy.keys import resolve_key
 from confpy.log import get_logger
 from confpy.snapshot import Store
 
 log = get_logger("confpy.rotate")
+_T = TypeVar("_T")
 
 CERT_NAME = "ssl_certificate"
 # O_EXCL: never write through a file (or symlink) someone planted at the temp name.
 KEY_NAME = "ssl_private_key"
-
-
-def join_key(prefix: str, name: str) -> str:
-    """`name` below `prefix`, unless `name` is absolute (starts with `/`)."""
-    if name.startswith("/"):
-        return name
-    return prefix.rstrip("/") + "/" + name
 
 
 @dataclass(frozen=True)
@@ -72,9 +67,9 @@ class RotateOptions:
 
     def __post_init__(self) -> None:
         if not self.cert_key:
-            object.__setattr__(self, "cert_key", join_key(self.prefix, CERT_NAME))
+            object.__setattr__(self, "cert_key", resolve_key(self.prefix, CERT_NAME))
         if not self.key_key:
-            object.__setattr__(self, "key_key", join_key(self.prefix, KEY_NAME))
+            object.__setattr__(self, "key_key", resolve_key(self.prefix, KEY_NAME))
 
     def validate(self) -> None:
         """Reject flag combinations that cannot work, before any key is generated."""
@@ -143,8 +138,8 @@ def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
     elif opts.ca_prefix is not None:
         if store is None:
             raise ConfigError("--ca-prefix needs etcd")
-        ca_cert_key = join_key(opts.ca_prefix, CERT_NAME)
-        ca_key_key = join_key(opts.ca_prefix, KEY_NAME)
+        ca_cert_key = resolve_key(opts.ca_prefix, CERT_NAME)
+        ca_key_key = resolve_key(opts.ca_prefix, KEY_NAME)
         stored_cert, _ = store.get(ca_cert_key)
         stored_key, _ = store.get(ca_key_key)
         if stored_cert is None or stored_key is None:
@@ -310,8 +305,8 @@ def rotate(
 
 
 def _with_retries(
-    fn: Callable[[], Any], retry_for: float, sleep: Callable[[float], None] | None, what: str
-) -> Any:
+    fn: Callable[[], _T], retry_for: float, sleep: Callable[[float], None] | None, what: str
+) -> _T:
     if retry_for <= 0:
         return fn()
 

