@@ -17,8 +17,13 @@ def test_resources_without_a_common_tie_each_form_their_own_set() -> None:
 
 def test_a_shared_reload_action_puts_resources_in_one_set() -> None:
     """A certificate and its key reload nginx: both files, or neither."""
-    ties = ties_from({"cert": [("reload_cmd", "nginx -s reload")],
-                      "key": [("reload_cmd", "nginx -s reload")], "other": []})
+    ties = ties_from(
+        {
+            "cert": [("reload_cmd", "nginx -s reload")],
+            "key": [("reload_cmd", "nginx -s reload")],
+            "other": [],
+        }
+    )
     assert change_sets(["cert", "other", "key"], ties) == [["cert", "key"], ["other"]]
 
 
@@ -36,8 +41,9 @@ def test_sets_and_members_keep_the_input_order() -> None:
 def test_one_transaction_ties_the_resources_it_touched() -> None:
     """Two keys written by one etcd transaction (one revision) land in one change set."""
     revisions = {"tls-cert": {7}, "tls-key": {7, 9}, "app": {8}}
-    sets = change_sets(["app", "tls-cert", "tls-key"],
-                       lambda name: transaction_ties(revisions[name]))
+    sets = change_sets(
+        ["app", "tls-cert", "tls-key"], lambda name: transaction_ties(revisions[name])
+    )
     assert sets == [["app"], ["tls-cert", "tls-key"]]
 
 
