@@ -95,14 +95,21 @@ def retrying(
     def wait(state: tenacity.RetryCallState) -> float:
         return max(0.0, min(grow(state), end - clock()))
 
-    def at_deadline(state: tenacity.RetryCallState) -> bool:
-        return clock() >= end
-
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(retry_on),
         wait=wait,
-        stop=tenacity.stop_any(stop, at_deadline),
+        stop=stop | _StopAt(end, clock),
         sleep=pause,
         before_sleep=before_sleep if log is not None or on_retry is not None else None,
         reraise=True,
     )
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop once `clock()` reaches `end`."""
+
+    def __init__(self, end: float, clock: Callable[[], float]) -> None:
+        self.end, self.clock = end, clock
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.clock() >= self.end
