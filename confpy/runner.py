@@ -630,29 +630,21 @@ def retry_until(
     """
     import tenacity
 
-    deadline = clock() + timeout
-    backoff = tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5)
+    from confpy.backoff import WAITING_FOR_ETCD, retrying
 
-    def wait(state: tenacity.RetryCallState) -> float:
-        return max(0.0, min(backoff(state), deadline - clock()))
-
-    def stop(state: tenacity.RetryCallState) -> bool:
-        return clock() >= deadline
-
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0
+    def say(error: BaseException, wait: float) -> None:
         if isinstance(error, KeysMissingError):
             log.warning("waiting for keys", missing=error.keys, retry_in=round(wait, 2))
         else:
             log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
 
-    retrying = tenacity.Retrying(
-        stop=stop,
-        wait=wait,
-        retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
+    retry = retrying(
+        WAITING_FOR_ETCD,
+        retry_on=(StoreUnavailableError, KeysMissingError),
+        stop=tenacity.stop_never,
         sleep=sleep,
-        before_sleep=before_sleep,
-        reraise=True,
+        on_retry=say,
+        deadline=clock() + timeout,
+        clock=clock,
     )
-    return retrying(fn)
+    return retry(fn)
