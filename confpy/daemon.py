@@ -37,9 +37,10 @@ from confpy.keys import PatternIndex
 from confpy.log import get_logger
 from confpy.mirror import Mirror
 from confpy.outcomes import record
+from confpy.reloads import reload_keys
 from confpy.resource import TemplateResource
 from confpy.resource_state import ResourceTable
-from confpy.runner import Config, apply, reload_keys, render_all
+from confpy.runner import Config, apply, render_all
 from confpy.schedule import Debouncer, ReloadLimiter
 from confpy.snapshot import Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
