@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confpy.commands._common import (
     EXIT_CODES,
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from confpy.daemon_options import WatchOptions
     from confpy.health import Status
+    from confpy.report import Report
     from confpy.runner import Config, RenderOptions
     from confpy.settings import Settings
 
@@ -233,7 +234,9 @@ def _watch(
             server.shutdown()
 
 
-def _without_install(args: argparse.Namespace, config: Any, settings: Any, options: Any) -> int:
+def _without_install(
+    args: argparse.Namespace, config: Config, settings: Settings, options: RenderOptions
+) -> int:
     """--data (keys from a fixture file) and/or --stdout (print instead of install)."""
     from pathlib import Path
 
@@ -266,7 +269,7 @@ def _without_install(args: argparse.Namespace, config: Any, settings: Any, optio
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _report(report: Any) -> int:
+def _report(report: Report) -> int:
     for outcome in report.outcomes:
         if outcome.diff:
             sys.stdout.write(outcome.diff)
