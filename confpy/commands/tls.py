@@ -255,7 +255,6 @@ def _print_published(published: Any) -> None:
 
 def run_show(args: argparse.Namespace) -> int:
     import datetime as dt
-    from pathlib import Path
 
     from confpy import tls
     from confpy.errors import KeysMissingError
@@ -296,13 +295,49 @@ def run_show(args: argparse.Namespace) -> int:
         problems.append(f"the certificate is not valid before {info.not_before.isoformat()}")
 
     if len(chain) > 1:
-        broken = [i for i in range(len(chain) - 1) if not tls.is_issued_by(chain[i], chain[i + 1])]
-        verdict = "does NOT verify" if broken else "verifies"
-        lines.append(("chain", f"{len(chain)} certificates, {verdict}"))
-        if broken:
-            problems.append(f"certificate {broken[0] + 1} of the chain in {cert_key} "
-                            "is not signed by the next one")
+        _show_chain(chain, cert_key, lines, problems)
+    _show_published_key(args, (key_pem, key_rev), key_key, (cert_key, cert_rev), leaf,
+                        lines, problems)
+    if args.local_key:
+        _show_local_key(args.local_key, leaf, cert_key, lines, problems)
 
+    lines.append(("status", "OK" if not problems else "FAILED"))
+    width = max(len(k) for k, _ in lines) + 2
+    for k, v in lines:
+        print(f"{k + ':':<{width}}{v}")
+    for p in problems:
+        print(f"confpy: {p}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+# `tls show`'s checks: each appends what it shows to `lines` and what fails to `problems`.
+
+
+def _show_chain(
+    chain: list[Any], cert_key: str, lines: list[tuple[str, str]], problems: list[str]
+) -> None:
+    from confpy import tls
+
+    broken = [i for i in range(len(chain) - 1) if not tls.is_issued_by(chain[i], chain[i + 1])]
+    verdict = "does NOT verify" if broken else "verifies"
+    lines.append(("chain", f"{len(chain)} certificates, {verdict}"))
+    if broken:
+        problems.append(f"certificate {broken[0] + 1} of the chain in {cert_key} "
+                        "is not signed by the next one")
+
+
+def _show_published_key(
+    args: argparse.Namespace,
+    key: tuple[bytes | None, int | None],
+    key_key: str,
+    cert: tuple[str, int | None],
+    leaf: Any,
+    lines: list[tuple[str, str]],
+    problems: list[str],
+) -> None:
+    from confpy import tls
+
+    (key_pem, key_rev), (cert_key, cert_rev) = key, cert
     if key_pem is None:
         if args.cert_only:
             lines.append(("private key", f"{key_key}: absent, as expected (--cert-only)"))
@@ -328,25 +363,24 @@ def run_show(args: argparse.Namespace) -> int:
             lines.append(("warning", f"a private key is published at {key_key} "
                           "although --cert-only: anyone who reads etcd can impersonate"))
 
-    if args.local_key:
-        path = Path(args.local_key)
-        try:
-            local = tls.load_key(path.read_bytes(), what=f"--local-key {path}")
-        except OSError as e:
-            raise ConfigError(f"--local-key: cannot read {path}: {e.strerror}") from None
-        matches = tls.key_matches_cert(local, leaf)
-        lines.append(("local key", f"{path}: "
-                      + ("matches the certificate" if matches else "does NOT match")))
-        if not matches:
-            problems.append(f"--local-key {path} does not match {cert_key}")
 
-    lines.append(("status", "OK" if not problems else "FAILED"))
-    width = max(len(k) for k, _ in lines) + 2
-    for k, v in lines:
-        print(f"{k + ':':<{width}}{v}")
-    for p in problems:
-        print(f"confpy: {p}", file=sys.stderr)
-    return EXIT_FAILED if problems else EXIT_OK
+def _show_local_key(
+    local_key: str, leaf: Any, cert_key: str, lines: list[tuple[str, str]], problems: list[str]
+) -> None:
+    from pathlib import Path
+
+    from confpy import tls
+
+    path = Path(local_key)
+    try:
+        local = tls.load_key(path.read_bytes(), what=f"--local-key {path}")
+    except OSError as e:
+        raise ConfigError(f"--local-key: cannot read {path}: {e.strerror}") from None
+    matches = tls.key_matches_cert(local, leaf)
+    lines.append(("local key", f"{path}: "
+                  + ("matches the certificate" if matches else "does NOT match")))
+    if not matches:
+        problems.append(f"--local-key {path} does not match {cert_key}")
 
 
 def _until(delta: Any) -> str:
