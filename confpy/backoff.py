@@ -41,6 +41,10 @@ class Backoff:
         return float(self.wait()(state))
 
 
+WAITING_FOR_ETCD = Backoff(initial=0.2, maximum=5.0, jitter=0.5)
+"""Between attempts while etcd is away or keys are missing: `--wait-for-keys` and the
+daemon's snapshots."""
+
 # A call state needs a Retrying to belong to; `delay` asks only its wait strategy.
 _OWNER = tenacity.Retrying()
 
@@ -53,32 +57,59 @@ def retrying(
     sleep: Callable[[float], object] = time.sleep,
     log: Any = None,
     event: str = "retrying",
+    on_retry: Callable[[BaseException, float], object] | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **fields: object,
 ) -> tenacity.Retrying:
     """Retry a call while it raises `retry_on`, waiting as `backoff` says, until `stop`.
 
     The last error is re-raised as itself. Before each wait, `log` (when given) gets a
-    warning `event` with `fields`, the error, the attempt number and the wait.
+    warning `event` with `fields`, the error, the attempt number and the wait; `on_retry`
+    (when given) gets the error and the wait instead, to say it its own way.
+
+    With a `deadline` (a time on `clock`), no wait runs past it, and the last attempt is
+    made at the deadline: then the retrying stops, whatever `stop` says.
     """
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        if on_retry is not None and error is not None:
+            on_retry(error, wait)
+            return
         log.warning(
             event,
             **fields,
             error=str(error),
             attempt=state.attempt_number,
-            wait=round(state.next_action.sleep, 2) if state.next_action else None,
+            wait=round(wait, 2) if state.next_action else None,
         )
 
     def pause(seconds: float) -> None:
         sleep(seconds)
 
+    grow = backoff.wait()
+    end = float("inf") if deadline is None else deadline
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return max(0.0, min(grow(state), end - clock()))
+
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(retry_on),
-        wait=backoff.wait(),
-        stop=stop,
+        wait=wait,
+        stop=stop | _StopAt(end, clock),
         sleep=pause,
-        before_sleep=before_sleep if log is not None else None,
+        before_sleep=before_sleep if log is not None or on_retry is not None else None,
         reraise=True,
     )
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop once `clock()` reaches `end`."""
+
+    def __init__(self, end: float, clock: Callable[[], float]) -> None:
+        self.end, self.clock = end, clock
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.clock() >= self.end

@@ -224,6 +224,8 @@ _SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 def json(data: str) -> Any:
     value = _no_surrogates(_parse_json("json", data))
+    if value is None:
+        return {}  # JSON null decodes to an empty (nil) map in confd
     if not isinstance(value, dict):
         raise RenderError("json: value is not a JSON object (use jsonArray for arrays)")
     return value
@@ -231,6 +233,8 @@ def json(data: str) -> Any:
 
 def json_array(data: str) -> list[Any]:
     value = _no_surrogates(_parse_json("jsonArray", data))
+    if value is None:
+        return []  # JSON null decodes to an empty (nil) slice in confd
     if not isinstance(value, list):
         raise RenderError("jsonArray: value is not a JSON array")
     return value

@@ -1,6 +1,7 @@
 """The daemon's status, `/healthz` and `/metrics` (Prometheus text format) over HTTP.
 
-`Status` is written by the daemon's threads under one lock and read by the HTTP server.
+`Status` is written by the daemon's threads and read by the HTTP server; every change goes
+through one of its methods, which take its lock (a lock no caller ever holds itself).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from confpy.errors import ConfigError
@@ -45,7 +46,7 @@ class Status:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self.clock = clock
         self.started = False
         self.connected = False
@@ -65,35 +66,86 @@ class Status:
         self.latency_total = 0
 
     def count(self, name: str, n: int = 1) -> None:
-        with self.lock:
+        if name not in self.counters:  # a misspelt name fails here, not silently
+            raise ValueError(f"no such counter: {name}")
+        with self._lock:
             self.counters[name] = self.counters.get(name, 0) + n
 
     def observe_latency(self, seconds: float) -> None:
-        with self.lock:
+        with self._lock:
             self.latency_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self.latency_sum += seconds
             self.latency_total += 1
 
-    def set(self, **fields: Any) -> None:
-        with self.lock:
-            for k, v in fields.items():
-                setattr(self, k, v)
+    def set_bounds(self, max_lag: float, silent_after: float | None) -> None:
+        """How long a change may wait for its file, and etcd stay silent, while healthy."""
+        with self._lock:
+            self.max_lag, self.silent_after = max_lag, silent_after
+
+    def mark_started(self) -> None:
+        """Every resource had its first render (whether or not it succeeded)."""
+        with self._lock:
+            self.started = True
+
+    def set_connected(self, connected: bool) -> None:
+        with self._lock:
+            self.connected = connected
+
+    def set_synced(self, synced: bool) -> None:
+        """Whether every file reflects the applied revision (nothing pending or failing)."""
+        with self._lock:
+            self.synced = synced
+
+    def set_revision(self, revision: int) -> None:
+        """The etcd revision the daemon's view (and, once synced, the files) reflect."""
+        with self._lock:
+            self.revision = revision
+
+    def config_refused(self, error: str) -> None:
+        """The last SIGHUP configuration was refused with `error` (no values in it)."""
+        with self._lock:
+            self.config_error = error
+
+    def config_accepted(self) -> None:
+        with self._lock:
+            self.config_error = None
+
+    def resource_failed(self, name: str, message: str, *, reload: bool = False) -> None:
+        """`name` is failing with `message`; `reload`: its file is in place, its reload not."""
+        with self._lock:
+            self.failing[name] = message
+            if reload:
+                self.failing_reloads.add(name)
+            else:
+                self.failing_reloads.discard(name)
+
+    def resource_recovered(self, name: str) -> None:
+        with self._lock:
+            self.failing.pop(name, None)
+            self.failing_reloads.discard(name)
+
+    def keep_resources(self, names: Collection[str]) -> None:
+        """Forget the failures of resources no longer configured (after SIGHUP)."""
+        with self._lock:
+            for gone in set(self.failing) - set(names):
+                del self.failing[gone]
+            self.failing_reloads &= set(names)
 
     def heard(self, revision: int) -> None:
         """etcd spoke (a watch batch, a progress notification, a snapshot) at `revision`."""
-        with self.lock:
+        with self._lock:
             self.last_heard = self.clock()
             self.etcd_revision = max(self.etcd_revision, revision)
 
     def behind(self, since: float | None = None) -> None:
         """A change is on its way to the files; the lag clock starts unless already running."""
-        with self.lock:
+        with self._lock:
             if self.behind_since is None:
                 self.behind_since = self.clock() if since is None else since
 
     def caught_up(self, when: Callable[[], bool]) -> None:
         """Stop the lag clock if `when()` holds, checked under the lock `behind()` takes."""
-        with self.lock:
+        with self._lock:
             if when():
                 self.behind_since = None
 
@@ -129,12 +181,12 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        with self.lock:
+        with self._lock:
             return not self._reasons(self.clock())
 
     def health(self) -> dict[str, Any]:
         """The /healthz body (see docs/operations.md, "Health and metrics")."""
-        with self.lock:
+        with self._lock:
             now = self.clock()
             reasons = self._reasons(now)
             return {
@@ -156,7 +208,7 @@ class Status:
             }
 
     def metrics(self) -> str:
-        with self.lock:
+        with self._lock:
             now = self.clock()
             lines = []
             for name, help_text in _COUNTERS:

@@ -38,6 +38,7 @@ from confpy.installer import (
     removal_diff,
     stage,
     stage_removal,
+    sync_directories,
 )
 from confpy.keys import select
 from confpy.log import get_logger
@@ -282,6 +283,7 @@ def _apply_files(
             _fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     try:
         for r in resources:
@@ -335,10 +337,11 @@ def _apply_files(
             try:
                 if s.resource.on_reload_failure == "rollback" and not options.sync_only:
                     previous[s.resource.name] = keep_previous(s.resource)
-                commit(s)
+                commit(s, sync_dir=False)
             except InstallError as e:
                 _fail(o, "install", e, snapshot.revision)
                 continue
+            renamed_into.add(s.resource.dest.parent)
             o.status = "installed"
             installed.append(s.resource)
             if s.remove:  # an `each` file whose match is gone
@@ -354,6 +357,8 @@ def _apply_files(
                 mode=f"{s.desired.mode:04o}",
             )
     finally:
+        # Durable before any reload reads them, and before a crash could lose them.
+        sync_directories(renamed_into)
         for s in staged:
             if outcomes[s.resource.name].status != "installed":
                 discard(s, keep=options.keep_stage_file)
@@ -625,29 +630,21 @@ def retry_until(
     """
     import tenacity
 
-    deadline = clock() + timeout
-    backoff = tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5)
+    from confpy.backoff import WAITING_FOR_ETCD, retrying
 
-    def wait(state: tenacity.RetryCallState) -> float:
-        return max(0.0, min(backoff(state), deadline - clock()))
-
-    def stop(state: tenacity.RetryCallState) -> bool:
-        return clock() >= deadline
-
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0
+    def say(error: BaseException, wait: float) -> None:
         if isinstance(error, KeysMissingError):
             log.warning("waiting for keys", missing=error.keys, retry_in=round(wait, 2))
         else:
             log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
 
-    retrying = tenacity.Retrying(
-        stop=stop,
-        wait=wait,
-        retry=tenacity.retry_if_exception_type((StoreUnavailableError, KeysMissingError)),
+    retry = retrying(
+        WAITING_FOR_ETCD,
+        retry_on=(StoreUnavailableError, KeysMissingError),
+        stop=tenacity.stop_never,
         sleep=sleep,
-        before_sleep=before_sleep,
-        reraise=True,
+        on_retry=say,
+        deadline=clock() + timeout,
+        clock=clock,
     )
-    return retrying(fn)
+    return retry(fn)

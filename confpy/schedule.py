@@ -1,11 +1,10 @@
-"""When to render and reload: debounce, retry backoff, reload rate, on an injected clock.
+"""When to render and reload: debounce windows and reload rate, on an injected clock.
 
 `Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
 its keys were quiet for MIN, and at the latest MAX after the first change. A resource
-with no window is ready at once. `RetrySchedule` spaces out retries of failing resources
-with `confpy.backoff.Backoff`. `ReloadLimiter` lets each reload action run at most once
-per interval. None of them sleeps: the daemon asks for the next deadline and waits on its
-own event.
+with no window is ready at once. `ReloadLimiter` lets each reload action run at most once
+per interval. Neither sleeps: the daemon asks for the next deadline and waits on its own
+event. (Retries of failing resources are timed by `confpy.resource_state`.)
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-
-from confpy.backoff import Backoff
 
 
 @dataclass
@@ -63,45 +60,6 @@ class Debouncer:
 
     def __len__(self) -> int:
         return len(self._pending)
-
-
-class RetrySchedule:
-    """Exponential backoff with jitter per failing resource, until it succeeds."""
-
-    def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
-        self._backoff = Backoff(initial, maximum, jitter)
-        self._attempts: dict[str, int] = {}
-        self._due: dict[str, float] = {}
-
-    def failed(self, name: str, now: float) -> float:
-        """Record a failure; return the delay before the next try."""
-        attempt = self._attempts.get(name, 0) + 1
-        self._attempts[name] = attempt
-        delay = self._backoff.delay(attempt)
-        self._due[name] = now + delay
-        return delay
-
-    def succeeded(self, name: str) -> None:
-        self._attempts.pop(name, None)
-        self._due.pop(name, None)
-
-    def due(self, now: float) -> set[str]:
-        """Failing resources whose retry time has come (they stay failing until they succeed)."""
-        out = {n for n, t in self._due.items() if t <= now}
-        for n in out:
-            del self._due[n]
-        return out
-
-    def next_due(self) -> float | None:
-        return min(self._due.values()) if self._due else None
-
-    @property
-    def failing(self) -> set[str]:
-        return set(self._attempts)
-
-    def forget(self, names: Iterable[str]) -> None:
-        for n in names:
-            self.succeeded(n)
 
 
 class ReloadLimiter:

@@ -1,10 +1,11 @@
 """Compile templates once and render them purely: `render(resource, snapshot) -> bytes`.
 
 Jinja2 runs with undefined names as errors and trailing newlines kept. A resource whose
-syntax is `go` (confd's `.tmpl` files) is translated to Jinja2 source when it is loaded
-and rendered by the same engine. A value from etcd is passed as data and never compiled.
+syntax is `go` (confd's `.tmpl` files) is parsed and executed by `confpy.gotemplate`'s
+engine with Go's semantics. A value from etcd is passed as data and never compiled.
 
-The resource boundary (`render_template`, `_compile_contained`): whatever compiling or
+The resource boundary (`render_template`, `render_go`, `_compile_contained`,
+`_compile_go_contained`): whatever compiling or
 rendering one resource raises, from a RecursionError to an encoding error, becomes one
 `RenderError` (or `TemplateSyntaxError`) naming the template and line, its text passed
 through `confpy.redact`; nothing escapes to stop the other resources or the daemon. The
@@ -39,11 +40,10 @@ from confpy.snapshot import Snapshot
 
 
 class _Loader(jinja2.BaseLoader):
-    """Loads from the templates directory; Go-syntax files are translated on the way in."""
+    """Loads Jinja templates from the templates directory, and nothing outside it."""
 
-    def __init__(self, root: Path, go_names: set[str]) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.go_names = go_names
         self.sources: dict[str, str] = {}
         """Every template text loaded, as written and as translated: what the operator
         wrote, which error messages may quote back (see confpy.redact)."""
@@ -63,20 +63,14 @@ class _Loader(jinja2.BaseLoader):
         except (OSError, UnicodeDecodeError) as e:
             raise TemplateSyntaxError(f"cannot read template: {e}", file=str(path)) from None
         self.sources[template] = source
-        if template in self.go_names:
-            from confpy.gotemplate import translate
-
-            source = translate(source, filename=str(path))
-            self.sources[template + "\0translated"] = source
         mtime = path.stat().st_mtime
         return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
 
 
-def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja2.Environment:
-    """The one Jinja2 environment confpy renders with."""
-    go_names = set(go_names)
+def make_environment(templates_dir: Path) -> jinja2.Environment:
+    """The one Jinja2 environment confpy renders with (Go templates have their own engine)."""
     env = BoundedEnvironment(
-        loader=_Loader(templates_dir, go_names),
+        loader=_Loader(templates_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -84,11 +78,6 @@ def make_environment(templates_dir: Path, go_names: Iterable[str] = ()) -> jinja
         bytecode_cache=template_cache.current(),
     )
     env.globals.update(funcs.STATIC_FUNCTIONS)
-    if go_names:
-        # Go's builtins (printf, len, index, eq, ...) under names the translation emits.
-        from confpy.gotemplate import GO_GLOBALS
-
-        env.globals.update(GO_GLOBALS)
     return env
 
 
@@ -162,8 +151,7 @@ class TemplateSet:
     ) -> tuple[TemplateSet, list[ConfpyError]]:
         """Compile every resource's template; return the set and every problem found."""
         resources = list(resources)
-        go_names = {_name(templates_dir, r.src) for r in resources if r.syntax == "go"}
-        env = make_environment(templates_dir, go_names)
+        env = make_environment(templates_dir)
         compiled: dict[str, jinja2.Template | GoTemplate] = {}
         errors: list[ConfpyError] = []
         for r in resources:

@@ -56,3 +56,49 @@ def test_retrying_lets_other_errors_through_at_once() -> None:
             sleep=lambda s: None,
         )(fail)
     assert calls == [1]
+
+
+def test_a_deadline_caps_every_wait_and_the_last_attempt_is_made_at_it() -> None:
+    """With a deadline, no sleep runs past it, one more attempt is made there, then it stops."""
+    now = [0.0]
+    attempts: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def fail() -> None:
+        attempts.append(now[0])
+        raise StoreUnavailableError("down")
+
+    retry = retrying(
+        Backoff(1.0, 4.0),
+        retry_on=StoreUnavailableError,
+        stop=tenacity.stop_never,
+        sleep=sleep,
+        deadline=6.0,
+        clock=lambda: now[0],
+    )
+    with pytest.raises(StoreUnavailableError):
+        retry(fail)
+    assert attempts == [0.0, 1.0, 3.0, 6.0]
+
+
+def test_on_retry_hears_each_error_and_its_wait() -> None:
+    heard: list[tuple[str, float]] = []
+    calls = iter([StoreUnavailableError("one"), StoreUnavailableError("two"), None])
+
+    def flaky() -> str:
+        error = next(calls)
+        if error is not None:
+            raise error
+        return "ok"
+
+    retry = retrying(
+        Backoff(0.5, 4.0),
+        retry_on=StoreUnavailableError,
+        stop=tenacity.stop_never,
+        sleep=lambda s: None,
+        on_retry=lambda e, wait: heard.append((str(e), wait)),
+    )
+    assert retry(flaky) == "ok"
+    assert heard == [("one", 0.5), ("two", 1.0)]

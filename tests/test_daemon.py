@@ -419,7 +419,7 @@ def test_sigterm_received_by_another_thread_stops_interval_mode(
 def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied(tree: ConfTree) -> None:
     """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
     from confpy.daemon import Daemon
-    from confpy.runner import RenderOptions, load_config
+    from confpy.runner import load_config
     from confpy.snapshot import Event, WatchBatch
     from confpy.testing.memory import MemoryStore
 
@@ -433,8 +433,7 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
             yield WatchBatch(4, (Event("/b", b"b4", 4),))
             stop.wait()
 
-    daemon = Daemon(load_config(tree.confdir), OutOfOrderStore({"/a": "a1", "/b": "b1"}),
-                    RenderOptions())
+    daemon = Daemon(load_config(tree.confdir), OutOfOrderStore({"/a": "a1", "/b": "b1"}))
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
@@ -448,7 +447,7 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
 def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, etcd: str) -> None:
     """All resources' keys are merged into a single watch."""
     from confpy.daemon import Daemon
-    from confpy.runner import RenderOptions, load_config
+    from confpy.runner import load_config
 
     for i in range(20):
         tree.simple(f"r{i}", f"{{{{ getv('/svc/{i}', '') }}}}", [f"/svc/{i}", "/shared"])
@@ -461,7 +460,7 @@ def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, et
             return super().watch(patterns, start_revision, stop)
 
     counting = CountingStore(load_settings({"endpoints": etcd, "confdir": "/nonexistent"}, {}))
-    daemon = Daemon(config, counting, RenderOptions())
+    daemon = Daemon(config, counting)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:

@@ -16,7 +16,10 @@ class FakeClock:
 def healthy_status() -> tuple[Status, FakeClock]:
     clock = FakeClock()
     status = Status(clock)
-    status.set(started=True, connected=True, synced=True, max_lag=30.0, silent_after=40.0)
+    status.mark_started()
+    status.set_connected(True)
+    status.set_synced(True)
+    status.set_bounds(max_lag=30.0, silent_after=40.0)
     status.heard(5)
     return status, clock
 
@@ -34,8 +37,7 @@ def test_before_the_first_render_it_is_not_healthy() -> None:
 
 def test_a_failing_reload_is_unhealthy_and_named() -> None:
     status, _ = healthy_status()
-    status.failing["app"] = "reload: /out/app: reload_cmd exited 1"
-    status.failing_reloads.add("app")
+    status.resource_failed("app", "reload: /out/app: reload_cmd exited 1", reload=True)
     health = status.health()
     assert not health["healthy"]
     assert health["failing_reloads"] == ["app"]
@@ -44,7 +46,7 @@ def test_a_failing_reload_is_unhealthy_and_named() -> None:
 
 def test_a_refused_sighup_configuration_is_unhealthy() -> None:
     status, _ = healthy_status()
-    status.set(config_error="conf.d/broken.toml: line 1: invalid TOML")
+    status.config_refused("conf.d/broken.toml: line 1: invalid TOML")
     health = status.health()
     assert not health["healthy"]
     assert health["config_error"].startswith("conf.d/broken.toml")
@@ -94,8 +96,8 @@ def test_a_silent_etcd_is_unhealthy_after_the_bound() -> None:
 
 def test_metrics_carry_a_gauge_for_each_health_condition() -> None:
     status, clock = healthy_status()
-    status.failing_reloads.add("app")
-    status.set(config_error="x")
+    status.resource_failed("app", "reload: exited 1", reload=True)
+    status.config_refused("x")
     status.behind()
     clock.now += 3
     metrics = status.metrics()
@@ -111,3 +113,28 @@ def test_metrics_carry_a_gauge_for_each_health_condition() -> None:
         "confpy_config_refusals_total 0",
     ):
         assert line in metrics.splitlines(), line
+
+
+def test_a_misspelt_counter_is_refused_rather_than_created() -> None:
+    """`count()` knows its counters: a typo fails loudly instead of exporting a new one."""
+    import pytest
+
+    status, _ = healthy_status()
+    with pytest.raises(ValueError, match="no such counter: renderz"):
+        status.count("renderz")
+
+
+def test_a_recovered_resource_leaves_the_failing_list() -> None:
+    status, _ = healthy_status()
+    status.resource_failed("app", "render: missing key", reload=False)
+    status.resource_recovered("app")
+    assert status.health()["healthy"] and status.health()["failing"] == {}
+
+
+def test_resources_dropped_by_a_new_configuration_are_forgotten() -> None:
+    status, _ = healthy_status()
+    status.resource_failed("gone", "check: exited 1")
+    status.resource_failed("kept", "reload: exited 1", reload=True)
+    status.keep_resources({"kept"})
+    health = status.health()
+    assert set(health["failing"]) == {"kept"} and health["failing_reloads"] == ["kept"]

@@ -66,7 +66,8 @@ def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
 def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  # noqa: F811
     """A watch that stops yielding, even progress notifications, is noticed."""
     from confpy.daemon import Daemon
-    from confpy.runner import RenderOptions, load_config
+    from confpy.daemon_options import WatchOptions
+    from confpy.runner import load_config
     from confpy.snapshot import WatchBatch
     from confpy.testing.memory import MemoryStore
 
@@ -74,7 +75,7 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
     resume = threading.Event()
 
     class SilentStore(MemoryStore):
-        progress_interval = 0.2
+        progress_interval = 0.5
 
         def watch(self, patterns: Sequence[str], start_revision: int,
                   stop: threading.Event) -> Iterator[WatchBatch]:
@@ -83,8 +84,8 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
                 if resume.wait(0.05):
                     yield WatchBatch(self.revision, ())
 
-    daemon = Daemon(load_config(tree.confdir), SilentStore({"/app/v": "1"}), RenderOptions(),
-                    max_lag=0.3)
+    daemon = Daemon(load_config(tree.confdir), SilentStore({"/app/v": "1"}),
+                    WatchOptions(max_lag=0.5))
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:

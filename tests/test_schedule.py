@@ -1,6 +1,6 @@
 """Debounce windows and retry backoff on a fake clock: no real waiting."""
 
-from confpy.schedule import Debouncer, RetrySchedule
+from confpy.schedule import Debouncer
 
 
 def test_without_a_window_a_touched_resource_is_ready_at_once() -> None:
@@ -37,24 +37,6 @@ def test_resource_window_overrides_the_global_one() -> None:
     d.touch("fast", now=0.0, wait=(0.1, 0.5))
     d.touch("slow", now=0.0)
     assert d.ready(0.2) == {"fast"}
-
-
-def test_retry_delays_grow_and_stop_at_the_maximum() -> None:
-    """Failures back off exponentially with jitter, up to a ceiling."""
-    r = RetrySchedule(initial=1.0, maximum=8.0, jitter=0.0)
-    delays = [r.failed("app", now=0.0) for _ in range(6)]
-    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-
-
-def test_retry_is_due_after_its_delay_and_forgotten_on_success() -> None:
-    """A failing resource comes back when due; success clears it."""
-    r = RetrySchedule(initial=1.0, maximum=8.0, jitter=0.0)
-    r.failed("app", now=100.0)
-    assert r.due(100.5) == set()
-    assert r.due(101.0) == {"app"}
-    assert r.failing == {"app"}
-    r.succeeded("app")
-    assert r.failing == set()
 
 
 class FakeClock:

@@ -93,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from confpy import log, template_cache
+    from confpy.commands.render import health_server, watch_options
     from confpy.daemon import Daemon
+    from confpy.daemon_options import Hooks
     from confpy.errors import EXIT_FAILED, ConfpyError
-    from confpy.health import Status, serve
     from confpy.resource import TemplateResource
     from confpy.runner import RenderOptions, load_config, run_onetime
     from confpy.store import EtcdStore
@@ -153,22 +154,17 @@ def run(args: argparse.Namespace) -> int:
         if any(r.exec_notify for r in resources):
             supervisor.notify()
 
-    status = Status()
-    server = serve(status, args.health_addr) if args.health_addr else None
-    daemon = Daemon(
-        config,
-        store,
-        options,
-        wait=args.wait,
-        resync_interval=args.resync_interval,
-        status=status,
+    status, server = health_server(args.health_addr)
+    hooks = Hooks(
         load_config=lambda: load_config(settings.confdir, settings.prefix),
+        # The child's reload is one more reload action: files it reads (exec_notify) are
+        # installed all or nothing, and it hears of them once per change set.
         on_installed=changed,
-        exec_notify=True,
+        ties=lambda r: [_CHILD_RELOAD] if r.exec_notify else [],
+        # Check and reload commands are children too: the supervisor must not reap them.
         command_guard=supervisor.reaping_paused,
-        min_reload_interval=args.min_reload_interval,
-        max_lag=args.max_lag,
     )
+    daemon = Daemon(config, store, watch_options(args, options), hooks, status=status)
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)
     watcher = threading.Thread(target=_run_daemon, args=(daemon, supervisor), name="confpy-daemon")
@@ -184,6 +180,10 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.shutdown()
     return code
+
+
+_CHILD_RELOAD = ("exec", "child reload")
+"""The change-set tie of every resource whose file the child reads (`exec_notify`)."""
 
 
 def _run_daemon(daemon: Daemon, supervisor: Supervisor) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confpy.commands._common import (
     EXIT_CODES,
@@ -16,6 +16,14 @@ from confpy.commands._common import (
     wait_arg,
 )
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from confpy.daemon_options import WatchOptions
+    from confpy.health import Status
+    from confpy.runner import Config, RenderOptions
+    from confpy.settings import Settings
 
 DESCRIPTION = """\
 Render every template resource in CONFDIR/conf.d/*.toml from etcd.
@@ -160,9 +168,7 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("data", "stdout"):
             if getattr(args, flag, None):
                 raise ConfigError(f"--{flag} works with --onetime only")
-        from confpy.daemon import run_daemon
-
-        return run_daemon(settings, config, options, args)
+        return _watch(settings, config, watch_options(args, options), args.health_addr)
 
     if getattr(args, "data", None) or getattr(args, "stdout", False):
         return _without_install(args, config, settings, options)
@@ -172,6 +178,58 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return _report(report)
+
+
+def watch_options(args: argparse.Namespace, render: RenderOptions) -> WatchOptions:
+    """The daemon's options from `render_flags()` (shared with `exec`, which has no
+    --interval)."""
+    from confpy.daemon_options import WatchOptions
+
+    return WatchOptions(
+        render=render,
+        wait=args.wait,
+        resync_interval=args.resync_interval,
+        interval=getattr(args, "interval", None),
+        min_reload_interval=args.min_reload_interval,
+        max_lag=args.max_lag,
+    )
+
+
+def health_server(addr: str | None) -> tuple[Status, ThreadingHTTPServer | None]:
+    """The daemon's status, served on `addr` (--health-addr) when one is given."""
+    from confpy.health import Status, serve
+
+    status = Status()
+    return status, serve(status, addr) if addr else None
+
+
+def _watch(
+    settings: Settings, config: Config, options: WatchOptions, health_addr: str | None
+) -> int:
+    """`render --watch|--interval`: the daemon with signals, systemd and health wired."""
+    import signal
+
+    from confpy import sdnotify
+    from confpy.daemon import Daemon
+    from confpy.daemon_options import Hooks
+    from confpy.runner import load_config
+    from confpy.store import EtcdStore
+
+    status, server = health_server(health_addr)
+    watchdog = sdnotify.watchdog_interval()
+    hooks = Hooks(
+        load_config=lambda: load_config(settings.confdir, settings.prefix),
+        on_ready=lambda: sdnotify.notify("READY=1\nSTATUS=files in sync"),
+        watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
+        signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
+    )
+    daemon = Daemon(config, EtcdStore(settings), options, hooks, status=status)
+    try:
+        return daemon.run()
+    finally:
+        sdnotify.notify("STOPPING=1")
+        if server is not None:
+            server.shutdown()
 
 
 def _without_install(args: argparse.Namespace, config: Any, settings: Any, options: Any) -> int:

@@ -254,12 +254,12 @@ def _print_published(published: Any) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from pathlib import Path
 
-    from confpy import tls
     from confpy.errors import KeysMissingError
     from confpy.keys import resolve_key
     from confpy.store import EtcdStore
+    from confpy.tls_show import Published, examine
 
     settings, prefix = _setup(args)
     cert_key = resolve_key(prefix, args.cert_key)
@@ -273,34 +273,10 @@ def run_show(args: argparse.Namespace) -> int:
     if cert_pem is None:
         raise KeysMissingError([cert_key])
 
-    chain = tls.load_chain(cert_pem, what=cert_key)
-    leaf = chain[0]
-    info = tls.inspect(leaf)
-    now = dt.datetime.now(dt.UTC)
-    problems: list[str] = []
-    lines: list[tuple[str, str]] = [
-        ("certificate", f"{cert_key} (mod revision {cert_rev})"),
-        ("subject", info.subject),
-        ("SANs", ", ".join(info.sans) or "(none)"),
-        ("issuer", info.issuer + (" (self-signed)" if info.self_signed else "")),
-        ("not before", info.not_before.isoformat()),
-        ("not after", f"{info.not_after.isoformat()} ({_until(info.not_after - now)})"),
-        ("serial", f"{info.serial:x}"),
-        ("key type", info.key_type),
-        ("fingerprint", f"SHA256 {info.fingerprint_sha256}"),
-    ]
-    if info.expired(now):
-        problems.append(f"the certificate expired at {info.not_after.isoformat()}")
-    elif info.not_yet_valid(now):
-        problems.append(f"the certificate is not valid before {info.not_before.isoformat()}")
-
-    if len(chain) > 1:
-        _show_chain(chain, cert_key, lines, problems)
-    _show_published_key(args, (key_pem, key_rev), key_key, (cert_key, cert_rev), leaf,
-                        lines, problems)
-    if args.local_key:
-        _show_local_key(args.local_key, leaf, cert_key, lines, problems)
-
+    published = Published(cert_key, cert_pem, cert_rev, key_key, key_pem, key_rev)
+    local = Path(args.local_key) if args.local_key else None
+    found = examine(published, cert_only=args.cert_only, local_key=local)
+    lines, problems = found.lines, found.problems
     lines.append(("status", "OK" if not problems else "FAILED"))
     width = max(len(k) for k, _ in lines) + 2
     for k, v in lines:
@@ -308,92 +284,3 @@ def run_show(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"confpy: {p}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK
-
-
-# `tls show`'s checks: each appends what it shows to `lines` and what fails to `problems`.
-
-
-def _show_chain(
-    chain: list[Any], cert_key: str, lines: list[tuple[str, str]], problems: list[str]
-) -> None:
-    from confpy import tls
-
-    broken = [i for i in range(len(chain) - 1) if not tls.is_issued_by(chain[i], chain[i + 1])]
-    verdict = "does NOT verify" if broken else "verifies"
-    lines.append(("chain", f"{len(chain)} certificates, {verdict}"))
-    if broken:
-        problems.append(f"certificate {broken[0] + 1} of the chain in {cert_key} "
-                        "is not signed by the next one")
-
-
-def _show_published_key(
-    args: argparse.Namespace,
-    key: tuple[bytes | None, int | None],
-    key_key: str,
-    cert: tuple[str, int | None],
-    leaf: Any,
-    lines: list[tuple[str, str]],
-    problems: list[str],
-) -> None:
-    from confpy import tls
-
-    (key_pem, key_rev), (cert_key, cert_rev) = key, cert
-    if key_pem is None:
-        if args.cert_only:
-            lines.append(("private key", f"{key_key}: absent, as expected (--cert-only)"))
-        else:
-            lines.append(("private key", f"{key_key}: MISSING"))
-            problems.append(f"the private key {key_key} is missing "
-                            "(use --cert-only if it is kept off etcd on purpose)")
-    else:
-        label = f"{key_key} (mod revision {key_rev})"
-        try:
-            matches = tls.key_matches_cert(tls.load_key(key_pem, what=key_key), leaf)
-        except ConfigError as e:
-            lines.append(("private key", f"{label}: unreadable"))
-            problems.append(str(e))
-        else:
-            lines.append(("private key", f"{label}: "
-                          + ("matches the certificate" if matches else "does NOT match")))
-            if not matches:
-                problems.append(f"the private key {key_key} does not match {cert_key}")
-            if key_rev != cert_rev:
-                lines.append(("note", "key and certificate were written at different revisions"))
-        if args.cert_only:
-            lines.append(("warning", f"a private key is published at {key_key} "
-                          "although --cert-only: anyone who reads etcd can impersonate"))
-
-
-def _show_local_key(
-    local_key: str, leaf: Any, cert_key: str, lines: list[tuple[str, str]], problems: list[str]
-) -> None:
-    from pathlib import Path
-
-    from confpy import tls
-
-    path = Path(local_key)
-    try:
-        local = tls.load_key(path.read_bytes(), what=f"--local-key {path}")
-    except OSError as e:
-        raise ConfigError(f"--local-key: cannot read {path}: {e.strerror}") from None
-    matches = tls.key_matches_cert(local, leaf)
-    lines.append(("local key", f"{path}: "
-                  + ("matches the certificate" if matches else "does NOT match")))
-    if not matches:
-        problems.append(f"--local-key {path} does not match {cert_key}")
-
-
-def _until(delta: Any) -> str:
-    seconds = int(delta.total_seconds())
-    word = "in" if seconds >= 0 else "expired"
-    s = abs(seconds)
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        text = f"{days}d {hours}h"
-    elif hours:
-        text = f"{hours}h {minutes}m"
-    else:
-        text = f"{minutes}m {rest % 60}s"
-    return f"{word} {text}" if seconds >= 0 else f"{word} {text} ago"

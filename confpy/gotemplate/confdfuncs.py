@@ -24,6 +24,7 @@ from confpy.gotemplate.gosort import sort_sort
 from confpy.gotemplate.values import (
     NULL,
     KVPair,
+    NilMap,
     Slice,
     from_bytes,
     go_bytes,
@@ -346,7 +347,7 @@ def _replace_surrogates(s: str) -> str:
 def json_object(data: str) -> dict[str, Any]:
     v = _json_value(data, "object")
     if v is NULL:
-        return {}
+        return NilMap()
     if not isinstance(v, dict):
         raise GoError("json: cannot unmarshal into Go value of type map[string]interface {}")
     return v
@@ -355,7 +356,7 @@ def json_object(data: str) -> dict[str, Any]:
 def json_array(data: str) -> Slice:
     v = _json_value(data, "array")
     if v is NULL:
-        return Slice([], "[]interface {}")
+        return Slice([], "[]interface {}", nil=True)
     if not isinstance(v, list):
         raise GoError("json: cannot unmarshal into Go value of type []interface {}")
     return Slice(v, "[]interface {}")
@@ -441,12 +442,14 @@ def lookup_ip(name: str, family: int = 0) -> Slice | None:
 
 def lookup_ipv4(name: str) -> Slice:
     ips: list[str] = lookup_ip(name) or []
-    return Slice.appended([ip for ip in ips if "." in ip], "[]string")
+    found = [ip for ip in ips if "." in ip]
+    return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
 
 def lookup_ipv6(name: str) -> Slice:
     ips: list[str] = lookup_ip(name) or []
-    return Slice.appended([ip for ip in ips if ":" in ip], "[]string")
+    found = [ip for ip in ips if ":" in ip]
+    return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
 
 def lookup_srv(service: str, proto: str, name: str) -> Slice:
@@ -513,7 +516,9 @@ def sort_kv_by_length(values: Slice) -> Slice:
 def seq(first: int, last: int) -> Slice:
     if last - first > 10_000_000:
         raise GoError("seq: sequence too long")
-    return Slice.appended(range(first, last + 1), "[]int")
+    return Slice.appended(range(first, last + 1), "[]int") if last >= first else Slice(
+        [], "[]int", nil=True
+    )
 
 
 def add(a: int, b: int) -> int:

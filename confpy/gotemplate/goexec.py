@@ -45,6 +45,7 @@ from confpy.gotemplate.values import (
     NULL,
     ZERO_OF,
     KVPair,
+    NilMap,
     Slice,
     Uint8,
     go_bytes,
@@ -645,8 +646,8 @@ def _eq(arg1: Any, *arg2: Any) -> bool:
             elif arg1 is not None and arg is not None:
                 raise GoError("incompatible types for comparison")
         elif k1 == "invalid":
-            if arg1 is None or arg is None:
-                truth = (arg1 is None) == (arg is None)
+            if _is_nil(arg1) or _is_nil(arg):
+                truth = _is_nil(arg1) == _is_nil(arg)
             else:
                 if isinstance(arg1, list | dict) or isinstance(arg, list | dict):
                     raise GoError("non-comparable types")
@@ -658,6 +659,10 @@ def _eq(arg1: Any, *arg2: Any) -> bool:
         if truth:
             return True
     return False
+
+
+def _is_nil(v: Any) -> bool:
+    return v is None or v is NULL or isinstance(v, NilMap) or getattr(v, "nil", False) is True
 
 
 def _ne(a: Any, b: Any) -> bool:

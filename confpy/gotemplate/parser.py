@@ -442,7 +442,7 @@ def _go_unquote(text: str) -> str:
 
     def flush() -> None:
         if pending:
-            out.append(pending.decode("utf-8", errors="replace"))
+            out.append(pending.decode("utf-8", errors="surrogateescape"))
             pending.clear()
 
     simple = {

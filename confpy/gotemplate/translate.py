@@ -474,7 +474,11 @@ class _Readable(_Exact):
             return f'"[" ~ {value.text}|join(" ") ~ "]"'
         if t == "none":
             return '"<no value>"'
-        if t in ("any", "map:any", "list:any"):
+        if t in ("map:any", "list:any"):
+            raise self.fail(
+                self.line, "printing a whole JSON object or array (Go prints numbers as float64)"
+            )
+        if t == "any":
             self.needs_macro = True
             return f"go_value({value.text})"
         raise self.fail(self.line, f"printing a {t} value")
@@ -623,6 +627,10 @@ class _Readable(_Exact):
         if isinstance(node, Dot):
             return self.typed_dots[-1]
         if isinstance(node, Literal):
+            if isinstance(node.value, str) and any(
+                "\udc80" <= c <= "\udcff" for c in node.value
+            ):
+                raise self.fail(line, "a string literal holding bytes that are not UTF-8")
             kinds = {"string": "str", "int": "int", "float": "float", "bool": "bool", "nil": "none"}
             return _Typed(_literal(node), kinds[node.kind])
         if isinstance(node, Ident):
@@ -738,6 +746,10 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
+        if name == "sortByLength" and [a.type for a in args] != ["list:str"]:
+            raise self.fail(line, "sortByLength of anything but a list of strings")
+        if name == "sortKVByLength" and [a.type for a in args] != ["list:kv"]:
+            raise self.fail(line, "sortKVByLength of anything but a list of key-value pairs")
         if name == "join" and [a.type for a in args] != ["list:str", "str"]:
             raise self.fail(line, "join of anything but a list of strings and a string")
         if name == "reverse":

@@ -52,11 +52,16 @@ class Slice(list[Any]):
 
     gotype: str
     cap: int
+    nil: bool
+    """A nil slice (`var s []int` never appended to): `eq` finds it equal to nil."""
 
-    def __init__(self, items: Any = (), gotype: str = "[]interface {}", cap: int = -1) -> None:
+    def __init__(
+        self, items: Any = (), gotype: str = "[]interface {}", cap: int = -1, nil: bool = False
+    ) -> None:
         super().__init__(items)
         self.gotype = gotype
         self.cap = len(self) if cap < 0 else max(cap, len(self))
+        self.nil = nil and not len(self)
 
     @classmethod
     def appended(cls, items: Any, gotype: str) -> Slice:
@@ -72,6 +77,10 @@ class Slice(list[Any]):
     @property
     def elem(self) -> str:
         return {"memkv.KVPairs": "memkv.KVPair"}.get(self.gotype, self.gotype[2:])
+
+
+class NilMap(dict[str, Any]):
+    """A nil map (JSON null decoded into a map): prints `map[]`, equals nil."""
 
 
 ZERO_OF = {"string": "", "int": 0, "memkv.KVPair": KVPair("", ""), "interface {}": NULL}

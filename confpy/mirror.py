@@ -1,0 +1,60 @@
+"""The daemon's in-memory copy of the watched keys, kept at an exact etcd revision.
+
+`Mirror` starts from a full snapshot and applies watch batches to it; `snapshot()` hands
+the renderer a read-only view at the mirror's revision. Pure: no etcd, no threads.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from confpy.keys import SortedKeys
+from confpy.snapshot import Snapshot, WatchBatch
+
+
+class Mirror:
+    """Every watched key's value at `revision`, with its keys kept sorted."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, bytes] = {}
+        self._keys = SortedKeys(())
+        self.revision = 0
+        # The revision of the last full snapshot: watch events at or below it are in the
+        # mirror already. Not `revision`: with one watch per range, an event from one
+        # range may arrive after a newer one from another, and must still be applied.
+        self._snapshot_revision = 0
+
+    def replace(self, snapshot: Snapshot) -> bool:
+        """Start over from `snapshot`; False (and nothing changes) when it is older."""
+        if snapshot.revision < self.revision:
+            return False
+        self._values = dict(snapshot.values)
+        self._keys = SortedKeys(self._values)
+        self.revision = snapshot.revision
+        self._snapshot_revision = snapshot.revision
+        return True
+
+    def reset(self) -> None:
+        """Accept the next snapshot whatever its revision (a new configuration watches
+        other keys, so an older revision of them is still news)."""
+        self.revision = 0
+
+    def apply(self, batch: WatchBatch) -> list[str]:
+        """Apply a watch batch; return the keys it changed, in order."""
+        changed: list[str] = []
+        for ev in batch.events:
+            if ev.mod_revision <= self._snapshot_revision:
+                continue  # already in the mirror through a newer snapshot
+            if ev.value is None:
+                self._values.pop(ev.key, None)
+                self._keys.discard(ev.key)
+            else:
+                self._values[ev.key] = ev.value
+                self._keys.add(ev.key)
+            changed.append(ev.key)
+        self.revision = max(self.revision, batch.revision)
+        return changed
+
+    def snapshot(self) -> Snapshot:
+        """A read-only view at `revision`, valid until the next `apply` or `replace`."""
+        return Snapshot(self.revision, MappingProxyType(self._values), self._keys)
