@@ -289,24 +289,11 @@ class _Printer:
             prec = f.wid
             if negative or f.plus or f.space:
                 prec -= 1
-        if u == 0:
-            body = "0"
-        else:
-            chars = []
-            while u:
-                chars.append(digits[u % base])
-                u //= base
-            body = "".join(reversed(chars))
+        body = _digits(u, base, digits)
         if len(body) < prec:
             body = "0" * (prec - len(body)) + body
         if f.sharp:
-            if base == 2:
-                body = "0b" + body
-            elif base == 8:
-                if body[0] != "0":
-                    body = "0" + body
-            elif base == 16:
-                body = "0" + digits[16] + body
+            body = _sharp_int(body, base, digits)
         if verb == "O":
             body = "0o" + body
         if negative:
@@ -365,37 +352,7 @@ class _Printer:
             f.zero = old
             return
         if f.sharp and verb != "b":
-            digits = 0
-            if verb in "vgGxX":
-                digits = prec if prec != -1 else 6
-            tail = ""
-            head = num
-            has_point = False
-            saw_nonzero = False
-            i = 1
-            chars = list(num)
-            cut = len(chars)
-            while i < len(chars):
-                c = chars[i]
-                if c == ".":
-                    has_point = True
-                elif c in "pP" or (c in "eE" and verb not in "xX"):
-                    cut = i
-                    break
-                else:
-                    if c != "0":
-                        saw_nonzero = True
-                    if saw_nonzero:
-                        digits -= 1
-                i += 1
-            head, tail = num[:cut], num[cut:]
-            if not has_point:
-                if len(head) == 2 and head[1] == "0":
-                    digits -= 1
-                head += "."
-            if digits > 0:
-                head += "0" * digits
-            num = head + tail
+            num = _sharp_float(num, verb, prec)
         if f.plus or num[0] != "+":
             if f.zero and f.wid_present and f.wid > len(num):
                 self.buf.append(num[0] + self.padding(f.wid - len(num)) + num[1:])
@@ -415,6 +372,61 @@ class _Printer:
         self.fmt_float_verb(v.imag, verb)
         self.buf.append("i)")
         self.f.plus = old_plus
+
+
+def _digits(u: int, base: int, digits: str) -> str:
+    """`u` (>= 0) written in `base` with the digit characters `digits`."""
+    if u == 0:
+        return "0"
+    chars = []
+    while u:
+        chars.append(digits[u % base])
+        u //= base
+    return "".join(reversed(chars))
+
+
+def _sharp_int(body: str, base: int, digits: str) -> str:
+    """`%#b`, `%#o`, `%#x`: the base's prefix (`digits[16]` is x or X)."""
+    if base == 2:
+        return "0b" + body
+    if base == 8:
+        return body if body[0] == "0" else "0" + body
+    if base == 16:
+        return "0" + digits[16] + body
+    return body
+
+
+def _sharp_float(num: str, verb: str, prec: int) -> str:
+    """`%#g` and friends: keep the decimal point, and %g's trailing zeros (signed `num`)."""
+    digits = 0
+    if verb in "vgGxX":
+        digits = prec if prec != -1 else 6
+    has_point = False
+    saw_nonzero = False
+    i = 1
+    chars = list(num)
+    cut = len(chars)
+    while i < len(chars):
+        c = chars[i]
+        if c == ".":
+            has_point = True
+        elif c in "pP" or (c in "eE" and verb not in "xX"):
+            cut = i
+            break
+        else:
+            if c != "0":
+                saw_nonzero = True
+            if saw_nonzero:
+                digits -= 1
+        i += 1
+    head, tail = num[:cut], num[cut:]
+    if not has_point:
+        if len(head) == 2 and head[1] == "0":
+            digits -= 1
+        head += "."
+    if digits > 0:
+        head += "0" * digits
+    return head + tail
 
 
 # strconv.FormatFloat.
