@@ -517,7 +517,29 @@ class _Parser:
 
     def _each_and_reload_fields(self, dest: str) -> tuple[str | None, str | None, str, int, str]:
         """each, reload_url, reload_method, min_bytes, on_reload_failure, checked."""
-        each = self.get("each", str, 'a key glob such as "/services/*"')
+        each = self._each(dest)
+        reload_url = self._reload_url()
+        method = self.get("reload_method", str, "an HTTP method such as POST")
+        if method is not None:
+            if method.upper() not in RELOAD_METHODS:
+                raise self.error(
+                    "reload_method", f"must be one of {', '.join(RELOAD_METHODS)}, got {method!r}"
+                )
+            if reload_url is None:
+                raise self.error("reload_method", "needs reload_url")
+        min_bytes = self.get("min_bytes", int, "a number of bytes")
+        if min_bytes is not None and min_bytes < 0:
+            raise self.error("min_bytes", f"must be 0 or more, got {min_bytes}")
+        on_failure = self.get("on_reload_failure", str, '"keep" or "rollback"')
+        if on_failure is not None and on_failure not in ON_RELOAD_FAILURE:
+            raise self.error(
+                "on_reload_failure", f'must be "keep" or "rollback", got {on_failure!r}'
+            )
+        return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
+
+    def _each(self, dest: str) -> str | None:
+        """The `each` glob, rooted, checked together with the `{{ name }}` in `dest`."""
+        each: str | None = self.get("each", str, 'a key glob such as "/services/*"')
         if each is not None:
             if not each.strip("/ "):
                 raise self.error("each", "must name keys below the prefix, e.g. \"/services/*\"")
@@ -536,8 +558,12 @@ class _Parser:
         leftover = EACH_NAME.sub("", dest)
         if each is not None and ("{{" in leftover or "}}" in leftover):
             raise self.error("dest", "only {{ name }} is substituted in dest")
+        return each
 
-        reload_url = self.get("reload_url", str, 'a URL such as "http://127.0.0.1:8080/-/reload"')
+    def _reload_url(self) -> str | None:
+        reload_url: str | None = self.get(
+            "reload_url", str, 'a URL such as "http://127.0.0.1:8080/-/reload"'
+        )
         if reload_url is not None:
             if "{{" in reload_url or "}}" in reload_url:
                 raise self.error(
@@ -552,23 +578,7 @@ class _Parser:
                 raise self.error("reload_url", f"not a URL: {e}") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise self.error("reload_url", "must be an http:// or https:// URL with a host")
-        method = self.get("reload_method", str, "an HTTP method such as POST")
-        if method is not None:
-            if method.upper() not in RELOAD_METHODS:
-                raise self.error(
-                    "reload_method", f"must be one of {', '.join(RELOAD_METHODS)}, got {method!r}"
-                )
-            if reload_url is None:
-                raise self.error("reload_method", "needs reload_url")
-        min_bytes = self.get("min_bytes", int, "a number of bytes")
-        if min_bytes is not None and min_bytes < 0:
-            raise self.error("min_bytes", f"must be 0 or more, got {min_bytes}")
-        on_failure = self.get("on_reload_failure", str, '"keep" or "rollback"')
-        if on_failure is not None and on_failure not in ON_RELOAD_FAILURE:
-            raise self.error(
-                "on_reload_failure", f'must be "keep" or "rollback", got {on_failure!r}'
-            )
-        return each, reload_url, (method or "POST").upper(), min_bytes or 0, on_failure or "keep"
+        return reload_url
 
     def command(self, name: str) -> Command | None:
         value: str | list[str] | None = self.get(

@@ -228,105 +228,150 @@ def _apply_files(
     staged: list[Staged] = []
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
+    installed: list[TemplateResource] = []
     try:
         for r in resources:
-            o = outcomes[r.name]
-            if o.failed:
-                continue
-            try:
-                if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
-                    if options.noop:
-                        o.status, o.diff = "pending", removal_diff(r)
-                    else:
-                        staged.append(stage_removal(r))
-                    continue
-                desired = desired_state(r, rendered[r.name])
-                o.checksum = desired.checksum
-                if is_current(r, desired):
-                    continue
-                if options.noop:
-                    o.status, o.diff = "pending", diff(r, desired)
-                    continue
-                s = stage(r, desired)
-                staged.append(s)
-                if not options.sync_only:
-                    check(s)
-            except CheckFailedError as e:
-                fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
-            except InstallError as e:
-                fail(o, "stage", e, snapshot.revision)
-
+            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
         if atomic and any(o.failed for o in outcomes.values()):
-            culprits = ", ".join(o.resource.name for o in outcomes.values() if o.failed)
-            for s in staged:
-                o = outcomes[s.resource.name]
-                if not o.failed:
-                    fail(
-                        o,
-                        "check",
-                        InstallError(
-                            f"not installed: {culprits} in the same change set failed",
-                            dest=str(s.resource.dest),
-                        ),
-                        snapshot.revision,
-                    )
+            _hold_back(staged, outcomes, snapshot.revision)
             return report
-
-        installed: list[TemplateResource] = []
         for s in staged:
-            o = outcomes[s.resource.name]
-            if o.failed:
-                continue
-            try:
-                if s.resource.on_reload_failure == "rollback" and not options.sync_only:
-                    previous[s.resource.name] = keep_previous(s.resource)
-                commit(s, sync_dir=False)
-            except InstallError as e:
-                fail(o, "install", e, snapshot.revision)
-                continue
-            renamed_into.add(s.resource.dest.parent)
-            o.status = "installed"
-            installed.append(s.resource)
-            if s.remove:  # an `each` file whose match is gone
-                log.info("removed", resource=s.resource.name, dest=str(s.resource.dest),
-                         revision=snapshot.revision)  # fmt: skip
-                continue
-            log.info(
-                "installed",
-                resource=s.resource.name,
-                dest=str(s.resource.dest),
-                revision=snapshot.revision,
-                checksum=s.desired.checksum,
-                mode=f"{s.desired.mode:04o}",
-            )
+            if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
+                renamed_into.add(s.resource.dest.parent)
+                installed.append(s.resource)
     finally:
-        # Durable before any reload reads them, and before a crash could lose them.
-        sync_directories(renamed_into)
-        for s in staged:
-            if outcomes[s.resource.name].status != "installed":
-                discard(s, keep=options.keep_stage_file)
-            elif options.keep_stage_file:
-                s.kept = True
+        _tidy_up(staged, outcomes, renamed_into, options)
 
     if options.sync_only:
         return report
+    report.reloads = _reload_installed(resources, outcomes, previous, snapshot.revision, limiter)
+    if installed and notify is not None:
+        notify(installed)
+    return report
+
+
+def _tidy_up(
+    staged: list[Staged],
+    outcomes: dict[str, Outcome],
+    renamed_into: set[Path],
+    options: RenderOptions,
+) -> None:
+    """Sync the directories renamed into; remove (or keep, if asked) every stage file left."""
+    # Durable before any reload reads them, and before a crash could lose them.
+    sync_directories(renamed_into)
+    for s in staged:
+        if outcomes[s.resource.name].status != "installed":
+            discard(s, keep=options.keep_stage_file)
+        elif options.keep_stage_file:
+            s.kept = True
+
+
+def _stage_one(
+    r: TemplateResource,
+    o: Outcome,
+    rendered: bytes | None,
+    snapshot: Snapshot,
+    options: RenderOptions,
+    staged: list[Staged],
+) -> None:
+    """Stage (and check) one resource's file unless it is current; a failure goes in `o`."""
+    if o.failed:
+        return
+    try:
+        if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
+            if options.noop:
+                o.status, o.diff = "pending", removal_diff(r)
+            else:
+                staged.append(stage_removal(r))
+            return
+        assert rendered is not None  # every resource that did not fail was rendered
+        desired = desired_state(r, rendered)
+        o.checksum = desired.checksum
+        if is_current(r, desired):
+            return
+        if options.noop:
+            o.status, o.diff = "pending", diff(r, desired)
+            return
+        s = stage(r, desired)
+        staged.append(s)
+        if not options.sync_only:
+            check(s)
+    except CheckFailedError as e:
+        fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
+    except InstallError as e:
+        fail(o, "stage", e, snapshot.revision)
+
+
+def _hold_back(staged: list[Staged], outcomes: dict[str, Outcome], revision: int) -> None:
+    """An atomic change set with a failure installs nothing: each staged file fails too."""
+    culprits = ", ".join(o.resource.name for o in outcomes.values() if o.failed)
+    for s in staged:
+        o = outcomes[s.resource.name]
+        if not o.failed:
+            fail(
+                o,
+                "check",
+                InstallError(
+                    f"not installed: {culprits} in the same change set failed",
+                    dest=str(s.resource.dest),
+                ),
+                revision,
+            )
+
+
+def _commit_one(
+    s: Staged, o: Outcome, options: RenderOptions, previous: dict[str, Staged], revision: int
+) -> bool:
+    """Rename one staged file into place (keeping the old one for a rollback); True if done."""
+    if o.failed:
+        return False
+    try:
+        if s.resource.on_reload_failure == "rollback" and not options.sync_only:
+            previous[s.resource.name] = keep_previous(s.resource)
+        commit(s, sync_dir=False)
+    except InstallError as e:
+        fail(o, "install", e, revision)
+        return False
+    o.status = "installed"
+    if s.remove:  # an `each` file whose match is gone
+        log.info("removed", resource=s.resource.name, dest=str(s.resource.dest),
+                 revision=revision)  # fmt: skip
+        return True
+    log.info(
+        "installed",
+        resource=s.resource.name,
+        dest=str(s.resource.dest),
+        revision=revision,
+        checksum=s.desired.checksum,
+        mode=f"{s.desired.mode:04o}",
+    )
+    return True
+
+
+def _reload_installed(
+    resources: Sequence[TemplateResource],
+    outcomes: dict[str, Outcome],
+    previous: dict[str, Staged],
+    revision: int,
+    limiter: Limiter | None,
+) -> int:
+    """Reload what was installed or owed, rolling back where asked; how many reloads ran."""
     for o in outcomes.values():
         if o.status == "installed":
             o.reload_owed = bool(reload_actions(o.resource))
     to_reload = [
         r for r in resources if outcomes[r.name].reload_owed and not outcomes[r.name].failed
     ]
+    reloads = 0
     if to_reload:
         if previous and limiter is not None:
             # A rollback judges the file just installed: its reload is never deferred.
             limiter = Unlimited(limiter)
-        report.reloads = reload_once(to_reload, outcomes, snapshot.revision, limiter)
-        report.reloads += roll_back(to_reload, outcomes, previous, snapshot.revision)
+        reloads = reload_once(to_reload, outcomes, revision, limiter)
+        reloads += roll_back(to_reload, outcomes, previous, revision)
     for backup in previous.values():  # kept for a reload that did not run (deferred)
         discard(backup)
-    if installed and notify is not None:
-        notify(installed)
-    return report
+    return reloads
 
 
 def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) -> CheckFailedError:

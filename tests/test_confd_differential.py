@@ -15,9 +15,12 @@ from confpy.testing.etcd import EtcdServer
 from tests.confd_diff import CONFD, DiffRunner, Outcome, confd_available
 from tests.gogen import docs_cases, generate
 
-pytestmark = pytest.mark.skipif(
-    not confd_available(), reason=f"the confd binary is absent ({CONFD}; set CONFD_BIN)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not confd_available(), reason=f"the confd binary is absent ({CONFD}; set CONFD_BIN)"
+    ),
+    pytest.mark.etcd,  # starts an etcd of its own for confd and confpy to read
+]
 
 SEED = 20261130
 COUNT = 150

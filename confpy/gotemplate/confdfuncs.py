@@ -159,25 +159,8 @@ def _match_chunk(chunk: str, s: str) -> tuple[str, bool]:
             if not failed:
                 r = s[0]
                 s = s[1:]
-            chunk = chunk[1:]
-            negated = False
-            if chunk and chunk[0] == "^":
-                negated = True
-                chunk = chunk[1:]
-            match = False
-            nrange = 0
-            while True:
-                if chunk and chunk[0] == "]" and nrange > 0:
-                    chunk = chunk[1:]
-                    break
-                lo, chunk = _get_esc(chunk)
-                hi = lo
-                if chunk[0] == "-":
-                    hi, chunk = _get_esc(chunk[1:])
-                if not failed and lo <= _rune(r) <= hi:
-                    match = True
-                nrange += 1
-            if match == negated:
+            chunk, in_class = _match_class(chunk[1:], r, failed)
+            if not in_class:
                 failed = True
         elif c == "?":
             if not failed:
@@ -198,6 +181,29 @@ def _match_chunk(chunk: str, s: str) -> tuple[str, bool]:
     if failed:
         return "", False
     return s, True
+
+
+def _match_class(chunk: str, r: str, failed: bool) -> tuple[str, bool]:
+    """`[...]` after its `[`: the pattern after the `]`, and whether `r` is in the class
+    (checked to the end even when the match already `failed`, so a bad pattern is found)."""
+    negated = False
+    if chunk and chunk[0] == "^":
+        negated = True
+        chunk = chunk[1:]
+    match = False
+    nrange = 0
+    while True:
+        if chunk and chunk[0] == "]" and nrange > 0:
+            chunk = chunk[1:]
+            break
+        lo, chunk = _get_esc(chunk)
+        hi = lo
+        if chunk[0] == "-":
+            hi, chunk = _get_esc(chunk[1:])
+        if not failed and lo <= _rune(r) <= hi:
+            match = True
+        nrange += 1
+    return chunk, match != negated
 
 
 def _rune(c: str) -> int:

@@ -255,22 +255,9 @@ class Executor:
         if val is NULL:
             val = None
         mark = self.mark()
-        pipe = node.pipe
 
         def one(index: Any, elem: Any) -> None:
-            if pipe.decl:
-                if pipe.is_assign:
-                    if len(pipe.decl) > 1:
-                        self.set_var(node, pipe.decl[0].ident[0], index)
-                    else:
-                        self.set_var(node, pipe.decl[0].ident[0], elem)
-                else:
-                    self.set_top_var(1, elem)
-            if len(pipe.decl) > 1:
-                if pipe.is_assign:
-                    self.set_var(node, pipe.decl[1].ident[0], elem)
-                else:
-                    self.set_top_var(2, index)
+            self.bind_range_vars(node, index, elem)
             try:
                 self.walk(elem, node.list)
             except _Continue:
@@ -501,7 +488,10 @@ class Executor:
             else:
                 t = fixed[num_in - 1] if variadic is not None else fixed[-1]
             argv.append(self.validate_type(node, final, t))
-        argv = [None if a is NULL else a for a in argv]
+        return self.call_function(node, name, fn, [None if a is NULL else a for a in argv])
+
+    def call_function(self, node: Node, name: str, fn: Callable[..., Any], argv: list[Any]) -> Any:
+        """Call a template function; what it raises becomes Go's `error calling NAME: ...`."""
         try:
             return fn(*argv)
         except MissingKey as e:
@@ -514,6 +504,23 @@ class Executor:
             raise ExecError(node, f"error calling {name}: value too large or too deep") from None
         except Exception as e:
             raise ExecError(node, f"error calling {name}: {type(e).__name__}") from None
+
+    def bind_range_vars(self, node: BranchNode, index: Any, elem: Any) -> None:
+        """`range $i, $e := ...` (or `=`): set the variables for one element."""
+        pipe = node.pipe
+        if pipe.decl:
+            if pipe.is_assign:
+                if len(pipe.decl) > 1:
+                    self.set_var(node, pipe.decl[0].ident[0], index)
+                else:
+                    self.set_var(node, pipe.decl[0].ident[0], elem)
+            else:
+                self.set_top_var(1, elem)
+        if len(pipe.decl) > 1:
+            if pipe.is_assign:
+                self.set_var(node, pipe.decl[1].ident[0], elem)
+            else:
+                self.set_top_var(2, index)
 
     def eval_arg(self, dot: Any, typ: str | None, n: Node) -> Any:
         if isinstance(n, DotNode):
@@ -537,6 +544,10 @@ class Executor:
             return self.validate_type(n, self.eval_function(dot, n, n, [n], MISSING), typ)
         if isinstance(n, ChainNode):
             return self.validate_type(n, self.eval_chain(dot, n, [], MISSING), typ)
+        return self.literal_arg(n, typ)
+
+    def literal_arg(self, n: Node, typ: str | None) -> Any:
+        """A constant argument (bool, number, string) for a parameter of type `typ`."""
         if typ is None or typ in ("any", "value"):
             if isinstance(n, BoolNode):
                 return n.value

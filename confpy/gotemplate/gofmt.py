@@ -121,46 +121,57 @@ class _Printer:
         elif isinstance(v, str):
             self.fmt_string(v, verb)
         elif isinstance(v, dict):
-            if f.sharp_v:
-                self.buf.append("map[string]interface {}{")
-            else:
-                self.buf.append("map[")
-            for i, k in enumerate(sorted(v, key=go_str_less_key)):
-                if i:
-                    self.buf.append(", " if f.sharp_v else " ")
-                self.print_value(k, verb, depth + 1)
-                self.buf.append(":")
-                self.print_value(v[k], verb, depth + 1)
-            self.buf.append("}" if f.sharp_v else "]")
+            self.print_map(v, verb, depth)
         elif isinstance(v, list):
-            gotype = v.gotype if isinstance(v, Slice) else "[]interface {}"
-            if f.sharp_v:
-                self.buf.append(gotype + "{")
-                for i, x in enumerate(v):
-                    if i:
-                        self.buf.append(", ")
-                    self.print_value(x, verb, depth + 1)
-                self.buf.append("}")
-            else:
-                self.buf.append("[")
-                for i, x in enumerate(v):
-                    if i:
-                        self.buf.append(" ")
-                    self.print_value(x, verb, depth + 1)
-                self.buf.append("]")
+            self.print_slice(v, verb, depth)
         elif isinstance(v, KVPair):
-            if f.sharp_v:
-                self.buf.append("memkv.KVPair")
-            self.buf.append("{")
-            for i, (name, x) in enumerate((("Key", v.Key), ("Value", v.Value))):
+            self.print_kvpair(v, verb, depth)
+        else:
+            self.buf.append(str(v))
+
+    def print_map(self, v: dict[Any, Any], verb: str, depth: int) -> None:
+        f = self.f
+        if f.sharp_v:
+            self.buf.append("map[string]interface {}{")
+        else:
+            self.buf.append("map[")
+        for i, k in enumerate(sorted(v, key=go_str_less_key)):
+            if i:
+                self.buf.append(", " if f.sharp_v else " ")
+            self.print_value(k, verb, depth + 1)
+            self.buf.append(":")
+            self.print_value(v[k], verb, depth + 1)
+        self.buf.append("}" if f.sharp_v else "]")
+
+    def print_slice(self, v: list[Any], verb: str, depth: int) -> None:
+        gotype = v.gotype if isinstance(v, Slice) else "[]interface {}"
+        if self.f.sharp_v:
+            self.buf.append(gotype + "{")
+            for i, x in enumerate(v):
                 if i:
-                    self.buf.append(", " if f.sharp_v else " ")
-                if f.plus_v or f.sharp_v:
-                    self.buf.append(name + ":")
+                    self.buf.append(", ")
                 self.print_value(x, verb, depth + 1)
             self.buf.append("}")
         else:
-            self.buf.append(str(v))
+            self.buf.append("[")
+            for i, x in enumerate(v):
+                if i:
+                    self.buf.append(" ")
+                self.print_value(x, verb, depth + 1)
+            self.buf.append("]")
+
+    def print_kvpair(self, v: KVPair, verb: str, depth: int) -> None:
+        f = self.f
+        if f.sharp_v:
+            self.buf.append("memkv.KVPair")
+        self.buf.append("{")
+        for i, (name, x) in enumerate((("Key", v.Key), ("Value", v.Value))):
+            if i:
+                self.buf.append(", " if f.sharp_v else " ")
+            if f.plus_v or f.sharp_v:
+                self.buf.append(name + ":")
+            self.print_value(x, verb, depth + 1)
+        self.buf.append("}")
 
     def bad_verb(self, verb: str, arg: Any) -> None:
         self.erroring = True
@@ -289,24 +300,11 @@ class _Printer:
             prec = f.wid
             if negative or f.plus or f.space:
                 prec -= 1
-        if u == 0:
-            body = "0"
-        else:
-            chars = []
-            while u:
-                chars.append(digits[u % base])
-                u //= base
-            body = "".join(reversed(chars))
+        body = _digits(u, base, digits)
         if len(body) < prec:
             body = "0" * (prec - len(body)) + body
         if f.sharp:
-            if base == 2:
-                body = "0b" + body
-            elif base == 8:
-                if body[0] != "0":
-                    body = "0" + body
-            elif base == 16:
-                body = "0" + digits[16] + body
+            body = _sharp_int(body, base, digits)
         if verb == "O":
             body = "0o" + body
         if negative:
@@ -365,37 +363,7 @@ class _Printer:
             f.zero = old
             return
         if f.sharp and verb != "b":
-            digits = 0
-            if verb in "vgGxX":
-                digits = prec if prec != -1 else 6
-            tail = ""
-            head = num
-            has_point = False
-            saw_nonzero = False
-            i = 1
-            chars = list(num)
-            cut = len(chars)
-            while i < len(chars):
-                c = chars[i]
-                if c == ".":
-                    has_point = True
-                elif c in "pP" or (c in "eE" and verb not in "xX"):
-                    cut = i
-                    break
-                else:
-                    if c != "0":
-                        saw_nonzero = True
-                    if saw_nonzero:
-                        digits -= 1
-                i += 1
-            head, tail = num[:cut], num[cut:]
-            if not has_point:
-                if len(head) == 2 and head[1] == "0":
-                    digits -= 1
-                head += "."
-            if digits > 0:
-                head += "0" * digits
-            num = head + tail
+            num = _sharp_float(num, verb, prec)
         if f.plus or num[0] != "+":
             if f.zero and f.wid_present and f.wid > len(num):
                 self.buf.append(num[0] + self.padding(f.wid - len(num)) + num[1:])
@@ -415,6 +383,61 @@ class _Printer:
         self.fmt_float_verb(v.imag, verb)
         self.buf.append("i)")
         self.f.plus = old_plus
+
+
+def _digits(u: int, base: int, digits: str) -> str:
+    """`u` (>= 0) written in `base` with the digit characters `digits`."""
+    if u == 0:
+        return "0"
+    chars = []
+    while u:
+        chars.append(digits[u % base])
+        u //= base
+    return "".join(reversed(chars))
+
+
+def _sharp_int(body: str, base: int, digits: str) -> str:
+    """`%#b`, `%#o`, `%#x`: the base's prefix (`digits[16]` is x or X)."""
+    if base == 2:
+        return "0b" + body
+    if base == 8:
+        return body if body[0] == "0" else "0" + body
+    if base == 16:
+        return "0" + digits[16] + body
+    return body
+
+
+def _sharp_float(num: str, verb: str, prec: int) -> str:
+    """`%#g` and friends: keep the decimal point, and %g's trailing zeros (signed `num`)."""
+    digits = 0
+    if verb in "vgGxX":
+        digits = prec if prec != -1 else 6
+    has_point = False
+    saw_nonzero = False
+    i = 1
+    chars = list(num)
+    cut = len(chars)
+    while i < len(chars):
+        c = chars[i]
+        if c == ".":
+            has_point = True
+        elif c in "pP" or (c in "eE" and verb not in "xX"):
+            cut = i
+            break
+        else:
+            if c != "0":
+                saw_nonzero = True
+            if saw_nonzero:
+                digits -= 1
+        i += 1
+    head, tail = num[:cut], num[cut:]
+    if not has_point:
+        if len(head) == 2 and head[1] == "0":
+            digits -= 1
+        head += "."
+    if digits > 0:
+        head += "0" * digits
+    return head + tail
 
 
 # strconv.FormatFloat.
@@ -690,46 +713,51 @@ def _parsenum(s: str, start: int, end: int) -> tuple[int, bool, int]:
 
 
 def sprintf(fmt: str, *a: Any) -> str:
-    p = _Printer()
-    f = p.f
-    end = len(fmt)
-    arg_num = 0
-    after_index = False
-    reordered = False
-    i = 0
+    """Go's fmt.Sprintf: each directive's flags, argument index, width, precision and verb."""
+    return _Printf(fmt, a).run()
 
-    def arg_number(arg_num: int, i: int, num_args: int) -> tuple[int, int, bool, bool]:
-        """-> (argNum, i, found, good)"""
-        if i >= end or fmt[i] != "[":
-            return arg_num, i, False, True
-        # parseArgNumber
-        if end - i < 3:
-            return arg_num, i + 1, False, False
-        for j in range(i + 1, end):
-            if fmt[j] == "]":
-                width, ok, newi = _parsenum(fmt, i + 1, j)
-                if not ok or newi != j:
-                    return arg_num, j + 1, False, False
-                index = width - 1
-                if 0 <= index < num_args:
-                    return index, j + 1, True, True
-                return arg_num, j + 1, True, False
-        return arg_num, i + 1, False, False
 
-    while i < end:
-        good = True
-        last = i
-        while i < end and fmt[i] != "%":
-            i += 1
-        if i > last:
-            p.buf.append(fmt[last:i])
-        if i >= end:
-            break
-        i += 1
-        f.clear()
-        fast = False
-        while i < end:
-            c = fmt[i]
+class _Printf:
+    """One Sprintf as Go's doPrintf runs it: the position in `fmt`, the next argument, and
+    whether an explicit `[n]` index reordered them (then unused ones are not EXTRA)."""
+
+    def __init__(self, fmt: str, a: tuple[Any, ...]) -> None:
+        self.p = _Printer()
+        self.f = self.p.f
+        self.fmt = fmt
+        self.end = len(fmt)
+        self.a = a
+        self.i = 0
+        self.arg_num = 0
+        self.after_index = False
+        self.reordered = False
+        self.good = True
+
+    def run(self) -> str:
+        fmt, end, p = self.fmt, self.end, self.p
+        while self.i < end:
+            self.good = True
+            last = self.i
+            while self.i < end and fmt[self.i] != "%":
+                self.i += 1
+            if self.i > last:
+                p.buf.append(fmt[last : self.i])
+            if self.i >= end:
+                break
+            self.i += 1
+            self.f.clear()
+            if self.flags():
+                continue
+            if not self.directive():
+                break
+        self.extra()
+        return p.out()
+
+    def flags(self) -> bool:
+        """Read the flags; True when a plain verb followed and was printed (Go's fast path)."""
+        fmt, end, f = self.fmt, self.end, self.f
+        while self.i < end:
+            c = fmt[self.i]
             if c == "#":
                 f.sharp = True
             elif c == "0":
@@ -742,88 +770,121 @@ def sprintf(fmt: str, *a: Any) -> str:
             elif c == " ":
                 f.space = True
             else:
-                if "a" <= c <= "z" and arg_num < len(a):
-                    if c == "v":
-                        f.sharp_v, f.sharp = f.sharp, False
-                        f.plus_v, f.plus = f.plus, False
-                    p.print_arg(a[arg_num], c)
-                    arg_num += 1
-                    i += 1
-                    fast = True
-                break
-            i += 1
-        if fast:
-            continue
-        arg_num, i, after_index, ok = arg_number(arg_num, i, len(a))
-        reordered = reordered or (i > 0 and fmt[i - 1] == "]" and after_index) or not ok
-        if not ok:
-            good = False
-        if after_index or not ok:
-            reordered = True
-        if i < end and fmt[i] == "*":
-            i += 1
-            f.wid, f.wid_present, arg_num = _int_from_arg(a, arg_num)
+                if "a" <= c <= "z" and self.arg_num < len(self.a):
+                    self.print_verb(c)
+                    self.i += 1
+                    return True
+                return False
+            self.i += 1
+        return False
+
+    def directive(self) -> bool:
+        """The rest of a directive after its flags; False when the format ends without a verb."""
+        fmt, end, p = self.fmt, self.end, self.p
+        self.arg_number()
+        self.width()
+        if self.i + 1 <= end and self.i < end and fmt[self.i] == ".":
+            self.precision()
+        if not self.after_index:
+            self.arg_number()
+        if self.i >= end:
+            p.buf.append("%!(NOVERB)")
+            return False
+        verb = fmt[self.i]
+        self.i += 1
+        if verb == "%":
+            p.buf.append("%")
+        elif not self.good:
+            p.buf.append("%!" + verb + "(BADINDEX)")
+        elif self.arg_num >= len(self.a):
+            p.buf.append("%!" + verb + "(MISSING)")
+        else:
+            self.print_verb(verb)
+        return True
+
+    def print_verb(self, verb: str) -> None:
+        f = self.f
+        if verb == "v":
+            f.sharp_v, f.sharp = f.sharp, False
+            f.plus_v, f.plus = f.plus, False
+        self.p.print_arg(self.a[self.arg_num], verb)
+        self.arg_num += 1
+
+    def width(self) -> None:
+        """`*` (the width from an argument) or digits."""
+        fmt, end, f = self.fmt, self.end, self.f
+        if self.i < end and fmt[self.i] == "*":
+            self.i += 1
+            f.wid, f.wid_present, self.arg_num = _int_from_arg(self.a, self.arg_num)
             if not f.wid_present:
-                p.buf.append("%!(BADWIDTH)")
+                self.p.buf.append("%!(BADWIDTH)")
             if f.wid < 0:
                 f.wid = -f.wid
                 f.minus = True
                 f.zero = False
-            after_index = False
+            self.after_index = False
         else:
-            f.wid, f.wid_present, i = _parsenum(fmt, i, end)
-            if after_index and f.wid_present:
-                good = False
-        if i + 1 <= end and i < end and fmt[i] == ".":
-            i += 1
-            if after_index:
-                good = False
-            arg_num, i, after_index, ok = arg_number(arg_num, i, len(a))
-            if not ok:
-                good = False
-            if after_index or not ok:
-                reordered = True
-            if i < end and fmt[i] == "*":
-                i += 1
-                f.prec, f.prec_present, arg_num = _int_from_arg(a, arg_num)
-                if f.prec < 0:
-                    f.prec = 0
-                    f.prec_present = False
-                if not f.prec_present:
-                    p.buf.append("%!(BADPREC)")
-                after_index = False
-            else:
-                f.prec, f.prec_present, i = _parsenum(fmt, i, end)
-                if not f.prec_present:
-                    f.prec = 0
-                    f.prec_present = True
-        if not after_index:
-            arg_num, i, after_index, ok = arg_number(arg_num, i, len(a))
-            if not ok:
-                good = False
-            if after_index or not ok:
-                reordered = True
-        if i >= end:
-            p.buf.append("%!(NOVERB)")
-            break
-        verb = fmt[i]
-        i += 1
-        if verb == "%":
-            p.buf.append("%")
-        elif not good:
-            p.buf.append("%!" + verb + "(BADINDEX)")
-        elif arg_num >= len(a):
-            p.buf.append("%!" + verb + "(MISSING)")
+            f.wid, f.wid_present, self.i = _parsenum(fmt, self.i, end)
+            if self.after_index and f.wid_present:
+                self.good = False
+
+    def precision(self) -> None:
+        """After `.`: an argument index, then `*` (from an argument) or digits (none is 0)."""
+        fmt, end, f = self.fmt, self.end, self.f
+        self.i += 1
+        if self.after_index:
+            self.good = False
+        self.arg_number()
+        if self.i < end and fmt[self.i] == "*":
+            self.i += 1
+            f.prec, f.prec_present, self.arg_num = _int_from_arg(self.a, self.arg_num)
+            if f.prec < 0:
+                f.prec = 0
+                f.prec_present = False
+            if not f.prec_present:
+                self.p.buf.append("%!(BADPREC)")
+            self.after_index = False
         else:
-            if verb == "v":
-                f.sharp_v, f.sharp = f.sharp, False
-                f.plus_v, f.plus = f.plus, False
-            p.print_arg(a[arg_num], verb)
-            arg_num += 1
-    if not reordered and arg_num < len(a):
+            f.prec, f.prec_present, self.i = _parsenum(fmt, self.i, end)
+            if not f.prec_present:
+                f.prec = 0
+                f.prec_present = True
+
+    def arg_number(self) -> None:
+        """An explicit `[n]`: argument n comes next; a bad one spoils the directive."""
+        self.arg_num, self.i, self.after_index, ok = self._parse_arg_number()
+        if not ok:
+            self.good = False
+        if self.after_index or not ok:
+            self.reordered = True
+
+    def _parse_arg_number(self) -> tuple[int, int, bool, bool]:
+        """-> (argNum, i, found, good), as Go's argNumber."""
+        fmt, end, i, arg_num = self.fmt, self.end, self.i, self.arg_num
+        if i >= end or fmt[i] != "[":
+            return arg_num, i, False, True
+        # parseArgNumber
+        if end - i < 3:
+            return arg_num, i + 1, False, False
+        for j in range(i + 1, end):
+            if fmt[j] == "]":
+                width, ok, newi = _parsenum(fmt, i + 1, j)
+                if not ok or newi != j:
+                    return arg_num, j + 1, False, False
+                index = width - 1
+                if 0 <= index < len(self.a):
+                    return index, j + 1, True, True
+                return arg_num, j + 1, True, False
+        return arg_num, i + 1, False, False
+
+    def extra(self) -> None:
+        """Arguments no directive used, unless an index reordered them: %!(EXTRA type=value)."""
+        p, f = self.p, self.f
+        if self.reordered or self.arg_num >= len(self.a):
+            return
         f.clear()
         p.buf.append("%!(EXTRA ")
-        for j, arg in enumerate(a[arg_num:]):
+        for j, arg in enumerate(self.a[self.arg_num :]):
             if j:
                 p.buf.append(", ")
             if arg is None or arg is NULL:
@@ -832,7 +893,6 @@ def sprintf(fmt: str, *a: Any) -> str:
                 p.buf.append(type_name(arg) + "=")
                 p.print_arg(arg, "v")
         p.buf.append(")")
-    return p.out()
 
 
 def _int_from_arg(a: tuple[Any, ...], arg_num: int) -> tuple[int, bool, int]:

@@ -195,6 +195,22 @@ class _Lexer:
         if c in SPACE:
             self.backup()
             return self.lex_space
+        opening = {'"': self.lex_quote, "`": self.lex_raw_quote, "$": self.lex_variable,
+                   "'": self.lex_char}.get(c)  # fmt: skip
+        if opening is not None:
+            return opening
+        if c == "." and not (self.pos < len(self.input) and "0" <= self.input[self.pos] <= "9"):
+            return self.lex_field
+        if c in "+-." or "0" <= c <= "9":
+            self.backup()
+            return self.lex_number
+        if _is_alnum(c):
+            self.backup()
+            return self.lex_identifier
+        return self.lex_punctuation(c)
+
+    def lex_punctuation(self, c: str) -> Any:
+        """`=`, `:=`, `|`, parentheses and other ASCII punctuation inside an action."""
         if c == "=":
             self.emit(ASSIGN)
         elif c == ":":
@@ -204,22 +220,6 @@ class _Lexer:
             self.emit(DECLARE)
         elif c == "|":
             self.emit(PIPE)
-        elif c == '"':
-            return self.lex_quote
-        elif c == "`":
-            return self.lex_raw_quote
-        elif c == "$":
-            return self.lex_variable
-        elif c == "'":
-            return self.lex_char
-        elif c == "." and not (self.pos < len(self.input) and "0" <= self.input[self.pos] <= "9"):
-            return self.lex_field
-        elif c in "+-." or "0" <= c <= "9":
-            self.backup()
-            return self.lex_number
-        elif _is_alnum(c):
-            self.backup()
-            return self.lex_identifier
         elif c == "(":
             self.emit(LPAREN)
             self.paren_depth += 1
@@ -983,47 +983,53 @@ def unquote(s: str) -> str:
         i += 1
         if i >= len(body):
             raise ValueError("invalid syntax")
-        e = body[i]
-        i += 1
-        if e in _SIMPLE:
-            out += _SIMPLE[e].encode()
-        elif e == q:
-            out += e.encode()
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            h = body[i : i + width]
-            if len(h) != width or not all(ch in "0123456789abcdefABCDEF" for ch in h):
-                raise ValueError("invalid syntax")
-            v = int(h, 16)
-            i += width
-            if e == "x":
-                if q == "'":
-                    out += chr(v).encode()
-                else:
-                    out.append(v)
-            else:
-                if v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
-                    raise ValueError("invalid syntax")
-                out += chr(v).encode()
-        elif e in "01234567":
-            o = body[i - 1 : i + 2]
-            if len(o) != 3 or not all(ch in "01234567" for ch in o):
-                raise ValueError("invalid syntax")
-            v = int(o, 8)
-            if v > 255:
-                raise ValueError("invalid syntax")
-            i += 2
-            if q == "'":
-                out += chr(v).encode()
-            else:
-                out.append(v)
-        else:
-            raise ValueError("invalid syntax")
+        i = _unescape(body, i, q, out)
         n += 1
     text = from_bytes(bytes(out))
     if q == "'" and (n != 1):
         raise ValueError(f"malformed character constant: {s}")
     return text
+
+
+def _unescape(body: str, i: int, q: str, out: bytearray) -> int:
+    """Append the escape after the backslash at `body[i - 1]` to `out`; the index after it."""
+    e = body[i]
+    i += 1
+    if e in _SIMPLE:
+        out += _SIMPLE[e].encode()
+    elif e == q:
+        out += e.encode()
+    elif e in "xuU":
+        width = {"x": 2, "u": 4, "U": 8}[e]
+        h = body[i : i + width]
+        if len(h) != width or not all(ch in "0123456789abcdefABCDEF" for ch in h):
+            raise ValueError("invalid syntax")
+        v = int(h, 16)
+        i += width
+        if e == "x":
+            if q == "'":
+                out += chr(v).encode()
+            else:
+                out.append(v)
+        else:
+            if v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
+                raise ValueError("invalid syntax")
+            out += chr(v).encode()
+    elif e in "01234567":
+        o = body[i - 1 : i + 2]
+        if len(o) != 3 or not all(ch in "01234567" for ch in o):
+            raise ValueError("invalid syntax")
+        v = int(o, 8)
+        if v > 255:
+            raise ValueError("invalid syntax")
+        i += 2
+        if q == "'":
+            out += chr(v).encode()
+        else:
+            out.append(v)
+    else:
+        raise ValueError("invalid syntax")
+    return i
 
 
 _INT_RE = re.compile(
@@ -1063,6 +1069,7 @@ def parse_float(text: str) -> float:
 
 
 def new_number(pos: int, line: int, text: str, typ: str) -> NumberNode:
+    """parse.NewNumber: every kind (int, uint, float, complex) the literal can stand for."""
     n = NumberNode(pos, line, text)
     if typ == CHARCONST:
         r = unquote(text)
@@ -1071,33 +1078,57 @@ def new_number(pos: int, line: int, text: str, typ: str) -> NumberNode:
         n.is_int = n.is_uint = n.is_float = True
         return n
     if typ == COMPLEX:
-        m = re.match(r"(.*?[0-9.])([+-].*)i\Z", text)
-        if not m:
-            raise ValueError(f"illegal number syntax: {text!r}")
-        try:
-            n.complex128 = complex(parse_float(m.group(1)), parse_float(m.group(2)))
-        except ValueError:
-            raise ValueError(f"illegal number syntax: {text!r}") from None
-        n.is_complex = True
-        _simplify_complex(n)
+        _set_complex(n, text)
         return n
-    if text.endswith("i"):
-        try:
-            imag = parse_float(text[:-1])
-        except ValueError:
-            pass
-        else:
-            n.is_complex = True
-            n.complex128 = complex(0, imag)
-            _simplify_complex(n)
-            return n
+    if text.endswith("i") and _set_imaginary(n, text):
+        return n
+    _set_integers(n, text)
+    if n.is_int:
+        n.is_float = True
+        n.float64 = float(n.int64)
+    elif n.is_uint:
+        n.is_float = True
+        n.float64 = float(n.uint64)
+    else:
+        _set_float(n, text)
+    if not (n.is_int or n.is_uint or n.is_float):
+        raise ValueError(f"illegal number syntax: {text!r}")
+    return n
+
+
+def _set_complex(n: NumberNode, text: str) -> None:
+    m = re.match(r"(.*?[0-9.])([+-].*)i\Z", text)
+    if not m:
+        raise ValueError(f"illegal number syntax: {text!r}")
+    try:
+        n.complex128 = complex(parse_float(m.group(1)), parse_float(m.group(2)))
+    except ValueError:
+        raise ValueError(f"illegal number syntax: {text!r}") from None
+    n.is_complex = True
+    _simplify_complex(n)
+
+
+def _set_imaginary(n: NumberNode, text: str) -> bool:
+    """`2i`: True when `text` is a float followed by i."""
+    try:
+        imag = parse_float(text[:-1])
+    except ValueError:
+        return False
+    n.is_complex = True
+    n.complex128 = complex(0, imag)
+    _simplify_complex(n)
+    return True
+
+
+def _set_integers(n: NumberNode, text: str) -> None:
+    """The uint64 and int64 the literal fits, if any."""
     try:
         u = parse_int(text)
         if 0 <= u < 1 << 64 and not text.startswith("-"):
             n.is_uint = True
             n.uint64 = u
     except ValueError:
-        u = None
+        pass
     try:
         i = parse_int(text)
         if -(1 << 63) <= i < 1 << 63:
@@ -1108,34 +1139,26 @@ def new_number(pos: int, line: int, text: str, typ: str) -> NumberNode:
                 n.uint64 = 0
     except ValueError:
         pass
-    if n.is_int:
-        n.is_float = True
-        n.float64 = float(n.int64)
-    elif n.is_uint:
-        n.is_float = True
-        n.float64 = float(n.uint64)
-    else:
-        f: float | None
-        try:
-            f = parse_float(text)
-        except ValueError:
-            f = None
-        if f is not None:
-            if not any(c in text for c in ".eEpP"):
-                raise ValueError(f"integer overflow: {text!r}")
-            n.is_float = True
-            n.float64 = f
-            if math.isfinite(f) and f == int(f):
-                iv = int(f)
-                if -(1 << 63) <= iv < 1 << 63:
-                    n.is_int = True
-                    n.int64 = iv
-                if 0 <= iv < 1 << 64:
-                    n.is_uint = True
-                    n.uint64 = iv
-    if not (n.is_int or n.is_uint or n.is_float):
-        raise ValueError(f"illegal number syntax: {text!r}")
-    return n
+
+
+def _set_float(n: NumberNode, text: str) -> None:
+    """A literal that is no integer: a float, and the integers it equals exactly."""
+    try:
+        f = parse_float(text)
+    except ValueError:
+        return
+    if not any(c in text for c in ".eEpP"):
+        raise ValueError(f"integer overflow: {text!r}")
+    n.is_float = True
+    n.float64 = f
+    if math.isfinite(f) and f == int(f):
+        iv = int(f)
+        if -(1 << 63) <= iv < 1 << 63:
+            n.is_int = True
+            n.int64 = iv
+        if 0 <= iv < 1 << 64:
+            n.is_uint = True
+            n.uint64 = iv
 
 
 def _simplify_complex(n: NumberNode) -> None:

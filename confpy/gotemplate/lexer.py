@@ -185,84 +185,74 @@ def _lex_action(src: _Source, pos: int) -> tuple[list[Token], bool, int]:
                 raise src.error(pos, "unclosed left paren in action")
             return tokens, False, pos + 2
         line, col = src.pos(pos)
-
-        def add(
-            kind: str, value: str, width: int, line: int = line, col: int = col,
-            adjacent: bool = adjacent,
-        ) -> None:
-            tokens.append(Token(kind, value, line, col, adjacent))
-
-        if c == "|":
-            add("pipe", c, 1)
-            pos += 1
-        elif c == "(":
+        kind, value, end = _one_token(src, pos)
+        if kind == "lparen":
             depth += 1
-            add("lparen", c, 1)
-            pos += 1
-        elif c == ")":
+        elif kind == "rparen":
             depth -= 1
             if depth < 0:
                 raise src.error(pos, "unexpected right paren")
-            add("rparen", c, 1)
-            pos += 1
-        elif c == ",":
-            add("comma", c, 1)
-            pos += 1
-        elif source.startswith(":=", pos):
-            add("declare", ":=", 2)
-            pos += 2
-        elif c == "=":
-            add("assign", "=", 1)
-            pos += 1
-        elif c == '"':
-            end = _scan_quoted(src, pos, '"')
-            add("string", source[pos:end], end - pos)
-            pos = end
-        elif c == "'":
-            end = _scan_quoted(src, pos, "'")
-            add("char", source[pos:end], end - pos)
-            pos = end
-        elif c == "`":
-            end = source.find("`", pos + 1)
-            if end == -1:
-                raise src.error(pos, "unterminated raw quoted string")
-            add("rawstring", source[pos + 1 : end], end + 1 - pos)
-            pos = end + 1
-        elif c == "$":
-            m = _IDENT.match(source, pos + 1)
-            name = "$" + (m.group(0) if m else "")
-            add("var", name, len(name))
-            pos += len(name)
-        elif c == "." and pos + 1 < n and (source[pos + 1].isalpha() or source[pos + 1] == "_"):
-            m = _IDENT.match(source, pos + 1)
-            assert m is not None
-            add("field", m.group(0), len(m.group(0)) + 1)
-            pos = m.end()
-        elif c.isdigit() or (c in "+-." and pos + 1 < n and source[pos + 1].isdigit()):
-            m = _NUMBER.match(source, pos)
-            if not m:
-                raise src.error(pos, f"bad number syntax: {source[pos:pos + 10]!r}")
-            add("number", m.group(0), m.end() - pos)
-            pos = m.end()
-        elif c == ".":
-            add("dot", ".", 1)
-            pos += 1
-        elif c.isalpha() or c == "_":
-            m = _IDENT.match(source, pos)
-            assert m is not None
-            word = m.group(0)
-            if word in ("true", "false"):
-                add("bool", word, len(word))
-            elif word == "nil":
-                add("nil", word, 3)
-            elif word in KEYWORDS:
-                add("keyword", word, len(word))
-            else:
-                add("ident", word, len(word))
-            pos = m.end()
-        else:
-            raise src.error(pos, f"unrecognized character in action: {c!r}")
+        tokens.append(Token(kind, value, line, col, adjacent))
+        pos = end
         adjacent = True
+
+
+_PUNCTUATION = {"|": "pipe", "(": "lparen", ")": "rparen", ",": "comma", "=": "assign"}
+
+
+def _one_token(src: _Source, pos: int) -> tuple[str, str, int]:
+    """The token starting at `pos` inside an action: (kind, value, position after it)."""
+    source = src.text
+    n = len(source)
+    c = source[pos]
+    if source.startswith(":=", pos):
+        return "declare", ":=", pos + 2
+    if c in _PUNCTUATION:
+        return _PUNCTUATION[c], c, pos + 1
+    if c in "\"'`":
+        return _quoted_token(src, pos, c)
+    if c == "$":
+        m = _IDENT.match(source, pos + 1)
+        name = "$" + (m.group(0) if m else "")
+        return "var", name, pos + len(name)
+    if c == "." and pos + 1 < n and (source[pos + 1].isalpha() or source[pos + 1] == "_"):
+        m = _IDENT.match(source, pos + 1)
+        assert m is not None
+        return "field", m.group(0), m.end()
+    if c.isdigit() or (c in "+-." and pos + 1 < n and source[pos + 1].isdigit()):
+        m = _NUMBER.match(source, pos)
+        if not m:
+            raise src.error(pos, f"bad number syntax: {source[pos:pos + 10]!r}")
+        return "number", m.group(0), m.end()
+    if c == ".":
+        return "dot", ".", pos + 1
+    if c.isalpha() or c == "_":
+        m = _IDENT.match(source, pos)
+        assert m is not None
+        word = m.group(0)
+        return _word_kind(word), word, m.end()
+    raise src.error(pos, f"unrecognized character in action: {c!r}")
+
+
+def _quoted_token(src: _Source, pos: int, quote: str) -> tuple[str, str, int]:
+    source = src.text
+    if quote == "`":
+        end = source.find("`", pos + 1)
+        if end == -1:
+            raise src.error(pos, "unterminated raw quoted string")
+        return "rawstring", source[pos + 1 : end], end + 1
+    end = _scan_quoted(src, pos, quote)
+    return ("string" if quote == '"' else "char"), source[pos:end], end
+
+
+def _word_kind(word: str) -> str:
+    if word in ("true", "false"):
+        return "bool"
+    if word == "nil":
+        return "nil"
+    if word in KEYWORDS:
+        return "keyword"
+    return "ident"
 
 
 def _scan_quoted(src: _Source, pos: int, quote: str) -> int:

@@ -401,6 +401,10 @@ class _Parser:
             raise self.error_at(t.line, t.col, f"unexpected keyword {t.value!r} inside an action")
         else:
             raise self.error_at(t.line, t.col, f"unexpected {t.value!r} in operand")
+        return self.with_fields(node, t, toks, pos)
+
+    def with_fields(self, node: Node, t: Token, toks: list[Token], pos: int) -> tuple[Node, int]:
+        """`$x.a.b`, `(pipe).a`: the fields written right after an operand."""
         names: list[str] = []
         while _adjacent_field(toks, pos):
             names.append(toks[pos].value)

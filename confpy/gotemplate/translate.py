@@ -705,36 +705,13 @@ class _Readable(_Exact):
         if name == "not":
             return _Typed(f"not {texts[0]}", "bool", False)
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
-            known = {a.type for a in args} & {"str", "int", "float", "bool"}
-            if len(known) > 1 or (name != "eq" and "bool" in known):
-                raise self.fail(line, f"{name} of values of different kinds (an error in Go)")
-            op = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
-            if name == "eq" and len(texts) > 2:
-                return _Typed(" or ".join(f"{texts[0]} == {t}" for t in texts[1:]), "bool", False)
-            return _Typed(f"{texts[0]} {op} {texts[1]}", "bool", False)
+            return self.rcompare(name, args, texts, line)
         if name == "len":
             if args[0].type == "str":
                 return _Typed(f'{texts[0]}.encode("utf-8")|length', "int", False)
             return _Typed(f"{texts[0]}|length", "int", False)
         if name == "index":
-            if args[0].type == "str":
-                raise self.fail(line, "index of a string (Go gives a byte)")
-            out = args[0]
-            for idx in texts[1:]:
-                elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
-                if out.type.startswith("map:"):
-                    out = _Typed(f"{out.text}.get({idx})", elem)
-                elif idx.startswith("(-"):
-                    raise self.fail(line, "index with a negative number (an error in Go)")
-                elif out.type.startswith("list:"):
-                    out = _Typed(f"{out.text}[{idx}]", elem)
-                elif idx.startswith('"'):
-                    out = _Typed(f"{out.text}.get({idx})", "any")
-                elif idx.lstrip("(-").rstrip(")").isdigit():
-                    out = _Typed(f"{out.text}[{idx}]", "any")
-                else:
-                    raise self.fail(line, "index of a value of unknown kind")
-            return out
+            return self.rindex(args, texts, line)
         if name == "printf":
             return self.rprintf(args, line)
         if name == "print" and all(a.type in ("str", "int") for a in args):
@@ -746,22 +723,54 @@ class _Readable(_Exact):
             return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
         if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
             raise self.fail(line, name)
+        self.refuse_untranslatable(name, args, line)
+        if name == "reverse":
+            return _Typed(f"{name}({', '.join(texts)})", args[0].type)
+        return _Typed(f"{name}({', '.join(texts)})", _RETURNS.get(name, "any"))
+
+    def rcompare(self, name: str, args: list[_Typed], texts: list[str], line: int) -> _Typed:
+        known = {a.type for a in args} & {"str", "int", "float", "bool"}
+        if len(known) > 1 or (name != "eq" and "bool" in known):
+            raise self.fail(line, f"{name} of values of different kinds (an error in Go)")
+        op = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
+        if name == "eq" and len(texts) > 2:
+            return _Typed(" or ".join(f"{texts[0]} == {t}" for t in texts[1:]), "bool", False)
+        return _Typed(f"{texts[0]} {op} {texts[1]}", "bool", False)
+
+    def rindex(self, args: list[_Typed], texts: list[str], line: int) -> _Typed:
+        if args[0].type == "str":
+            raise self.fail(line, "index of a string (Go gives a byte)")
+        out = args[0]
+        for idx in texts[1:]:
+            elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
+            if out.type.startswith("map:"):
+                out = _Typed(f"{out.text}.get({idx})", elem)
+            elif idx.startswith("(-"):
+                raise self.fail(line, "index with a negative number (an error in Go)")
+            elif out.type.startswith("list:"):
+                out = _Typed(f"{out.text}[{idx}]", elem)
+            elif idx.startswith('"'):
+                out = _Typed(f"{out.text}.get({idx})", "any")
+            elif idx.lstrip("(-").rstrip(")").isdigit():
+                out = _Typed(f"{out.text}[{idx}]", "any")
+            else:
+                raise self.fail(line, "index of a value of unknown kind")
+        return out
+
+    def refuse_untranslatable(self, name: str, args: list[_Typed], line: int) -> None:
+        """Calls whose Go behaviour depends on argument kinds convert cannot know: refused."""
         if name == "sortByLength" and [a.type for a in args] != ["list:str"]:
             raise self.fail(line, "sortByLength of anything but a list of strings")
         if name == "sortKVByLength" and [a.type for a in args] != ["list:kv"]:
             raise self.fail(line, "sortKVByLength of anything but a list of key-value pairs")
         if name == "join" and [a.type for a in args] != ["list:str", "str"]:
             raise self.fail(line, "join of anything but a list of strings and a string")
-        if name == "reverse":
-            if not args or args[0].type != "list:str":
-                raise self.fail(line, "reverse of anything but a list of strings")
-            return _Typed(f"{name}({', '.join(texts)})", args[0].type)
+        if name == "reverse" and (not args or args[0].type != "list:str"):
+            raise self.fail(line, "reverse of anything but a list of strings")
         if name in ("add", "sub", "mul", "div", "mod", "seq") and any(
             a.type != "int" for a in args
         ):
             raise self.fail(line, f"{name} of a value that is not known to be an integer")
-
-        return _Typed(f"{name}({', '.join(texts)})", _RETURNS.get(name, "any"))
 
     def rprintf(self, args: list[_Typed], line: int) -> _Typed:
         if not args or args[0].type != "str" or not args[0].text.startswith('"'):

@@ -241,18 +241,23 @@ class Transport:
         conn = self._connection(index)
         pooled = conn.used
         try:
-            conn.send("/v3" + path, payload, headers)
-            status, head = conn.read_head(timeout)
-        except Unreachable as e:
-            if not pooled or not isinstance(e.__cause__, ConnectionError):
-                raise
-            # The endpoint had closed this idle connection (reset, not a timeout): once
-            # more on a new one.
-            conn = Connection(conn.endpoint, conn.tls, timeout)
-            conn.send("/v3" + path, payload, headers)
-            status, head = conn.read_head(timeout)
-        raw = conn.read_body(head, timeout)
-        data = parse_json(conn.endpoint, raw, status)
+            try:
+                conn.send("/v3" + path, payload, headers)
+                status, head = conn.read_head(timeout)
+            except Unreachable as e:
+                if not pooled or not isinstance(e.__cause__, ConnectionError):
+                    raise
+                # The endpoint had closed this idle connection (reset, not a timeout): once
+                # more on a new one.
+                conn.close()
+                conn = Connection(conn.endpoint, conn.tls, timeout)
+                conn.send("/v3" + path, payload, headers)
+                status, head = conn.read_head(timeout)
+            raw = conn.read_body(head, timeout)
+            data = parse_json(conn.endpoint, raw, status)
+        except BaseException:
+            conn.close()  # midway through an exchange: never reused, never left open
+            raise
         conn.used = True
         self._release(index, conn)
         if status != 200:

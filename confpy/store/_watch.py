@@ -209,16 +209,7 @@ class _Stream:
                             continue
                         raise _Silent from None
                     silent_since = time.monotonic()
-                    if result.get("compact_revision"):
-                        raise RevisionCompactedError(start, int(result["compact_revision"]))
-                    if result.get("canceled"):
-                        reason = result.get("cancel_reason") or "no reason given"
-                        if "invalid auth token" in reason:
-                            # Log in again before the caller reconnects.
-                            self.store._transport.forget_token(conn.endpoint)
-                        if "permission denied" in reason and created < len(self.spans):
-                            raise SpanRefused(created)
-                        raise StoreUnavailableError("etcd cancelled the watch: " + reason)
+                    self._raise_if_ended(result, conn, start, created)
                     raw_events = result.get("events") or ()
                     if result.get("created") and not raw_events:
                         created += 1
@@ -228,11 +219,7 @@ class _Stream:
                         continue
                     events = _matching_events(raw_events, self.patterns)
                     if not self.settle:
-                        if raw_events:
-                            revision = max(int(ev["kv"]["mod_revision"]) for ev in raw_events)
-                        else:
-                            revision = int(result["header"]["revision"])
-                        yield WatchBatch(revision, events)
+                        yield WatchBatch(_revision(result, raw_events), events)
                     elif events:
                         # etcd's periodic progress notifications are not used here: each
                         # range's would only speak for that range.
@@ -251,6 +238,29 @@ class _Stream:
                 if "invalid auth token" in e.message:
                     self.store._transport.forget_token(conn.endpoint)
                 raise
+
+
+    def _raise_if_ended(
+        self, result: dict[str, Any], conn: Connection, start: int, created: int
+    ) -> None:
+        """A compacted start revision or a watch etcd cancelled ends the stream: say why."""
+        if result.get("compact_revision"):
+            raise RevisionCompactedError(start, int(result["compact_revision"]))
+        if result.get("canceled"):
+            reason = result.get("cancel_reason") or "no reason given"
+            if "invalid auth token" in reason:
+                # Log in again before the caller reconnects.
+                self.store._transport.forget_token(conn.endpoint)
+            if "permission denied" in reason and created < len(self.spans):
+                raise SpanRefused(created)
+            raise StoreUnavailableError("etcd cancelled the watch: " + reason)
+
+
+def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:
+    """The revision a response speaks for: its last event's, or etcd's at the time."""
+    if raw_events:
+        return max(int(ev["kv"]["mod_revision"]) for ev in raw_events)
+    return int(result["header"]["revision"])
 
 
 class _Silent(Exception):
