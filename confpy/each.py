@@ -29,7 +29,8 @@ from confpy.funcs import _glob
 from confpy.installer import create_beside
 from confpy.keys import matches_any
 from confpy.log import get_logger
-from confpy.resource import EACH_NAME, EachMatch, TemplateResource, each_dest_regex
+from confpy.resource import EachMatch, TemplateResource, each_dest_regex
+from confpy.resource_fields import EACH_NAME
 from confpy.snapshot import Snapshot
 
 log = get_logger("confpy.each")
