@@ -12,6 +12,7 @@ Used by tests/test_confd_differential.py (a fixed small seed set) and bench/conf
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -108,10 +109,10 @@ class DiffRunner:
             self.server.start()
             endpoint = self.server.url
         self.endpoint = endpoint
-        host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
-        import etcd3
+        from confpy.settings import load_settings
+        from confpy.store import EtcdStore
 
-        self.client = etcd3.client(host=host, port=int(port))
+        self.client = EtcdStore(load_settings({"endpoints": endpoint, "confdir": "/nonexistent"}, {}))
         self.batches = 0
         self.crashes: list[str] = []
         self.confd_killed = 0
@@ -139,7 +140,7 @@ class DiffRunner:
         prefix = f"/b{self.batches}"
         for i, case in enumerate(cases):
             for k, v in case.keys.items():
-                self.client.put(f"{prefix}/c{i}{k}", v)
+                self.client.put(f"{prefix}/c{i}{k}", v if isinstance(v, bytes) else v.encode())
         outs = {name: base / f"out-{name}" for name in ("confd", "direct", "converted")}
         for p in outs.values():
             p.mkdir(parents=True)
@@ -176,7 +177,14 @@ class DiffRunner:
             if conv.is_dir():
                 self._confpy(conv, "converted")
             converted_results = _collect(outs["converted"], len(cases))
-        self.client.delete_prefix(prefix + "/")
+        from confpy.store import prefix_end as store_prefix_end
+
+        start = (prefix + "/").encode()
+        self.client._rpc(  # the gateway call the store itself uses; tests may use it
+            "delete batch",
+            "/kv/deleterange",
+            {"key": _b64(start), "range_end": _b64(store_prefix_end(start))},
+        )
         return [
             Outcome(c, confd_results[i], direct_results[i], converted_results[i], was_converted[i])
             for i, c in enumerate(cases)
@@ -261,3 +269,7 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, float | int]:
         "converted_pct": 100.0 * conv_ok / len(conv) if conv else 100.0,
         "confd_failed": sum(o.confd is None for o in outcomes),
     }
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
