@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from confpy.errors import ConfpyError, InstallError, RenderError
-from confpy.funcs import _glob
 from confpy.installer import create_beside
+from confpy.keyfuncs import glob_regex
 from confpy.keys import matches_any
 from confpy.log import get_logger
 from confpy.resource import EachMatch, TemplateResource, each_dest_regex
@@ -94,7 +94,7 @@ def _children(
     assert r.each is not None
     prefix = r.prefix
     depth = r.each.count("/")
-    rx = _glob(r.each)
+    rx = glob_regex(r.each)
     static_patterns = r.full_keys[: len(r.keys)]
     static = (
         {k: v for k, v in values.items() if matches_any(static_patterns, k)}

@@ -16,7 +16,8 @@ from typing import Any
 
 from confpy import funcs
 from confpy.errors import RenderError
-from confpy.funcs import SRV, KVPair
+from confpy.funcs import SRV
+from confpy.keyfuncs import KVPair
 
 # Formatting values the way Go's fmt prints them.
 
