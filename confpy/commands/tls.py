@@ -173,7 +173,8 @@ def run_rotate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from confpy.keys import normalize_prefix, resolve_key
-    from confpy.rotate import RotateOptions, rotate, run_every
+    from confpy.rotate import RotateOptions, rotate
+    from confpy.rotate_every import run_every
     from confpy.store import EtcdStore
     from confpy.wakeup import Wakeup
 
