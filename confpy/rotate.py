@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import tenacity
 
-from confpy import tls
+from confpy import tls, tls_names
 from confpy.backoff import Backoff, retrying
 from confpy.errors import (
     ConfigError,
@@ -88,12 +88,12 @@ class RotateOptions:
             raise ConfigError(
                 f"--key-type: unknown key type {self.key_type!r} (use {', '.join(tls.KEY_TYPES)})"
             )
-        tls.check_validity(self.days)
-        tls.check_common_name(self.common_name)
+        tls_names.check_validity(self.days)
+        tls_names.check_common_name(self.common_name)
         if self.cert_out is not None and self.key_out is not None and self.cert_out == self.key_out:
             raise ConfigError("--cert-out and --key-out must be different files")
         for san in self.sans:
-            tls.parse_san(san)
+            tls_names.parse_san(san)
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
 def issue(opts: RotateOptions, issuer: Issuer | None, *, now: dt.datetime | None = None) -> Issued:
     """Generate a key and a certificate for it, signed by `issuer` or by itself."""
     key = tls.generate_key(opts.key_type)
-    sans = [tls.parse_san(s) for s in opts.sans]
+    sans = [tls_names.parse_san(s) for s in opts.sans]
     cert = tls.build_certificate(
         key,
         opts.common_name,
