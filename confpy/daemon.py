@@ -37,9 +37,10 @@ from confpy.keys import PatternIndex
 from confpy.log import get_logger
 from confpy.mirror import Mirror
 from confpy.outcomes import record
+from confpy.reloads import reload_keys
 from confpy.resource import TemplateResource
 from confpy.resource_state import ResourceTable
-from confpy.runner import Config, apply, reload_keys, render_all
+from confpy.runner import Config, apply, render_all
 from confpy.schedule import Debouncer, ReloadLimiter
 from confpy.snapshot import Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
@@ -71,7 +72,8 @@ class Daemon:
         self.options = options = options or WatchOptions()
         self.hooks = hooks or Hooks()
         self.status = status or Status(clock)
-        self.status.set_bounds(options.max_lag, _silent_after(store, options))
+        progress = getattr(store, "progress_interval", None)
+        self.status.set_bounds(options.max_lag, options.silent_after(progress))
         self._clock = clock
         self._next_watchdog = float("inf")
         self._wakeup = Wakeup(self.hooks.signals)
@@ -97,10 +99,6 @@ class Daemon:
     def request_reload(self) -> None:
         self._reload.set()
         self._wakeup.wake()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -389,12 +387,3 @@ class Daemon:
         self._render(names, reason="reload")
         self._start_watch()
         self._say_started(snapshot)
-
-
-def _silent_after(store: Store, options: WatchOptions) -> float | None:
-    """How long etcd may stay silent before /healthz says so; None when nothing promises
-    regular word from it (a store without progress notifications)."""
-    if options.interval is not None:
-        return options.interval + options.max_lag
-    progress = getattr(store, "progress_interval", None)
-    return None if progress is None else float(progress) + options.max_lag

@@ -39,6 +39,13 @@ class WatchOptions:
     min_reload_interval: float = DEFAULT_MIN_RELOAD_INTERVAL
     max_lag: float = DEFAULT_MAX_LAG
 
+    def silent_after(self, progress_interval: float | None) -> float | None:
+        """How long etcd may stay silent before /healthz says so, given how often the store
+        promises word from it; None when nothing promises regular word."""
+        if self.interval is not None:
+            return self.interval + self.max_lag
+        return None if progress_interval is None else float(progress_interval) + self.max_lag
+
 
 @dataclass(frozen=True)
 class Hooks:

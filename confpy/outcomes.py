@@ -1,6 +1,6 @@
 """Account for what a change set did: retries, owed and deferred reloads, health, metrics.
 
-`record()` reads a `runner.Report` and updates the daemon's `ResourceTable` and the
+`record()` reads a `report.Report` and updates the daemon's `ResourceTable` and the
 `health.Status` (counters, latency, what is failing), logging retries and recoveries.
 No I/O beyond the log.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from confpy.health import Status
 from confpy.log import get_logger
+from confpy.report import Outcome, Report
 from confpy.resource_state import ResourceTable
-from confpy.runner import Outcome, Report
 
 log = get_logger("confpy.daemon")
 

@@ -1,29 +1,22 @@
 """Bring resources in line with a snapshot: render, stage, check, install, then reload once.
 
-`apply()` is shared by `render --onetime` and the watch daemon. `run_onetime()` adds the
-`--wait-for-keys` loop that replaces `until confd -onetime ...; do sleep 5; done`.
+`apply()` is shared by `render --onetime` (`confpy.onetime`) and the watch daemon; the
+reload actions it runs live in `confpy.reloads`, what it reports in `confpy.report`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 from confpy import each
 from confpy.errors import (
     CheckFailedError,
-    CommandError,
     ConfigProblems,
     ConfpyError,
     InstallError,
-    KeysMissingError,
-    MissingKeyError,
-    ProcessError,
     RenderError,
-    StoreUnavailableError,
 )
 from confpy.installer import (
     Staged,
@@ -42,15 +35,15 @@ from confpy.installer import (
 )
 from confpy.keys import select
 from confpy.log import get_logger
-from confpy.process import describe, run_checked, signal_pidfile, substitute
 from confpy.redact import scrub
+from confpy.reloads import Limiter, Unlimited, reload_actions, reload_once, roll_back
+from confpy.report import Outcome, Report, fail
 from confpy.resource import TemplateResource, load_resources
-from confpy.snapshot import Snapshot, Store
+from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
 from confpy.validate import validate_output
 
 log = get_logger("confpy.runner")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,46 +77,6 @@ def load_config(confdir: Path, prefix: str = "") -> Config:
     return Config(confdir, tuple(loaded.resources), templates)
 
 
-@dataclass
-class Outcome:
-    """What happened to one resource in one run."""
-
-    resource: TemplateResource
-    status: str = "unchanged"
-    """unchanged | installed | pending (noop) | failed"""
-    step: str = ""
-    """Where it failed: render | stage | check | install | reload."""
-    error: ConfpyError | None = None
-    diff: str | None = None
-    checksum: str = ""
-    reload_owed: bool = False
-    """Its file was installed (now or earlier) but its reload has not run successfully
-    since: deferred by the reload limiter, failed, or blocked by a failure in its change
-    set. The daemon runs it again, even though the file will then be unchanged."""
-    reload_not_before: float | None = None
-    """When the limiter deferred the reload: the limiter's time at which it may run."""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-
-@dataclass
-class Report:
-    revision: int
-    outcomes: list[Outcome] = field(default_factory=list)
-    reloads: int = 0
-    """Distinct reload actions run (commands, signals, restarts)."""
-
-    @property
-    def ok(self) -> bool:
-        return not any(o.failed for o in self.outcomes)
-
-    @property
-    def installed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "installed"]
-
-
 def render_all(
     config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
 ) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
@@ -154,16 +107,6 @@ def render_all(
 
 Notifier = Callable[[list[TemplateResource]], None]
 """Called with the resources a change set installed, after their reload commands ran."""
-
-
-class Limiter(Protocol):
-    """How often reload actions may run (`confpy.schedule.ReloadLimiter`)."""
-
-    def allowed(self, key: Hashable, interval: float | None = None) -> bool: ...
-
-    def next_allowed(self, key: Hashable, interval: float | None = None) -> float: ...
-
-    def ran(self, key: Hashable) -> None: ...
 
 
 def apply(
@@ -238,7 +181,7 @@ def _fold(
             out.status, out.step = "failed", first.step
             out.error = each.EachFileError(each.label(first.resource), first.error, len(failed) - 1)
         elif r.name in problems:
-            _fail(out, "install", problems[r.name], report.revision)
+            fail(out, "install", problems[r.name], report.revision)
         elif any(o.status == "installed" for o in group):
             out.status = "installed"
         elif any(o.status == "pending" for o in group):
@@ -280,7 +223,7 @@ def _apply_files(
                 outcomes[name].reload_owed = True
     for name, error in failures.items():
         if name in outcomes:
-            _fail(outcomes[name], "render", error, snapshot.revision)
+            fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
     renamed_into: set[Path] = set()
@@ -354,9 +297,9 @@ def _stage_one(
         if not options.sync_only:
             check(s)
     except CheckFailedError as e:
-        _fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
+        fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
     except InstallError as e:
-        _fail(o, "stage", e, snapshot.revision)
+        fail(o, "stage", e, snapshot.revision)
 
 
 def _hold_back(staged: list[Staged], outcomes: dict[str, Outcome], revision: int) -> None:
@@ -365,7 +308,7 @@ def _hold_back(staged: list[Staged], outcomes: dict[str, Outcome], revision: int
     for s in staged:
         o = outcomes[s.resource.name]
         if not o.failed:
-            _fail(
+            fail(
                 o,
                 "check",
                 InstallError(
@@ -387,7 +330,7 @@ def _commit_one(
             previous[s.resource.name] = keep_previous(s.resource)
         commit(s, sync_dir=False)
     except InstallError as e:
-        _fail(o, "install", e, revision)
+        fail(o, "install", e, revision)
         return False
     o.status = "installed"
     if s.remove:  # an `each` file whose match is gone
@@ -415,7 +358,7 @@ def _reload_installed(
     """Reload what was installed or owed, rolling back where asked; how many reloads ran."""
     for o in outcomes.values():
         if o.status == "installed":
-            o.reload_owed = bool(_reload_actions(o.resource))
+            o.reload_owed = bool(reload_actions(o.resource))
     to_reload = [
         r for r in resources if outcomes[r.name].reload_owed and not outcomes[r.name].failed
     ]
@@ -423,180 +366,12 @@ def _reload_installed(
     if to_reload:
         if previous and limiter is not None:
             # A rollback judges the file just installed: its reload is never deferred.
-            limiter = _Unlimited(limiter)
-        reloads = _reload_once(to_reload, outcomes, revision, limiter)
-        reloads += _roll_back(to_reload, outcomes, previous, revision)
+            limiter = Unlimited(limiter)
+        reloads = reload_once(to_reload, outcomes, revision, limiter)
+        reloads += roll_back(to_reload, outcomes, previous, revision)
     for backup in previous.values():  # kept for a reload that did not run (deferred)
         discard(backup)
     return reloads
-
-
-def _reload_once(
-    resources: list[TemplateResource],
-    outcomes: dict[str, Outcome],
-    revision: int,
-    limiter: Limiter | None,
-) -> int:
-    """Run each distinct reload action once, in resource order, after all files are in place.
-
-    Two resources share an action when it is the same command after `{{ dest }}` is
-    substituted (a certificate and its key both running `nginx -s reload`), or the same
-    signal to the same pidfile. A resource any of whose actions the limiter holds back
-    keeps its reload owed, and none of its actions runs now.
-    """
-    held: set[tuple[str, ...]] = set()
-    intervals: dict[tuple[str, ...], float | None] = {}
-    if limiter is not None:
-        for r in resources:
-            for key in reload_keys(r):
-                mine = r.min_reload_interval
-                other = intervals.get(key)
-                intervals[key] = mine if other is None else max(other, mine or 0.0)
-        held = {key for key, interval in intervals.items() if not limiter.allowed(key, interval)}
-    done: dict[tuple[str, ...], ConfpyError | None] = {}
-    for r in resources:
-        actions = _reload_actions(r)
-        if limiter is not None and any(key in held for key, _ in actions):
-            outcomes[r.name].reload_not_before = max(
-                limiter.next_allowed(key, intervals[key]) for key, _ in actions if key in held
-            )
-            log.debug("reload deferred", resource=r.name, revision=revision)
-            continue
-        for key, action in actions:
-            if key not in done:
-                if limiter is not None:
-                    limiter.ran(key)
-                try:
-                    action()
-                    done[key] = None
-                    log.info("reloaded", resource=r.name, action=key[0], revision=revision)
-                except (CommandError, ProcessError) as e:
-                    done[key] = e
-        errors = [done[key] for key, _ in actions if done[key] is not None]
-        if errors and errors[0] is not None:
-            _fail(outcomes[r.name], "reload", errors[0], revision)
-        else:
-            outcomes[r.name].reload_owed = False
-    return len(done)
-
-
-class _Unlimited:
-    """A limiter that allows every reload now, still telling `inner` what ran."""
-
-    def __init__(self, inner: Limiter) -> None:
-        self.inner = inner
-
-    def allowed(self, key: Hashable, interval: float | None = None) -> bool:
-        return True
-
-    def next_allowed(self, key: Hashable, interval: float | None = None) -> float:
-        return self.inner.next_allowed(key, interval)
-
-    def ran(self, key: Hashable) -> None:
-        self.inner.ran(key)
-
-
-def _roll_back(
-    installed: list[TemplateResource],
-    outcomes: dict[str, Outcome],
-    previous: dict[str, Staged],
-    revision: int,
-) -> int:
-    """`on_reload_failure = "rollback"`: put back the previous file of every resource whose
-    reload failed, then reload those once more. The resource stays failed either way.
-
-    Returns the reload actions run after the rollback.
-    """
-    restored: list[TemplateResource] = []
-    removed: set[str] = set()
-    try:
-        for r in installed:
-            o, backup = outcomes[r.name], previous.pop(r.name, None)
-            if backup is None:
-                continue
-            if not (o.failed and o.step == "reload"):
-                discard(backup)
-                continue
-            try:
-                commit(backup)
-            except InstallError as e:
-                o.error = CommandError(
-                    f"{o.error}; rollback failed: {e.reason}", command="rollback"
-                )
-                log.error("rollback failed", resource=r.name, dest=str(r.dest), error=e.reason)
-                continue
-            log.warning(
-                "reload failed, previous file restored",
-                resource=r.name,
-                dest=str(r.dest),
-                revision=revision,
-                removed=backup.remove,
-            )
-            restored.append(r)
-            if backup.remove:
-                removed.add(r.name)
-    finally:
-        for backup in previous.values():
-            discard(backup)
-    if not restored:
-        return 0
-    first = {r.name: outcomes[r.name].error for r in restored}
-    again = {r.name: Outcome(r) for r in restored}
-    count = _reload_once(restored, again, revision, None)  # never deferred: undo now
-    for r in restored:
-        after = again[r.name].error
-        what = (
-            "removed the new file (there was none before)"
-            if r.name in removed
-            else "restored the previous file"
-        )
-        message = (
-            f"{first[r.name]}; {what} and reloaded"
-            if after is None
-            else f"{first[r.name]}; {what}, and the reload after it failed too: {after}"
-        )
-        outcomes[r.name].error = CommandError(message, command="rollback")
-    return count
-
-
-def reload_keys(r: TemplateResource) -> list[tuple[str, ...]]:
-    """What identifies each of a resource's reload actions: equal keys run once per change set."""
-    return [key for key, _ in _reload_actions(r)]
-
-
-def _reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable[[], None]]]:
-    actions: list[tuple[tuple[str, ...], Callable[[], None]]] = []
-    if r.reload_cmd is not None:
-        command = substitute(r.reload_cmd, dest=str(r.dest))
-        actions.append((("reload_cmd", describe(command)), lambda: _run(r, command, "reload_cmd")))
-    if r.reload_signal and r.pidfile:
-        pidfile, signame = r.pidfile, r.reload_signal
-        actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
-    if r.reload_url is not None:  # issue 14: after reload_cmd and the signal, before restart
-        url, method = r.reload_url, r.reload_method
-        actions.append(
-            (("reload_url", method, url), lambda: _request(url, method, r.command_timeout))
-        )
-    if r.restart_cmd is not None:
-        command = substitute(r.restart_cmd, dest=str(r.dest))
-        actions.append(
-            (("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd"))
-        )
-    return actions
-
-
-def _request(url: str, method: str, timeout: float) -> None:
-    from confpy.reload_http import send
-
-    send(url, method, timeout)
-
-
-def _signal(pidfile: Path, signame: str) -> None:
-    signal_pidfile(pidfile, signame)
-
-
-def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
-    run_checked(command, timeout=r.command_timeout, what=what, dest=str(r.dest))
 
 
 def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) -> CheckFailedError:
@@ -616,80 +391,3 @@ def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) 
         public = list(r.keys)
     reason = scrub(error.reason, values, public)
     return error if reason == error.reason else CheckFailedError(reason, dest=error.dest)
-
-
-def _fail(o: Outcome, step: str, error: ConfpyError, revision: int) -> None:
-    o.status, o.step, o.error = "failed", step, error
-    fields: dict[str, object] = {
-        "resource": o.resource.name,
-        "dest": str(o.resource.dest),
-        "revision": revision,
-        "step": step,
-        "error": str(error),
-    }
-    if isinstance(error, CommandError) and error.status is not None:
-        fields["status"] = error.status
-        fields["output"] = error.output
-    log.error("resource failed", **fields)
-
-
-def run_onetime(
-    config: Config,
-    store: Store,
-    options: RenderOptions,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> Report:
-    """Render every resource once; with `wait_for_keys`, retry until etcd and the keys are there."""
-
-    def attempt() -> tuple[Snapshot, dict[str, bytes], dict[str, ConfpyError]]:
-        snapshot = store.snapshot(config.patterns)
-        rendered, failures = render_all(config, config.resources, snapshot)
-        missing = sorted({e.key for e in failures.values() if isinstance(e, MissingKeyError)})
-        if missing and options.wait_for_keys > 0:
-            raise KeysMissingError(missing)
-        return snapshot, rendered, failures
-
-    if options.wait_for_keys > 0:
-        snapshot, rendered, failures = retry_until(
-            attempt, options.wait_for_keys, sleep=sleep, clock=clock
-        )
-    else:
-        snapshot, rendered, failures = attempt()
-    log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
-    return apply(config.resources, snapshot, rendered, failures, options, atomic=False)
-
-
-def retry_until(
-    fn: Callable[[], T],
-    timeout: float,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> T:
-    """Call `fn` until it succeeds, retrying unavailability and missing keys with backoff.
-
-    The deadline holds: no wait runs past `timeout` seconds after the first call, the
-    last attempt is made at the deadline, and then the last error is raised.
-    """
-    import tenacity
-
-    from confpy.backoff import WAITING_FOR_ETCD, retrying
-
-    def say(error: BaseException, wait: float) -> None:
-        if isinstance(error, KeysMissingError):
-            log.warning("waiting for keys", missing=error.keys, retry_in=round(wait, 2))
-        else:
-            log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
-
-    retry = retrying(
-        WAITING_FOR_ETCD,
-        retry_on=(StoreUnavailableError, KeysMissingError),
-        stop=tenacity.stop_never,
-        sleep=sleep,
-        on_retry=say,
-        deadline=clock() + timeout,
-        clock=clock,
-    )
-    return retry(fn)

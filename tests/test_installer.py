@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from confpy.report import Report
 from confpy.resource import TemplateResource, load_resources
-from confpy.runner import RenderOptions, Report, apply
+from confpy.runner import RenderOptions, apply
 from confpy.snapshot import Snapshot
 from tests.helpers import ConfTree, mode_of
 

@@ -87,7 +87,7 @@ def test_wait_for_keys_deadline_holds_with_a_last_attempt_at_the_deadline() -> N
     import pytest
 
     from confpy.errors import StoreUnavailableError
-    from confpy.runner import retry_until
+    from confpy.onetime import retry_until
 
     clock = FakeClock(0.0)
     attempts: list[float] = []

@@ -43,9 +43,8 @@ def test_a_missing_key_is_a_problem_unless_cert_only() -> None:
 def test_an_expired_certificate_is_a_problem() -> None:
     cert, key = pair(days=1)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-    assert examine(published(cert, key), now=later).problems[0].startswith(
-        "the certificate expired at"
-    )
+    problems = examine(published(cert, key), now=later).problems
+    assert problems[0].startswith("the certificate expired at")
 
 
 def test_a_local_key_file_is_checked_against_the_certificate(tmp_path: Path) -> None:

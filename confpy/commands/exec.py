@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     from confpy.daemon import Daemon
     from confpy.daemon_options import Hooks
     from confpy.errors import EXIT_FAILED, ConfpyError
+    from confpy.onetime import run_onetime
     from confpy.resource import TemplateResource
-    from confpy.runner import RenderOptions, load_config, run_onetime
+    from confpy.runner import RenderOptions, load_config
     from confpy.store import EtcdStore
     from confpy.supervisor import Supervisor
     from confpy.wakeup import Wakeup

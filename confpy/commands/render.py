@@ -149,7 +149,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from confpy import log, template_cache
-    from confpy.runner import RenderOptions, load_config, run_onetime
+    from confpy.onetime import run_onetime
+    from confpy.runner import RenderOptions, load_config
     from confpy.store import EtcdStore
 
     settings = settings_from(args)
@@ -236,7 +237,7 @@ def _without_install(args: argparse.Namespace, config: Any, settings: Any, optio
     """--data (keys from a fixture file) and/or --stdout (print instead of install)."""
     from pathlib import Path
 
-    from confpy.runner import run_onetime
+    from confpy.onetime import run_onetime
     from confpy.snapshot import Store
 
     store: Store
