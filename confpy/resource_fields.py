@@ -70,6 +70,7 @@ class FieldParser:
         )
 
     def get(self, name: str, kinds: type | tuple[type, ...], what: str) -> Any:
+        """The field's value, None when absent; a ConfigError when not of `kinds`."""
         value = self.table.get(name)
         if value is None:
             return None
@@ -230,10 +231,10 @@ class FieldParser:
 
     def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
         """uid from `uid` or from a user name in `owner` (gid and group alike)."""
-        number = self.get(name, int, "an integer")
+        number: int | None = self.get(name, int, "an integer")
         value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
         if value is None:
-            return number  # type: ignore[no-any-return]
+            return number
         if number is not None:
             raise self.error(by_name, f"set either {by_name} or {name}, not both")
         try:
@@ -243,7 +244,7 @@ class FieldParser:
             raise self.error(by_name, f"no such {kind} {value!r}") from None
 
     def _reload_signal(self) -> str | None:
-        reload_signal = self.get("reload_signal", str, 'a signal name such as "HUP"')
+        reload_signal: str | None = self.get("reload_signal", str, 'a signal name such as "HUP"')
         if reload_signal is None:
             return None
         reload_signal = reload_signal.upper().removeprefix("SIG")
@@ -251,7 +252,7 @@ class FieldParser:
             raise self.error("reload_signal", f"unknown signal {reload_signal!r}")
         if not self.table.get("pidfile"):
             raise self.error("reload_signal", "needs pidfile to know which process to signal")
-        return reload_signal  # type: ignore[no-any-return]
+        return reload_signal
 
     def _pidfile(self) -> Path | None:
         pidfile = self.get("pidfile", str, "a path")
@@ -265,12 +266,12 @@ class FieldParser:
             raise self.error("command_timeout", str(e)) from None
 
     def _validate(self) -> str | None:
-        validate = self.get("validate", str, "one of " + ", ".join(VALIDATORS))
+        validate: str | None = self.get("validate", str, "one of " + ", ".join(VALIDATORS))
         if validate is not None and validate not in VALIDATORS:
             raise self.error(
                 "validate", f"must be one of {', '.join(VALIDATORS)}, got {validate!r}"
             )
-        return validate  # type: ignore[no-any-return]
+        return validate
 
     def _wait(self) -> tuple[float, float] | None:
         wait_text = self.get("wait", str, 'a "MIN:MAX" window such as "2s:10s"')
@@ -287,13 +288,13 @@ class FieldParser:
             raise self.error("min_reload_interval", str(e)) from None
 
     def _syntax(self) -> str:
-        syntax = self.get("syntax", str, "jinja or go")
+        syntax: str | None = self.get("syntax", str, "jinja or go")
         if syntax is None:
             src_name = self.table.get("src")
             return "go" if isinstance(src_name, str) and src_name.endswith(".tmpl") else "jinja"
         if syntax not in SYNTAXES:
             raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
-        return syntax  # type: ignore[no-any-return]
+        return syntax
 
     def _each_and_reload_fields(self, dest: str) -> tuple[str | None, str | None, str, int, str]:
         """each, reload_url, reload_method, min_bytes, on_reload_failure, checked."""

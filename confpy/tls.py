@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from confpy.errors import ConfigError
@@ -76,7 +77,7 @@ def build_certificate(
     self_signed = issuer_cert is None
     signer = key if self_signed else issuer_key
     assert signer is not None  # for the type checker: guarded above
-    issuer_name = subject if self_signed else issuer_cert.subject  # type: ignore[union-attr]
+    issuer_name = subject if issuer_cert is None else issuer_cert.subject
     general_names = list(sans)
     if not general_names:
         # Modern TLS clients ignore the CN: without a SAN, hostname checks could never pass.
@@ -122,9 +123,7 @@ def build_certificate(
         )
     else:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                issuer_key.public_key()  # type: ignore[union-attr]
-            ),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
             critical=False,
         )
     return builder.sign(signer, _hash_for(signer))
@@ -226,8 +225,8 @@ def load_certificate(data: bytes, *, what: str = "certificate") -> x509.Certific
 # -- inspection --------------------------------------------------------------------------------
 
 
-def _public_der(public: object) -> bytes:
-    return public.public_bytes(  # type: ignore[attr-defined, no-any-return]
+def _public_der(public: CertificatePublicKeyTypes) -> bytes:
+    return public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 

@@ -98,7 +98,7 @@ def _tls_parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     return p
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "tls",
         help="rotate or show a TLS keypair published in etcd",
