@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from confpy import __version__
 from confpy.errors import (
@@ -45,7 +46,7 @@ def exit_code_for(error: ConfpyError) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as ConfigError (one line, exit 2), not SystemExit."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{self.prog}: {message}")
 
 

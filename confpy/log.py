@@ -143,5 +143,6 @@ class _NamedLoggerFactory:
         import structlog
 
         logger = structlog.PrintLogger(self._out)
+        # structlog's add_logger_name reads `.name`, which PrintLogger does not declare.
         logger.name = str(args[0]) if args else "confpy"  # type: ignore[attr-defined]
         return logger

@@ -1,4 +1,5 @@
-"""Rotate a TLS keypair published in etcd: issue, publish in one transaction, renew on a timer.
+"""Rotate a TLS keypair published in etcd: issue, publish in one transaction (the timer that
+renews it is confpy.rotate_every).
 
 Layouts (see docs/tls.md):
   shared key        PREFIX/ssl_certificate and PREFIX/ssl_private_key, written together
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,14 +24,13 @@ from typing import Any, TypeVar
 
 import tenacity
 
-from confpy import tls
+from confpy import tls, tls_names
 from confpy.backoff import Backoff, retrying
 from confpy.errors import (
     ConfigError,
     ConflictError,
     InstallError,
     KeysMissingError,
-    StoreError,
     StoreUnavailableError,
 )
 from confpy.installer import create_beside
@@ -89,12 +88,12 @@ class RotateOptions:
             raise ConfigError(
                 f"--key-type: unknown key type {self.key_type!r} (use {', '.join(tls.KEY_TYPES)})"
             )
-        tls.check_validity(self.days)
-        tls.check_common_name(self.common_name)
+        tls_names.check_validity(self.days)
+        tls_names.check_common_name(self.common_name)
         if self.cert_out is not None and self.key_out is not None and self.cert_out == self.key_out:
             raise ConfigError("--cert-out and --key-out must be different files")
         for san in self.sans:
-            tls.parse_san(san)
+            tls_names.parse_san(san)
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def load_issuer(store: Store | None, opts: RotateOptions) -> Issuer | None:
 def issue(opts: RotateOptions, issuer: Issuer | None, *, now: dt.datetime | None = None) -> Issued:
     """Generate a key and a certificate for it, signed by `issuer` or by itself."""
     key = tls.generate_key(opts.key_type)
-    sans = [tls.parse_san(s) for s in opts.sans]
+    sans = [tls_names.parse_san(s) for s in opts.sans]
     cert = tls.build_certificate(
         key,
         opts.common_name,
@@ -319,92 +318,3 @@ def _with_retries(
         event=f"{what} failed, retrying",
     )
     return retry(fn)
-
-
-# -- --every: keep the published certificate fresh ---------------------------------------------
-
-
-def seconds_until_renewal(
-    store: Store, opts: RotateOptions, renew_before: float, now: dt.datetime
-) -> float:
-    """How long the published certificate may stay; <= 0 means rotate now.
-
-    Reading etcd rather than remembering our own certificate lets several hosts run
-    `--every` on one prefix: whoever rotates first refreshes it for all.
-    """
-    data, _ = store.get(opts.cert_key)
-    if data is None:
-        return 0.0
-    try:
-        info = tls.inspect(tls.load_certificate(data, what=opts.cert_key))
-    except ConfigError:
-        log.warning("published certificate does not parse; replacing it", cert_key=opts.cert_key)
-        return 0.0
-    if opts.publish_key:
-        key_pem, _ = store.get(opts.key_key)
-        if key_pem is None:
-            return 0.0
-    elif opts.key_out is not None:
-        # Certificate-only layout: our local key must be the one the certificate certifies,
-        # or consumers would trust a certificate we cannot serve.
-        try:
-            local = tls.load_key(opts.key_out.read_bytes(), what=str(opts.key_out))
-            cert = tls.load_certificate(data, what=opts.cert_key)
-        except (OSError, ConfigError):
-            return 0.0
-        if not tls.key_matches_cert(local, cert):
-            return 0.0
-    return (info.not_after - now).total_seconds() - renew_before
-
-
-def run_every(
-    store: Store,
-    opts: RotateOptions,
-    *,
-    every: float,
-    renew_before: float,
-    stop: threading.Event,
-    rotate_first: bool = True,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    backoff_max: float = 30.0,
-) -> int:
-    """Rotate now (unless `rotate_first` is False), then check every `every` seconds and
-    rotate when the published certificate is within `renew_before` of expiry, until `stop`.
-
-    etcd outages and lost races are logged and retried with backoff; they never end the loop.
-    Returns the number of rotations done.
-    """
-    log.info(
-        "rotation loop starting",
-        prefix=opts.prefix,
-        cert_key=opts.cert_key,
-        every=every,
-        renew_before=renew_before,
-    )
-    rotations = 0
-    failures = 0
-    force = rotate_first
-    backoff = Backoff(0.5, backoff_max, jitter=0.5)
-    while not stop.is_set():
-        try:
-            remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
-            if remaining <= 0:
-                rotate(store, opts)
-                rotations += 1
-                force = False
-                remaining = seconds_until_renewal(store, opts, renew_before, now())
-                if remaining <= 0:
-                    # The published certificate is due at once: renew_before is too close
-                    # to the validity. Don't spin: wait a full period.
-                    remaining = every
-            failures = 0
-            wait = max(0.05, min(every, remaining))
-            log.debug("next check", seconds=round(wait, 2))
-        except (StoreError, ConflictError) as e:
-            failures += 1
-            wait = backoff.delay(failures)
-            log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
-        stop.wait(wait)
-    log.info("rotation loop stopped", prefix=opts.prefix, rotations=rotations)
-    return rotations
-

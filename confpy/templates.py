@@ -34,6 +34,7 @@ from confpy.errors import (
     TemplateSyntaxError,
 )
 from confpy.gotemplate.engine import GoTemplate
+from confpy.keyfuncs import KeyFunctions
 from confpy.redact import describe_key, one_line, redact
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -293,7 +294,7 @@ def render_template(
 ) -> bytes:
     """Render one resource inside its boundary: any failure is one redacted RenderError."""
     view = decode_view(resource, snapshot)
-    keyfuncs = funcs.KeyFunctions(view)
+    keyfuncs = KeyFunctions(view)
     context: dict[str, Any] = keyfuncs.functions()
     match = resource.each_match
     if match is not None:  # one file of an `each` resource (issue 14)

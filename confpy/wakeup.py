@@ -21,12 +21,15 @@ import os
 import select
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
+from typing import Any, TypeAlias
 
 from confpy.errors import ProcessError
 
 _WAKE_BYTE = b"\0"
+# What signal.signal() takes and returns (None: a handler not installed from Python).
+_Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class Wakeup:
@@ -45,7 +48,7 @@ class Wakeup:
         self._w = -1
         self._rung = False
         self._old_wakeup_fd = -1
-        self._old_handlers: dict[signal.Signals, object] = {}
+        self._old_handlers: dict[signal.Signals, _Handler] = {}
 
     @property
     def is_open(self) -> bool:
@@ -79,7 +82,7 @@ class Wakeup:
             return
         if self.signals:
             for sig, old in self._old_handlers.items():
-                signal.signal(sig, old if old is not None else signal.SIG_DFL)  # type: ignore[arg-type]
+                signal.signal(sig, old if old is not None else signal.SIG_DFL)
             self._old_handlers.clear()
             signal.set_wakeup_fd(self._old_wakeup_fd)
         # Under the lock so that `wake()` never writes to a closed (and reused) fd number.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from confpy.each import expand, manifest_path
+from confpy.each import expand
+from confpy.each_manifest import manifest_path
 from confpy.resource import load_resource
 from confpy.snapshot import Snapshot
 from confpy.store import EtcdStore

@@ -2,7 +2,7 @@
 
 import pytest
 
-from confpy import funcs
+from confpy import funcs, keyfuncs
 from confpy.errors import MissingKeyError, RenderError
 
 VIEW = {
@@ -16,53 +16,53 @@ VIEW = {
 
 
 @pytest.fixture
-def kf() -> funcs.KeyFunctions:
-    return funcs.KeyFunctions(VIEW)
+def kf() -> keyfuncs.KeyFunctions:
+    return keyfuncs.KeyFunctions(VIEW)
 
 
-def test_getv_returns_the_value(kf: funcs.KeyFunctions) -> None:
+def test_getv_returns_the_value(kf: keyfuncs.KeyFunctions) -> None:
     """getv reads one key."""
     assert kf.getv("/app/name") == "web"
 
 
-def test_getv_uses_the_default_for_a_missing_key(kf: funcs.KeyFunctions) -> None:
+def test_getv_uses_the_default_for_a_missing_key(kf: keyfuncs.KeyFunctions) -> None:
     """getv's optional second argument is the default."""
     assert kf.getv("/app/missing", "fallback") == "fallback"
 
 
-def test_getv_without_default_raises_naming_the_key(kf: funcs.KeyFunctions) -> None:
+def test_getv_without_default_raises_naming_the_key(kf: keyfuncs.KeyFunctions) -> None:
     """A missing key with no default is an error that names the key."""
     with pytest.raises(MissingKeyError, match="/app/missing"):
         kf.getv("/app/missing")
 
 
-def test_gets_matches_glob_within_one_level(kf: funcs.KeyFunctions) -> None:
+def test_gets_matches_glob_within_one_level(kf: keyfuncs.KeyFunctions) -> None:
     """`*` does not cross `/`, as in Go's path.Match."""
     assert [p.key for p in kf.gets("/upstream/*")] == ["/upstream/a", "/upstream/b"]
 
 
-def test_getvs_returns_sorted_values(kf: funcs.KeyFunctions) -> None:
+def test_getvs_returns_sorted_values(kf: keyfuncs.KeyFunctions) -> None:
     """getvs returns the values of matching keys, sorted."""
     assert kf.getvs("/upstream/*") == ["10.0.0.1:80", "10.0.0.2:80"]
 
 
-def test_kvpair_has_confd_field_names(kf: funcs.KeyFunctions) -> None:
+def test_kvpair_has_confd_field_names(kf: keyfuncs.KeyFunctions) -> None:
     """Templates written for confd use `.Key` and `.Value`."""
     pair = kf.get("/app/name")
     assert (pair.Key, pair.Value) == ("/app/name", "web")
 
 
-def test_ls_lists_immediate_children(kf: funcs.KeyFunctions) -> None:
+def test_ls_lists_immediate_children(kf: keyfuncs.KeyFunctions) -> None:
     """ls returns child names one level down, sorted and unique."""
     assert kf.ls("/app") == ["db", "name"]
 
 
-def test_lsdir_lists_only_children_with_keys_below(kf: funcs.KeyFunctions) -> None:
+def test_lsdir_lists_only_children_with_keys_below(kf: keyfuncs.KeyFunctions) -> None:
     """lsdir returns the children that are directories."""
     assert kf.lsdir("/app") == ["db"]
 
 
-def test_exists_tells_presence(kf: funcs.KeyFunctions) -> None:
+def test_exists_tells_presence(kf: keyfuncs.KeyFunctions) -> None:
     """exists is true for a present key only."""
     assert kf.exists("/app/name") and not kf.exists("/app/nope")
 

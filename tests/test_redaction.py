@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy import funcs, tls
+from confpy import funcs, keyfuncs, tls
 from confpy.errors import RenderError, TemplateSyntaxError
 from confpy.redact import describe_key, redact
 from confpy.store import EtcdStore
@@ -27,10 +27,10 @@ from tests.helpers import ConfTree, render_resource
 from tests.test_daemon import Watcher, read
 
 NETWORK = {"lookupIP", "lookupIPV4", "lookupIPV6", "lookupSRV"}
-JINJA_FUNCTIONS = sorted((set(funcs.STATIC_FUNCTIONS) | set(funcs.KEY_FUNCTION_NAMES)) - NETWORK)
+JINJA_FUNCTIONS = sorted((set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES)) - NETWORK)
 JINJA_FILTERS = sorted(make_environment(Path("/nonexistent")).filters)
 GO_FUNCTIONS = sorted(
-    (set(funcs.STATIC_FUNCTIONS) | set(funcs.KEY_FUNCTION_NAMES) - NETWORK)
+    (set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES) - NETWORK)
     | {"print", "printf", "println", "len", "index", "slice", "eq", "ne", "lt", "le", "gt",
        "ge", "html", "js", "urlquery", "and", "or", "not"}
 )

@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from confpy import tls
+from confpy import tls, tls_names
 from confpy.errors import ConfigError
 
 SANS = ("IP:127.0.0.1", "DNS:logstash.internal")
@@ -66,7 +66,7 @@ def handshake(
 
 def self_signed(key_type: str = "ec-p256", sans: tuple[str, ...] = SANS, days: float = 30):
     key = tls.generate_key(key_type)
-    cert = tls.build_certificate(key, "logstash", [tls.parse_san(s) for s in sans], days=days)
+    cert = tls.build_certificate(key, "logstash", [tls_names.parse_san(s) for s in sans], days=days)
     return key, cert
 
 
@@ -99,7 +99,7 @@ def test_unknown_key_type_is_a_config_error() -> None:
 )
 def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralName) -> None:
     """SANs parse from IP:/DNS: prefixes or bare addresses and names."""
-    assert tls.parse_san(text) == expected
+    assert tls_names.parse_san(text) == expected
 
 
 @pytest.mark.parametrize("text", ["IP:10.0.0.300", "DNS:", "DNS:bad name", "IP:", "FOO:bar",
@@ -108,7 +108,7 @@ def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralNam
 def test_parse_san_rejects_garbage_naming_the_flag(text: str) -> None:
     """A malformed SAN is a ConfigError naming --san."""
     with pytest.raises(ConfigError, match="--san"):
-        tls.parse_san(text)
+        tls_names.parse_san(text)
 
 
 def test_certificate_has_requested_subject_sans_and_validity() -> None:
@@ -116,7 +116,7 @@ def test_certificate_has_requested_subject_sans_and_validity() -> None:
     now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     key = tls.generate_key("ec-p256")
     cert = tls.build_certificate(
-        key, "logstash", [tls.parse_san(s) for s in SANS], days=30, now=now
+        key, "logstash", [tls_names.parse_san(s) for s in SANS], days=30, now=now
     )
     info = tls.inspect(cert)
     assert info.common_name == "logstash"
@@ -195,7 +195,7 @@ def test_ca_signed_leaf_names_issuer_and_verifies() -> None:
     ca_key = tls.generate_key("ec-p256")
     ca = tls.build_ca(ca_key, "Test CA")
     key = tls.generate_key("rsa2048")
-    leaf = tls.build_certificate(key, "app", [tls.parse_san("DNS:app")],
+    leaf = tls.build_certificate(key, "app", [tls_names.parse_san("DNS:app")],
                                  issuer_cert=ca, issuer_key=ca_key)
     info = tls.inspect(leaf)
     assert info.issuer == "CN=Test CA" and not info.self_signed
@@ -242,7 +242,7 @@ def test_ca_signed_chain_handshakes_with_ca_as_only_trust(tmp_path: Path) -> Non
     ca_key = tls.generate_key("ec-p384")
     ca = tls.build_ca(ca_key, "Test CA")
     key = tls.generate_key("ec-p256")
-    leaf = tls.build_certificate(key, "app", [tls.parse_san("IP:127.0.0.1")],
+    leaf = tls.build_certificate(key, "app", [tls_names.parse_san("IP:127.0.0.1")],
                                  issuer_cert=ca, issuer_key=ca_key)
     chain = tls.chain_to_pem([leaf, ca])
     assert handshake(tmp_path, chain, tls.key_to_pem(key), tls.cert_to_pem(ca), "127.0.0.1",
@@ -278,7 +278,7 @@ def test_uri_and_email_sans_are_published_as_what_they_are() -> None:
 ])
 def test_validity_that_is_over_already_or_absurd_is_refused(days: float, message: str) -> None:
     with pytest.raises(ConfigError, match=f"^--days: .*{message}"):
-        tls.check_validity(days)
+        tls_names.check_validity(days)
 
 
 def test_common_name_longer_than_x509_allows_is_refused() -> None:

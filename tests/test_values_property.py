@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from confpy import funcs
+from confpy import funcs, keyfuncs
 from confpy.errors import ConfigError, RenderError
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
@@ -28,7 +28,7 @@ V = "getv('/v')"
 
 def _jinja_sources() -> list[str]:
     out = []
-    for f in sorted((set(funcs.STATIC_FUNCTIONS) | set(funcs.KEY_FUNCTION_NAMES)) - NETWORK):
+    for f in sorted((set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES)) - NETWORK):
         for args in (V, f"{V}, {V}", f"{V}, 3", f"3, {V}"):
             out.append(f"{{{{ {f}({args}) }}}}")
         out.append(f"{{{{ {{}}[{f}({V})] }}}}")
@@ -48,7 +48,7 @@ def _jinja_sources() -> list[str]:
 
 def _go_sources() -> list[str]:
     names = sorted(
-        (set(funcs.STATIC_FUNCTIONS) | set(funcs.KEY_FUNCTION_NAMES) - NETWORK)
+        (set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES) - NETWORK)
         | {"print", "printf", "println", "len", "index", "slice", "eq", "lt", "html", "js",
            "urlquery"}
     )

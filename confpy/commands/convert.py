@@ -15,7 +15,7 @@ EXIT_CODES = exit_codes(
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "convert",
         help="translate confd Go templates (.tmpl) into readable Jinja2",

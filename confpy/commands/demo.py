@@ -13,7 +13,7 @@ EXIT_CODES = exit_codes(
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "demo",
         help="run the logging-stack scenario on an embedded etcd (needs confpy[demo])",

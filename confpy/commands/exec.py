@@ -42,7 +42,7 @@ EXIT_CODES = exit_codes(
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from confpy.commands.render import render_flags
 
     p = subparsers.add_parser(

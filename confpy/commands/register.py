@@ -42,7 +42,7 @@ EXIT_CODES = exit_codes(
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "register",
         parents=[connection_flags()],
@@ -107,6 +107,7 @@ def _split_command_tail(parser: argparse.ArgumentParser) -> None:
             namespace.cmd_argv = tail
         return namespace, extras
 
+    # This one parser splits its arguments at `--` first; mypy forbids assigning a method.
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 

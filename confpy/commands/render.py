@@ -114,7 +114,7 @@ def render_flags(noop: bool = True) -> argparse.ArgumentParser:
     return p
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "render",
         parents=[connection_flags(), render_flags()],

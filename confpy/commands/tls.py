@@ -98,7 +98,7 @@ def _tls_parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     return p
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "tls",
         help="rotate or show a TLS keypair published in etcd",
@@ -173,7 +173,8 @@ def run_rotate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from confpy.keys import normalize_prefix, resolve_key
-    from confpy.rotate import RotateOptions, rotate, run_every
+    from confpy.rotate import RotateOptions, rotate
+    from confpy.rotate_every import run_every
     from confpy.store import EtcdStore
     from confpy.wakeup import Wakeup
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from confpy import funcs
 from confpy.errors import RenderError
-from confpy.funcs import SRV, KVPair
+from confpy.funcs import SRV
+from confpy.keyfuncs import KVPair
 
 # Formatting values the way Go's fmt prints them.
 
@@ -754,11 +755,13 @@ def _floats(value: Any) -> Any:
 
 def go_json(data: str) -> dict[str, Any]:
     """confd's json: Go decodes every JSON number as float64 (80 prints `80`, 1e6 `1e+06`)."""
-    return _floats(funcs.json(data))  # type: ignore[no-any-return]
+    value: dict[str, Any] = _floats(funcs.json(data))
+    return value
 
 
 def go_json_array(data: str) -> list[Any]:
-    return _floats(funcs.json_array(data))  # type: ignore[no-any-return]
+    values: list[Any] = _floats(funcs.json_array(data))
+    return values
 
 
 GO_GLOBALS: dict[str, Callable[..., Any]] = {

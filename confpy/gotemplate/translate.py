@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from confpy import funcs
+from confpy import funcs, keyfuncs
 from confpy.errors import TemplateSyntaxError
 from confpy.gotemplate.parser import (
     Chain,
@@ -35,7 +35,7 @@ from confpy.gotemplate.parser import (
     Command as Cmd,
 )
 
-CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(funcs.KEY_FUNCTION_NAMES)
+CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(keyfuncs.KEY_FUNCTION_NAMES)
 CONFD_FUNCTIONS |= {"each"}  # `{{ (each).Name }}` in a file of an `each` resource (issue 14)
 
 _GO_CALLS = {
