@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from confpy.errors import ConfpyError, RenderError, TemplateSyntaxError
 from confpy.gotemplate import confdfuncs
 from confpy.gotemplate.goexec import BUILTINS, Executor
-from confpy.gotemplate.goparse import Template, parse
+from confpy.gotemplate.gonodes import Template
+from confpy.gotemplate.goparse import parse
 from confpy.gotemplate.values import from_bytes, go_bytes
 
 FUNCTION_NAMES = confdfuncs.NAMES | BUILTINS | {"each"}

@@ -17,10 +17,10 @@ from typing import Any
 from confpy.errors import MissingKeyError, RenderError
 from confpy.gotemplate import gofmt
 from confpy.gotemplate.confdfuncs import GoError, MissingKey, url_query
-from confpy.gotemplate.goparse import (
+from confpy.gotemplate.gonodes import (
     ActionNode as _ActionNode,
 )
-from confpy.gotemplate.goparse import (
+from confpy.gotemplate.gonodes import (
     BoolNode,
     BranchNode,
     BreakNode,
