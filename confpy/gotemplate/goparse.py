@@ -12,35 +12,9 @@ TemplateSyntaxError with the file, line and `column N:`. Nesting is bounded expl
 from __future__ import annotations
 
 from confpy.errors import TemplateSyntaxError
-from confpy.gotemplate import golex
+from confpy.gotemplate import golex, gonodes
 from confpy.gotemplate.golex import Item, Lexer, describe_item
 from confpy.gotemplate.goliterals import new_number, unquote
-from confpy.gotemplate.gonodes import (
-    ActionNode,
-    BoolNode,
-    BranchNode,
-    BreakNode,
-    ChainNode,
-    CommandNode,
-    ContinueNode,
-    DotNode,
-    ElseNode,
-    EndNode,
-    FieldNode,
-    IdentifierNode,
-    ListNode,
-    NilNode,
-    Node,
-    NumberNode,
-    PipeNode,
-    StringNode,
-    Template,
-    TemplateNode,
-    TextNode,
-    VariableNode,
-    is_empty_tree,
-    node_text,
-)
 
 MAX_NESTING = 80
 """Deepest nesting of blocks and parentheses a template may have (Go has 10000)."""
@@ -52,16 +26,23 @@ _OPERAND_STARTS = (
 )
 
 
+# Operands that are constants: no command may follow them in a pipeline, no field them.
+_CONSTANTS: tuple[type[gonodes.Node], ...] = (gonodes.BoolNode, gonodes.DotNode, gonodes.NilNode)
+_CONSTANTS += (gonodes.NumberNode, gonodes.StringNode)
+
+
 class _ParseError(Exception):
     def __init__(self, pos: int, msg: str) -> None:
         self.pos = pos
         self.msg = msg
 
 
-def parse(text: str, name: str, funcs: set[str] | frozenset[str], filename: str) -> Template:
+def parse(
+    text: str, name: str, funcs: set[str] | frozenset[str], filename: str
+) -> gonodes.Template:
     """Parse a template file as template.New(name).Funcs(funcs).Parse(text) does."""
     items = Lexer(text).run()
-    trees: dict[str, ListNode] = {}
+    trees: dict[str, gonodes.ListNode] = {}
     p = _Parser(items, funcs, trees)
     try:
         root = p.parse_top()
@@ -70,21 +51,21 @@ def parse(text: str, name: str, funcs: set[str] | frozenset[str], filename: str)
         line = text.count("\n", 0, e.pos) + 1
         col = e.pos - (text.rfind("\n", 0, e.pos) + 1) + 1
         raise TemplateSyntaxError(f"column {col}: {e.msg}", file=filename, line=line) from None
-    return Template(name, trees)
+    return gonodes.Template(name, trees)
 
 
-def _add(trees: dict[str, ListNode], name: str, root: ListNode, pos: int) -> None:
+def _add(trees: dict[str, gonodes.ListNode], name: str, root: gonodes.ListNode, pos: int) -> None:
     old = trees.get(name)
-    if old is None or is_empty_tree(old):
+    if old is None or gonodes.is_empty_tree(old):
         trees[name] = root
         return
-    if not is_empty_tree(root):
+    if not gonodes.is_empty_tree(root):
         raise _ParseError(pos, f"template: multiple definition of template {name!r}")
 
 
 class _Parser:
     def __init__(self, items: list[Item], funcs: set[str] | frozenset[str],
-                 trees: dict[str, ListNode]) -> None:
+                 trees: dict[str, gonodes.ListNode]) -> None:
         self.items = items
         self.i = 0
         self.funcs = funcs
@@ -134,7 +115,7 @@ class _Parser:
             raise _ParseError(it.pos, it.val)
         raise _ParseError(it.pos, f"unexpected {describe_item(it)} in {context}")
 
-    def error(self, it: Item | Node, msg: str) -> None:
+    def error(self, it: Item | gonodes.Node, msg: str) -> None:
         raise _ParseError(it.pos, msg)
 
     def enter(self, it: Item) -> None:
@@ -144,8 +125,8 @@ class _Parser:
 
     # Structure.
 
-    def parse_top(self) -> ListNode:
-        root = ListNode(self.peek().pos, self.peek().line)
+    def parse_top(self) -> gonodes.ListNode:
+        root = gonodes.ListNode(self.peek().pos, self.peek().line)
         while self.peek().typ != golex.EOF:
             if self.peek().typ == golex.LDELIM:
                 delim = self.next()
@@ -158,8 +139,9 @@ class _Parser:
                     self.i -= 1
                 self.i -= 1
             n = self.text_or_action()
-            if isinstance(n, EndNode | ElseNode):
-                self.error(n, f"unexpected {{{{{'end' if isinstance(n, EndNode) else 'else'}}}}}")
+            if isinstance(n, gonodes.EndNode | gonodes.ElseNode):
+                closing = "end" if isinstance(n, gonodes.EndNode) else "else"
+                self.error(n, f"unexpected {{{{{closing}}}}}")
             root.nodes.append(n)
         return root
 
@@ -173,31 +155,31 @@ class _Parser:
         saved_vars, saved_depth = self.vars, self.range_depth
         self.vars, self.range_depth = ["$"], 0
         root, end = self.item_list()
-        if not isinstance(end, EndNode):
+        if not isinstance(end, gonodes.EndNode):
             self.error(end, f"unexpected {{{{else}}}} in {context}")
         self.vars, self.range_depth = saved_vars, saved_depth
         _add(self.trees, tname, root, delim.pos)
 
-    def item_list(self) -> tuple[ListNode, Node]:
-        lst = ListNode(self.peek().pos, self.peek().line)
+    def item_list(self) -> tuple[gonodes.ListNode, gonodes.Node]:
+        lst = gonodes.ListNode(self.peek().pos, self.peek().line)
         while self.peek_non_space().typ != golex.EOF:
             n = self.text_or_action()
-            if isinstance(n, EndNode | ElseNode):
+            if isinstance(n, gonodes.EndNode | gonodes.ElseNode):
                 return lst, n
             lst.nodes.append(n)
         it = self.peek()
         raise _ParseError(it.pos, "unexpected EOF")
 
-    def text_or_action(self) -> Node:
+    def text_or_action(self) -> gonodes.Node:
         it = self.next_non_space()
         if it.typ == golex.TEXT:
-            return TextNode(it.pos, it.line, it.val)
+            return gonodes.TextNode(it.pos, it.line, it.val)
         if it.typ == golex.LDELIM:
             return self.action()
         self.unexpected(it, "input")
         raise AssertionError
 
-    def action(self) -> Node:
+    def action(self) -> gonodes.Node:
         it = self.next_non_space()
         if it.typ == golex.KEYWORD:
             word = it.val
@@ -211,31 +193,33 @@ class _Parser:
                 return self.else_control(it)
             if word == "end":
                 self.expect(golex.RDELIM, "end")
-                return EndNode(it.pos, it.line)
+                return gonodes.EndNode(it.pos, it.line)
             if word in ("if", "range", "with"):
                 return self.control(it, word)
             if word == "template":
                 return self.template_control(it)
         self.backup()
         it = self.peek()
-        return ActionNode(it.pos, it.line, self.pipeline("command", golex.RDELIM))
+        return gonodes.ActionNode(it.pos, it.line, self.pipeline("command", golex.RDELIM))
 
-    def break_control(self, it: Item, word: str) -> Node:
+    def break_control(self, it: Item, word: str) -> gonodes.Node:
         tok = self.next_non_space()
         if tok.typ != golex.RDELIM:
             self.unexpected(tok, f"{{{{{word}}}}}")
         if self.range_depth == 0:
             self.error(it, f"{{{{{word}}}}} outside {{{{range}}}}")
-        return BreakNode(it.pos, it.line) if word == "break" else ContinueNode(it.pos, it.line)
+        if word == "break":
+            return gonodes.BreakNode(it.pos, it.line)
+        return gonodes.ContinueNode(it.pos, it.line)
 
-    def else_control(self, it: Item) -> Node:
+    def else_control(self, it: Item) -> gonodes.Node:
         peek = self.peek_non_space()
         if peek.typ == golex.KEYWORD and peek.val == "if":
-            return ElseNode(peek.pos, peek.line)
+            return gonodes.ElseNode(peek.pos, peek.line)
         self.expect(golex.RDELIM, "else")
-        return ElseNode(it.pos, it.line)
+        return gonodes.ElseNode(it.pos, it.line)
 
-    def control(self, it: Item, kind: str) -> Node:
+    def control(self, it: Item, kind: str) -> gonodes.Node:
         self.enter(it)
         mark = len(self.vars)
         pipe = self.pipeline(kind, golex.RDELIM)
@@ -244,19 +228,19 @@ class _Parser:
         lst, nxt = self.item_list()
         if kind == "range":
             self.range_depth -= 1
-        else_list: ListNode | None = None
-        if isinstance(nxt, ElseNode):
+        else_list: gonodes.ListNode | None = None
+        if isinstance(nxt, gonodes.ElseNode):
             if kind == "if" and self.peek().typ == golex.KEYWORD and self.peek().val == "if":
                 if_item = self.next()
-                else_list = ListNode(nxt.pos, nxt.line)
+                else_list = gonodes.ListNode(nxt.pos, nxt.line)
                 else_list.nodes.append(self.control(if_item, "if"))
             else:
                 else_list, nxt = self.item_list()
-                if not isinstance(nxt, EndNode):
+                if not isinstance(nxt, gonodes.EndNode):
                     self.error(nxt, "expected end; found {{else}}")
         del self.vars[mark:]
         self.depth -= 1
-        return BranchNode(it.pos, it.line, kind, pipe, lst, else_list)
+        return gonodes.BranchNode(it.pos, it.line, kind, pipe, lst, else_list)
 
     def template_name(self, tok: Item, context: str) -> str:
         if tok.typ in (golex.STRING, golex.RAWSTRING):
@@ -264,7 +248,7 @@ class _Parser:
         self.unexpected(tok, context)
         raise AssertionError
 
-    def template_control(self, it: Item) -> Node:
+    def template_control(self, it: Item) -> gonodes.Node:
         context = "template clause"
         tok = self.next_non_space()
         name = self.template_name(tok, context)
@@ -272,9 +256,9 @@ class _Parser:
         if self.next_non_space().typ != golex.RDELIM:
             self.backup()
             pipe = self.pipeline(context, golex.RDELIM)
-        return TemplateNode(tok.pos, tok.line, name, pipe)
+        return gonodes.TemplateNode(tok.pos, tok.line, name, pipe)
 
-    def block_control(self, it: Item) -> Node:
+    def block_control(self, it: Item) -> gonodes.Node:
         context = "block clause"
         tok = self.next_non_space()
         name = self.template_name(tok, context)
@@ -284,17 +268,17 @@ class _Parser:
         self.enter(it)
         root, end = self.item_list()
         self.depth -= 1
-        if not isinstance(end, EndNode):
+        if not isinstance(end, gonodes.EndNode):
             self.error(end, f"unexpected {{{{else}}}} in {context}")
         self.vars, self.range_depth = saved_vars, saved_depth
         _add(self.trees, name, root, it.pos)
-        return TemplateNode(tok.pos, tok.line, name, pipe)
+        return gonodes.TemplateNode(tok.pos, tok.line, name, pipe)
 
     # Pipelines.
 
-    def pipeline(self, context: str, end: str) -> PipeNode:
+    def pipeline(self, context: str, end: str) -> gonodes.PipeNode:
         tok = self.peek_non_space()
-        pipe = PipeNode(tok.pos, tok.line)
+        pipe = gonodes.PipeNode(tok.pos, tok.line)
         while True:  # decls
             v = self.peek_non_space()
             if v.typ != golex.VARIABLE:
@@ -305,12 +289,12 @@ class _Parser:
             if nxt.typ in (golex.ASSIGN, golex.DECLARE):
                 pipe.is_assign = nxt.typ == golex.ASSIGN
                 self.next_non_space()
-                pipe.decl.append(VariableNode(v.pos, v.line, [v.val]))
+                pipe.decl.append(gonodes.VariableNode(v.pos, v.line, [v.val]))
                 self.vars.append(v.val)
                 break
             if nxt.typ == golex.CHAR and nxt.val == ",":
                 self.next_non_space()
-                pipe.decl.append(VariableNode(v.pos, v.line, [v.val]))
+                pipe.decl.append(gonodes.VariableNode(v.pos, v.line, [v.val]))
                 self.vars.append(v.val)
                 if context == "range" and len(pipe.decl) < 2:
                     if self.peek_non_space().typ in (golex.VARIABLE, golex.RDELIM, golex.RPAREN):
@@ -332,16 +316,16 @@ class _Parser:
             else:
                 self.unexpected(tok, context)
 
-    def check_pipeline(self, pipe: PipeNode, context: str, tok: Item) -> None:
+    def check_pipeline(self, pipe: gonodes.PipeNode, context: str, tok: Item) -> None:
         if not pipe.cmds:
             self.error(tok, f"missing value for {context}")
         for i, c in enumerate(pipe.cmds[1:]):
-            if isinstance(c.args[0], BoolNode | DotNode | NilNode | NumberNode | StringNode):
+            if isinstance(c.args[0], _CONSTANTS):
                 self.error(c.args[0], f"non executable command in pipeline stage {i + 2}")
 
-    def command(self) -> CommandNode:
+    def command(self) -> gonodes.CommandNode:
         first = self.peek_non_space()
-        cmd = CommandNode(first.pos, first.line, [])
+        cmd = gonodes.CommandNode(first.pos, first.line, [])
         while True:
             self.peek_non_space()
             operand = self.operand()
@@ -361,7 +345,7 @@ class _Parser:
             self.error(first, "empty command")
         return cmd
 
-    def operand(self) -> Node | None:
+    def operand(self) -> gonodes.Node | None:
         node = self.term()
         if node is None:
             return None
@@ -369,35 +353,35 @@ class _Parser:
             chain_fields: list[str] = []
             while self.peek().typ == golex.FIELD:
                 chain_fields.append(self.next().val[1:])
-            if isinstance(node, FieldNode):
-                node = FieldNode(node.pos, node.line, node.ident + chain_fields)
-            elif isinstance(node, VariableNode):
-                node = VariableNode(node.pos, node.line, node.ident + chain_fields)
-            elif isinstance(node, BoolNode | StringNode | NumberNode | NilNode | DotNode):
-                self.error(node, f"unexpected . after term {node_text(node)!r}")
+            if isinstance(node, gonodes.FieldNode):
+                node = gonodes.FieldNode(node.pos, node.line, node.ident + chain_fields)
+            elif isinstance(node, gonodes.VariableNode):
+                node = gonodes.VariableNode(node.pos, node.line, node.ident + chain_fields)
+            elif isinstance(node, _CONSTANTS):
+                self.error(node, f"unexpected . after term {gonodes.node_text(node)!r}")
             else:
-                node = ChainNode(node.pos, node.line, node, chain_fields)
+                node = gonodes.ChainNode(node.pos, node.line, node, chain_fields)
         return node
 
-    def term(self) -> Node | None:
+    def term(self) -> gonodes.Node | None:
         tok = self.next_non_space()
         t = tok.typ
         if t == golex.IDENT:
             if tok.val not in self.funcs:
                 self.error(tok, f'function "{tok.val}" not defined')
-            return IdentifierNode(tok.pos, tok.line, tok.val)
+            return gonodes.IdentifierNode(tok.pos, tok.line, tok.val)
         if t == golex.DOT:
-            return DotNode(tok.pos, tok.line)
+            return gonodes.DotNode(tok.pos, tok.line)
         if t == golex.NIL:
-            return NilNode(tok.pos, tok.line)
+            return gonodes.NilNode(tok.pos, tok.line)
         if t == golex.VARIABLE:
             if tok.val not in self.vars:
                 self.error(tok, f'undefined variable "{tok.val}"')
-            return VariableNode(tok.pos, tok.line, [tok.val])
+            return gonodes.VariableNode(tok.pos, tok.line, [tok.val])
         if t == golex.FIELD:
-            return FieldNode(tok.pos, tok.line, [tok.val[1:]])
+            return gonodes.FieldNode(tok.pos, tok.line, [tok.val[1:]])
         if t == golex.BOOL:
-            return BoolNode(tok.pos, tok.line, tok.val == "true")
+            return gonodes.BoolNode(tok.pos, tok.line, tok.val == "true")
         if t in (golex.CHARCONST, golex.COMPLEX, golex.NUMBER):
             return self.number(tok)
         if t == golex.LPAREN:
@@ -406,7 +390,7 @@ class _Parser:
             self.depth -= 1
             return pipe
         if t in (golex.STRING, golex.RAWSTRING):
-            return StringNode(tok.pos, tok.line, tok.val, self._unquote(tok))
+            return gonodes.StringNode(tok.pos, tok.line, tok.val, self._unquote(tok))
         self.backup()
         return None
 
@@ -416,7 +400,7 @@ class _Parser:
         except ValueError as e:
             raise _ParseError(tok.pos, str(e)) from None
 
-    def number(self, tok: Item) -> NumberNode:
+    def number(self, tok: Item) -> gonodes.NumberNode:
         try:
             return new_number(tok.pos, tok.line, tok.val, tok.typ)
         except ValueError as e:
