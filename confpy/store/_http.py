@@ -296,7 +296,7 @@ class Transport:
     def open_stream(self, path: str, body: bytes, timeout: float) -> Connection:
         """POST a streaming request (a watch) and return its connection, headers read.
 
-        Fails over like an idempotent call; the caller reads messages with `read_message`.
+        Fails over like an idempotent call; the caller reads messages with `_watch.read_message`.
         """
         failures: list[Unreachable] = []
         for index in self._order():
@@ -347,34 +347,6 @@ class Transport:
         for i, ep in enumerate(self.endpoints):
             if ep == endpoint:
                 self._failed(i)
-
-
-def read_message(conn: Connection, pending: bytearray, timeout: float | None) -> dict[str, Any]:
-    """The next JSON message of a watch stream; TimeoutError when none came in `timeout`.
-
-    The gateway ends each message with a newline; chunks need not align with messages.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while (end := pending.find(b"\n")) < 0:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        try:
-            chunk = conn.next_chunk(remaining)
-        except TimeoutError:
-            raise
-        except (OSError, ValueError) as e:
-            raise Unreachable(conn.endpoint, f"watch stream broken: {e}", unsent=False) from e
-        if not chunk:
-            raise Unreachable(conn.endpoint, "etcd closed the watch stream", unsent=False)
-        pending += chunk
-    line = bytes(pending[:end])
-    del pending[: end + 1]
-    data = parse_json(conn.endpoint, line, 200)
-    if "error" in data:
-        raise reply_error(data)
-    result = data.get("result")
-    if not isinstance(result, dict):
-        raise Unreachable(conn.endpoint, "not an etcd watch message", unsent=False)
-    return result
 
 
 def _all_failed(failures: list[Unreachable]) -> Unreachable:

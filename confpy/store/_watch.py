@@ -43,8 +43,8 @@ from confpy.errors import (
 )
 from confpy.keys import key_matches, watch_ranges
 from confpy.snapshot import Event, WatchBatch
-from confpy.store._http import EtcdReply, read_message, translate
-from confpy.store._wire import Connection, Unreachable
+from confpy.store._http import EtcdReply, reply_error, translate
+from confpy.store._wire import Connection, Unreachable, parse_json
 
 if TYPE_CHECKING:
     from confpy.store import EtcdStore
@@ -261,6 +261,34 @@ def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> i
     if raw_events:
         return max(int(ev["kv"]["mod_revision"]) for ev in raw_events)
     return int(result["header"]["revision"])
+
+
+def read_message(conn: Connection, pending: bytearray, timeout: float | None) -> dict[str, Any]:
+    """The next JSON message of a watch stream; TimeoutError when none came in `timeout`.
+
+    The gateway ends each message with a newline; chunks need not align with messages.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while (end := pending.find(b"\n")) < 0:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        try:
+            chunk = conn.next_chunk(remaining)
+        except TimeoutError:
+            raise
+        except (OSError, ValueError) as e:
+            raise Unreachable(conn.endpoint, f"watch stream broken: {e}", unsent=False) from e
+        if not chunk:
+            raise Unreachable(conn.endpoint, "etcd closed the watch stream", unsent=False)
+        pending += chunk
+    line = bytes(pending[:end])
+    del pending[: end + 1]
+    data = parse_json(conn.endpoint, line, 200)
+    if "error" in data:
+        raise reply_error(data)
+    result = data.get("result")
+    if not isinstance(result, dict):
+        raise Unreachable(conn.endpoint, "not an etcd watch message", unsent=False)
+    return result
 
 
 class _Silent(Exception):
