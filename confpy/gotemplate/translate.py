@@ -59,12 +59,6 @@ _GO_CALLS = {
 }
 
 
-def translate(source: str, filename: str = "<template>") -> str:
-    """Jinja2 source rendering exactly what text/template renders from `source`."""
-    tree = parse(source, filename, CONFD_FUNCTIONS)
-    return _Exact(tree, filename).run()
-
-
 def jinja_string(s: str) -> str:
     """A Jinja string literal for `s` (Jinja decodes backslash escapes in literals)."""
     out = ['"']
