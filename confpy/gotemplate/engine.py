@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confpy.errors import ConfpyError, RenderError, TemplateSyntaxError
-from confpy.gotemplate import confdfuncs
+from confpy.gotemplate import confdfuncs, gomemkv
 from confpy.gotemplate.goexec import BUILTINS, Executor
 from confpy.gotemplate.gonodes import Template
 from confpy.gotemplate.goparse import parse
@@ -56,7 +56,7 @@ class GoTemplate:
         values = {
             k: (from_bytes(v) if isinstance(v, bytes | bytearray) else v) for k, v in view.items()
         }
-        store = confdfuncs.MemKV(confdfuncs.store_view(values))
+        store = gomemkv.MemKV(gomemkv.store_view(values))
         funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
         sigs = confdfuncs.SIGNATURES
         if each is not None:

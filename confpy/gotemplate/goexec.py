@@ -15,8 +15,8 @@ from typing import Any
 
 from confpy.errors import MissingKeyError, RenderError
 from confpy.gotemplate import gofmt
-from confpy.gotemplate.confdfuncs import GoError, MissingKey
 from confpy.gotemplate.gofuncs import BUILTIN_FUNCS, is_true
+from confpy.gotemplate.gomemkv import MissingKey
 from confpy.gotemplate.gonodes import (
     ActionNode as _ActionNode,
 )
@@ -43,6 +43,7 @@ from confpy.gotemplate.gonodes import (
 )
 from confpy.gotemplate.values import (
     NULL,
+    GoError,
     KVPair,
     Slice,
     Uint8,

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy.gotemplate import gofmt
-from confpy.gotemplate.confdfuncs import GoError, url_query
+from confpy.gotemplate.confdfuncs import url_query
 from confpy.gotemplate.values import (
     NULL,
     ZERO_OF,
+    GoError,
     NilMap,
     Slice,
     Uint8,

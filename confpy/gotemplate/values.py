@@ -15,6 +15,10 @@ from datetime import datetime
 from typing import Any
 
 
+class GoError(Exception):
+    """A Go function returned an error (or panicked): "error calling NAME: ..." in a template."""
+
+
 class _Null:
     """A nil inside an interface{} (JSON null, a missing map entry from `index`)."""
 
