@@ -465,38 +465,68 @@ def main() -> None:
         print("| figure | confd | confpy | ratio confpy/confd |")
         print("|---|---|---|---|")
         r = both(lambda t: onetime_small(t, work, args.runs))
-        row(f"one-shot render, 2 templates (median of {args.runs})", _f(r, "confd", 0),
-            _f(r, "confpy", 0), "ms", 1000)
-        row("  the same, CPU time (user + system)", _f(r, "confd", 1), _f(r, "confpy", 1),
-            "ms", 1000)
+        row(
+            f"one-shot render, 2 templates (median of {args.runs})",
+            _f(r, "confd", 0),
+            _f(r, "confpy", 0),
+            "ms",
+            1000,
+        )
+        row(
+            "  the same, CPU time (user + system)",
+            _f(r, "confd", 1),
+            _f(r, "confpy", 1),
+            "ms",
+            1000,
+        )
         lat = both(lambda t: latency(t, work, etcd, args.changes))
         for k, label in ((0, "p50"), (1, "p99")):
-            row(f"put -> file latency {label} ({args.changes} changes, watch)",
-                _f(lat, "confd", k), _f(lat, "confpy", k), "ms", 1000)
+            row(
+                f"put -> file latency {label} ({args.changes} changes, watch)",
+                _f(lat, "confd", k),
+                _f(lat, "confpy", k),
+                "ms",
+                1000,
+            )
         st = both(lambda t: storm(t, work, etcd, args.burst))
         row(f"reloads for a burst of {args.burst} puts", _f(st, "confd"), _f(st, "confpy"), "")
         big = both(lambda t: onetime_big(t, work, 3))
-        row("one-shot, 200 resources over 10,000 keys (first render, median of 3)",
-            _f(big, "confd"), _f(big, "confpy"), "s")
+        row(
+            "one-shot, 200 resources over 10,000 keys (first render, median of 3)",
+            _f(big, "confd"),
+            _f(big, "confpy"),
+            "s",
+        )
         row("  the same, CPU time", LAST_CPU.get("confd"), LAST_CPU["confpy"], "s")
         cold = onetime_big(by["confpy"], work, 3, "--no-cache")
         row("  the same, confpy --no-cache", _f(big, "confd"), cold, "s")
         warm = onetime_big(by["confpy"], work, 3, jinja=True)
         warm_cpu = LAST_CPU["confpy"]
         cold = onetime_big(by["confpy"], work, 3, "--no-cache", jinja=True)
-        print(f"|   the same with Jinja2 templates (confpy only): cached {warm:.2f} s "
-              f"({warm_cpu:.2f} s CPU), --no-cache {cold:.2f} s ({LAST_CPU['confpy']:.2f} s CPU)"
-              " | | | |", flush=True)
+        print(
+            f"|   the same with Jinja2 templates (confpy only): cached {warm:.2f} s "
+            f"({warm_cpu:.2f} s CPU), --no-cache {cold:.2f} s ({LAST_CPU['confpy']:.2f} s CPU)"
+            " | | | |",
+            flush=True,
+        )
         rss = both(lambda t: idle_rss(t, work))
-        row("idle RSS of --watch, 200 resources / 10,000 keys", _f(rss, "confd"),
-            _f(rss, "confpy"), "MiB")
+        row(
+            "idle RSS of --watch, 200 resources / 10,000 keys",
+            _f(rss, "confd"),
+            _f(rss, "confpy"),
+            "MiB",
+        )
         if not args.skip_fleet:
             fl = both(lambda t: fleet(t, work, etcd, args.fleet, args.fleet_changes))
             n = args.fleet
             for k, label, unit, scale in (
                 (0, f"{n} watch daemons: all rendered after start", "s", 1.0),
-                (1, f"same fleet: last daemon has the change, p50 ({args.fleet_changes})", "ms",
-                 1000),
+                (
+                    1,
+                    f"same fleet: last daemon has the change, p50 ({args.fleet_changes})",
+                    "ms",
+                    1000,
+                ),
                 (2, "same fleet: last daemon has the change, p99", "ms", 1000),
                 (3, "same fleet: last daemon has the change, max", "ms", 1000),
                 (4, "same fleet: RSS per daemon", "MiB", 1.0),

@@ -37,7 +37,7 @@ def corpus_cases() -> list[tuple[Path, Case]]:
         for k, v in meta["keys"].items():
             raw = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)
             if prefix and (k == prefix or k.startswith(prefix + "/")):
-                keys[k[len(prefix):] or "/"] = raw
+                keys[k[len(prefix) :] or "/"] = raw
             elif not prefix:
                 keys[k] = raw
         source = (d / "template.tmpl").read_bytes().decode("utf-8", "surrogateescape")
@@ -86,26 +86,52 @@ def main() -> int:
         bad = [o for o in outcomes if not o.direct_agrees]
         bad_conv = [o for o in outcomes if o.was_converted and not o.converted_agrees]
         for o in bad[: args.show]:
-            print(f"--- {o.case.name} direct\n{o.case.template!r}\n keys={o.case.keys!r}\n"
-                  f" confd={o.confd!r}\n confpy={o.direct!r}")
+            print(
+                f"--- {o.case.name} direct\n{o.case.template!r}\n keys={o.case.keys!r}\n"
+                f" confd={o.confd!r}\n confpy={o.direct!r}"
+            )
         for o in bad_conv[: args.show]:
-            print(f"--- {o.case.name} converted\n{o.case.template!r}\n"
-                  f" confd={o.confd!r}\n converted={o.converted!r}")
+            print(
+                f"--- {o.case.name} converted\n{o.case.template!r}\n"
+                f" confd={o.confd!r}\n converted={o.converted!r}"
+            )
         if args.save:
-            args.save.write_text(json.dumps(
-                [{"name": o.case.name, "template": o.case.template,
-                  "keys": {k: v.decode("utf-8", "surrogateescape") for k, v in o.case.keys.items()},
-                  "confd": None if o.confd is None else o.confd.decode("utf-8", "surrogateescape"),
-                  "confpy": None if o.direct is None else o.direct.decode("utf-8", "surrogateescape")}
-                 for o in bad + bad_conv], indent=1))
-        print(f"templates: {s['cases']} (seed {args.seed}, {args.count} random + "
-              f"{0 if args.no_docs else len(docs_cases())} docs examples); confd refused "
-              f"{s['confd_failed']}")
+            args.save.write_text(
+                json.dumps(
+                    [
+                        {
+                            "name": o.case.name,
+                            "template": o.case.template,
+                            "keys": {
+                                k: v.decode("utf-8", "surrogateescape")
+                                for k, v in o.case.keys.items()
+                            },
+                            "confd": None
+                            if o.confd is None
+                            else o.confd.decode("utf-8", "surrogateescape"),
+                            "confpy": None
+                            if o.direct is None
+                            else o.direct.decode("utf-8", "surrogateescape"),
+                        }
+                        for o in bad + bad_conv
+                    ],
+                    indent=1,
+                )
+            )
+        print(
+            f"templates: {s['cases']} (seed {args.seed}, {args.count} random + "
+            f"{0 if args.no_docs else len(docs_cases())} docs examples); confd refused "
+            f"{s['confd_failed']}"
+        )
         print(f"direct:    {s['direct_agree']}/{s['cases']} agree = {s['direct_pct']:.2f} %")
-        print(f"converted: {s['converted_agree']}/{s['converted']} converted templates agree = "
-              f"{s['converted_pct']:.2f} % ({s['converted']} of {s['cases']} converted)")
-        print(f"crashes:   {len(runner.crashes)} (confpy); confd died on {runner.confd_killed} "
-              "templates, left out")
+        print(
+            f"converted: {s['converted_agree']}/{s['converted']} converted templates agree = "
+            f"{s['converted_pct']:.2f} % ({s['converted']} of {s['cases']} converted)"
+        )
+        print(
+            f"crashes:   {len(runner.crashes)} (confpy); confd died on {runner.confd_killed} "
+            "templates, left out"
+        )
         for t in runner.confd_deaths[:3]:
             print(f"  confd died on: {t[:300]!r}")
         for c in runner.crashes[:3]:

@@ -37,8 +37,13 @@ def main() -> None:
             'each = "/services/*"\nkeys = ["/global"]\n'
         )
         full = root / "full.json"
-        services = {f"s{i:05d}": {"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", "port": 8000 + i % 1000}
-                    for i in range(args.matches)}
+        services = {
+            f"s{i:05d}": {
+                "host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                "port": 8000 + i % 1000,
+            }
+            for i in range(args.matches)
+        }
         full.write_text(json.dumps({"services": services, "global": {"x": "1"}}))
         empty = root / "empty.json"
         empty.write_text(json.dumps({"global": {"x": "1"}}))
@@ -46,9 +51,21 @@ def main() -> None:
         def run(data: Path) -> float:
             start = time.perf_counter()
             proc = subprocess.run(
-                [sys.executable, "-m", "confpy", "render", "--onetime", "--confdir", str(root),
-                 "--data", str(data), "--log-level", "error"],
-                capture_output=True, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "confpy",
+                    "render",
+                    "--onetime",
+                    "--confdir",
+                    str(root),
+                    "--data",
+                    str(data),
+                    "--log-level",
+                    "error",
+                ],
+                capture_output=True,
+                text=True,
             )
             elapsed = time.perf_counter() - start
             if proc.returncode != 0:
@@ -60,8 +77,10 @@ def main() -> None:
         again = run(full)
         gone = run(empty)
         left = len(list((root / "out").glob("*.conf")))
-        print(f"{args.matches} matches: first render {first:.2f}s ({created} files created), "
-              f"unchanged re-render {again:.2f}s, all keys gone {gone:.2f}s ({left} files left)")
+        print(
+            f"{args.matches} matches: first render {first:.2f}s ({created} files created), "
+            f"unchanged re-render {again:.2f}s, all keys gone {gone:.2f}s ({left} files left)"
+        )
 
 
 if __name__ == "__main__":

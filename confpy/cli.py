@@ -60,11 +60,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     summary = exit_codes(
         ("0", "success: all resources in sync, or the command did what it was asked"),
-        ("1", "a resource or step failed: render, check, install, reload, a certificate "
-         "that is not usable, a child that cannot start"),
+        (
+            "1",
+            "a resource or step failed: render, check, install, reload, a certificate "
+            "that is not usable, a child that cannot start",
+        ),
         USAGE,
-        ("3", "etcd unreachable or failing, keys still missing when --wait-for-keys ran "
-         "out, or a lost tls rotate race"),
+        (
+            "3",
+            "etcd unreachable or failing, keys still missing when --wait-for-keys ran "
+            "out, or a lost tls rotate race",
+        ),
         ("else", "exec and register -- CMD: " + CMD_CODE[1]),
     )
     parser = _Parser(

@@ -34,6 +34,7 @@ from confpy.snapshot import Snapshot
 
 log = get_logger("confpy.each")
 
+
 class EachFileError(ConfpyError):
     """One file of an `each` resource failed; carries the file's own error."""
 

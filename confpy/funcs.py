@@ -147,9 +147,7 @@ def base64_decode(s: str) -> str:
     try:
         raw = base64.b64decode(str(s).encode("utf-8", "surrogateescape"), validate=True)
     except (ValueError, UnicodeEncodeError):
-        raise RenderError(
-            f"base64Decode: not valid base64: {describe(s)}"
-        ) from None
+        raise RenderError(f"base64Decode: not valid base64: {describe(s)}") from None
     return raw.decode("utf-8", "surrogateescape")
 
 
@@ -258,8 +256,12 @@ def sort_by_length(items: Iterable[str]) -> list[str]:
     from confpy.gotemplate.gosort import sort_sort
 
     out = list(items)
-    sort_sort(out, lambda a, b: len(a.encode("utf-8", "surrogateescape"))
-              < len(b.encode("utf-8", "surrogateescape")))
+    sort_sort(
+        out,
+        lambda a, b: (
+            len(a.encode("utf-8", "surrogateescape")) < len(b.encode("utf-8", "surrogateescape"))
+        ),
+    )
     return out
 
 
@@ -268,8 +270,13 @@ def sort_kv_by_length(items: Iterable[KVPair]) -> list[KVPair]:
     from confpy.gotemplate.gosort import sort_sort
 
     out = list(items)
-    sort_sort(out, lambda a, b: len(a.key.encode("utf-8", "surrogateescape"))
-              < len(b.key.encode("utf-8", "surrogateescape")))
+    sort_sort(
+        out,
+        lambda a, b: (
+            len(a.key.encode("utf-8", "surrogateescape"))
+            < len(b.key.encode("utf-8", "surrogateescape"))
+        ),
+    )
     return out
 
 

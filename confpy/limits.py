@@ -39,16 +39,13 @@ def check_json_text(function: str, data: str) -> None:
     """Refuse a JSON text that is too large or nested too deep, before parsing it."""
     if len(data) > MAX_JSON_CHARS:
         raise RenderError(
-            f"{function}: value has {len(data)} characters, more than the limit of "
-            f"{MAX_JSON_CHARS}"
+            f"{function}: value has {len(data)} characters, more than the limit of {MAX_JSON_CHARS}"
         )
     if "[" not in data and "{" not in data:
         return
     brackets = [_DEPTH[c] for c in _STRING.sub("", data) if c in _DEPTH]
     if brackets and max(accumulate(brackets)) > MAX_JSON_DEPTH:
-        raise RenderError(
-            f"{function}: value is nested more than {MAX_JSON_DEPTH} levels deep"
-        )
+        raise RenderError(f"{function}: value is nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def check_sequence(function: str, count: int) -> None:

@@ -89,9 +89,7 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
 
     def quoted(m: re.Match[str]) -> str:
         inner = _unquote(m.group(0))
-        if _KEEP_QUOTED.fullmatch(inner) and (
-            inner in _PYTHON_TYPES or inner.endswith(" object")
-        ):
+        if _KEEP_QUOTED.fullmatch(inner) and (inner in _PYTHON_TYPES or inner.endswith(" object")):
             return m.group(0)
         if inner == "" or inner in known:
             return m.group(0)

@@ -206,9 +206,7 @@ def _compile_contained(
     except jinja2.TemplateError as e:
         return None, TemplateSyntaxError(one_line(str(e)), file=str(src))
     except RecursionError:
-        return None, TemplateSyntaxError(
-            "template is nested too deeply to compile", file=str(src)
-        )
+        return None, TemplateSyntaxError("template is nested too deeply to compile", file=str(src))
     except Exception as e:
         return None, TemplateSyntaxError(
             f"template cannot be compiled ({type(e).__name__}{_short(e)})", file=str(src)

@@ -68,8 +68,10 @@ def build_certificate(
     validity = check_validity(days)
     if (issuer_cert is None) != (issuer_key is None):
         raise ConfigError("signing with a CA needs both its certificate and its key")
-    if issuer_cert is not None and issuer_key is not None and not key_matches_cert(
-        issuer_key, issuer_cert
+    if (
+        issuer_cert is not None
+        and issuer_key is not None
+        and not key_matches_cert(issuer_key, issuer_cert)
     ):
         raise ConfigError("the CA key does not match the CA certificate")
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
@@ -147,9 +149,15 @@ def build_ca(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )

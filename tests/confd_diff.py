@@ -61,7 +61,11 @@ def _toml_string(s: str) -> str:
 
 
 def _write_confdir(
-    root: Path, cases: Sequence[Case], out: Path, prefix_base: str, skip: frozenset[int] = frozenset()
+    root: Path,
+    cases: Sequence[Case],
+    out: Path,
+    prefix_base: str,
+    skip: frozenset[int] = frozenset(),
 ) -> None:
     (root / "conf.d").mkdir(parents=True)
     (root / "templates").mkdir()
@@ -112,7 +116,9 @@ class DiffRunner:
         from confpy.settings import load_settings
         from confpy.store import EtcdStore
 
-        self.client = EtcdStore(load_settings({"endpoints": endpoint, "confdir": "/nonexistent"}, {}))
+        self.client = EtcdStore(
+            load_settings({"endpoints": endpoint, "confdir": "/nonexistent"}, {})
+        )
         self.batches = 0
         self.crashes: list[str] = []
         self.confd_killed = 0
@@ -161,13 +167,22 @@ class DiffRunner:
             _write_confdir(conv_src, cases, outs["converted"], prefix, refused)
             conv = base / "confdir-converted"
             subprocess.run(
-                [sys.executable, "-m", "confpy", "convert", "--confdir", str(conv_src),
-                 "--out", str(conv)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "confpy",
+                    "convert",
+                    "--confdir",
+                    str(conv_src),
+                    "--out",
+                    str(conv),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=600,
+                check=False,
             )
-            was_converted = [
-                (conv / "templates" / f"c{i}.j2").is_file() for i in range(len(cases))
-            ]
+            was_converted = [(conv / "templates" / f"c{i}.j2").is_file() for i in range(len(cases))]
             # A converted template that Jinja cannot compile would make confpy refuse the
             # whole confdir: it fails alone here (counted as converted, and failing).
             for i in range(len(cases)):
@@ -198,9 +213,22 @@ class DiffRunner:
         while todo:
             try:
                 proc = subprocess.run(
-                    [str(CONFD), "-onetime", "-backend", "etcdv3", "-node", self.endpoint,
-                     "-confdir", str(confdir), "-log-level", "panic"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300, check=False,
+                    [
+                        str(CONFD),
+                        "-onetime",
+                        "-backend",
+                        "etcdv3",
+                        "-node",
+                        self.endpoint,
+                        "-confdir",
+                        str(confdir),
+                        "-log-level",
+                        "panic",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    timeout=300,
+                    check=False,
                     preexec_fn=_limit_memory,
                 )
                 died = proc.returncode < 0 or b"goroutine " in proc.stderr
@@ -223,14 +251,31 @@ class DiffRunner:
 
     def _confpy(self, confdir: Path, what: str) -> None:
         proc = subprocess.run(
-            [sys.executable, "-m", "confpy", "render", "--onetime", "--endpoints", self.endpoint,
-             "--confdir", str(confdir), "--log-level", "error", "--log-format", "json"],
-            capture_output=True, timeout=600, check=False,
+            [
+                sys.executable,
+                "-m",
+                "confpy",
+                "render",
+                "--onetime",
+                "--endpoints",
+                self.endpoint,
+                "--confdir",
+                str(confdir),
+                "--log-level",
+                "error",
+                "--log-format",
+                "json",
+            ],
+            capture_output=True,
+            timeout=600,
+            check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if b"Traceback" in proc.stderr or proc.returncode not in (0, 1, 2, 3, 4, 5, 6):
-            self.crashes.append(f"{what} batch {self.batches}: rc={proc.returncode} "
-                                + proc.stderr.decode(errors="replace")[-2000:])
+            self.crashes.append(
+                f"{what} batch {self.batches}: rc={proc.returncode} "
+                + proc.stderr.decode(errors="replace")[-2000:]
+            )
 
 
 def _parses(source: str) -> bool:

@@ -18,7 +18,9 @@ from confpy.testing.etcd import EtcdServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> object:
     """Poll `predicate` every 10 ms until it returns something truthy; fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -90,8 +92,13 @@ class Confpy:
         env.update(extra)
         return env
 
-    def run(self, *args: str, timeout: float = 60, env: dict[str, str] | None = None,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "confpy", *args],
             capture_output=True,

@@ -15,19 +15,74 @@ import random
 from tests.confd_diff import Case
 
 _KEYS = [
-    "/app/name", "/app/port", "/app/debug", "/app/db/host", "/app/db/port", "/app/db/user",
-    "/svc/a/host", "/svc/a/port", "/svc/b/host", "/svc/b/port", "/svc/c/host",
-    "/u/s1", "/u/s10", "/u/s2", "/u/x/deep", "/r/b1", "/r/i5", "/r/a2",
-    "/sp ace/k ey", "/ünï/çødé", "/num/1", "/num/2", "/num/10", "/json/obj", "/json/arr",
-    "/json/nested", "/bytes/raw", "/empty", "/odd/trail/", "/odd//dbl", "/list/csv",
-    "/b64/ok", "/b64/raw", "/flag/t", "/flag/f",
+    "/app/name",
+    "/app/port",
+    "/app/debug",
+    "/app/db/host",
+    "/app/db/port",
+    "/app/db/user",
+    "/svc/a/host",
+    "/svc/a/port",
+    "/svc/b/host",
+    "/svc/b/port",
+    "/svc/c/host",
+    "/u/s1",
+    "/u/s10",
+    "/u/s2",
+    "/u/x/deep",
+    "/r/b1",
+    "/r/i5",
+    "/r/a2",
+    "/sp ace/k ey",
+    "/ünï/çødé",
+    "/num/1",
+    "/num/2",
+    "/num/10",
+    "/json/obj",
+    "/json/arr",
+    "/json/nested",
+    "/bytes/raw",
+    "/empty",
+    "/odd/trail/",
+    "/odd//dbl",
+    "/list/csv",
+    "/b64/ok",
+    "/b64/raw",
+    "/flag/t",
+    "/flag/f",
 ]
 
 _VALUES = [
-    "", "x", "hello world", "42", "-7", "0", "3.5", " 12", "1_000", "\u0663", "true", "TRUE",
-    "yes", "1", "\u01f0 \u0149 \u00df \u0390", "Ünïcødé", "a,b,c", "a/b/c", "/abs/path/",
-    "tab\there", "line1\nline2", "quote\"s'", "<html>&amp;", "9223372036854775807",
-    "3037000500", "aGVsbG8=", "/w==", "@@notb64", "ǅ ǈ İ", "ﬀ ᾳ",
+    "",
+    "x",
+    "hello world",
+    "42",
+    "-7",
+    "0",
+    "3.5",
+    " 12",
+    "1_000",
+    "\u0663",
+    "true",
+    "TRUE",
+    "yes",
+    "1",
+    "\u01f0 \u0149 \u00df \u0390",
+    "Ünïcødé",
+    "a,b,c",
+    "a/b/c",
+    "/abs/path/",
+    "tab\there",
+    "line1\nline2",
+    "quote\"s'",
+    "<html>&amp;",
+    "9223372036854775807",
+    "3037000500",
+    "aGVsbG8=",
+    "/w==",
+    "@@notb64",
+    "ǅ ǈ İ",
+    "ﬀ ᾳ",
 ]
 
 _JSON_VALUES = [
@@ -37,7 +92,13 @@ _JSON_VALUES = [
     '{"a": "\\ud800", "b": "\\u00e9", "k y": 1}',
     '[1, "two", 3.5, null, {"a": 1}, [2, 3]]',
     '["b", "a", "c"]',
-    "[]", "{}", "null", "[1e400]", '{"a": NaN}', "not json", '{"a": 1} trailing',
+    "[]",
+    "{}",
+    "null",
+    "[1e400]",
+    '{"a": NaN}',
+    "not json",
+    '{"a": 1} trailing',
 ]
 
 
@@ -65,23 +126,112 @@ def key_tree(rng: random.Random) -> dict[str, bytes]:
     return tree
 
 
-_STR_LITS = ['"/app/name"', '"/u"', '"x"', '""', '"a,b"', '","', '"/"', '"é"', "`raw\\n`",
-             '"\\xff"', '"%d"', '"ü"', '"/svc"', '"  "']
-_PATHS = ['"/app/name"', '"/app/port"', '"/app/db/host"', '"/svc/a/host"', '"/u/s1"',
-          '"/num/1"', '"/json/obj"', '"/json/arr"', '"/bytes/raw"', '"/empty"',
-          '"/odd/trail"', '"/odd/dbl"', '"/sp ace/k ey"', '"/ünï/çødé"', '"/missing"',
-          '"app/name"', '"/app/name/"', '"/list/csv"', '"/b64/ok"', '"/b64/raw"',
-          '"/flag/t"', '"/many/k3"']
-_DIRS = ['"/"', '"/app"', '"/svc"', '"/u"', '"/odd"', '"/app/db"', '"/many"', '""', '"/nope"',
-         '"/svc/"', '"/r"', '"/json"']
-_GLOBS = ['"/svc/*/host"', '"/u/*"', '"/r/[!a]*"', '"/r/[^a]*"', '"/*"', '"/app/*"', '"/*/*"',
-          '"/u/s?"', '"/[a-r]*/*"', '"/app/[db"', '"/many/*"', '"/num/*"', '"\\\\*"']
+_STR_LITS = [
+    '"/app/name"',
+    '"/u"',
+    '"x"',
+    '""',
+    '"a,b"',
+    '","',
+    '"/"',
+    '"é"',
+    "`raw\\n`",
+    '"\\xff"',
+    '"%d"',
+    '"ü"',
+    '"/svc"',
+    '"  "',
+]
+_PATHS = [
+    '"/app/name"',
+    '"/app/port"',
+    '"/app/db/host"',
+    '"/svc/a/host"',
+    '"/u/s1"',
+    '"/num/1"',
+    '"/json/obj"',
+    '"/json/arr"',
+    '"/bytes/raw"',
+    '"/empty"',
+    '"/odd/trail"',
+    '"/odd/dbl"',
+    '"/sp ace/k ey"',
+    '"/ünï/çødé"',
+    '"/missing"',
+    '"app/name"',
+    '"/app/name/"',
+    '"/list/csv"',
+    '"/b64/ok"',
+    '"/b64/raw"',
+    '"/flag/t"',
+    '"/many/k3"',
+]
+_DIRS = [
+    '"/"',
+    '"/app"',
+    '"/svc"',
+    '"/u"',
+    '"/odd"',
+    '"/app/db"',
+    '"/many"',
+    '""',
+    '"/nope"',
+    '"/svc/"',
+    '"/r"',
+    '"/json"',
+]
+_GLOBS = [
+    '"/svc/*/host"',
+    '"/u/*"',
+    '"/r/[!a]*"',
+    '"/r/[^a]*"',
+    '"/*"',
+    '"/app/*"',
+    '"/*/*"',
+    '"/u/s?"',
+    '"/[a-r]*/*"',
+    '"/app/[db"',
+    '"/many/*"',
+    '"/num/*"',
+    '"\\\\*"',
+]
 _B64 = ['"/b64/ok"', '"/b64/raw"']
 _JSON_LITS = ['`{"k": [1, 2]}`', '"null"', '`{"a":{"b":null}}`']
-_FORMATS = ['"%s"', '"%v"', '"%d"', '"%5s|%-5s|"', '"%q"', '"%x"', '"%X"', '"%05d"',
-            '"% d"', '"%+d"', '"%8.3f"', '"%e"', '"%g"', '"%t"', '"%c"', '"%U"', '"%#v"',
-            '"%+v"', '"%T"', '"%[2]v %[1]v"', '"%v %v"', '"%%"', '"%.2s"', '"%*d"', '"%-8v|"',
-            '"%#x"', '"%o"', '"%b"', '"%.3x"', '"%6.2v"', '"%!"', '"%d %d"', '"%s %s %s"']
+_FORMATS = [
+    '"%s"',
+    '"%v"',
+    '"%d"',
+    '"%5s|%-5s|"',
+    '"%q"',
+    '"%x"',
+    '"%X"',
+    '"%05d"',
+    '"% d"',
+    '"%+d"',
+    '"%8.3f"',
+    '"%e"',
+    '"%g"',
+    '"%t"',
+    '"%c"',
+    '"%U"',
+    '"%#v"',
+    '"%+v"',
+    '"%T"',
+    '"%[2]v %[1]v"',
+    '"%v %v"',
+    '"%%"',
+    '"%.2s"',
+    '"%*d"',
+    '"%-8v|"',
+    '"%#x"',
+    '"%o"',
+    '"%b"',
+    '"%.3x"',
+    '"%6.2v"',
+    '"%!"',
+    '"%d %d"',
+    '"%s %s %s"',
+]
 
 
 class _Gen:
@@ -114,8 +264,10 @@ class _Gen:
             lambda: f"dir {self.arg('string', d)}",
             lambda: f"toUpper {self.arg('string', d)}",
             lambda: f"toLower {self.arg('string', d)}",
-            lambda: f"replace {self.arg('string', d)} {self.choice(_STR_LITS)} "
-                    f"{self.choice(_STR_LITS)} {r.choice(['-1', '1', '0', '2'])}",
+            lambda: (
+                f"replace {self.arg('string', d)} {self.choice(_STR_LITS)} "
+                f"{self.choice(_STR_LITS)} {r.choice(['-1', '1', '0', '2'])}"
+            ),
             lambda: f"trimSuffix {self.arg('string', d)} {self.choice(_STR_LITS)}",
             lambda: f"join {self.arg('list', d)} {self.choice(_STR_LITS)}",
             lambda: f"printf {self.choice(_FORMATS)} {self.arg('any', d)}",
@@ -127,7 +279,7 @@ class _Gen:
             lambda: f"html {self.arg('any', d)}",
             lambda: f"js {self.arg('any', d)}",
             lambda: f"urlquery {self.arg('any', d)}",
-            lambda: f"getenv \"HOME_NOT_SET_X\" {self.choice(_STR_LITS)}",
+            lambda: f'getenv "HOME_NOT_SET_X" {self.choice(_STR_LITS)}',
             lambda: f"slice {self.arg('string', d)} {r.randint(0, 2)} {r.randint(1, 4)}",
             lambda: f"index {self.arg('string', d)} {r.randint(0, 3)}",
             lambda: f"(get {self.choice(_PATHS)}).Key",
@@ -156,20 +308,20 @@ class _Gen:
             lambda: f"gets {self.choice(_GLOBS)}",
             lambda: f"split {self.arg('string', d)} {self.choice(_STR_LITS)}",
             lambda: f"seq {r.randint(-2, 3)} {r.randint(-1, 6)}",
-            lambda: "jsonArray (getv \"/json/arr\" \"[]\")",
+            lambda: 'jsonArray (getv "/json/arr" "[]")',
             lambda: f"sortByLength {self.arg('list', d)}",
             lambda: f"sortKVByLength (gets {self.choice(_GLOBS)})",
             lambda: f"reverse {self.arg('list', d)}",
             lambda: f"slice {self.arg('list', d)} {r.randint(0, 2)}",
-            lambda: "lookupIPV4 \"localhost\"",
+            lambda: 'lookupIPV4 "localhost"',
         ]
         return r.choice(opts)()
 
     def mapv(self, d: int) -> str:
         r = self.rng
         opts = [
-            lambda: "json (getv \"/json/obj\" \"{}\")",
-            lambda: f"map \"a\" {self.arg('any', d)} \"b\" {self.arg('any', d)}",
+            lambda: 'json (getv "/json/obj" "{}")',
+            lambda: f'map "a" {self.arg("any", d)} "b" {self.arg("any", d)}',
             lambda: "json " + r.choice(_JSON_LITS),
         ]
         return r.choice(opts)()
@@ -187,7 +339,7 @@ class _Gen:
             lambda: f"or {self.arg('any', d)} {self.arg('any', d)}",
             lambda: f"parseBool {self.arg('string', d)}",
             lambda: r.choice(["true", "false"]),
-            lambda: "fileExists \"/etc/hostname\"",
+            lambda: 'fileExists "/etc/hostname"',
         ]
         return r.choice(opts)()
 
@@ -208,8 +360,19 @@ class _Gen:
     def operand(self) -> str:
         vs = self.visible()
         r = self.rng
-        opts = [".", "$", r.choice(vs), r.choice(vs), f"{r.choice(vs)}.a", ".Key", ".Value",
-                ".a", ".a.b", ".name", r.choice(["nil", "1+7i", "2.5", "-0", "0x10", "'x'"])]
+        opts = [
+            ".",
+            "$",
+            r.choice(vs),
+            r.choice(vs),
+            f"{r.choice(vs)}.a",
+            ".Key",
+            ".Value",
+            ".a",
+            ".a.b",
+            ".name",
+            r.choice(["nil", "1+7i", "2.5", "-0", "0x10", "'x'"]),
+        ]
         return r.choice(opts)
 
     def arg(self, kind: str, d: int) -> str:
@@ -219,12 +382,13 @@ class _Gen:
             if kind == "string":
                 return r.choice(_STR_LITS + _PATHS[:3] + [".", ".Key", ".Value"])
             if kind == "int":
-                return r.choice(["1", "2", "0", "-3", "10", "\"5\"", "."])
+                return r.choice(["1", "2", "0", "-3", "10", '"5"', "."])
             if kind == "list":
                 return r.choice([f"(ls {self.choice(_DIRS)})", "(seq 1 3)", "."])
             return self.operand()
-        inner = {"string": self.string, "int": self.integer, "list": self.listv,
-                 "any": self.anyv}[kind](d + 1)
+        inner = {"string": self.string, "int": self.integer, "list": self.listv, "any": self.anyv}[
+            kind
+        ](d + 1)
         return f"({inner})"
 
     def pipeline(self, d: int = 0) -> str:
@@ -232,8 +396,20 @@ class _Gen:
         base = self.anyv(d)
         if r.random() < 0.15:
             base += " | " + r.choice(
-                ["printf \"<%v>\"", "len", "toUpper", "print", "html", "js", "urlquery", "not",
-                 "base", "printf \"%s=%d\" \"k\"", "reverse", "json"]
+                [
+                    'printf "<%v>"',
+                    "len",
+                    "toUpper",
+                    "print",
+                    "html",
+                    "js",
+                    "urlquery",
+                    "not",
+                    "base",
+                    'printf "%s=%d" "k"',
+                    "reverse",
+                    "json",
+                ]
             )
         return base
 
@@ -250,8 +426,9 @@ class _Gen:
         return "{{" + s + "}}"
 
     def text(self) -> str:
-        return self.rng.choice(["\n", " ", "a=", "\n  ", "; ", "{ ", "}", "\t", "ü", "\r\n", "-",
-                                "x\n\n", ""])
+        return self.rng.choice(
+            ["\n", " ", "a=", "\n  ", "; ", "{ ", "}", "\t", "ü", "\r\n", "-", "x\n\n", ""]
+        )
 
     def stmts(self, d: int, n: int | None = None) -> str:
         n = self.rng.randint(1, 4) if n is None else n
@@ -292,7 +469,7 @@ class _Gen:
             self.done.append(name)
             return f'{{{{block "{name}" {self.arg("any", 2)}}}}}{body}{{{{end}}}}'
         if x < 0.97 and self.done and not self.in_template:
-            return self.ws(f"template \"{r.choice(self.done)}\" {self.arg('any', 2)}")
+            return self.ws(f'template "{r.choice(self.done)}" {self.arg("any", 2)}')
         return self.ws(self.pipeline())
 
     def sub_template(self, d: int) -> str:
@@ -324,8 +501,9 @@ class _Gen:
 
     def range_block(self, d: int) -> str:
         r = self.rng
-        src = r.choice([self.listv(0), self.listv(0), self.listv(0), self.mapv(0), self.mapv(0),
-                        self.anyv(1)])
+        src = r.choice(
+            [self.listv(0), self.listv(0), self.listv(0), self.mapv(0), self.mapv(0), self.anyv(1)]
+        )
         self.nvar += 1
         decls: list[str] = []
         form = r.random()
@@ -378,14 +556,23 @@ def docs_cases() -> list[Case]:
         "/services/web/cust2/1": b'{"IP":"10.0.0.3"}',
         "/services/web/cust1/1": b'{"IP":"10.0.0.1"}',
     }
-    kv = {"/myapp/database/url": b"db.example.com", "/myapp/database/user": b"rob",
-          "/key": b"value", "/upstreams/app1": b"10.0.1.10:80",
-          "/upstreams/app2": b"10.0.1.11:80", "/test/data": b'{"animals": [{"type": "dog", '
-          b'"name": "Fido"}, {"type": "cat", "name": "Misse"}]}',
-          "/test/array": b'["a", "b", "c"]', "/nginx/nginx": b"nginx.conf",
-          "/app/servers/s1": b"1.1.1.1", "/app/servers/s2": b"2.2.2.2",
-          "/myapp/upstream/app1": b"10.0.1.100:80", "/myapp/upstream/app2": b"10.0.1.101:80",
-          "/myapp/subdomain": b"myapp", **services}
+    kv = {
+        "/myapp/database/url": b"db.example.com",
+        "/myapp/database/user": b"rob",
+        "/key": b"value",
+        "/upstreams/app1": b"10.0.1.10:80",
+        "/upstreams/app2": b"10.0.1.11:80",
+        "/test/data": b'{"animals": [{"type": "dog", '
+        b'"name": "Fido"}, {"type": "cat", "name": "Misse"}]}',
+        "/test/array": b'["a", "b", "c"]',
+        "/nginx/nginx": b"nginx.conf",
+        "/app/servers/s1": b"1.1.1.1",
+        "/app/servers/s2": b"2.2.2.2",
+        "/myapp/upstream/app1": b"10.0.1.100:80",
+        "/myapp/upstream/app2": b"10.0.1.101:80",
+        "/myapp/subdomain": b"myapp",
+        **services,
+    }
     docs = [
         '{{getv "/myapp/database/url"}}\n{{getv "/myapp/database/user"}}\n',
         '[myconfig]\ndatabase_url = {{getv "/myapp/database/url"}}\n'
@@ -403,12 +590,12 @@ def docs_cases() -> list[Case]:
         '{{if exists "/key"}}\n    value: {{getv "/key"}}\n{{end}}\n',
         '{{with dir "/services/data/url"}}\n    dir: {{.}}\n{{end}}\n',
         '{{ $url := getv "/myapp/database/url" }}\n{{ $split := split $url "." }}\n'
-        'first: {{index $split 0}}\n',
+        "first: {{index $split 0}}\n",
         '{{$data := json (getv "/test/data")}}\ntype: {{ (index $data.animals 1).type }}\n'
-        'name: {{ (index $data.animals 1).name }}\n{{range $data.animals}}\n{{.name}}\n{{end}}\n',
+        "name: {{ (index $data.animals 1).name }}\n{{range $data.animals}}\n{{.name}}\n{{end}}\n",
         '{{range $index, $element := jsonArray (getv "/test/array")}}\n'
-        'index: {{$index}}\nvalue: {{$element}}\n{{end}}\n',
-        '{{ seq 1 3 }}{{range seq 1 3}}x{{.}}{{end}}',
+        "index: {{$index}}\nvalue: {{$element}}\n{{end}}\n",
+        "{{ seq 1 3 }}{{range seq 1 3}}x{{.}}{{end}}",
         '{{range $server := getvs "/app/servers/*"}}\n{{$server}}\n{{end}}\n',
         '{{ $url := getv "/nginx/nginx" }}\n{{if contains $url "nginx"}}yes{{end}}\n',
         '{{ replace "a.b.c" "." "-" -1 }} {{ trimSuffix "a.conf" ".conf" }} '
@@ -419,14 +606,14 @@ def docs_cases() -> list[Case]:
         '{{range sortByLength (ls "/upstreams")}}{{.}} {{end}}'
         '{{range sortKVByLength (gets "/upstreams/*")}}{{.Key}} {{end}}',
         'upstream {{getv "/myapp/subdomain"}} {\n{{range getvs "/myapp/upstream/*"}}'
-        '    server {{.}};\n{{end}}\n}\n\nserver {\n    server_name  '
+        "    server {{.}};\n{{end}}\n}\n\nserver {\n    server_name  "
         '{{getv "/myapp/subdomain"}}.example.com;\n    location / {\n        proxy_pass'
         '        http://{{getv "/myapp/subdomain"}};\n    }\n}\n',
         '{{range $dir := lsdir "/services/web"}}\nupstream {{base $dir}} {\n'
         '    {{$custdir := printf "/services/web/%s/*" $dir}}{{range gets $custdir}}\n'
-        '    server {{$data := json .Value}}{{$data.IP}}:80;\n    {{end}}\n}\n\n'
-        'server {\n    server_name {{base $dir}}.example.com;\n    location / {\n'
-        '        proxy_pass {{base $dir}};\n    }\n}\n{{end}}\n',
+        "    server {{$data := json .Value}}{{$data.IP}}:80;\n    {{end}}\n}\n\n"
+        "server {\n    server_name {{base $dir}}.example.com;\n    location / {\n"
+        "        proxy_pass {{base $dir}};\n    }\n}\n{{end}}\n",
         '{{datetime.Year | printf "%T"}}',
     ]
     return [Case(f"doc{i}", t, dict(kv)) for i, t in enumerate(docs)]

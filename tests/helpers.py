@@ -49,8 +49,14 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def render_resource(tmp_path: Path, name: str, source: str, keys: dict[str, str],
-                  prefix: str = "", syntax: str | None = None) -> bytes:
+def render_resource(
+    tmp_path: Path,
+    name: str,
+    source: str,
+    keys: dict[str, str],
+    prefix: str = "",
+    syntax: str | None = None,
+) -> bytes:
     """Render `source` as confpy renders a resource whose template is `name`.
 
     The extension picks the syntax as it does for users (`.tmpl` is Go, else Jinja2);
@@ -85,7 +91,9 @@ def signal_another_thread(pid: int, sig: int) -> int:
 
     others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
     if not others:
-        pytest.skip(f"process {pid} runs no thread besides its main one: no other can receive the signal")
+        pytest.skip(
+            f"process {pid} runs no thread besides its main one: no other can receive the signal"
+        )
     tid = others[-1]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.syscall(_SYS_TGKILL, pid, tid, sig) != 0:

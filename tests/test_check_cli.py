@@ -21,7 +21,9 @@ def test_check_accepts_a_valid_tree(tmp_path: Path, confpy_offline: Confpy) -> N
     assert "1 resources OK" in result.stdout
 
 
-def test_check_reports_every_problem_with_file_and_line(tmp_path: Path, confpy_offline: Confpy) -> None:
+def test_check_reports_every_problem_with_file_and_line(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
     """All broken files and templates are listed, one line each, exit 2."""
     tree = ConfTree(tmp_path)
     tree.simple("a", "{% if %}", ["/a"])
@@ -60,7 +62,9 @@ def test_check_reports_every_problem_of_every_file(tmp_path: Path, confpy_offlin
     """The docs promise all problems: three in one file and two in another make five lines."""
     tree = ConfTree(tmp_path)
     tree.template("t.j2", "x")
-    tree.resource("a", '[template]\nsrc = "t.j2"\ndest = "rel"\nkeys = ["/a"]\nmode = "7777"\nbogus = 1\n')
+    tree.resource(
+        "a", '[template]\nsrc = "t.j2"\ndest = "rel"\nkeys = ["/a"]\nmode = "7777"\nbogus = 1\n'
+    )
     tree.resource("b", '[template]\nsrc = "../../etc/passwd"\ndest = "/x"\nkeys = []\n')
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 2
@@ -69,15 +73,18 @@ def test_check_reports_every_problem_of_every_file(tmp_path: Path, confpy_offlin
     assert sum("a.toml:" in e for e in errors) == 3 and sum("b.toml:" in e for e in errors) == 2
 
 
-def test_check_refuses_a_template_nested_too_deep_in_one_line(tmp_path: Path, confpy_offline: Confpy) -> None:
+def test_check_refuses_a_template_nested_too_deep_in_one_line(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
     """3,000 nested blocks are that template's problem, not a RecursionError traceback."""
     tree = ConfTree(tmp_path)
     tree.simple("deep", "{% if true %}" * 3000 + "x" + "{% endif %}" * 3000, ["/a"])
     tree.simple("fine", "{{ getv('/a') }}", ["/a"])
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 2
-    assert _errors(result) == [f"confpy: error: {tree.confdir}/templates/deep.j2: "
-                               "template is nested too deeply to compile"]
+    assert _errors(result) == [
+        f"confpy: error: {tree.confdir}/templates/deep.j2: template is nested too deeply to compile"
+    ]
 
 
 def test_check_does_not_compute_huge_constants(tmp_path: Path, confpy_offline: Confpy) -> None:
@@ -89,25 +96,35 @@ def test_check_does_not_compute_huge_constants(tmp_path: Path, confpy_offline: C
     assert "Traceback" not in result.stderr
 
 
-def test_settings_file_value_of_the_wrong_type_names_file_and_line(tmp_path: Path,
-                                                                   confpy_offline: Confpy) -> None:
+def test_settings_file_value_of_the_wrong_type_names_file_and_line(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
     tree = ConfTree(tmp_path)
     tree.simple("app", "x", ["/a"])
     (tree.confdir / "confpy.toml").write_text('log_level = "info"\nendpoints = 5\n')
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 2
-    assert _errors(result) == [f"confpy: error: {tree.confdir}/confpy.toml:2: endpoints must be "
-                               "a string or an array of strings, not int"]
+    assert _errors(result) == [
+        f"confpy: error: {tree.confdir}/confpy.toml:2: endpoints must be "
+        "a string or an array of strings, not int"
+    ]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--watch", "--health-addr", "127.0.0.1:99999"), "--health-addr: port 99999 is out of range (0-65535)"),
-    (("--interval", "0"), "--interval: must be more than zero, got '0'"),
-    (("--interval", "nan"), "--interval: not a duration: 'nan'"),
-    (("--wait-for-keys", "inf"), "--wait-for-keys: not a duration: 'inf'"),
-])
-def test_bad_render_flags_are_one_line_naming_the_flag(tmp_path: Path, confpy_offline: Confpy,
-                                                        args: tuple[str, ...], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--watch", "--health-addr", "127.0.0.1:99999"),
+            "--health-addr: port 99999 is out of range (0-65535)",
+        ),
+        (("--interval", "0"), "--interval: must be more than zero, got '0'"),
+        (("--interval", "nan"), "--interval: not a duration: 'nan'"),
+        (("--wait-for-keys", "inf"), "--wait-for-keys: not a duration: 'inf'"),
+    ],
+)
+def test_bad_render_flags_are_one_line_naming_the_flag(
+    tmp_path: Path, confpy_offline: Confpy, args: tuple[str, ...], message: str
+) -> None:
     """Refused before anything starts: no traceback, no file written, exit 2."""
     tree = ConfTree(tmp_path)
     dest = tree.simple("app", "x", ["/a"])

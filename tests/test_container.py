@@ -36,7 +36,9 @@ from tests.conftest import ROOT, wait_for
 
 IMAGE = "localhost/confpy:test"
 LOCAL_BASE = "localhost/confpy-base:bookworm"
-ROOTFS_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "confpy" / "bookworm-minbase"
+ROOTFS_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "confpy" / "bookworm-minbase"
+)
 # The sandbox this was written in refuses higher limits than these; they suit any machine.
 RUN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 EXIT_ON_TERM = 42
@@ -66,7 +68,9 @@ while True:
 def _engine() -> list[str] | None:
     """The container engine's command line prefix, or None when there is none that works."""
     if shutil.which("podman"):
-        runtime = os.environ.get("CONFPY_CONTAINER_RUNTIME") or ("runc" if shutil.which("runc") else "")
+        runtime = os.environ.get("CONFPY_CONTAINER_RUNTIME") or (
+            "runc" if shutil.which("runc") else ""
+        )
         return ["podman", *(["--runtime", runtime] if runtime else [])]
     if shutil.which("docker"):
         probe = subprocess.run(["docker", "info"], capture_output=True, timeout=30)
@@ -81,15 +85,19 @@ if os.environ.get("CONFPY_TEST_CONTAINER") != "1":
     pytest.skip("builds an image: opt in with `make test-container`", allow_module_level=True)
 ENGINE = _engine()
 if ENGINE is None:
-    pytest.skip("no container engine: install podman (or run a docker daemon) for "
-                "`make test-container`", allow_module_level=True)
+    pytest.skip(
+        "no container engine: install podman (or run a docker daemon) for `make test-container`",
+        allow_module_level=True,
+    )
 
 
 def engine(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
     assert ENGINE is not None
     result = subprocess.run([*ENGINE, *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args[:2])} exited {result.returncode}: {result.stderr[-2000:]}")
+        raise AssertionError(
+            f"{' '.join(args[:2])} exited {result.returncode}: {result.stderr[-2000:]}"
+        )
     return result
 
 
@@ -106,12 +114,26 @@ def _base_image() -> str | None:
         partial = ROOTFS_CACHE.with_name(ROOTFS_CACHE.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv", "bookworm", str(partial)],
-            check=True, capture_output=True, timeout=1800,
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv",
+                "bookworm",
+                str(partial),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=1800,
         )
         partial.rename(ROOTFS_CACHE)
     tar = subprocess.Popen(["tar", "-C", str(ROOTFS_CACHE), "-c", "."], stdout=subprocess.PIPE)
-    subprocess.run([*ENGINE, "import", "-", LOCAL_BASE], stdin=tar.stdout, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [*ENGINE, "import", "-", LOCAL_BASE],
+        stdin=tar.stdout,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     assert tar.wait() == 0
     return LOCAL_BASE
 
@@ -158,19 +180,33 @@ def container(image: str, etcd: str, store: EtcdStore, tmp_path: Path) -> Iterat
     store.put("/app/greeting", b"hello")
     name = f"confpy-test-{uuid.uuid4().hex[:8]}"
     engine(
-        "run", "--detach", "--name", name, "--network", "host", *RUN_LIMITS,
-        "--env", f"CONFPY_ENDPOINTS={etcd}",
-        "--volume", f"{confdir}:/etc/confpy:ro",
-        "--volume", f"{tmp_path / 'child.py'}:/child.py:ro",
-        "--volume", f"{out}:/out",
-        image, "python3", "/child.py",
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--network",
+        "host",
+        *RUN_LIMITS,
+        "--env",
+        f"CONFPY_ENDPOINTS={etcd}",
+        "--volume",
+        f"{confdir}:/etc/confpy:ro",
+        "--volume",
+        f"{tmp_path / 'child.py'}:/child.py:ro",
+        "--volume",
+        f"{out}:/out",
+        image,
+        "python3",
+        "/child.py",
     )
     running = Container(name, out)
 
     def child_started() -> bool:
         if any(e.startswith("orphan: ") for e in running.events()):
             return True
-        state = engine("inspect", "--format", "{{.State.Running}}", name, check=False).stdout.strip()
+        state = engine(
+            "inspect", "--format", "{{.State.Running}}", name, check=False
+        ).stdout.strip()
         if state == "false":  # fail at once, with confpy's own words
             logs = engine("logs", name, check=False)
             raise AssertionError("the container exited: " + (logs.stdout + logs.stderr)[-3000:])
@@ -204,8 +240,11 @@ def test_child_starts_with_the_file_rendered_from_the_hosts_etcd(container: Cont
 def test_a_change_in_etcd_reloads_the_child(container: Container, store: EtcdStore) -> None:
     """A new value is rendered and the child gets SIGHUP to read it."""
     store.put("/app/greeting", b"bonjour")
-    wait_for(lambda: "reloaded: greeting = bonjour" in container.events(), timeout=30,
-             what="the child's reload")
+    wait_for(
+        lambda: "reloaded: greeting = bonjour" in container.events(),
+        timeout=30,
+        what="the child's reload",
+    )
 
 
 def test_an_orphan_reparented_to_pid_1_is_reaped(container: Container) -> None:
@@ -221,7 +260,9 @@ def test_an_orphan_reparented_to_pid_1_is_reaped(container: Container) -> None:
 
     seen = parent_and_state()
     assert seen is not None and seen[0] == "1", f"the orphan {orphan} is not PID 1's child: {seen}"
-    wait_for(lambda: parent_and_state() is None, timeout=30, what=f"the orphan {orphan} to be reaped")
+    wait_for(
+        lambda: parent_and_state() is None, timeout=30, what=f"the orphan {orphan} to be reaped"
+    )
     states = container.exec("sh", "-c", "cat /proc/[0-9]*/stat")
     assert ") Z " not in states, states
 
@@ -236,13 +277,24 @@ def test_stop_reaches_the_child_and_its_exit_code_is_the_containers(container: C
 
 def test_image_holds_no_pip_or_build_tools(image: str) -> None:
     """The runtime stage has the installed environment only: no pip, no compiler."""
-    result = engine("run", "--rm", *RUN_LIMITS, "--entrypoint", "sh", image, "-c",
-                    "command -v pip pip3 gcc cc; ls /opt/confpy/bin", check=False)
+    result = engine(
+        "run",
+        "--rm",
+        *RUN_LIMITS,
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        "command -v pip pip3 gcc cc; ls /opt/confpy/bin",
+        check=False,
+    )
     assert "confpy" in result.stdout.split()
     assert not [line for line in result.stdout.splitlines() if line.startswith("/")], result.stdout
 
 
-def test_forwarder_image_builds_from_the_confpy_image_and_its_confdir_loads(image: str, tmp_path: Path) -> None:
+def test_forwarder_image_builds_from_the_confpy_image_and_its_confdir_loads(
+    image: str, tmp_path: Path
+) -> None:
     """units/Dockerfile.forwarder builds on the confpy image; `confpy check` accepts its CONFDIR.
 
     The context holds what the Dockerfile copies: templates/app and a stand-in for the
@@ -253,7 +305,19 @@ def test_forwarder_image_builds_from_the_confpy_image_and_its_confdir_loads(imag
     stub.write_text("#!/bin/sh\nexit 0\n")
     stub.chmod(0o755)
     tag = "localhost/confpy-forwarder:test"
-    engine("build", "--network", "host", *RUN_LIMITS, "-f", str(ROOT / "units" / "Dockerfile.forwarder"),
-           "--build-arg", f"CONFPY_IMAGE={image}", "-t", tag, str(tmp_path), timeout=900)
+    engine(
+        "build",
+        "--network",
+        "host",
+        *RUN_LIMITS,
+        "-f",
+        str(ROOT / "units" / "Dockerfile.forwarder"),
+        "--build-arg",
+        f"CONFPY_IMAGE={image}",
+        "-t",
+        tag,
+        str(tmp_path),
+        timeout=900,
+    )
     result = engine("run", "--rm", *RUN_LIMITS, "--entrypoint", "confpy", tag, "check")
     assert result.stdout.startswith("3 resources OK in /etc/confpy"), result.stdout

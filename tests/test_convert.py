@@ -28,15 +28,34 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file
 # Cases using Go formatting plain Jinja has no exact spelling for (print, html, slice,
 # Go-only time layouts, Go's float format): convert keeps these as .tmpl.
 REFUSED = {
-    "datetime_format_shape", "html_js_urlquery", "len_index_slice", "output_values",
-    "print_functions", "root_dot_and_nil", "numbers_print", "quoting", "json_numbers",
+    "datetime_format_shape",
+    "html_js_urlquery",
+    "len_index_slice",
+    "output_values",
+    "print_functions",
+    "root_dot_and_nil",
+    "numbers_print",
+    "quoting",
+    "json_numbers",
     # confd finds no key written with a trailing slash; reverse of gets does nothing.
-    "docs_json_advanced_traversal", "docs_json_array", "string_functions",
+    "docs_json_advanced_traversal",
+    "docs_json_array",
+    "string_functions",
     # Cases kept for bugs confd's Go does differently from plain Jinja.
-    "break_continue", "bytes_pass_through", "complex_literals", "define_template_block",
-    "eq_mixed_kinds_is_error", "fmt_width_per_element", "glob_bang_is_literal",
-    "index_string_is_byte", "json_surrogate_and_null", "keys_not_normalised", "reverse_types",
-    "fmt_extra_args", "fmt_verbs_matrix", "strings_odd_inputs",
+    "break_continue",
+    "bytes_pass_through",
+    "complex_literals",
+    "define_template_block",
+    "eq_mixed_kinds_is_error",
+    "fmt_width_per_element",
+    "glob_bang_is_literal",
+    "index_string_is_byte",
+    "json_surrogate_and_null",
+    "keys_not_normalised",
+    "reverse_types",
+    "fmt_extra_args",
+    "fmt_verbs_matrix",
+    "strings_odd_inputs",
 }
 
 
@@ -151,7 +170,7 @@ def make_confdir(root: Path) -> Path:
     (confdir / "conf.d").mkdir(parents=True)
     (confdir / "templates" / "sub").mkdir(parents=True)
     (confdir / "conf.d" / "app.toml").write_text(
-        "# the app's config\n[template]\nsrc = \"app.conf.tmpl\"  # Go template\n"
+        '# the app\'s config\n[template]\nsrc = "app.conf.tmpl"  # Go template\n'
         'dest = "/tmp/app.conf"\nkeys = ["/app"]\n'
     )
     (confdir / "conf.d" / "web.toml").write_text(
@@ -255,9 +274,7 @@ def test_command_prints_one_translation(tmp_path: Path, capsys: pytest.CaptureFi
 def test_command_converts_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`confpy convert --confdir D --out O` writes the tree and names kept templates."""
     confdir = make_confdir(tmp_path)
-    args = parser().parse_args(
-        ["convert", "--confdir", str(confdir), "--out", str(tmp_path / "o")]
-    )
+    args = parser().parse_args(["convert", "--confdir", str(confdir), "--out", str(tmp_path / "o")])
     assert args.func(args) == 0
     captured = capsys.readouterr()
     assert "raw.tmpl" in captured.err
@@ -290,8 +307,14 @@ def test_field_under_a_missing_key_prints_no_value_as_in_go(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     "source",
-    ['{{index (split "a,b" ",") -1}}', '{{getv "app/x"}}', '{{range ls "/"}}{{.}}{{end}}',
-     '{{$l := ls "/u"}}{{reverse $l}}', '{{join (seq 1 3) ","}}', '{{eq "1" 1}}'],
+    [
+        '{{index (split "a,b" ",") -1}}',
+        '{{getv "app/x"}}',
+        '{{range ls "/"}}{{.}}{{end}}',
+        '{{$l := ls "/u"}}{{reverse $l}}',
+        '{{join (seq 1 3) ","}}',
+        '{{eq "1" 1}}',
+    ],
 )
 def test_convert_refuses_go_that_jinja_would_render_differently(source: str) -> None:
     """Negative index, unnormalised keys, ls of the root, in-place reverse, typed

@@ -26,9 +26,19 @@ pytestmark = pytest.mark.etcd
 class Watcher:
     """A `confpy render --watch` process; stopped with SIGTERM at the end of the test."""
 
-    def __init__(self, confpy: Confpy, tree: ConfTree, *extra: str, env: dict[str, str] | None = None):
-        self.proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir),
-                                 "--log-level", "debug", *extra, env=env)
+    def __init__(
+        self, confpy: Confpy, tree: ConfTree, *extra: str, env: dict[str, str] | None = None
+    ):
+        self.proc = confpy.start(
+            "render",
+            "--watch",
+            "--confdir",
+            str(tree.confdir),
+            "--log-level",
+            "debug",
+            *extra,
+            env=env,
+        )
         self.stderr: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -77,7 +87,9 @@ def read(path: Path) -> str | None:
         return None
 
 
-def test_a_put_reaches_the_file(confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
+def test_a_put_reaches_the_file(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """After the first render, a change in etcd is written to the file."""
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -88,27 +100,32 @@ def test_a_put_reaches_the_file(confpy: Confpy, tree: ConfTree, store: EtcdStore
     assert w.stop() == 0
 
 
-def test_deleting_a_required_key_keeps_the_old_file(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                    watchers: list[Watcher]) -> None:
+def test_deleting_a_required_key_keeps_the_old_file(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """The failure is logged with resource and revision; the file stays until the key returns."""
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
     watchers.append(w := Watcher(confpy, tree))
     wait_for(lambda: read(dest) == "v=1", what="first render")
     revision = store.delete("/app/v")
-    wait_for(lambda: any(e.get("revision") == revision for e in w.events("resource failed")),
-             what="the failure to be logged")
+    wait_for(
+        lambda: any(e.get("revision") == revision for e in w.events("resource failed")),
+        what="the failure to be logged",
+    )
     assert read(dest) == "v=1"
     store.put("/app/v", b"3")
     wait_for(lambda: read(dest) == "v=3", what="recovery once the key is back")
 
 
-def test_burst_of_puts_ends_with_last_value_and_few_reloads(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                            watchers: list[Watcher]) -> None:
+def test_burst_of_puts_ends_with_last_value_and_few_reloads(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """1000 puts: the file holds the last value; events during a render are coalesced."""
     reloads = tree.root / "reloads"
-    dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"],
-                       extra=f'reload_cmd = "echo r >> {reloads}"\n')
+    dest = tree.simple(
+        "app", "v={{ getv('/app/v') }}", ["/app"], extra=f'reload_cmd = "echo r >> {reloads}"\n'
+    )
     store.put("/app/v", b"start")
     watchers.append(Watcher(confpy, tree))
     wait_for(lambda: read(dest) == "v=start", what="first render")
@@ -119,8 +136,13 @@ def test_burst_of_puts_ends_with_last_value_and_few_reloads(confpy: Confpy, tree
     assert count < 500, f"{count} reloads for 1000 puts"
 
 
-def test_change_after_etcd_restart_reaches_the_file(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                    etcd_server: EtcdServer, watchers: list[Watcher]) -> None:
+def test_change_after_etcd_restart_reaches_the_file(
+    confpy: Confpy,
+    tree: ConfTree,
+    store: EtcdStore,
+    etcd_server: EtcdServer,
+    watchers: list[Watcher],
+) -> None:
     """etcd killed with SIGKILL and restarted on its data: the daemon reconnects and resumes."""
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -145,9 +167,13 @@ def _put_ok(store: EtcdStore, key: str, value: bytes) -> bool:
         return False
 
 
-def test_paused_daemon_catches_up_after_compaction_and_restart(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                               etcd_server: EtcdServer,
-                                                               watchers: list[Watcher]) -> None:
+def test_paused_daemon_catches_up_after_compaction_and_restart(
+    confpy: Confpy,
+    tree: ConfTree,
+    store: EtcdStore,
+    etcd_server: EtcdServer,
+    watchers: list[Watcher],
+) -> None:
     """SIGSTOP, keys change, revision compacted, etcd restarts, SIGCONT: the file gets the latest value."""
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -186,8 +212,9 @@ def _connected_ports(pid: int) -> set[int]:
 
 
 @pytest.mark.slow
-def test_changes_arrive_through_other_members_when_one_dies(confpy: Confpy, tree: ConfTree, tmp_path: Path,
-                                                            watchers: list[Watcher]) -> None:
+def test_changes_arrive_through_other_members_when_one_dies(
+    confpy: Confpy, tree: ConfTree, tmp_path: Path, watchers: list[Watcher]
+) -> None:
     """Three members on loopback: kill the one the daemon uses; changes still arrive."""
     cluster = EtcdCluster.create(tmp_path / "cluster", 3)
     cluster.start()
@@ -205,7 +232,9 @@ def test_changes_arrive_through_other_members_when_one_dies(confpy: Confpy, tree
             m.kill()
         survivors = [m.url for m in cluster.members if m.running]
         other = EtcdStore(load_settings({"endpoints": survivors, "confdir": "/nonexistent"}, {}))
-        wait_for(lambda: _put_ok(other, "/app/v", b"2"), timeout=20, what="the cluster to accept writes")
+        wait_for(
+            lambda: _put_ok(other, "/app/v", b"2"), timeout=20, what="the cluster to accept writes"
+        )
         wait_for(lambda: read(dest) == "v=2", timeout=20, what="the change through another member")
         other.close()
         store.close()
@@ -213,14 +242,15 @@ def test_changes_arrive_through_other_members_when_one_dies(confpy: Confpy, tree
         cluster.stop()
 
 
-def test_rotated_pair_is_never_seen_mismatched_by_reload(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                        watchers: list[Watcher]) -> None:
+def test_rotated_pair_is_never_seen_mismatched_by_reload(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """A certificate and its key rotated together 100 times: each reload sees a matching pair."""
     check = tree.root / "check-pair.sh"
     log = tree.root / "pairs"
     check.write_text(
         "#!/bin/sh\n"
-        f'c=$(cat {tree.out}/cert); k=$(cat {tree.out}/key)\n'
+        f"c=$(cat {tree.out}/cert); k=$(cat {tree.out}/key)\n"
         f'if [ "${{c#cert-}}" = "${{k#key-}}" ]; then echo ok >> {log}; else echo "mismatch $c $k" >> {log}; fi\n'
     )
     check.chmod(0o755)
@@ -232,17 +262,25 @@ def test_rotated_pair_is_never_seen_mismatched_by_reload(confpy: Confpy, tree: C
     wait_for(lambda: read(tree.out / "key") == "key-0", what="first render")
     for i in range(1, 101):
         store.put_atomic({"/tls/cert": f"cert-{i}".encode(), "/tls/key": f"key-{i}".encode()}, {})
-    wait_for(lambda: read(tree.out / "cert") == "cert-100" and read(tree.out / "key") == "key-100",
-             timeout=30, what="the last pair")
+    wait_for(
+        lambda: read(tree.out / "cert") == "cert-100" and read(tree.out / "key") == "key-100",
+        timeout=30,
+        what="the last pair",
+    )
     lines = log.read_text().splitlines()
     assert lines and all(line == "ok" for line in lines), [x for x in lines if x != "ok"][:5]
 
 
-@pytest.mark.parametrize("deliver", [os.kill, signal_another_thread],
-                         ids=["to-the-process", "to-a-non-main-thread"])
-def test_sighup_starts_rendering_a_new_resource(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                watchers: list[Watcher],
-                                                deliver: Callable[[int, int], object]) -> None:
+@pytest.mark.parametrize(
+    "deliver", [os.kill, signal_another_thread], ids=["to-the-process", "to-a-non-main-thread"]
+)
+def test_sighup_starts_rendering_a_new_resource(
+    confpy: Confpy,
+    tree: ConfTree,
+    store: EtcdStore,
+    watchers: list[Watcher],
+    deliver: Callable[[int, int], object],
+) -> None:
     """A resource file added before SIGHUP is picked up without a restart, whichever
     thread receives the signal."""
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
@@ -257,8 +295,9 @@ def test_sighup_starts_rendering_a_new_resource(confpy: Confpy, tree: ConfTree, 
     wait_for(lambda: read(new) == "watched", what="the new resource's keys to be watched")
 
 
-def test_sighup_with_broken_configuration_keeps_the_old_one(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                            watchers: list[Watcher]) -> None:
+def test_sighup_with_broken_configuration_keeps_the_old_one(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """An invalid new configuration is refused with a clear error; the old set keeps running."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -266,16 +305,21 @@ def test_sighup_with_broken_configuration_keeps_the_old_one(confpy: Confpy, tree
     wait_for(lambda: read(dest) == "1", what="first render")
     tree.resource("broken", "[template\n")
     w.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: w.events("new configuration refused, keeping the running one"), what="the refusal")
+    wait_for(
+        lambda: w.events("new configuration refused, keeping the running one"), what="the refusal"
+    )
     store.put("/app/v", b"2")
     wait_for(lambda: read(dest) == "2", what="the old configuration to keep working")
 
 
-def test_failing_resource_is_retried_without_a_new_change(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                          watchers: list[Watcher]) -> None:
+def test_failing_resource_is_retried_without_a_new_change(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """A check that fails at first succeeds on a later retry, with no further change in etcd."""
     gate = tree.root / "gate"
-    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"], extra=f'check_cmd = "test -e {gate}"\n')
+    dest = tree.simple(
+        "app", "{{ getv('/app/v') }}", ["/app"], extra=f'check_cmd = "test -e {gate}"\n'
+    )
     other = tree.simple("other", "{{ getv('/other') }}", ["/other"])
     store.put("/app/v", b"1")
     store.put("/other", b"a")
@@ -288,8 +332,9 @@ def test_failing_resource_is_retried_without_a_new_change(confpy: Confpy, tree: 
     wait_for(lambda: read(dest) == "1", timeout=20, what="the retry to succeed")
 
 
-def test_starts_before_etcd_and_renders_once_it_answers(confpy: Confpy, tree: ConfTree, tmp_path: Path,
-                                                        watchers: list[Watcher]) -> None:
+def test_starts_before_etcd_and_renders_once_it_answers(
+    confpy: Confpy, tree: ConfTree, tmp_path: Path, watchers: list[Watcher]
+) -> None:
     """etcd unreachable at start: keep retrying; files on disk stay until it answers."""
     server = EtcdServer(tmp_path / "late" / "data")
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
@@ -308,8 +353,9 @@ def test_starts_before_etcd_and_renders_once_it_answers(confpy: Confpy, tree: Co
         server.stop()
 
 
-def test_health_and_metrics_endpoints(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                      watchers: list[Watcher]) -> None:
+def test_health_and_metrics_endpoints(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """/healthz answers 200 with state when in sync, 503 when a resource fails; /metrics is Prometheus text."""
     port = free_port()
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
@@ -330,16 +376,18 @@ def test_health_and_metrics_endpoints(confpy: Confpy, tree: ConfTree, store: Etc
     health = json.loads(body)
     assert health["connected"] and health["revision"] > 0 and health["failing"] == {}
     store.delete("/app/v")
-    code, body = wait_for(lambda: (r := get("/healthz"))[0] == 503 and '"app"' in r[1] and r,
-                          what="unhealthy")  # type: ignore[misc]
+    code, body = wait_for(
+        lambda: (r := get("/healthz"))[0] == 503 and '"app"' in r[1] and r, what="unhealthy"
+    )  # type: ignore[misc]
     assert "key not found: /app/v" in json.loads(body)["failing"]["app"]
     code, metrics = get("/metrics")
     assert code == 200
     assert "confpy_renders_total" in metrics and "confpy_change_to_file_seconds_bucket" in metrics
 
 
-def test_ready_is_sent_to_systemd_after_the_first_render(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                         tmp_path: Path, watchers: list[Watcher]) -> None:
+def test_ready_is_sent_to_systemd_after_the_first_render(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, tmp_path: Path, watchers: list[Watcher]
+) -> None:
     """With NOTIFY_SOCKET (Type=notify), READY=1 comes after the files are written."""
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -347,8 +395,9 @@ def test_ready_is_sent_to_systemd_after_the_first_render(confpy: Confpy, tree: C
     sock.settimeout(20)
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
-    watchers.append(Watcher(confpy, tree, env=confpy.env(NOTIFY_SOCKET=str(sock_path),
-                                                         WATCHDOG_USEC="200000")))
+    watchers.append(
+        Watcher(confpy, tree, env=confpy.env(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="200000"))
+    )
     messages = []
     while not any("READY=1" in m for m in messages):
         messages.append(sock.recv(4096).decode())
@@ -358,7 +407,9 @@ def test_ready_is_sent_to_systemd_after_the_first_render(confpy: Confpy, tree: C
     sock.close()
 
 
-def test_interval_mode_polls(confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
+def test_interval_mode_polls(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """--interval re-reads etcd periodically instead of watching (confd's mode)."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -373,8 +424,9 @@ def test_interval_mode_polls(confpy: Confpy, tree: ConfTree, store: EtcdStore, w
         proc.communicate()
 
 
-def test_sigterm_stops_cleanly_with_exit_0(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                           watchers: list[Watcher]) -> None:
+def test_sigterm_stops_cleanly_with_exit_0(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """SIGTERM ends the daemon with exit 0 and no stage file left behind."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -386,7 +438,8 @@ def test_sigterm_stops_cleanly_with_exit_0(confpy: Confpy, tree: ConfTree, store
 
 
 def test_sigterm_received_by_another_thread_still_stops_the_daemon(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]) -> None:
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     """The kernel may hand SIGTERM to a gRPC thread; the daemon must stop all the same."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -398,13 +451,21 @@ def test_sigterm_received_by_another_thread_still_stops_the_daemon(
 
 
 def test_sigterm_received_by_another_thread_stops_interval_mode(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """The polling loop answers SIGTERM at once too, whichever thread receives it (the
     health server's thread here: the store itself starts none)."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
-    proc = confpy.start("render", "--interval", "1h", "--confdir", str(tree.confdir),
-                        "--health-addr", f"127.0.0.1:{free_port()}")
+    proc = confpy.start(
+        "render",
+        "--interval",
+        "1h",
+        "--confdir",
+        str(tree.confdir),
+        "--health-addr",
+        f"127.0.0.1:{free_port()}",
+    )
     try:
         wait_for(lambda: read(dest) == "1", what="first render")
         signal_another_thread(proc.pid, signal.SIGTERM)
@@ -416,7 +477,9 @@ def test_sigterm_received_by_another_thread_stops_interval_mode(
     assert proc.returncode == 0
 
 
-def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied(tree: ConfTree) -> None:
+def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied(
+    tree: ConfTree,
+) -> None:
     """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
     from confpy.daemon import Daemon
     from confpy.runner import load_config

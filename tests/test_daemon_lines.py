@@ -51,8 +51,12 @@ class _Lines:
 
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
 def test_a_start_line_and_a_stop_line_at_the_default_level(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore, etcd: str,  # noqa: F811
-        command: list[str]) -> None:
+    confpy: Confpy,
+    tree: ConfTree,  # noqa: F811
+    store: EtcdStore,
+    etcd: str,
+    command: list[str],
+) -> None:
     """`watching`: resources, keys, endpoint and the revision it watches from; `stopped`."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     tree.simple("other", "{{ getv('/other/v', '') }}", ["/other"])

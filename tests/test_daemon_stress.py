@@ -31,9 +31,13 @@ def _progress(store: EtcdStore, key: str, tag: str) -> int:
     return int(value.rsplit("-", 1)[1]) if value.startswith(tag + "-") else -1
 
 
-def test_a_flood_after_sigcont_reaches_the_file(confpy: Confpy, tree: ConfTree,  # noqa: F811
-                                                store: EtcdStore, etcd: str,
-                                                watchers: list[Watcher]) -> None:  # noqa: F811
+def test_a_flood_after_sigcont_reaches_the_file(
+    confpy: Confpy,
+    tree: ConfTree,  # noqa: F811
+    store: EtcdStore,
+    etcd: str,
+    watchers: list[Watcher],  # noqa: F811
+) -> None:
     """SIGSTOP the daemon, 2,000 puts from three writer threads, SIGCONT half way: the file
     ends at etcd's last values within seconds, in each of five rounds (a lost wakeup
     would leave it stale until the next resync, ten minutes later)."""
@@ -54,14 +58,19 @@ def test_a_flood_after_sigcont_reaches_the_file(confpy: Confpy, tree: ConfTree, 
                 t.start()
             # Resume while the writers are still at it: the watch thread then keeps
             # waking the loop while it drains the backlog.
-            wait_for(lambda tag=f"r{round_}": _progress(store, keys[0], tag) >= 300,
-                     what="the writers to be half way")
+            wait_for(
+                lambda tag=f"r{round_}": _progress(store, keys[0], tag) >= 300,
+                what="the writers to be half way",
+            )
         finally:
             w.proc.send_signal(signal.SIGCONT)
         for t in writers:
             t.join()
         expected = " ".join((store.get(k)[0] or b"").decode() for k in keys)
         assert expected == f"r{round_}-666 r{round_}-666 r{round_}-665"
-        wait_for(lambda expected=expected: read(dest) == expected, timeout=15,
-                 what=f"round {round_}: the last values after SIGCONT")
+        wait_for(
+            lambda expected=expected: read(dest) == expected,
+            timeout=15,
+            what=f"round {round_}: the last values after SIGCONT",
+        )
     assert w.proc.poll() is None

@@ -128,13 +128,18 @@ def _documented_exit_codes() -> dict[str, dict[str, str]]:
     """{command: {code: meaning}} from the table under `## Exit codes` in configuration.md."""
     section = CONFIGURATION.read_text().split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    header = [cell.strip().strip("`") for cell in section.split("\n| command |", 1)[1].split("\n", 1)[0].split("|")]
+    header = [
+        cell.strip().strip("`")
+        for cell in section.split("\n| command |", 1)[1].split("\n", 1)[0].split("|")
+    ]
     columns = [c if c != "otherwise" else "else" for c in header if c]
     table: dict[str, dict[str, str]] = {}
     for row in rows:
         cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
         command, meanings = cells[0].strip("`"), cells[1:]
-        table[command] = {code: text for code, text in zip(columns, meanings, strict=True) if text != "—"}
+        table[command] = {
+            code: text for code, text in zip(columns, meanings, strict=True) if text != "—"
+        }
     return table
 
 
@@ -160,7 +165,9 @@ def test_configuration_md_gives_each_exit_code_the_meaning_help_gives(command: s
     for word in EXIT_KEYWORDS:
         in_help = {code for code, text in shown.items() if word in text}
         in_docs = {code for code, text in documented.items() if word in text}
-        assert in_help == in_docs, f"{command}: {word!r} is under {in_help} in --help, {in_docs} in the docs"
+        assert in_help == in_docs, (
+            f"{command}: {word!r} is under {in_help} in --help, {in_docs} in the docs"
+        )
 
 
 def _raised_messages() -> list[tuple[int, str, str]]:
@@ -172,7 +179,8 @@ def _raised_messages() -> list[tuple[int, str, str]]:
         return next(code for kind, code in EXIT_CODE_BY_ERROR if issubclass(cls, kind))
 
     classes = {
-        name: code_of(cls) for name, cls in vars(errors).items()
+        name: code_of(cls)
+        for name, cls in vars(errors).items()
         if isinstance(cls, type) and issubclass(cls, errors.ConfpyError)
     }
     found: list[tuple[int, str, str]] = []
@@ -225,8 +233,10 @@ def _messages_under_the_wrong_exit_code() -> tuple[int, list[str]]:
         if sites:
             matched += 1
             if section_code not in {code for code, _ in sites}:
-                wrong.append(f"{message!r} is under exit {section_code}; raised with "
-                             + ", ".join(f"exit {code} at {where}" for code, where in sites))
+                wrong.append(
+                    f"{message!r} is under exit {section_code}; raised with "
+                    + ", ".join(f"exit {code} at {where}" for code, where in sites)
+                )
     return matched, wrong
 
 
@@ -246,4 +256,6 @@ def test_relative_paths_in_confpy_toml_are_documented_as_relative_to_confdir() -
     """configuration.md and troubleshooting.md agree with settings.py: relative to CONFDIR."""
     for doc in (CONFIGURATION, TROUBLESHOOTING):
         text = " ".join(doc.read_text().split())
-        assert re.search(r"relative paths? in `confpy\.toml` (is|are) relative to `CONFDIR`", text, re.I), doc.name
+        assert re.search(
+            r"relative paths? in `confpy\.toml` (is|are) relative to `CONFDIR`", text, re.I
+        ), doc.name

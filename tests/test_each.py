@@ -32,14 +32,17 @@ def tree(tmp_path: Path) -> ConfTree:
 
 def vhosts(tree: ConfTree, template: str = VHOST, extra: str = "", name: str = "vhosts") -> None:
     tree.template(f"{name}.j2", template)
-    tree.resource(name, f"""
+    tree.resource(
+        name,
+        f"""
 [template]
 src = "{name}.j2"
 dest = "{{out}}/{{{{ name }}}}.conf"
 prefix = "/app"
 each = "/services/*"
 {extra}
-""")
+""",
+    )
 
 
 def render(confpy: Confpy, tree: ConfTree, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -64,13 +67,16 @@ def listed(tree: ConfTree) -> list[str]:
 
 def resource_for(tree: ConfTree, each: str = "/services/*", prefix: str = "/app"):
     tree.template("t.j2", "x")
-    path = tree.resource("t", f"""
+    path = tree.resource(
+        "t",
+        f"""
 [template]
 src = "t.j2"
 dest = "{{out}}/{{{{ name }}}}.conf"
 prefix = "{prefix}"
 each = "{each}"
-""")
+""",
+    )
     return load_resource(path, tree.confdir / "templates")
 
 
@@ -81,7 +87,9 @@ def test_a_match_is_a_key_or_a_key_directory_and_only_a_key_has_a_value(tree: Co
     children, failures = expand([r], Snapshot(3, values))
     assert not failures
     assert [(c.each_match.key, c.each_match.name, c.each_match.value) for c in children] == [
-        ("/services/a", "a", "1"), ("/services/b", "b", None)]
+        ("/services/a", "a", "1"),
+        ("/services/b", "b", None),
+    ]
     assert [c.dest.name for c in children] == ["a.conf", "b.conf"]
 
 
@@ -94,7 +102,9 @@ def test_a_file_sees_its_own_match_not_its_siblings(tree: ConfTree) -> None:
     assert dict(children[0].each_match.values) == {"/app/services/a/host": b"1"}
 
 
-@pytest.mark.parametrize("key", ["/app/services/..", "/app/services/.", "/app/services/", "/app/services//x"])
+@pytest.mark.parametrize(
+    "key", ["/app/services/..", "/app/services/.", "/app/services/", "/app/services//x"]
+)
 def test_a_match_that_cannot_be_a_file_name_is_refused(tree: ConfTree, key: str) -> None:
     """Names `..`, `.` and empty never become paths: the match fails, naming its key."""
     r = resource_for(tree)
@@ -109,15 +119,21 @@ def test_each_needs_name_in_the_dest_file_name(tree: ConfTree) -> None:
     from confpy.errors import ConfigError
 
     tree.template("t.j2", "x")
-    path = tree.resource("t", '[template]\nsrc = "t.j2"\ndest = "/tmp/{{ name }}/x.conf"\neach = "/s/*"\n')
-    with pytest.raises(ConfigError, match=r"t.toml:3: dest: \{\{ name \}\} may only appear in the file name"):
+    path = tree.resource(
+        "t", '[template]\nsrc = "t.j2"\ndest = "/tmp/{{ name }}/x.conf"\neach = "/s/*"\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"t.toml:3: dest: \{\{ name \}\} may only appear in the file name"
+    ):
         load_resource(path, tree.confdir / "templates")
 
 
 # -- against etcd ----------------------------------------------------------------------------------
 
-def test_one_file_per_match_with_check_per_file_and_one_reload(confpy: Confpy, tree: ConfTree,
-                                                               store: EtcdStore) -> None:
+
+def test_one_file_per_match_with_check_per_file_and_one_reload(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Three services: three files, check_cmd ran three times, reload_cmd once."""
     log = tree.root / "log"
     vhosts(tree, extra=f'check_cmd = "echo check >> {log}"\nreload_cmd = "echo reload >> {log}"')
@@ -131,8 +147,9 @@ def test_one_file_per_match_with_check_per_file_and_one_reload(confpy: Confpy, t
     assert listed(tree) == ["api.conf", "db.conf", "web.conf"]
 
 
-def test_file_of_a_vanished_match_is_removed_and_reloaded(confpy: Confpy, tree: ConfTree,
-                                                          store: EtcdStore) -> None:
+def test_file_of_a_vanished_match_is_removed_and_reloaded(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Deleting a service's keys removes its file (and only it), then reloads once."""
     log = tree.root / "log"
     vhosts(tree, extra=f'reload_cmd = "echo reload >> {log}"')
@@ -148,8 +165,9 @@ def test_file_of_a_vanished_match_is_removed_and_reloaded(confpy: Confpy, tree: 
     assert log.read_text().splitlines() == ["reload", "reload"]
 
 
-def test_noop_shows_creations_and_removals_and_writes_nothing(confpy: Confpy, tree: ConfTree,
-                                                              store: EtcdStore) -> None:
+def test_noop_shows_creations_and_removals_and_writes_nothing(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """--noop prints a diff for a new file and a removal header for a stale one."""
     vhosts(tree)
     store.put("/app/services/old/host", b"o")
@@ -164,8 +182,9 @@ def test_noop_shows_creations_and_removals_and_writes_nothing(confpy: Confpy, tr
     assert conf_files(tree) == ["old.conf"]
 
 
-def test_bad_match_name_fails_with_its_key_and_the_others_are_written(confpy: Confpy, tree: ConfTree,
-                                                                       store: EtcdStore) -> None:
+def test_bad_match_name_fails_with_its_key_and_the_others_are_written(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A key `/services/..` exits 1 naming the key; no file named `..conf` or worse appears."""
     vhosts(tree, template="{{ each.name }}\n")
     store.put("/app/services/..", b"x")
@@ -177,8 +196,9 @@ def test_bad_match_name_fails_with_its_key_and_the_others_are_written(confpy: Co
     assert conf_files(tree) == ["ok.conf"]
 
 
-def test_tampered_manifest_never_removes_what_it_does_not_own(confpy: Confpy, tree: ConfTree,
-                                                              store: EtcdStore) -> None:
+def test_tampered_manifest_never_removes_what_it_does_not_own(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Entries naming other directories, other patterns or directories are ignored."""
     vhosts(tree)
     victim = tree.root / "victim.conf"
@@ -189,16 +209,34 @@ def test_tampered_manifest_never_removes_what_it_does_not_own(confpy: Confpy, tr
     store.put("/app/services/api/host", b"a")
     assert render(confpy, tree).returncode == 0
     manifest_path_ = tree.out / ".confpy-each.vhosts.json"
-    manifest_path_.write_text(json.dumps({"files": [
-        "../victim.conf", str(victim), "notes.txt", "dir.conf", "sub/x.conf", "..", ".conf", 7]}))
+    manifest_path_.write_text(
+        json.dumps(
+            {
+                "files": [
+                    "../victim.conf",
+                    str(victim),
+                    "notes.txt",
+                    "dir.conf",
+                    "sub/x.conf",
+                    "..",
+                    ".conf",
+                    7,
+                ]
+            }
+        )
+    )
     result = render(confpy, tree)
     assert result.returncode == 0, result.stderr
-    assert victim.exists() and (tree.out / "notes.txt").exists() and (tree.out / "dir.conf").is_dir()
+    assert (
+        victim.exists() and (tree.out / "notes.txt").exists() and (tree.out / "dir.conf").is_dir()
+    )
     assert (tree.out / "stray.conf").exists()
     assert "each manifest entry ignored" in result.stderr
 
 
-def test_unreadable_manifest_removes_nothing(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_unreadable_manifest_removes_nothing(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A manifest that is not JSON: nothing is removed; the rewritten one lists only the
     files that still match (identical, so adopted); the stale one is left to the operator."""
     vhosts(tree)
@@ -214,8 +252,9 @@ def test_unreadable_manifest_removes_nothing(confpy: Confpy, tree: ConfTree, sto
     assert listed(tree) == ["api.conf"]
 
 
-def test_existing_file_it_did_not_create_is_not_overwritten(confpy: Confpy, tree: ConfTree,
-                                                           store: EtcdStore) -> None:
+def test_existing_file_it_did_not_create_is_not_overwritten(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A hand-written `api.conf` blocks the match `api` (exit 1) and stays as it was."""
     vhosts(tree)
     (tree.out / "api.conf").write_text("handmade\n")
@@ -227,7 +266,9 @@ def test_existing_file_it_did_not_create_is_not_overwritten(confpy: Confpy, tree
     assert (tree.out / "api.conf").read_text() == "handmade\n"
 
 
-def test_identical_existing_file_is_adopted(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_identical_existing_file_is_adopted(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A lost manifest heals: a file already holding what would be written becomes owned."""
     vhosts(tree)
     store.put("/app/services/api/host", b"a")
@@ -237,22 +278,29 @@ def test_identical_existing_file_is_adopted(confpy: Confpy, tree: ConfTree, stor
     assert listed(tree) == ["api.conf"]
 
 
-def test_two_each_resources_that_can_name_one_file_are_refused(confpy: Confpy, tree: ConfTree) -> None:
+def test_two_each_resources_that_can_name_one_file_are_refused(
+    confpy: Confpy, tree: ConfTree
+) -> None:
     """`{{ name }}.conf` and `x-{{ name }}.conf` can both give `x-a.conf`: exit 2, file:line."""
     vhosts(tree, name="a")
     tree.template("b.j2", "b")
-    tree.resource("b", '[template]\nsrc = "b.j2"\neach = "/x/*"\ndest = "{out}/x-{{ name }}.conf"\n')
+    tree.resource(
+        "b", '[template]\nsrc = "b.j2"\neach = "/x/*"\ndest = "{out}/x-{{ name }}.conf"\n'
+    )
     result = render(confpy, tree)
     assert result.returncode == 2
     assert "b.toml:4: dest " in result.stderr and "(resource a)" in result.stderr
 
 
 def test_a_match_that_would_overwrite_another_resources_file_fails_alone(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A plain resource's `default.conf` is never written by the `each` match `default`."""
     vhosts(tree, template="{{ each.name }}\n")
     tree.template("default.j2", "static\n")
-    tree.resource("default", '[template]\nsrc = "default.j2"\ndest = "{out}/default.conf"\nkeys = ["/x"]\n')
+    tree.resource(
+        "default", '[template]\nsrc = "default.j2"\ndest = "{out}/default.conf"\nkeys = ["/x"]\n'
+    )
     store.put("/app/services/default", b"x")
     store.put("/app/services/api", b"x")
     result = render(confpy, tree)
@@ -263,27 +311,34 @@ def test_a_match_that_would_overwrite_another_resources_file_fails_alone(
     assert (tree.out / "api.conf").exists()
 
 
-def test_thousand_matches_render_and_vanish(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_thousand_matches_render_and_vanish(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """1000 matches: 1000 files; after deleting the directory, none is left (the manifest too)."""
     vhosts(tree, template="{{ each.value }}\n")
     names = [f"s{i:04d}" for i in range(1000)]
     for start in range(0, len(names), 100):
-        store.put_atomic({f"/app/services/{n}": n.encode() for n in names[start:start + 100]}, {})
+        store.put_atomic({f"/app/services/{n}": n.encode() for n in names[start : start + 100]}, {})
     result = render(confpy, tree)
     assert result.returncode == 0, result.stderr
     assert len(conf_files(tree)) == 1000 and (tree.out / "s0999.conf").read_text() == "s0999\n"
     for start in range(0, len(names), 100):
-        store.put_atomic({}, {}, delete=[f"/app/services/{n}" for n in names[start:start + 100]])
+        store.put_atomic({}, {}, delete=[f"/app/services/{n}" for n in names[start : start + 100]])
     result = render(confpy, tree)
     assert result.returncode == 0, result.stderr
     assert conf_files(tree) == [] and listed(tree) == []
 
 
-def test_go_templates_read_each_through_a_call(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_go_templates_read_each_through_a_call(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """confd syntax: `{{ (each).Name }}` and `{{ (each).Value }}`."""
     tree.template("v.tmpl", '{{ (each).Name }}={{ (each).Value }} {{ getv "/version" }}\n')
-    tree.resource("v", '[template]\nsrc = "v.tmpl"\neach = "/s/*"\nkeys = ["/version"]\n'
-                       'dest = "{out}/{{ name }}.conf"\n')
+    tree.resource(
+        "v",
+        '[template]\nsrc = "v.tmpl"\neach = "/s/*"\nkeys = ["/version"]\n'
+        'dest = "{out}/{{ name }}.conf"\n',
+    )
     store.put("/s/a", b"1")
     store.put("/version", b"7")
     result = render(confpy, tree)
@@ -319,14 +374,20 @@ def daemons() -> Iterator[list[Daemon]]:
                 d.proc.wait()
 
 
-def test_watch_adds_and_removes_files_as_keys_come_and_go(confpy: Confpy, tree: ConfTree,
-                                                          store: EtcdStore, daemons: list[Daemon]) -> None:
+def test_watch_adds_and_removes_files_as_keys_come_and_go(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, daemons: list[Daemon]
+) -> None:
     """--watch: a new service gets its file, a deleted one loses it, each with one reload."""
     log = tree.root / "log"
     vhosts(tree, extra=f'reload_cmd = "echo reload >> {log}"')
     store.put("/app/services/api/host", b"a")
-    daemons.append(Daemon(confpy.start("render", "--watch", "--confdir", str(tree.confdir),
-                                       "--min-reload-interval", "0")))
+    daemons.append(
+        Daemon(
+            confpy.start(
+                "render", "--watch", "--confdir", str(tree.confdir), "--min-reload-interval", "0"
+            )
+        )
+    )
     wait_for(lambda: (tree.out / "api.conf").exists(), what="the first file")
     store.put("/app/services/web/host", b"w")
     wait_for(lambda: (tree.out / "web.conf").exists(), what="the new service's file")
@@ -337,7 +398,8 @@ def test_watch_adds_and_removes_files_as_keys_come_and_go(confpy: Confpy, tree: 
 
 
 def test_a_match_removed_while_the_daemon_was_down_goes_at_the_next_start(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore, daemons: list[Daemon]) -> None:
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, daemons: list[Daemon]
+) -> None:
     """The manifest outlives the process: the next start removes what vanished meanwhile."""
     vhosts(tree)
     store.put("/app/services/api/host", b"a")
@@ -348,16 +410,28 @@ def test_a_match_removed_while_the_daemon_was_down_goes_at_the_next_start(
     wait_for(lambda: conf_files(tree) == ["api.conf"], what="the stale file to be removed")
 
 
-def test_exec_renders_every_match_before_starting_the_child(confpy: Confpy, tree: ConfTree,
-                                                            store: EtcdStore, daemons: list[Daemon]) -> None:
+def test_exec_renders_every_match_before_starting_the_child(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, daemons: list[Daemon]
+) -> None:
     """`confpy exec`: the child starts with every file of the `each` resource in place."""
     vhosts(tree)
     store.put("/app/services/api/host", b"a")
     store.put("/app/services/web/host", b"w")
     seen = tree.root / "seen"
     child = f"import os; open({str(seen)!r}, 'w').write(' '.join(sorted(os.listdir({str(tree.out)!r}))))"
-    daemons.append(Daemon(confpy.start("exec", "--confdir", str(tree.confdir), "--",
-                                       sys.executable, "-c", child + "; import time; time.sleep(60)")))
+    daemons.append(
+        Daemon(
+            confpy.start(
+                "exec",
+                "--confdir",
+                str(tree.confdir),
+                "--",
+                sys.executable,
+                "-c",
+                child + "; import time; time.sleep(60)",
+            )
+        )
+    )
     wait_for(lambda: seen.exists() and seen.read_text(), what="the child to list the directory")
     assert seen.read_text() == ".confpy-each.vhosts.json api.conf web.conf"
 
@@ -379,23 +453,29 @@ def test_two_matches_with_one_name_fail_the_second(tree: ConfTree) -> None:
     assert "gives the file name 'config' as /app/services/a/config does" in str(error)
 
 
-def test_manifest_naming_another_resources_file_never_removes_it(confpy: Confpy, tree: ConfTree,
-                                                                 store: EtcdStore) -> None:
+def test_manifest_naming_another_resources_file_never_removes_it(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A tampered manifest listing a plain resource's `default.conf`: the file stays."""
     vhosts(tree)
     tree.template("default.j2", "static\n")
-    tree.resource("default", '[template]\nsrc = "default.j2"\ndest = "{out}/default.conf"\nkeys = ["/x"]\n')
+    tree.resource(
+        "default", '[template]\nsrc = "default.j2"\ndest = "{out}/default.conf"\nkeys = ["/x"]\n'
+    )
     store.put("/app/services/api/host", b"a")
     assert render(confpy, tree).returncode == 0
-    (tree.out / ".confpy-each.vhosts.json").write_text(json.dumps({"files": ["api.conf", "default.conf"]}))
+    (tree.out / ".confpy-each.vhosts.json").write_text(
+        json.dumps({"files": ["api.conf", "default.conf"]})
+    )
     result = render(confpy, tree)
     assert result.returncode == 0, result.stderr
     assert (tree.out / "default.conf").read_text() == "static\n"
     assert "not removing another resource's file" in result.stderr
 
 
-def test_under_watch_one_failing_file_holds_back_the_others(confpy: Confpy, tree: ConfTree, store: EtcdStore,
-                                                            daemons: list[Daemon]) -> None:
+def test_under_watch_one_failing_file_holds_back_the_others(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, daemons: list[Daemon]
+) -> None:
     """The files of one resource are one change set: a check failure in one installs none."""
     vhosts(tree, extra='check_cmd = "! grep -q broken {{ src }}"')
     store.put("/app/services/api/host", b"a1")
@@ -403,9 +483,16 @@ def test_under_watch_one_failing_file_holds_back_the_others(confpy: Confpy, tree
     daemons.append(Daemon(confpy.start("render", "--watch", "--confdir", str(tree.confdir))))
     wait_for(lambda: conf_files(tree) == ["api.conf", "web.conf"], what="the first files")
     store.put_atomic({"/app/services/api/host": b"a2", "/app/services/web/host": b"broken"}, {})
-    wait_for(lambda: any("vhosts[web]" in line and "check_cmd" in line for line in daemons[0].stderr),
-             what="the failed check")
+    wait_for(
+        lambda: any("vhosts[web]" in line and "check_cmd" in line for line in daemons[0].stderr),
+        what="the failed check",
+    )
     assert (tree.out / "api.conf").read_text() == "server api a1;\n"
     store.put("/app/services/web/host", b"w2")
-    wait_for(lambda: (tree.out / "api.conf").read_text() == "server api a2;\n"
-             and (tree.out / "web.conf").read_text() == "server web w2;\n", what="both files")
+    wait_for(
+        lambda: (
+            (tree.out / "api.conf").read_text() == "server api a2;\n"
+            and (tree.out / "web.conf").read_text() == "server web w2;\n"
+        ),
+        what="both files",
+    )

@@ -76,7 +76,9 @@ def closed_port() -> Iterator[str]:
 
 def test_store_skips_an_http_server_that_is_not_etcd(not_etcd: str, etcd: str) -> None:
     """Each call goes on to the next endpoint when the first answers HTTP but not as etcd."""
-    store = EtcdStore(load_settings({"endpoints": f"{not_etcd},{etcd}", "confdir": "/nonexistent"}, {}))
+    store = EtcdStore(
+        load_settings({"endpoints": f"{not_etcd},{etcd}", "confdir": "/nonexistent"}, {})
+    )
     try:
         revision = store.put("/failover/v", b"1")
         assert store.get("/failover/v") == (b"1", revision)
@@ -87,7 +89,8 @@ def test_store_skips_an_http_server_that_is_not_etcd(not_etcd: str, etcd: str) -
 
 
 def test_onetime_render_succeeds_every_time_when_the_first_endpoint_is_not_etcd(
-        confpy: Confpy, store: EtcdStore, not_etcd: str, etcd: str, tmp_path: Path) -> None:
+    confpy: Confpy, store: EtcdStore, not_etcd: str, etcd: str, tmp_path: Path
+) -> None:
     """`render --onetime --endpoints http://A,http://B` with A any web server: every run
     renders from B."""
     tree = ConfTree(tmp_path)
@@ -95,19 +98,34 @@ def test_onetime_render_succeeds_every_time_when_the_first_endpoint_is_not_etcd(
     store.put("/app/v", b"from-b")
     for _ in range(3):
         dest.unlink(missing_ok=True)
-        result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir),
-                            "--endpoints", f"{not_etcd},{etcd}")
+        result = confpy.run(
+            "render",
+            "--onetime",
+            "--confdir",
+            str(tree.confdir),
+            "--endpoints",
+            f"{not_etcd},{etcd}",
+        )
         assert result.returncode == 0, result.stderr
         assert dest.read_text() == "from-b"
 
 
-def test_wait_for_keys_reaches_the_second_endpoint(confpy: Confpy, store: EtcdStore, not_etcd: str,
-                                                   etcd: str, tmp_path: Path) -> None:
+def test_wait_for_keys_reaches_the_second_endpoint(
+    confpy: Confpy, store: EtcdStore, not_etcd: str, etcd: str, tmp_path: Path
+) -> None:
     """`--wait-for-keys` keeps asking and finds the keys on B once they appear there."""
     tree = ConfTree(tmp_path)
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
-    proc = confpy.start("render", "--onetime", "--confdir", str(tree.confdir),
-                        "--endpoints", f"{not_etcd},{etcd}", "--wait-for-keys", "20s")
+    proc = confpy.start(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        "--endpoints",
+        f"{not_etcd},{etcd}",
+        "--wait-for-keys",
+        "20s",
+    )
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
@@ -122,25 +140,40 @@ def test_wait_for_keys_reaches_the_second_endpoint(confpy: Confpy, store: EtcdSt
     assert dest.read_text() == "late"
 
 
-def test_refused_first_endpoint_fails_over(confpy: Confpy, store: EtcdStore, closed_port: str,
-                                           etcd: str, tmp_path: Path) -> None:
+def test_refused_first_endpoint_fails_over(
+    confpy: Confpy, store: EtcdStore, closed_port: str, etcd: str, tmp_path: Path
+) -> None:
     """An endpoint that refuses connections is skipped within the same call."""
     tree = ConfTree(tmp_path)
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
-    result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir),
-                        "--endpoints", f"{closed_port},{etcd}")
+    result = confpy.run(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        "--endpoints",
+        f"{closed_port},{etcd}",
+    )
     assert result.returncode == 0, result.stderr
     assert dest.read_text() == "1"
 
 
-def test_no_endpoint_answering_names_each_one(confpy: Confpy, not_etcd: str, tmp_path: Path) -> None:
+def test_no_endpoint_answering_names_each_one(
+    confpy: Confpy, not_etcd: str, tmp_path: Path
+) -> None:
     """When no endpoint is etcd, the one-line error says what each one did; exit 3."""
     tree = ConfTree(tmp_path)
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     refused = f"http://127.0.0.1:{free_port()}"
-    result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir),
-                        "--endpoints", f"{not_etcd},{refused}")
+    result = confpy.run(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        "--endpoints",
+        f"{not_etcd},{refused}",
+    )
     assert result.returncode == 3
     assert not_etcd in result.stderr and refused in result.stderr
     assert "Traceback" not in result.stderr

@@ -48,13 +48,19 @@ backoff (at most 5 s) included."""
 
 def build_tree(tree: ConfTree) -> list[str]:
     """Four resources over overlapping keys; `c` reloads by copying its file."""
-    tree.simple("a", "{% for kv in gets('/f/a/*') %}{{ kv.Key }}={{ kv.Value }}\n{% endfor %}",
-                ["/f/a"])
+    tree.simple(
+        "a", "{% for kv in gets('/f/a/*') %}{{ kv.Key }}={{ kv.Value }}\n{% endfor %}", ["/f/a"]
+    )
     tree.simple("b", "{{ getv('/f/b/x', 'none') }} {{ getv('/f/b/y', 'none') }}\n", ["/f/b"])
-    tree.simple("ab", "{{ ls('/f/a') | join(',') }};{{ getv('/f/b/x', '-') }}\n",
-                ["/f/a", "/f/b/x"])
-    tree.simple("c", "{{ getv('/f/c', 'empty') }}\n", ["/f/c"],
-                extra=f'reload_cmd = "cp {tree.out}/c {tree.out}/c.reloaded"\n')
+    tree.simple(
+        "ab", "{{ ls('/f/a') | join(',') }};{{ getv('/f/b/x', '-') }}\n", ["/f/a", "/f/b/x"]
+    )
+    tree.simple(
+        "c",
+        "{{ getv('/f/c', 'empty') }}\n",
+        ["/f/c"],
+        extra=f'reload_cmd = "cp {tree.out}/c {tree.out}/c.reloaded"\n',
+    )
     return ["a", "b", "ab", "c"]
 
 
@@ -82,15 +88,20 @@ def compact(store: EtcdStore) -> bool:
 
 
 def value(rng: random.Random) -> bytes:
-    return rng.choice([
-        lambda: str(rng.randrange(10**6)).encode(),
-        lambda: "".join(rng.choice("abcxyzé€ \t") for _ in range(rng.randrange(0, 12))).encode(),
-        lambda: b"",
-    ])()
+    return rng.choice(
+        [
+            lambda: str(rng.randrange(10**6)).encode(),
+            lambda: "".join(
+                rng.choice("abcxyzé€ \t") for _ in range(rng.randrange(0, 12))
+            ).encode(),
+            lambda: b"",
+        ]
+    )()
 
 
-def run_sequence(rng: random.Random, store: EtcdStore, server: EtcdServer, daemon: Watcher,
-                 faults: Counter[str]) -> None:
+def run_sequence(
+    rng: random.Random, store: EtcdStore, server: EtcdServer, daemon: Watcher, faults: Counter[str]
+) -> None:
     stopped = False
     try:
         for _ in range(rng.randrange(5, 40)):
@@ -164,17 +175,22 @@ def converged(tree: ConfTree, expected: dict[str, bytes], port: int) -> bool:
     return code == 200 and health.get("in_sync") is True and health.get("failing") == {}
 
 
-def test_files_follow_etcd_through_random_faults(confpy: Confpy, tmp_path: Path, store: EtcdStore,
-                                                 etcd_server: EtcdServer,
-                                                 watchers: list[Watcher]) -> None:  # noqa: F811
+def test_files_follow_etcd_through_random_faults(
+    confpy: Confpy,
+    tmp_path: Path,
+    store: EtcdStore,
+    etcd_server: EtcdServer,
+    watchers: list[Watcher],  # noqa: F811
+) -> None:
     """Seeded random sequences of writes and faults: 0 divergences."""
     sequences = int(os.environ.get("FAULT_SEQUENCES", "12"))
     seed = int(os.environ.get("FAULT_SEED", str(random.randrange(10**6))))
     tree = ConfTree(tmp_path)
     build_tree(tree)
     port = free_port()
-    watchers.append(w := Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}",
-                                 "--log-level", "info"))
+    watchers.append(
+        w := Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}", "--log-level", "info")
+    )
     faults: Counter[str] = Counter()
     divergences: list[str] = []
     started = time.monotonic()
@@ -183,15 +199,20 @@ def test_files_follow_etcd_through_random_faults(confpy: Confpy, tmp_path: Path,
         run_sequence(rng, store, etcd_server, w, faults)
         expected = expected_files(tree.confdir, store)
         try:
-            wait_for(lambda expected=expected: converged(tree, expected, port), timeout=SETTLE,
-                     what="files and /healthz to match etcd")
+            wait_for(
+                lambda expected=expected: converged(tree, expected, port),
+                timeout=SETTLE,
+                what="files and /healthz to match etcd",
+            )
         except AssertionError:
             code, health = healthz(port)
             divergences.append(f"seed {seed} sequence {n}: /healthz {code} {health}")
             break  # the daemon's state is suspect from here on: report this one
         assert w.proc.poll() is None, "the daemon died"
-    summary = (f"fault soak: seed {seed}, {n + 1} sequences in {time.monotonic() - started:.0f} s, "
-               f"faults injected: {dict(faults)}, divergences: {len(divergences)}")
+    summary = (
+        f"fault soak: seed {seed}, {n + 1} sequences in {time.monotonic() - started:.0f} s, "
+        f"faults injected: {dict(faults)}, divergences: {len(divergences)}"
+    )
     print(summary)
     assert not divergences, summary + "\n" + "\n".join(divergences)
     assert not any("Traceback" in line for line in w.stderr)

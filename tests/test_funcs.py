@@ -79,7 +79,9 @@ def test_json_array_rejects_an_object() -> None:
 
 
 def test_json_names_the_position_of_a_syntax_error() -> None:
-    with pytest.raises(RenderError, match=r"json: value is not valid JSON \(Expecting .* at position 1\)"):
+    with pytest.raises(
+        RenderError, match=r"json: value is not valid JSON \(Expecting .* at position 1\)"
+    ):
         funcs.json("{oops}")
 
 
@@ -90,7 +92,9 @@ def test_json_of_a_value_that_is_not_text_is_a_render_error(value: object) -> No
         funcs.json(value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("path", "b", "d"), [("/a/b/c", "c", "/a/b"), ("c", "c", "."), ("/", "/", "/")])
+@pytest.mark.parametrize(
+    ("path", "b", "d"), [("/a/b/c", "c", "/a/b"), ("c", "c", "."), ("/", "/", "/")]
+)
 def test_base_and_dir_follow_go_path(path: str, b: str, d: str) -> None:
     """base and dir behave like Go's path.Base and path.Dir."""
     assert funcs.base(path) == b

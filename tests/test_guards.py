@@ -45,11 +45,16 @@ def reloads(log: Path) -> list[str]:
 # -- min_bytes ---------------------------------------------------------------------------------
 
 
-def test_render_shorter_than_min_bytes_fails_and_the_old_file_stays(confpy: Confpy, tree: ConfTree,
-                                                                    store: EtcdStore) -> None:
+def test_render_shorter_than_min_bytes_fails_and_the_old_file_stays(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """An emptied key directory renders a collapsed file: exit 1, the good file is kept."""
-    dest = tree.simple("up", "{% for v in getvs('/up/*') %}server {{ v }};\n{% endfor %}", ["/up"],
-                       "min_bytes = 10\n")
+    dest = tree.simple(
+        "up",
+        "{% for v in getvs('/up/*') %}server {{ v }};\n{% endfor %}",
+        ["/up"],
+        "min_bytes = 10\n",
+    )
     store.put("/up/a", b"10.0.0.1:80")
     assert render(confpy, tree).returncode == 0
     store.delete("/up/a")
@@ -60,7 +65,9 @@ def test_render_shorter_than_min_bytes_fails_and_the_old_file_stays(confpy: Conf
     assert dest.read_text() == "server 10.0.0.1:80;\n"
 
 
-def test_render_of_exactly_min_bytes_is_installed(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_render_of_exactly_min_bytes_is_installed(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     dest = tree.simple("v", "{{ getv('/v') }}", ["/v"], "min_bytes = 4\n")
     store.put("/v", b"abcd")
     assert render(confpy, tree).returncode == 0
@@ -85,12 +92,17 @@ def test_negative_min_bytes_is_refused(confpy: Confpy, tree: ConfTree) -> None:
 
 
 def app(tree: ConfTree, log: Path, policy: str = "rollback", extra: str = "") -> Path:
-    return tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                       f'reload_cmd = "{RELOAD.replace("{log}", str(log))}"\non_reload_failure = "{policy}"\n{extra}')
+    return tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        f'reload_cmd = "{RELOAD.replace("{log}", str(log))}"\non_reload_failure = "{policy}"\n{extra}',
+    )
 
 
-def test_rollback_restores_the_previous_file_and_reloads_again(confpy: Confpy, tree: ConfTree,
-                                                               store: EtcdStore) -> None:
+def test_rollback_restores_the_previous_file_and_reloads_again(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """The service refused `bad`: `good` is back with its mode, the service reloaded it, exit 1."""
     log = tree.root / "log"
     dest = app(tree, log, extra='mode = "0640"\n')
@@ -107,8 +119,9 @@ def test_rollback_restores_the_previous_file_and_reloads_again(confpy: Confpy, t
     assert sorted(p.name for p in tree.out.iterdir()) == ["app"]  # no copy left behind
 
 
-def test_rollback_without_a_previous_file_removes_the_new_one(confpy: Confpy, tree: ConfTree,
-                                                             store: EtcdStore) -> None:
+def test_rollback_without_a_previous_file_removes_the_new_one(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """The previous state was "no file": the refused file is removed, then reloaded again."""
     log = tree.root / "log"
     dest = app(tree, log)
@@ -119,11 +132,16 @@ def test_rollback_without_a_previous_file_removes_the_new_one(confpy: Confpy, tr
     assert not dest.exists()
 
 
-def test_reload_failing_again_after_rollback_is_reported(confpy: Confpy, tree: ConfTree,
-                                                         store: EtcdStore) -> None:
+def test_reload_failing_again_after_rollback_is_reported(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Both reloads fail: the previous file is back anyway and the message says both."""
-    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                       'reload_cmd = "exit 3"\non_reload_failure = "rollback"\n')
+    dest = tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        'reload_cmd = "exit 3"\non_reload_failure = "rollback"\n',
+    )
     dest.write_text("old")
     store.put("/app/v", b"new")
     result = render(confpy, tree)
@@ -132,8 +150,9 @@ def test_reload_failing_again_after_rollback_is_reported(confpy: Confpy, tree: C
     assert dest.read_text() == "old"
 
 
-def test_keep_leaves_the_new_file_after_a_failed_reload(confpy: Confpy, tree: ConfTree,
-                                                        store: EtcdStore) -> None:
+def test_keep_leaves_the_new_file_after_a_failed_reload(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """The default: the file stays as rendered, one reload attempt, exit 1."""
     log = tree.root / "log"
     dest = app(tree, log, policy="keep")
@@ -145,17 +164,23 @@ def test_keep_leaves_the_new_file_after_a_failed_reload(confpy: Confpy, tree: Co
 def test_unknown_policy_is_refused(confpy: Confpy, tree: ConfTree) -> None:
     tree.simple("k", "x", ["/k"], 'on_reload_failure = "revert"\n')
     result = render(confpy, tree)
-    assert result.returncode == 2 and 'on_reload_failure: must be "keep" or "rollback"' in result.stderr
+    assert (
+        result.returncode == 2
+        and 'on_reload_failure: must be "keep" or "rollback"' in result.stderr
+    )
 
 
-def test_rolled_back_resource_fails_until_a_new_render_reloads_cleanly(confpy: Confpy, tree: ConfTree,
-                                                                       store: EtcdStore) -> None:
+def test_rolled_back_resource_fails_until_a_new_render_reloads_cleanly(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """--watch: /healthz names the resource after a rollback, and clears it once `fixed` reloads."""
     log = tree.root / "log"
     dest = app(tree, log)
     port = free_port()
     store.put("/app/v", b"good")
-    proc = confpy.start("render", "--watch", "--confdir", str(tree.confdir), "--health-addr", f"127.0.0.1:{port}")
+    proc = confpy.start(
+        "render", "--watch", "--confdir", str(tree.confdir), "--health-addr", f"127.0.0.1:{port}"
+    )
 
     def failing() -> dict[str, str] | None:
         try:
@@ -167,14 +192,21 @@ def test_rolled_back_resource_fails_until_a_new_render_reloads_cleanly(confpy: C
             return None
 
     try:
-        wait_for(lambda: failing() == {} and dest.exists() and dest.read_text() == "good", timeout=20,
-                 what="in sync")
+        wait_for(
+            lambda: failing() == {} and dest.exists() and dest.read_text() == "good",
+            timeout=20,
+            what="in sync",
+        )
         store.put("/app/v", b"bad")
         wait_for(lambda: "app" in (failing() or {}), timeout=20, what="the rollback to be reported")
         # Retries install `bad` again and roll back again: between them the file is `good`.
         wait_for(lambda: dest.read_text() == "good", timeout=20, what="the previous file")
         store.put("/app/v", b"fixed")
-        wait_for(lambda: failing() == {} and dest.read_text() == "fixed", timeout=20, what="a clean reload")
+        wait_for(
+            lambda: failing() == {} and dest.read_text() == "fixed",
+            timeout=20,
+            what="a clean reload",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)

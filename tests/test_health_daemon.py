@@ -19,8 +19,11 @@ pytestmark = pytest.mark.etcd
 
 
 def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore,  # noqa: F811
-        watchers: list[Watcher]) -> None:  # noqa: F811
+    confpy: Confpy,
+    tree: ConfTree,  # noqa: F811
+    store: EtcdStore,
+    watchers: list[Watcher],  # noqa: F811
+) -> None:
     """The old configuration keeps running, but /healthz says the new one was refused."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
@@ -29,8 +32,10 @@ def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
     wait_for(lambda: read(dest) == "1" and healthz(port)[0] == 200, what="healthy")
     broken = tree.resource("broken", "[template\n")
     w.proc.send_signal(signal.SIGHUP)
-    _, health = wait_for(lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
-                         what="503 after the refusal")
+    _, health = wait_for(
+        lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
+        what="503 after the refusal",
+    )
     assert "broken.toml" in str(health["config_error"])
     assert health["reasons"] == ["last configuration reload (SIGHUP) refused"]
     broken.unlink()
@@ -39,25 +44,44 @@ def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
 
 
 def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
-        confpy: Confpy, tree: ConfTree, store: EtcdStore,  # noqa: F811
-        watchers: list[Watcher]) -> None:  # noqa: F811
+    confpy: Confpy,
+    tree: ConfTree,  # noqa: F811
+    store: EtcdStore,
+    watchers: list[Watcher],  # noqa: F811
+) -> None:
     """The loop is busy in a reload for longer than --max-lag while etcd moves on."""
     gate = tree.root / "gate"
-    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"],
-                       extra=f'reload_cmd = "sh -c \'while [ ! -e {gate} ]; do sleep 0.05; done\'"\n'
-                             'command_timeout = "60s"\n')
+    dest = tree.simple(
+        "app",
+        "{{ getv('/app/v') }}",
+        ["/app"],
+        extra=f"reload_cmd = \"sh -c 'while [ ! -e {gate} ]; do sleep 0.05; done'\"\n"
+        'command_timeout = "60s"\n',
+    )
     store.put("/app/v", b"1")
     gate.touch()
     port = free_port()
-    watchers.append(Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}",
-                            "--max-lag", "0.5s", "--min-reload-interval", "0"))
+    watchers.append(
+        Watcher(
+            confpy,
+            tree,
+            "--health-addr",
+            f"127.0.0.1:{port}",
+            "--max-lag",
+            "0.5s",
+            "--min-reload-interval",
+            "0",
+        )
+    )
     wait_for(lambda: read(dest) == "1" and healthz(port)[0] == 200, what="healthy")
     gate.unlink()
     store.put("/app/v", b"2")
     wait_for(lambda: read(dest) == "2", what="the install before the hanging reload")
     store.put("/app/v", b"3")
-    _, health = wait_for(lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
-                         what="503 while behind")
+    _, health = wait_for(
+        lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
+        what="503 while behind",
+    )
     assert any(r.startswith("behind etcd for") for r in health["reasons"])  # type: ignore[union-attr]
     gate.touch()
     wait_for(lambda: read(dest) == "3" and healthz(port)[0] == 200, what="caught up again")
@@ -77,15 +101,17 @@ def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  #
     class SilentStore(MemoryStore):
         progress_interval = 0.5
 
-        def watch(self, patterns: Sequence[str], start_revision: int,
-                  stop: threading.Event) -> Iterator[WatchBatch]:
+        def watch(
+            self, patterns: Sequence[str], start_revision: int, stop: threading.Event
+        ) -> Iterator[WatchBatch]:
             yield WatchBatch(start_revision - 1, ())
             while not stop.is_set():
                 if resume.wait(0.05):
                     yield WatchBatch(self.revision, ())
 
-    daemon = Daemon(load_config(tree.confdir), SilentStore({"/app/v": "1"}),
-                    WatchOptions(max_lag=0.5))
+    daemon = Daemon(
+        load_config(tree.confdir), SilentStore({"/app/v": "1"}), WatchOptions(max_lag=0.5)
+    )
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:

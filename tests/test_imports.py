@@ -68,9 +68,7 @@ def present(modules: set[str], forbidden: set[str]) -> set[str]:
 def tree(tmp_path: Path) -> ConfTree:
     tree = ConfTree(tmp_path)
     tree.template("app.tmpl", 'host={{getv "/app/host"}}\n')
-    tree.resource(
-        "app", '[template]\nsrc = "app.tmpl"\ndest = "{out}/app"\nkeys = ["/app"]\n'
-    )
+    tree.resource("app", '[template]\nsrc = "app.tmpl"\ndest = "{out}/app"\nkeys = ["/app"]\n')
     return tree
 
 
@@ -112,8 +110,9 @@ def test_onetime_never_loads_grpc_or_protobuf(
 ) -> None:
     """The etcd client is the standard library: no grpc, protobuf or etcd3, ever."""
     _put(confpy, "/app/host", "db1")
-    modules = loaded_modules(confpy, tmp_path, "render", "--onetime", "--confdir",
-                             str(tree.confdir))
+    modules = loaded_modules(
+        confpy, tmp_path, "render", "--onetime", "--confdir", str(tree.confdir)
+    )
     assert present(modules, _GRPC) == set()
 
 
@@ -137,8 +136,16 @@ def test_a_watch_daemon_without_health_loads_no_server_tls_or_structlog(
     _put(confpy, "/app/host", "db1")
     out = tmp_path / "modules.json"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _PROBE, str(out), "render", "--watch", "--confdir",
-         str(tree.confdir)],
+        [
+            sys.executable,
+            "-c",
+            _PROBE,
+            str(out),
+            "render",
+            "--watch",
+            "--confdir",
+            str(tree.confdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=confpy.env(),

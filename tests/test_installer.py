@@ -19,14 +19,17 @@ from tests.helpers import ConfTree, mode_of
 
 def resource(tree: ConfTree, name: str = "app", extra: str = "") -> TemplateResource:
     tree.template(f"{name}.j2", "unused")
-    tree.resource(name, f'[template]\nsrc = "{name}.j2"\ndest = "{{out}}/{name}"\nkeys = ["/k"]\n{extra}')
+    tree.resource(
+        name, f'[template]\nsrc = "{name}.j2"\ndest = "{{out}}/{name}"\nkeys = ["/k"]\n{extra}'
+    )
     loaded = load_resources(tree.confdir)
     assert not loaded.errors, loaded.errors
     return next(r for r in loaded.resources if r.name == name)
 
 
-def install(rs: list[TemplateResource], contents: list[bytes], atomic: bool = False,
-            **options: bool) -> Report:
+def install(
+    rs: list[TemplateResource], contents: list[bytes], atomic: bool = False, **options: bool
+) -> Report:
     rendered = {r.name: c for r, c in zip(rs, contents, strict=True)}
     return apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(**options), atomic=atomic)
 
@@ -196,7 +199,9 @@ def test_bind_mounted_destination_is_rewritten_in_place(tree: ConfTree) -> None:
     r.dest.write_text("old")
     source = tree.root / "mount-source"
     source.write_text("old")
-    if subprocess.run(["mount", "--bind", str(source), str(r.dest)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "--bind", str(source), str(r.dest)], capture_output=True
+    ).returncode:
         pytest.skip("bind mounts are not permitted here")
     try:
         report = install([r], [b"new"])

@@ -43,8 +43,9 @@ def test_json_lines_match_structlog_field_for_field() -> None:
     log.configure("info", "json", buf)
     log.get_logger("confpy.runner").info("installed", resource="a", revision=7, dest=Path("/x"))
     ours = json.loads(buf.getvalue())
-    theirs = _structlog_line("confpy.runner", "installed", resource="a", revision=7,
-                             dest=Path("/x"))
+    theirs = _structlog_line(
+        "confpy.runner", "installed", resource="a", revision=7, dest=Path("/x")
+    )
     assert list(ours) == list(theirs)
     assert {k: v for k, v in ours.items() if k != "timestamp"} == {
         k: v for k, v in theirs.items() if k != "timestamp"

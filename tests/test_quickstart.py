@@ -120,7 +120,11 @@ def run_page(tmp_path: Path) -> tuple[list[Command], dict[int, tuple[int, list[s
     env["CONFPY_LOG_FORMAT"] = "console"
     shell = subprocess.Popen(
         ["bash", "-c", "exec 2>&1\n" + "\n".join(script) + "\n"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         out, _ = shell.communicate(timeout=120)
@@ -137,7 +141,9 @@ def run_page(tmp_path: Path) -> tuple[list[Command], dict[int, tuple[int, list[s
 
 
 @pytest.fixture(scope="module")
-def page_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Command], dict[int, tuple[int, list[str]]]]:
+def page_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[Command], dict[int, tuple[int, list[str]]]]:
     return run_page(tmp_path_factory.mktemp("quickstart"))
 
 
@@ -148,18 +154,26 @@ def test_quickstart_has_commands_and_outputs_to_compare() -> None:
     assert sum(1 for c in shown if c.output) >= 8
 
 
-def test_every_quickstart_command_succeeds(page_run: tuple[list[Command], dict[int, tuple[int, list[str]]]]) -> None:
+def test_every_quickstart_command_succeeds(
+    page_run: tuple[list[Command], dict[int, tuple[int, list[str]]]],
+) -> None:
     """Each command on the page, run in order as a newcomer would, exits 0."""
     shown, results = page_run
     for index, command in enumerate(shown):
         assert index in results, f"quickstart.md:{command.line}: `{command.text}` never finished"
         status, output = results[index]
-        assert status == 0, f"quickstart.md:{command.line}: `{command.text}` exited {status}:\n" + "\n".join(output)
+        assert status == 0, (
+            f"quickstart.md:{command.line}: `{command.text}` exited {status}:\n" + "\n".join(output)
+        )
 
 
-def test_every_quickstart_output_is_what_the_page_shows(page_run: tuple[list[Command], dict[int, tuple[int, list[str]]]]) -> None:
+def test_every_quickstart_output_is_what_the_page_shows(
+    page_run: tuple[list[Command], dict[int, tuple[int, list[str]]]],
+) -> None:
     """What each command prints is what the page shows below it."""
     shown, results = page_run
     for index, command in enumerate(shown):
         _, output = results.get(index, (None, []))
-        assert normalize(output) == normalize(command.output), f"quickstart.md:{command.line}: `{command.text}`"
+        assert normalize(output) == normalize(command.output), (
+            f"quickstart.md:{command.line}: `{command.text}`"
+        )

@@ -31,8 +31,26 @@ JINJA_FUNCTIONS = sorted((set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTIO
 JINJA_FILTERS = sorted(make_environment(Path("/nonexistent")).filters)
 GO_FUNCTIONS = sorted(
     (set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES) - NETWORK)
-    | {"print", "printf", "println", "len", "index", "slice", "eq", "ne", "lt", "le", "gt",
-       "ge", "html", "js", "urlquery", "and", "or", "not"}
+    | {
+        "print",
+        "printf",
+        "println",
+        "len",
+        "index",
+        "slice",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "html",
+        "js",
+        "urlquery",
+        "and",
+        "or",
+        "not",
+    }
 )
 ARGUMENTS = ("K", "K, K", "K, 3", "3, K", "K, K, K", "K, 'a', 'b'")
 
@@ -72,8 +90,12 @@ def test_no_jinja_function_puts_a_value_in_its_error(tmp_path: Path, function: s
 
 @pytest.mark.parametrize("name", JINJA_FILTERS)
 def test_no_jinja_filter_puts_a_value_in_its_error(tmp_path: Path, name: str) -> None:
-    for source in (f"{{{{ getv('/k') | {name} }}}}", f"{{{{ {{}}[getv('/k') | {name}] }}}}",
-                   f"{{{{ getv('/k') | {name}(getv('/k')) }}}}", f"{{{{ 3 | {name}(getv('/k')) }}}}"):
+    for source in (
+        f"{{{{ getv('/k') | {name} }}}}",
+        f"{{{{ {{}}[getv('/k') | {name}] }}}}",
+        f"{{{{ getv('/k') | {name}(getv('/k')) }}}}",
+        f"{{{{ 3 | {name}(getv('/k')) }}}}",
+    ):
         assert_contained(tmp_path, "t.j2", source)
 
 
@@ -87,17 +109,20 @@ def test_no_go_function_puts_a_value_in_its_error(tmp_path: Path, function: str)
         assert_contained(tmp_path, "t.tmpl", f"{head}{{{{({function} {args}).Foo}}}}")
 
 
-@pytest.mark.parametrize("source", [
-    "{{ parseBool(getv('/k')) }}",
-    "{{ seq(getv('/k'), 3) }}",
-    "{{ {}[getv('/k')] }}",
-    "{{ getv('/s/' ~ getv('/k')) }}",
-    "{{ getv('/s/' ~ getv('/k') | upper) }}",
-    "{{ {}[getv('/k') | reverse] }}",
-    "{{ {}[base64Encode(getv('/k'))] }}",
-    "{{ {}[split(getv('/k'), '\\n')[1]] }}",
-    "{{ gets('[' ~ getv('/k')) }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ parseBool(getv('/k')) }}",
+        "{{ seq(getv('/k'), 3) }}",
+        "{{ {}[getv('/k')] }}",
+        "{{ getv('/s/' ~ getv('/k')) }}",
+        "{{ getv('/s/' ~ getv('/k') | upper) }}",
+        "{{ {}[getv('/k') | reverse] }}",
+        "{{ {}[base64Encode(getv('/k'))] }}",
+        "{{ {}[split(getv('/k'), '\\n')[1]] }}",
+        "{{ gets('[' ~ getv('/k')) }}",
+    ],
+)
 def test_the_reported_leaks_are_closed(tmp_path: Path, source: str) -> None:
     """The cases issue 10 found (and their transformed variants) fail without the key."""
     with pytest.raises(RenderError) as e:
@@ -118,14 +143,19 @@ def test_a_quoted_whole_value_is_named_by_its_key() -> None:
 
 def test_what_the_templates_say_may_be_quoted_back() -> None:
     """Literals an operator wrote are configuration, not secrets."""
-    text = redact("'dict object' has no attribute 'hostname'", {"/k": "secret-ish"},
-                  ["{{ json(getv('/k')).hostname }}"])
+    text = redact(
+        "'dict object' has no attribute 'hostname'",
+        {"/k": "secret-ish"},
+        ["{{ json(getv('/k')).hostname }}"],
+    )
     assert text == "'dict object' has no attribute 'hostname'"
 
 
 def test_a_key_built_from_a_value_is_described() -> None:
     assert describe_key("/app/db/host") == "/app/db/host"
-    assert describe_key("/s/-----BEGIN PRIVATE KEY-----\nMII").startswith("<34-character key, sha256:")
+    assert describe_key("/s/-----BEGIN PRIVATE KEY-----\nMII").startswith(
+        "<34-character key, sha256:"
+    )
 
 
 # -- every output channel of real processes ----------------------------------------------------
@@ -149,7 +179,9 @@ def _leaky_tree(tree: ConfTree) -> None:
         tree.simple(name, source, ["/s"])
     for name, source in LEAKY_GO.items():
         tree.template(f"{name}.tmpl", source)
-        tree.resource(name, f'[template]\nsrc = "{name}.tmpl"\ndest = "{{out}}/{name}"\nkeys = ["/s"]\n')
+        tree.resource(
+            name, f'[template]\nsrc = "{name}.tmpl"\ndest = "{{out}}/{name}"\nkeys = ["/s"]\n'
+        )
 
 
 @pytest.fixture
@@ -168,11 +200,14 @@ def watchers() -> Iterator[list[Watcher]]:
 
 
 @pytest.mark.etcd
-def test_onetime_stderr_and_json_log_never_show_the_key(confpy: Confpy, tree: ConfTree,
-                                                        store: EtcdStore) -> None:
+def test_onetime_stderr_and_json_log_never_show_the_key(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     _leaky_tree(tree)
     store.put("/s/key", pem().encode())
-    result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir), "--log-level", "debug")
+    result = confpy.run(
+        "render", "--onetime", "--confdir", str(tree.confdir), "--log-level", "debug"
+    )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
     assert len(errors) == len(LEAKY) + len(LEAKY_GO), result.stderr
@@ -181,9 +216,9 @@ def test_onetime_stderr_and_json_log_never_show_the_key(confpy: Confpy, tree: Co
 
 
 @pytest.mark.etcd
-def test_watch_log_healthz_and_metrics_never_show_the_key(confpy: Confpy, tree: ConfTree,
-                                                          store: EtcdStore,
-                                                          watchers: list[Watcher]) -> None:
+def test_watch_log_healthz_and_metrics_never_show_the_key(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore, watchers: list[Watcher]
+) -> None:
     _leaky_tree(tree)
     ok = tree.simple("ok", "{{ getv('/s/x') }}", ["/s/x"])
     store.put("/s/x", b"1")
@@ -203,8 +238,10 @@ def test_watch_log_healthz_and_metrics_never_show_the_key(confpy: Confpy, tree: 
             return ""
 
     everything = set(LEAKY) | set(LEAKY_GO)
-    health = wait_for(lambda: all(f'"{n}"' in (h := get("/healthz")) for n in everything) and h,
-                      what="every leaky resource reported failing")
+    health = wait_for(
+        lambda: all(f'"{n}"' in (h := get("/healthz")) for n in everything) and h,
+        what="every leaky resource reported failing",
+    )
     assert isinstance(health, str)
     metrics = get("/metrics")
     assert "confpy_failing_resources" in metrics
@@ -215,11 +252,16 @@ def test_watch_log_healthz_and_metrics_never_show_the_key(confpy: Confpy, tree: 
 
 
 @pytest.mark.etcd
-def test_a_check_command_echoing_the_staged_file_shows_no_value(confpy: Confpy, tree: ConfTree,
-                                                                store: EtcdStore) -> None:
+def test_a_check_command_echoing_the_staged_file_shows_no_value(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """What check_cmd prints about the file is scrubbed of values; the template's text stays."""
-    tree.simple("app", "ssl_key_material={{ getv('/s/key') }}\n", ["/s"],
-                extra='check_cmd = "cat {{ src }}; exit 1"\n')
+    tree.simple(
+        "app",
+        "ssl_key_material={{ getv('/s/key') }}\n",
+        ["/s"],
+        extra='check_cmd = "cat {{ src }}; exit 1"\n',
+    )
     store.put("/s/key", pem().encode())
     result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
     assert result.returncode == 1

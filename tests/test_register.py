@@ -28,7 +28,9 @@ VALUE = "10.0.0.5"
 
 def lease_of(store: EtcdStore, key: str) -> int:
     """The lease id attached to `key` (0: none or key absent)."""
-    kvs = store._rpc("get", "/kv/range", {"key": base64.b64encode(key.encode()).decode()}).get("kvs")
+    kvs = store._rpc("get", "/kv/range", {"key": base64.b64encode(key.encode()).decode()}).get(
+        "kvs"
+    )
     return int(kvs[0].get("lease", 0)) if kvs else 0
 
 

@@ -44,12 +44,16 @@ def test_renders_files_from_etcd(confpy: Confpy, tree: ConfTree, store: EtcdStor
     assert dest.read_text() == "host=db1\n"
 
 
-def test_confd_resource_with_jinja_template_renders_unchanged(confpy: Confpy, tree: ConfTree,
-                                                                store: EtcdStore) -> None:
+def test_confd_resource_with_jinja_template_renders_unchanged(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A confd conf.d file (prefix, keys, mode, check_cmd in confd syntax) works as is."""
-    tree.template("nginx.conf.j2",
-                  "{% for u in gets('/upstream/*') %}server {{ u.Value }};\n{% endfor %}")
-    tree.resource("nginx", """
+    tree.template(
+        "nginx.conf.j2", "{% for u in gets('/upstream/*') %}server {{ u.Value }};\n{% endfor %}"
+    )
+    tree.resource(
+        "nginx",
+        """
 [template]
 prefix = "/myapp"
 src = "nginx.conf.j2"
@@ -61,7 +65,8 @@ keys = [
 ]
 check_cmd = "test -s {{.src}}"
 reload_cmd = "true"
-""")
+""",
+    )
     store.put("/myapp/upstream/a", b"10.0.0.1:80")
     store.put("/myapp/upstream/b", b"10.0.0.2:80")
     result = render(confpy, tree)
@@ -70,15 +75,20 @@ reload_cmd = "true"
     assert mode_of(tree.out / "nginx.conf") == 0o640
 
 
-def test_wait_for_keys_waits_until_the_key_appears(confpy: Confpy, tree: ConfTree,
-                                                   store: EtcdStore) -> None:
+def test_wait_for_keys_waits_until_the_key_appears(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """--wait-for-keys replaces `until confd -onetime; do sleep 5; done`."""
     dest = tree.simple("app", "{{ getv('/elasticsearch/host') }}", ["/elasticsearch"])
-    proc = confpy.start("render", "--onetime", "--confdir", str(tree.confdir),
-                        "--wait-for-keys", "60s")
+    proc = confpy.start(
+        "render", "--onetime", "--confdir", str(tree.confdir), "--wait-for-keys", "60s"
+    )
     try:
-        wait_for(lambda: "waiting for keys" in (proc.stderr.readline() if proc.stderr else ""),
-                 timeout=20, what="confpy to report the missing key")
+        wait_for(
+            lambda: "waiting for keys" in (proc.stderr.readline() if proc.stderr else ""),
+            timeout=20,
+            what="confpy to report the missing key",
+        )
         assert proc.poll() is None
         store.put("/elasticsearch/host", b"10.0.0.5")
         assert proc.wait(timeout=30) == 0
@@ -100,8 +110,16 @@ def test_unreachable_etcd_exits_3_with_one_line(tree: ConfTree, confpy_offline: 
     """No etcd at the endpoint: a clear error, exit 3, destination untouched."""
     dest = tree.simple("app", "x", ["/a"])
     dest.write_text("old")
-    result = confpy_offline.run("render", "--onetime", "--confdir", str(tree.confdir),
-                                "--endpoints", "http://127.0.0.1:9", "--wait-for-keys", "1s")
+    result = confpy_offline.run(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        "--endpoints",
+        "http://127.0.0.1:9",
+        "--wait-for-keys",
+        "1s",
+    )
     assert result.returncode == 3
     assert "etcd unavailable" in one_error_line(result.stderr)
     assert dest.read_text() == "old"
@@ -123,7 +141,9 @@ def test_unknown_field_exits_2_naming_the_field(confpy: Confpy, tree: ConfTree) 
     tree.simple("app", "x", ["/a"], extra='relaod_cmd = "true"\n')
     result = render(confpy, tree)
     assert result.returncode == 2
-    assert "app.toml:5: relaod_cmd: unknown field (did you mean 'reload_cmd'?)" in one_error_line(result.stderr)
+    assert "app.toml:5: relaod_cmd: unknown field (did you mean 'reload_cmd'?)" in one_error_line(
+        result.stderr
+    )
 
 
 def test_template_syntax_error_exits_2_naming_file_and_line(confpy: Confpy, tree: ConfTree) -> None:
@@ -136,8 +156,9 @@ def test_template_syntax_error_exits_2_naming_file_and_line(confpy: Confpy, tree
     assert dest.read_text() == "old"
 
 
-def test_missing_key_exits_1_naming_key_template_and_line(confpy: Confpy, tree: ConfTree,
-                                                            store: EtcdStore) -> None:
+def test_missing_key_exits_1_naming_key_template_and_line(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Without --wait-for-keys a missing key fails that resource only."""
     dest = tree.simple("app", "a\n{{ getv('/db/host') }}\n", ["/db"])
     dest.write_text("old")
@@ -150,8 +171,9 @@ def test_missing_key_exits_1_naming_key_template_and_line(confpy: Confpy, tree: 
     assert other.read_text() == "fine"
 
 
-def test_value_not_utf8_is_written_as_the_same_bytes(confpy: Confpy, tree: ConfTree,
-                                                     store: EtcdStore) -> None:
+def test_value_not_utf8_is_written_as_the_same_bytes(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A binary value is copied byte for byte, as confd writes it (POLICY: bytes and text)."""
     dest = tree.simple("app", "<{{ getv('/bin') }}>", ["/bin"])
     store.put("/bin", b"\xff\xfe\x00")
@@ -160,8 +182,9 @@ def test_value_not_utf8_is_written_as_the_same_bytes(confpy: Confpy, tree: ConfT
     assert dest.read_bytes() == b"<\xff\xfe\x00>"
 
 
-def test_value_not_utf8_under_a_shared_prefix_blocks_no_render(confpy: Confpy, tree: ConfTree,
-                                                             store: EtcdStore) -> None:
+def test_value_not_utf8_under_a_shared_prefix_blocks_no_render(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """Whoever can write under a shared prefix cannot fail every resource reading it."""
     dest = tree.simple("app", "{{ getv('/shared/host') }}", ["/shared"])
     store.put("/shared/host", b"db1")
@@ -171,8 +194,9 @@ def test_value_not_utf8_under_a_shared_prefix_blocks_no_render(confpy: Confpy, t
     assert dest.read_text() == "db1"
 
 
-def test_unwritable_destination_directory_exits_1(confpy: Confpy, tree: ConfTree,
-                                                   store: EtcdStore) -> None:
+def test_unwritable_destination_directory_exits_1(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A destination directory confpy may not write into is reported, not a traceback."""
     tree.template("app.j2", "x")
     locked = tree.out / "locked"
@@ -194,8 +218,9 @@ def read_only(directory: Path) -> Iterator[None]:
         yield
         os.chmod(directory, 0o755)
         return
-    if subprocess.run(["mount", "--bind", "-o", "ro", str(directory), str(directory)],
-                      capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(directory), str(directory)], capture_output=True
+    ).returncode:
         pytest.skip("cannot make a read-only bind mount here")
     try:
         yield
@@ -203,10 +228,13 @@ def read_only(directory: Path) -> Iterator[None]:
         subprocess.run(["umount", str(directory)], check=False)
 
 
-def test_failing_check_exits_1_and_keeps_the_old_file(confpy: Confpy, tree: ConfTree,
-                                                       store: EtcdStore) -> None:
+def test_failing_check_exits_1_and_keeps_the_old_file(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """check_cmd rejecting the staged file keeps the destination as it was."""
-    dest = tree.simple("app", "{{ getv('/a') }}", ["/a"], extra='check_cmd = "grep -q good {{ src }}"\n')
+    dest = tree.simple(
+        "app", "{{ getv('/a') }}", ["/a"], extra='check_cmd = "grep -q good {{ src }}"\n'
+    )
     dest.write_text("old")
     store.put("/a", b"bad")
     result = render(confpy, tree)
@@ -215,12 +243,17 @@ def test_failing_check_exits_1_and_keeps_the_old_file(confpy: Confpy, tree: Conf
     assert dest.read_text() == "old"
 
 
-def test_failing_reload_exits_1_and_next_run_does_not_reinstall(confpy: Confpy, tree: ConfTree,
-                                                                 store: EtcdStore) -> None:
+def test_failing_reload_exits_1_and_next_run_does_not_reinstall(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A reload failure is reported with status and output; the file stays; a rerun is a no-op."""
     count = tree.root / "reloads"
-    dest = tree.simple("app", "{{ getv('/a') }}", ["/a"],
-                       extra=f'reload_cmd = "echo x >> {count}; echo busy >&2; exit 7"\n')
+    dest = tree.simple(
+        "app",
+        "{{ getv('/a') }}",
+        ["/a"],
+        extra=f'reload_cmd = "echo x >> {count}; echo busy >&2; exit 7"\n',
+    )
     store.put("/a", b"new")
     first = render(confpy, tree)
     assert first.returncode == 1
@@ -231,7 +264,9 @@ def test_failing_reload_exits_1_and_next_run_does_not_reinstall(confpy: Confpy, 
     assert count.read_text() == "x\n"
 
 
-def test_noop_prints_diff_and_writes_nothing(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_noop_prints_diff_and_writes_nothing(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """--noop shows what would change."""
     dest = tree.simple("app", "port={{ getv('/port') }}\n", ["/port"])
     dest.write_text("port=1\n")
@@ -244,15 +279,18 @@ def test_noop_prints_diff_and_writes_nothing(confpy: Confpy, tree: ConfTree, sto
 
 def test_sync_only_skips_check_and_reload(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
     """--sync-only installs without running commands."""
-    dest = tree.simple("app", "{{ getv('/a') }}", ["/a"],
-                       extra='check_cmd = "false"\nreload_cmd = "false"\n')
+    dest = tree.simple(
+        "app", "{{ getv('/a') }}", ["/a"], extra='check_cmd = "false"\nreload_cmd = "false"\n'
+    )
     store.put("/a", b"v")
     result = render(confpy, tree, "--sync-only")
     assert result.returncode == 0, result.stderr
     assert dest.read_text() == "v"
 
 
-def test_logs_name_resources_and_never_values(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_logs_name_resources_and_never_values(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """JSON log lines carry resource, dest and revision, and never a secret value."""
     tree.simple("key", "{{ getv('/tls/key') }}", ["/tls"], extra='mode = "0600"\n')
     store.put("/tls/key", b"-----BEGIN PRIVATE KEY-----SECRET")
@@ -265,9 +303,13 @@ def test_logs_name_resources_and_never_values(confpy: Confpy, tree: ConfTree, st
     assert mode_of(tree.out / "key") == 0o600
 
 
-def test_validate_json_refuses_broken_output(confpy: Confpy, tree: ConfTree, store: EtcdStore) -> None:
+def test_validate_json_refuses_broken_output(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """validate = "json": a broken render never replaces a good file."""
-    dest = tree.simple("app", '{"servers": [{{ getv("/s") }}]}', ["/s"], extra='validate = "json"\n')
+    dest = tree.simple(
+        "app", '{"servers": [{{ getv("/s") }}]}', ["/s"], extra='validate = "json"\n'
+    )
     dest.write_text('{"servers": []}')
     store.put("/s", b'"a", oops')
     result = render(confpy, tree)
@@ -276,11 +318,15 @@ def test_validate_json_refuses_broken_output(confpy: Confpy, tree: ConfTree, sto
     assert dest.read_text() == '{"servers": []}'
 
 
-def test_unsafe_configuration_is_refused_before_anything_is_written(confpy: Confpy, tree: ConfTree,
-                                                                    store: EtcdStore) -> None:
+def test_unsafe_configuration_is_refused_before_anything_is_written(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
     """A setuid mode or a src outside templates/ is exit 2 with one line; no file is touched."""
     setuid = tree.simple("setuid", "x", ["/a"], extra='mode = "7777"\n')
-    tree.resource("passwd", f'[template]\nsrc = "../../../../../../etc/passwd"\ndest = "{tree.out}/p"\nkeys = ["/a"]\n')
+    tree.resource(
+        "passwd",
+        f'[template]\nsrc = "../../../../../../etc/passwd"\ndest = "{tree.out}/p"\nkeys = ["/a"]\n',
+    )
     store.put("/a", b"1")
     result = render(confpy, tree)
     assert result.returncode == 2

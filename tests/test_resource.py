@@ -23,7 +23,9 @@ def load(tree: ConfTree, body: str, prefix: str = ""):  # type: ignore[no-untype
 
 def test_confd_resource_file_is_read_unchanged(tree: ConfTree) -> None:
     """Every confd field is understood with confd's meaning."""
-    r = load(tree, """
+    r = load(
+        tree,
+        """
 [template]
 src = "app.j2"
 dest = "/etc/app.conf"
@@ -34,7 +36,8 @@ uid = 0
 gid = 0
 check_cmd = "app -t {{.src}}"
 reload_cmd = "systemctl reload app"
-""")
+""",
+    )
     assert r.dest == Path("/etc/app.conf")
     assert r.full_keys == ("/prod/app/host", "/prod/port")
     assert r.mode == 0o640 and (r.uid, r.gid) == (0, 0)
@@ -43,26 +46,38 @@ reload_cmd = "systemctl reload app"
 
 def test_global_prefix_is_joined_before_the_resource_prefix(tree: ConfTree) -> None:
     """`--prefix /site` + `prefix = "app"` + key `/host` reads `/site/app/host`."""
-    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site")
+    r = load(
+        tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site"
+    )
     assert r.full_keys == ("/site/app/host",)
 
 
 def test_global_prefix_replaces_a_go_resource_prefix(tree: ConfTree) -> None:
     """As in confd, `-prefix /site` replaces a confd resource's own `prefix = "app"`."""
     tree.template("app.tmpl", "")
-    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n', "/site")
+    r = load(
+        tree,
+        '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/host"]\nprefix = "app"\n',
+        "/site",
+    )
     assert r.full_keys == ("/site/host",)
 
 
 def test_command_given_as_array_is_kept_as_arguments(tree: ConfTree) -> None:
     """An array command runs without a shell."""
-    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_cmd = ["kill", "-HUP", "1"]\n')
+    r = load(
+        tree,
+        '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_cmd = ["kill", "-HUP", "1"]\n',
+    )
     assert r.reload_cmd == ("kill", "-HUP", "1")
 
 
 def test_owner_and_group_resolve_by_name(tree: ConfTree) -> None:
     """owner and group are user and group names."""
-    r = load(tree, '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "root"\ngroup = "root"\n')
+    r = load(
+        tree,
+        '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "root"\ngroup = "root"\n',
+    )
     assert (r.uid, r.gid) == (0, 0)
 
 
@@ -76,28 +91,73 @@ def test_tmpl_source_selects_go_syntax(tree: ConfTree) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmdoe = "0644"\n',
-         r"app.toml:5: mdoe: unknown field \(did you mean 'mode'\?\)"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = "/a"\n', "app.toml:4: keys: must be an array"),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmdoe = "0644"\n',
+            r"app.toml:5: mdoe: unknown field \(did you mean 'mode'\?\)",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = "/a"\n',
+            "app.toml:4: keys: must be an array",
+        ),
         ('[template]\nsrc = "app.j2"\ndest = "/x"\n', "app.toml: keys: required field is missing"),
         ('[template]\ndest = "/x"\nkeys = ["/a"]\n', "app.toml: src: required field is missing"),
-        ('[template]\nsrc = "nope.j2"\ndest = "/x"\nkeys = ["/a"]\n', "app.toml:2: src: template file .*nope.j2 does not exist"),
-        ('[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n', "app.toml:3: dest: must be an absolute path"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw-r--r--"\n', "app.toml:5: mode: must be an octal string"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nuid = "root"\n', "app.toml:5: uid: must be an integer, not str"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = 644\n', 'app.toml:5: mode: write the mode as an octal string, e.g. mode = "0644"'),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nvalidate = "xml"\n', "app.toml:5: validate: must be one of json, yaml, toml"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "no-such-user-x"\n', "app.toml:5: owner: no such user"),
-        ('[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_signal = "HUP"\n', "reload_signal: needs pidfile"),
+        (
+            '[template]\nsrc = "nope.j2"\ndest = "/x"\nkeys = ["/a"]\n',
+            "app.toml:2: src: template file .*nope.j2 does not exist",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n',
+            "app.toml:3: dest: must be an absolute path",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw-r--r--"\n',
+            "app.toml:5: mode: must be an octal string",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nuid = "root"\n',
+            "app.toml:5: uid: must be an integer, not str",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = 644\n',
+            'app.toml:5: mode: write the mode as an octal string, e.g. mode = "0644"',
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nvalidate = "xml"\n',
+            "app.toml:5: validate: must be one of json, yaml, toml",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nowner = "no-such-user-x"\n',
+            "app.toml:5: owner: no such user",
+        ),
+        (
+            '[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nreload_signal = "HUP"\n',
+            "reload_signal: needs pidfile",
+        ),
         ('[template\nsrc = "app.j2"\n', r"app.toml:1: invalid TOML"),
         ('src = "app.j2"\n', r"app.toml:1: src: field is outside the \[template\] table"),
-        ('[service]\nx = 1\n', r"app.toml:1: unknown table \[service\]"),
+        ("[service]\nx = 1\n", r"app.toml:1: unknown table \[service\]"),
     ],
-    ids=["unknown-field", "wrong-type", "missing-keys", "missing-src", "missing-template",
-         "relative-dest", "bad-mode", "uid-type", "integer-mode", "bad-validate", "unknown-owner",
-         "signal-without-pidfile", "malformed-toml", "field-outside-table", "other-table"],
+    ids=[
+        "unknown-field",
+        "wrong-type",
+        "missing-keys",
+        "missing-src",
+        "missing-template",
+        "relative-dest",
+        "bad-mode",
+        "uid-type",
+        "integer-mode",
+        "bad-validate",
+        "unknown-owner",
+        "signal-without-pidfile",
+        "malformed-toml",
+        "field-outside-table",
+        "other-table",
+    ],
 )
-def test_bad_resource_is_reported_with_file_line_and_field(tree: ConfTree, body: str, expected: str) -> None:
+def test_bad_resource_is_reported_with_file_line_and_field(
+    tree: ConfTree, body: str, expected: str
+) -> None:
     """Each mistake is one ConfigError naming the file, the line where known, and the field."""
     with pytest.raises(ConfigError, match=expected) as e:
         load(tree, body)
@@ -136,7 +196,9 @@ def test_src_outside_the_templates_directory_is_refused(tree: ConfTree, src: str
 
 
 @pytest.mark.parametrize("mode", ["7777", "4755", "2755", "1644", "0666", "0777"])
-def test_setuid_setgid_sticky_and_world_writable_modes_are_refused(tree: ConfTree, mode: str) -> None:
+def test_setuid_setgid_sticky_and_world_writable_modes_are_refused(
+    tree: ConfTree, mode: str
+) -> None:
     """A config file is never setuid, setgid, sticky or writable by every local user."""
     with pytest.raises(ConfigError, match=rf"app.toml:5: mode: {mode}: "):
         load(tree, f'[template]\nsrc = "app.j2"\ndest = "/x"\nkeys = ["/a"]\nmode = "{mode}"\n')
@@ -144,8 +206,11 @@ def test_setuid_setgid_sticky_and_world_writable_modes_are_refused(tree: ConfTre
 
 def test_every_problem_of_one_file_is_reported(tree: ConfTree) -> None:
     """Not only the first: each wrong field of the file gets its own line."""
-    tree.resource("app", '[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n'
-                         'mode = "7777"\nbogus = 1\nuid = "root"\n')
+    tree.resource(
+        "app",
+        '[template]\nsrc = "app.j2"\ndest = "relative"\nkeys = ["/a"]\n'
+        'mode = "7777"\nbogus = 1\nuid = "root"\n',
+    )
     result = load_resources(tree.confdir)
     messages = sorted(str(e) for e in result.errors)
     assert len(messages) == 4, messages

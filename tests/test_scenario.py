@@ -39,25 +39,33 @@ def test_demo_completes_with_exit_0(demo: subprocess.CompletedProcess[str]) -> N
     assert "Traceback" not in demo.stderr
 
 
-def test_onetime_render_waits_for_elasticsearch_then_proceeds(demo: subprocess.CompletedProcess[str]) -> None:
+def test_onetime_render_waits_for_elasticsearch_then_proceeds(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
     """Logstash's render reports the missing key, then exits 0 once Elasticsearch registers."""
     assert "waiting for keys ['/elasticsearch/host']" in demo.stdout
     assert "The waiting render saw the key and exited 0" in demo.stdout
 
 
-def test_published_pair_matches_and_forwarder_handshakes(demo: subprocess.CompletedProcess[str]) -> None:
+def test_published_pair_matches_and_forwarder_handshakes(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
     """The rotated key matches its certificate; the forwarder's TLS handshake with the rendered files succeeds."""
     assert "matches the certificate" in demo.stdout
     assert "presents the rendered key: handshake ok with 127.0.0.1" in demo.stdout
 
 
-def test_daemon_follows_elasticsearch_with_a_diff_and_one_reload(demo: subprocess.CompletedProcess[str]) -> None:
+def test_daemon_follows_elasticsearch_with_a_diff_and_one_reload(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
     """The watch daemon keeps the old file while the key is gone, then installs the new host once."""
     assert '+    hosts => ["10.0.0.9:9200"]' in demo.stdout
     assert "it ran the reload command 1 time(s)" in demo.stdout
 
 
-def test_second_rotation_gives_the_forwarder_exactly_one_reload(demo: subprocess.CompletedProcess[str]) -> None:
+def test_second_rotation_gives_the_forwarder_exactly_one_reload(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
     """Certificate and key change together and the forwarder is signalled once."""
     assert "the forwarder got 1 SIGHUP and reconnected: handshake ok" in demo.stdout
 

@@ -17,7 +17,9 @@ def test_defaults_point_at_local_etcd_and_etc_confpy() -> None:
 
 def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
     """Each layer overrides the one below it."""
-    (tmp_path / "confpy.toml").write_text('endpoints = ["http://file:1"]\nprefix = "/file"\nlog_level = "debug"\n')
+    (tmp_path / "confpy.toml").write_text(
+        'endpoints = ["http://file:1"]\nprefix = "/file"\nlog_level = "debug"\n'
+    )
     env = {"CONFPY_ENDPOINTS": "http://env:2", "CONFPY_PREFIX": "/env"}
     s = load_settings({"confdir": str(tmp_path), "endpoints": ["http://flag:3"]}, env)
     assert [str(e) for e in s.endpoints] == ["http://flag:3"]
@@ -66,8 +68,9 @@ def test_prefix_is_normalised() -> None:
 def test_password_file_flag_beats_password_in_environment(tmp_path: Path) -> None:
     """--password-file is a flag, so it wins over CONFPY_PASSWORD."""
     (tmp_path / "pw").write_text("from-file\n")
-    s = load_settings({"username": "u", "password_file": str(tmp_path / "pw")},
-                      {"CONFPY_PASSWORD": "from-env"})
+    s = load_settings(
+        {"username": "u", "password_file": str(tmp_path / "pw")}, {"CONFPY_PASSWORD": "from-env"}
+    )
     assert s.password == "from-file"
 
 

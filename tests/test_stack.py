@@ -30,7 +30,9 @@ def test_stack_has_the_articles_services_on_the_logging_nodes() -> None:
     found = services()
     for name in ("elasticsearch", "logstash", "kibana"):
         assert "log_net" in found[name]["networks"], name
-        assert "node.labels.logger == true" in found[name]["deploy"]["placement"]["constraints"], name
+        assert "node.labels.logger == true" in found[name]["deploy"]["placement"]["constraints"], (
+            name
+        )
     assert "main" in found["kibana"]["networks"]
 
 
@@ -56,7 +58,9 @@ def test_logstash_confdir_passes_check(confpy_offline: Confpy) -> None:
     assert result.stdout.startswith("1 resources OK")
 
 
-def test_pipeline_renders_the_elasticsearch_host_from_etcd(confpy: Confpy, store: EtcdStore, tmp_path: Path) -> None:
+def test_pipeline_renders_the_elasticsearch_host_from_etcd(
+    confpy: Confpy, store: EtcdStore, tmp_path: Path
+) -> None:
     """The host under /logging/elasticsearch/host goes into the pipeline's output."""
     store.put("/logging/elasticsearch/host", b"es.internal")
     result = confpy.run("render", "--onetime", "--noop", "--confdir", str(CONFDIR))

@@ -66,7 +66,9 @@ def test_prefix_end_covers_every_key_with_the_prefix() -> None:
     assert prefix_end(b"\xff\xff") == b"\0"
 
 
-def test_snapshot_of_more_ranges_than_one_transaction_allows_is_at_one_revision(store: EtcdStore) -> None:
+def test_snapshot_of_more_ranges_than_one_transaction_allows_is_at_one_revision(
+    store: EtcdStore,
+) -> None:
     """150 patterns need two transactions (etcd allows 128 operations); both read at the
     revision the first one saw, so a write in between is not half seen."""
     for i in range(150):
@@ -91,8 +93,9 @@ def test_values_are_bytes_as_written(store: EtcdStore) -> None:
 def test_put_atomic_writes_and_deletes_in_one_revision_when_compares_hold(store: EtcdStore) -> None:
     """Puts and deletes land in the same revision if every expected mod revision holds."""
     rev = store.put("/tx/old", b"x")
-    new_rev = store.put_atomic({"/tx/a": b"1", "/tx/b": b"2"}, {"/tx/old": rev, "/tx/absent": 0},
-                               delete=["/tx/old"])
+    new_rev = store.put_atomic(
+        {"/tx/a": b"1", "/tx/b": b"2"}, {"/tx/old": rev, "/tx/absent": 0}, delete=["/tx/old"]
+    )
     assert store.get("/tx/a") == (b"1", new_rev)
     assert store.get("/tx/b") == (b"2", new_rev)
     assert store.get("/tx/old") == (None, 0)
@@ -120,7 +123,8 @@ def test_lease_keeps_its_key_until_revoked(store: EtcdStore) -> None:
 
 
 def test_watch_starts_with_a_progress_batch_then_delivers_a_transaction_in_one_batch(
-        store: EtcdStore, followers: list[Follower]) -> None:
+    store: EtcdStore, followers: list[Follower]
+) -> None:
     """The created reply yields (start - 1, ()); one transaction is one batch; unwatched keys are dropped."""
     start = store.put("/w/a", b"0") + 1
     followers.append(f := Follower(store, ["/w/a", "/w/c"], start))
@@ -153,7 +157,9 @@ def test_watch_from_a_compacted_revision_raises_with_the_compact_revision(store:
     assert info.value.compacted == last
 
 
-def test_setting_stop_ends_a_quiet_watch_at_once(store: EtcdStore, followers: list[Follower]) -> None:
+def test_setting_stop_ends_a_quiet_watch_at_once(
+    store: EtcdStore, followers: list[Follower]
+) -> None:
     """Stop closes the watch's connection: the generator ends without waiting for etcd."""
     store.progress_interval = 3600
     followers.append(f := Follower(store, ["/quiet"], store.current_revision() + 1))
@@ -164,7 +170,8 @@ def test_setting_stop_ends_a_quiet_watch_at_once(store: EtcdStore, followers: li
 
 
 def test_an_idle_watch_reports_progress_to_etcds_current_revision(
-        store: EtcdStore, followers: list[Follower]) -> None:
+    store: EtcdStore, followers: list[Follower]
+) -> None:
     """No event for the watched keys while others change: the watch still yields at least
     every progress_interval, and its revision reaches etcd's."""
     store.progress_interval = 0.3
@@ -196,7 +203,9 @@ class FreezingProxy:
             frozen = threading.Event()
             self.frozen.append(frozen)
             threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, frozen), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, client, frozen), daemon=True
+            ).start()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket, frozen: threading.Event | None) -> None:
@@ -223,7 +232,8 @@ class FreezingProxy:
 
 
 def test_a_stream_that_stalls_is_replaced_without_losing_an_event(
-        store: EtcdStore, etcd_server: EtcdServer, followers: list[Follower]) -> None:
+    store: EtcdStore, etcd_server: EtcdServer, followers: list[Follower]
+) -> None:
     """The watch connection stops delivering (a stuck proxy, a half-open link) while a key
     changes: after progress_interval of silence the store opens a new stream from the
     last revision it delivered, and the change arrives exactly once."""
@@ -245,14 +255,17 @@ def test_a_stream_that_stalls_is_replaced_without_losing_an_event(
         proxy.close()
 
 
-def test_a_frozen_etcd_makes_the_watch_raise_silent(tmp_path: Path, followers: list[Follower]) -> None:
+def test_a_frozen_etcd_makes_the_watch_raise_silent(
+    tmp_path: Path, followers: list[Follower]
+) -> None:
     """etcd stops answering (SIGSTOP): within progress_interval and a request timeout the
     watch raises StoreUnavailableError, so the daemon reconnects and /healthz can tell."""
     server = EtcdServer(tmp_path / "data")
     server.start()
     try:
-        frozen_store = EtcdStore(load_settings({"endpoints": server.url, "confdir": "/nonexistent"}, {}),
-                                 timeout=1.0)
+        frozen_store = EtcdStore(
+            load_settings({"endpoints": server.url, "confdir": "/nonexistent"}, {}), timeout=1.0
+        )
         frozen_store.progress_interval = 0.5
         followers.append(f := Follower(frozen_store, ["/x"], frozen_store.current_revision() + 1))
         wait_for(lambda: f.batches, what="the created batch")
@@ -277,7 +290,9 @@ def test_a_member_that_loses_quorum_ends_the_watch(tmp_path: Path) -> None:
     cluster = EtcdCluster.create(tmp_path)
     cluster.start()
     try:
-        survivor = EtcdStore(load_settings({"endpoints": cluster.members[0].url, "confdir": "/nonexistent"}, {}))
+        survivor = EtcdStore(
+            load_settings({"endpoints": cluster.members[0].url, "confdir": "/nonexistent"}, {})
+        )
         survivor.progress_interval = 3600  # the leader check, not the silence check, must end it
         f = Follower(survivor, ["/q"], survivor.current_revision() + 1)
         wait_for(lambda: f.batches, what="the created batch")

@@ -41,7 +41,9 @@ def test_importing_the_store_loads_no_grpc() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, confpy.store; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'etcd3')))")
+    code = (
+        "import sys, confpy.store; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'etcd3')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

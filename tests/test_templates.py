@@ -11,8 +11,13 @@ from confpy.templates import TemplateSet
 from tests.helpers import ConfTree
 
 
-def render(tmp_path: Path, template: str, values: dict[str, bytes], keys: list[str] | None = None,
-           prefix: str = "") -> bytes:
+def render(
+    tmp_path: Path,
+    template: str,
+    values: dict[str, bytes],
+    keys: list[str] | None = None,
+    prefix: str = "",
+) -> bytes:
     tree = ConfTree(tmp_path)
     tree.simple("app", template, keys or ["/"], extra=f'prefix = "{prefix}"\n' if prefix else "")
     loaded = load_resources(tree.confdir)
@@ -31,8 +36,13 @@ def test_values_render_and_trailing_newline_is_kept(tmp_path: Path) -> None:
 
 def test_keys_are_relative_to_the_resource_prefix(tmp_path: Path) -> None:
     """With prefix /prod, `getv('/db/host')` reads /prod/db/host."""
-    out = render(tmp_path, "{{ getv('/db/host') }}", {"/prod/db/host": b"p", "/db/host": b"x"},
-                 keys=["/db"], prefix="/prod")
+    out = render(
+        tmp_path,
+        "{{ getv('/db/host') }}",
+        {"/prod/db/host": b"p", "/db/host": b"x"},
+        keys=["/db"],
+        prefix="/prod",
+    )
     assert out == b"p"
 
 

@@ -55,8 +55,10 @@ def handshake(
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-                    client_ctx.wrap_socket(raw, server_hostname=server_hostname) as s:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+                client_ctx.wrap_socket(raw, server_hostname=server_hostname) as s,
+            ):
                 assert s.recv(2) == b"ok"
                 cipher = s.cipher()
                 return cipher[0] if cipher else ""
@@ -92,7 +94,10 @@ def test_unknown_key_type_is_a_config_error() -> None:
         ("fe80::1", x509.IPAddress(ipaddress.ip_address("fe80::1"))),
         ("logstash", x509.DNSName("logstash")),
         ("DNS:*.svc.local", x509.DNSName("*.svc.local")),
-        ("URI:spiffe://example.org/ns/app", x509.UniformResourceIdentifier("spiffe://example.org/ns/app")),
+        (
+            "URI:spiffe://example.org/ns/app",
+            x509.UniformResourceIdentifier("spiffe://example.org/ns/app"),
+        ),
         ("email:ops@example.org", x509.RFC822Name("ops@example.org")),
         ("EMAIL:ops@example.org", x509.RFC822Name("ops@example.org")),
     ],
@@ -102,9 +107,23 @@ def test_parse_san_accepts_ip_and_dns_forms(text: str, expected: x509.GeneralNam
     assert tls_names.parse_san(text) == expected
 
 
-@pytest.mark.parametrize("text", ["IP:10.0.0.300", "DNS:", "DNS:bad name", "IP:", "FOO:bar",
-                                  "URI:no-scheme", "URI:", "email:nobody", "email:a@b c",
-                                  "DNS:a..b", "host:8080", "DNS:x\ty"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "IP:10.0.0.300",
+        "DNS:",
+        "DNS:bad name",
+        "IP:",
+        "FOO:bar",
+        "URI:no-scheme",
+        "URI:",
+        "email:nobody",
+        "email:a@b c",
+        "DNS:a..b",
+        "host:8080",
+        "DNS:x\ty",
+    ],
+)
 def test_parse_san_rejects_garbage_naming_the_flag(text: str) -> None:
     """A malformed SAN is a ConfigError naming --san."""
     with pytest.raises(ConfigError, match="--san"):
@@ -195,8 +214,9 @@ def test_ca_signed_leaf_names_issuer_and_verifies() -> None:
     ca_key = tls.generate_key("ec-p256")
     ca = tls.build_ca(ca_key, "Test CA")
     key = tls.generate_key("rsa2048")
-    leaf = tls.build_certificate(key, "app", [tls_names.parse_san("DNS:app")],
-                                 issuer_cert=ca, issuer_key=ca_key)
+    leaf = tls.build_certificate(
+        key, "app", [tls_names.parse_san("DNS:app")], issuer_cert=ca, issuer_key=ca_key
+    )
     info = tls.inspect(leaf)
     assert info.issuer == "CN=Test CA" and not info.self_signed
     assert tls.is_issued_by(leaf, ca)
@@ -207,8 +227,12 @@ def test_mismatched_ca_key_is_refused() -> None:
     """Signing with a CA key that does not belong to the CA certificate is refused."""
     ca = tls.build_ca(tls.generate_key("ec-p256"), "Test CA")
     with pytest.raises(ConfigError, match="CA key does not match"):
-        tls.build_certificate(tls.generate_key("ec-p256"), "app", issuer_cert=ca,
-                              issuer_key=tls.generate_key("ec-p256"))
+        tls.build_certificate(
+            tls.generate_key("ec-p256"),
+            "app",
+            issuer_cert=ca,
+            issuer_key=tls.generate_key("ec-p256"),
+        )
 
 
 @pytest.mark.parametrize("key_type", tls.KEY_TYPES)
@@ -242,11 +266,13 @@ def test_ca_signed_chain_handshakes_with_ca_as_only_trust(tmp_path: Path) -> Non
     ca_key = tls.generate_key("ec-p384")
     ca = tls.build_ca(ca_key, "Test CA")
     key = tls.generate_key("ec-p256")
-    leaf = tls.build_certificate(key, "app", [tls_names.parse_san("IP:127.0.0.1")],
-                                 issuer_cert=ca, issuer_key=ca_key)
+    leaf = tls.build_certificate(
+        key, "app", [tls_names.parse_san("IP:127.0.0.1")], issuer_cert=ca, issuer_key=ca_key
+    )
     chain = tls.chain_to_pem([leaf, ca])
-    assert handshake(tmp_path, chain, tls.key_to_pem(key), tls.cert_to_pem(ca), "127.0.0.1",
-                     strict=True)
+    assert handshake(
+        tmp_path, chain, tls.key_to_pem(key), tls.cert_to_pem(ca), "127.0.0.1", strict=True
+    )
 
 
 def test_command_modules_import_nothing_heavy() -> None:
@@ -269,18 +295,23 @@ def test_uri_and_email_sans_are_published_as_what_they_are() -> None:
     assert tls.inspect(cert).sans == ("URI:spiffe://example.org/app", "email:ops@example.org")
 
 
-@pytest.mark.parametrize(("days", "message"), [
-    (0.0000001, "would expire before anyone could use it"),
-    (1e9, "more than 36500"),
-    (float("nan"), "must be a positive number of days"),
-    (float("inf"), "must be a positive number of days"),
-    (0, "must be a positive number of days"),
-])
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (0.0000001, "would expire before anyone could use it"),
+        (1e9, "more than 36500"),
+        (float("nan"), "must be a positive number of days"),
+        (float("inf"), "must be a positive number of days"),
+        (0, "must be a positive number of days"),
+    ],
+)
 def test_validity_that_is_over_already_or_absurd_is_refused(days: float, message: str) -> None:
     with pytest.raises(ConfigError, match=f"^--days: .*{message}"):
         tls_names.check_validity(days)
 
 
 def test_common_name_longer_than_x509_allows_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"^--cn: 100 characters is longer than X.509 allows \(64\)"):
+    with pytest.raises(
+        ConfigError, match=r"^--cn: 100 characters is longer than X.509 allows \(64\)"
+    ):
         tls.build_certificate(tls.generate_key("ec-p256"), "x" * 100)

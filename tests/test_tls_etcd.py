@@ -22,11 +22,18 @@ from tests.helpers import ConfTree
 pytestmark = pytest.mark.etcd
 
 
-def _write_pair(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, base: Path) -> tuple[Path, Path]:
+def _write_pair(
+    cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, base: Path
+) -> tuple[Path, Path]:
     cert_path, key_path = base.with_suffix(".crt"), base.with_suffix(".key")
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -35,24 +42,38 @@ def make_pki(directory: Path, ca_name: str = "confpy test CA") -> dict[str, Path
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
-    ca = (x509.CertificateBuilder().subject_name(ca_subject).issuer_name(ca_subject)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_subject)
+        .issuer_name(ca_subject)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
     ca_path = directory / "ca.crt"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
@@ -61,7 +82,9 @@ def make_pki(directory: Path, ca_name: str = "confpy test CA") -> dict[str, Path
 
 
 @pytest.fixture(scope="module")
-def tls_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EtcdServer, dict[str, Path]]]:
+def tls_etcd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[EtcdServer, dict[str, Path]]]:
     """An etcd serving clients over https only, requiring a client certificate from its CA."""
     base = tmp_path_factory.mktemp("tls-etcd")
     pki = make_pki(base / "pki")
@@ -72,19 +95,33 @@ def tls_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EtcdSer
 
 
 def tls_env(confpy: Confpy, server: EtcdServer, pki: dict[str, Path]) -> dict[str, str]:
-    return confpy.env(CONFPY_ENDPOINTS=server.url, CONFPY_CA_FILE=str(pki["ca"]),
-                      CONFPY_CERT_FILE=str(pki["cert"]), CONFPY_KEY_FILE=str(pki["key"]))
+    return confpy.env(
+        CONFPY_ENDPOINTS=server.url,
+        CONFPY_CA_FILE=str(pki["ca"]),
+        CONFPY_CERT_FILE=str(pki["cert"]),
+        CONFPY_KEY_FILE=str(pki["key"]),
+    )
 
 
 def test_store_reads_writes_and_watches_over_tls_with_a_client_certificate(
-        tls_etcd: tuple[EtcdServer, dict[str, Path]]) -> None:
+    tls_etcd: tuple[EtcdServer, dict[str, Path]],
+) -> None:
     """Every kind of call works over https with the CA and a client certificate."""
     import threading
 
     server, pki = tls_etcd
-    store = EtcdStore(load_settings({"endpoints": server.url, "confdir": "/nonexistent",
-                                     "ca_file": str(pki["ca"]), "cert_file": str(pki["cert"]),
-                                     "key_file": str(pki["key"])}, {}))
+    store = EtcdStore(
+        load_settings(
+            {
+                "endpoints": server.url,
+                "confdir": "/nonexistent",
+                "ca_file": str(pki["ca"]),
+                "cert_file": str(pki["cert"]),
+                "key_file": str(pki["key"]),
+            },
+            {},
+        )
+    )
     try:
         revision = store.put("/tls/v", b"secret-ish")
         assert store.get("/tls/v") == (b"secret-ish", revision)
@@ -98,25 +135,41 @@ def test_store_reads_writes_and_watches_over_tls_with_a_client_certificate(
         store.close()
 
 
-def test_render_over_tls_with_client_certificate(confpy_offline: Confpy, tmp_path: Path,
-                                                 tls_etcd: tuple[EtcdServer, dict[str, Path]]) -> None:
+def test_render_over_tls_with_client_certificate(
+    confpy_offline: Confpy, tmp_path: Path, tls_etcd: tuple[EtcdServer, dict[str, Path]]
+) -> None:
     """`render --onetime` against an https-only etcd that requires client certificates."""
     server, pki = tls_etcd
-    store = EtcdStore(load_settings({"endpoints": server.url, "confdir": "/nonexistent",
-                                     "ca_file": str(pki["ca"]), "cert_file": str(pki["cert"]),
-                                     "key_file": str(pki["key"])}, {}))
+    store = EtcdStore(
+        load_settings(
+            {
+                "endpoints": server.url,
+                "confdir": "/nonexistent",
+                "ca_file": str(pki["ca"]),
+                "cert_file": str(pki["cert"]),
+                "key_file": str(pki["key"]),
+            },
+            {},
+        )
+    )
     store.put("/app/v", b"over-tls")
     store.close()
     tree = ConfTree(tmp_path)
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
-    result = confpy_offline.run("render", "--onetime", "--confdir", str(tree.confdir),
-                                env=tls_env(confpy_offline, server, pki))
+    result = confpy_offline.run(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        env=tls_env(confpy_offline, server, pki),
+    )
     assert result.returncode == 0, result.stderr
     assert dest.read_text() == "over-tls"
 
 
-def test_server_certificate_from_another_ca_is_refused(confpy_offline: Confpy, tmp_path: Path,
-                                                       tls_etcd: tuple[EtcdServer, dict[str, Path]]) -> None:
+def test_server_certificate_from_another_ca_is_refused(
+    confpy_offline: Confpy, tmp_path: Path, tls_etcd: tuple[EtcdServer, dict[str, Path]]
+) -> None:
     """A CA that did not sign etcd's certificate: the endpoint is not trusted, nothing is read."""
     server, pki = tls_etcd
     other = make_pki(tmp_path / "other", ca_name="someone else's CA")
@@ -129,9 +182,12 @@ def test_server_certificate_from_another_ca_is_refused(confpy_offline: Confpy, t
 
 
 @pytest.mark.parametrize("wait", [(), ("--wait-for-keys", "30s")], ids=["once", "wait-for-keys"])
-def test_garbage_ca_file_is_a_configuration_error(confpy_offline: Confpy, tmp_path: Path,
-                                                  tls_etcd: tuple[EtcdServer, dict[str, Path]],
-                                                  wait: tuple[str, ...]) -> None:
+def test_garbage_ca_file_is_a_configuration_error(
+    confpy_offline: Confpy,
+    tmp_path: Path,
+    tls_etcd: tuple[EtcdServer, dict[str, Path]],
+    wait: tuple[str, ...],
+) -> None:
     """A --ca-file that is not PEM exits 2 with one line naming the flag and the file, at
     once: it is not an outage, so --wait-for-keys does not retry it."""
     server, pki = tls_etcd
@@ -140,8 +196,17 @@ def test_garbage_ca_file_is_a_configuration_error(confpy_offline: Confpy, tmp_pa
     tree = ConfTree(tmp_path)
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     env = tls_env(confpy_offline, server, pki)
-    result = confpy_offline.run("render", "--onetime", "--confdir", str(tree.confdir),
-                                "--ca-file", str(garbage), *wait, env=env, timeout=20)
+    result = confpy_offline.run(
+        "render",
+        "--onetime",
+        "--confdir",
+        str(tree.confdir),
+        "--ca-file",
+        str(garbage),
+        *wait,
+        env=env,
+        timeout=20,
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1

@@ -25,8 +25,18 @@ pytestmark = pytest.mark.etcd
 
 CERT = "/logstash/ssl_certificate"
 KEY = "/logstash/ssl_private_key"
-ROTATE = ("tls", "rotate", "--prefix", "/logstash", "--cn", "logstash",
-          "--san", "IP:127.0.0.1", "--san", "DNS:logstash.internal")
+ROTATE = (
+    "tls",
+    "rotate",
+    "--prefix",
+    "/logstash",
+    "--cn",
+    "logstash",
+    "--san",
+    "IP:127.0.0.1",
+    "--san",
+    "DNS:logstash.internal",
+)
 
 
 def published(store: EtcdStore, cert_key: str = CERT, key_key: str = KEY):
@@ -48,8 +58,12 @@ def new_store(url: str) -> EtcdStore:
 
 
 def opts(**changes: object) -> RotateOptions:
-    base: dict[str, object] = {"prefix": "/logstash", "common_name": "logstash",
-                               "sans": ("IP:127.0.0.1",), "key_type": "ec-p256"}
+    base: dict[str, object] = {
+        "prefix": "/logstash",
+        "common_name": "logstash",
+        "sans": ("IP:127.0.0.1",),
+        "key_type": "ec-p256",
+    }
     base.update(changes)
     return RotateOptions(**base)  # type: ignore[arg-type]
 
@@ -105,8 +119,9 @@ def test_ca_files_sign_the_leaf(confpy, store, tmp_path) -> None:
     ca = tls.build_ca(ca_key, "File CA")
     (tmp_path / "ca.crt").write_bytes(tls.cert_to_pem(ca))
     (tmp_path / "ca.key").write_bytes(tls.key_to_pem(ca_key))
-    result = confpy.run(*ROTATE, "--ca-cert", str(tmp_path / "ca.crt"),
-                        "--ca-key", str(tmp_path / "ca.key"))
+    result = confpy.run(
+        *ROTATE, "--ca-cert", str(tmp_path / "ca.crt"), "--ca-key", str(tmp_path / "ca.key")
+    )
     assert result.returncode == 0, result.stderr
     cert_pem, _, _, _ = published(store)
     assert tls.inspect(tls.load_certificate(cert_pem)).issuer == "CN=File CA"
@@ -118,8 +133,9 @@ def test_leaf_is_refused_as_ca(confpy, store, tmp_path) -> None:
     leaf = tls.build_certificate(key, "not-a-ca")
     (tmp_path / "ca.crt").write_bytes(tls.cert_to_pem(leaf))
     (tmp_path / "ca.key").write_bytes(tls.key_to_pem(key))
-    result = confpy.run(*ROTATE, "--ca-cert", str(tmp_path / "ca.crt"),
-                        "--ca-key", str(tmp_path / "ca.key"))
+    result = confpy.run(
+        *ROTATE, "--ca-cert", str(tmp_path / "ca.crt"), "--ca-key", str(tmp_path / "ca.key")
+    )
     assert result.returncode == 2
     assert "not a CA" in result.stderr
     assert store.get(CERT)[0] is None
@@ -325,8 +341,16 @@ def test_show_prints_details_and_passes_for_a_fresh_pair(confpy, store) -> None:
     result = confpy.run("tls", "show", "--prefix", "/logstash")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for text in ("CN=logstash", "DNS:logstash.internal", "IP:127.0.0.1", "(self-signed)",
-                 "not after", tls.fingerprint(cert), "matches the certificate", "status:"):
+    for text in (
+        "CN=logstash",
+        "DNS:logstash.internal",
+        "IP:127.0.0.1",
+        "(self-signed)",
+        "not after",
+        tls.fingerprint(cert),
+        "matches the certificate",
+        "status:",
+    ):
         assert text in out
 
 
@@ -354,8 +378,9 @@ def test_show_cert_only_accepts_missing_key_and_checks_local_key(confpy, store, 
     """--cert-only does not expect a key in etcd; --local-key checks the local key file."""
     key_out = tmp_path / "tls.key"
     assert confpy.run(*ROTATE, "--no-publish-key", "--key-out", str(key_out)).returncode == 0
-    result = confpy.run("tls", "show", "--prefix", "/logstash", "--cert-only",
-                        "--local-key", str(key_out))
+    result = confpy.run(
+        "tls", "show", "--prefix", "/logstash", "--cert-only", "--local-key", str(key_out)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "absent, as expected" in result.stdout
     assert "local key" in result.stdout
@@ -382,10 +407,20 @@ def test_show_exits_3_when_nothing_is_published(confpy) -> None:
 @pytest.mark.slow
 def test_every_rotates_again_before_expiry(confpy, store) -> None:
     """--every with a short validity publishes new certificates before the old ones expire."""
-    proc = confpy.start(*ROTATE, "--key-type", "ec-p256", "--days", "0.0001",
-                        "--every", "200ms", "--renew-before", "7s")
+    proc = confpy.start(
+        *ROTATE,
+        "--key-type",
+        "ec-p256",
+        "--days",
+        "0.0001",
+        "--every",
+        "200ms",
+        "--renew-before",
+        "7s",
+    )
     seen: set[str] = set()
     try:
+
         def two_rotations() -> bool:
             cert_pem, _ = store.get(CERT)
             if cert_pem:
@@ -426,7 +461,12 @@ def test_every_logs_one_line_at_start_and_one_at_stop(confpy, store) -> None:
         _, stderr = proc.communicate(timeout=10)
     events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "rotation loop starting")
-    assert (start["logger"], start["prefix"], start["cert_key"], start["every"]) == ("confpy.rotate", "/logstash", CERT, 3600.0)
+    assert (start["logger"], start["prefix"], start["cert_key"], start["every"]) == (
+        "confpy.rotate",
+        "/logstash",
+        CERT,
+        3600.0,
+    )
     assert (events[-1]["event"], events[-1]["rotations"]) == ("rotation loop stopped", 1)
 
 
@@ -453,16 +493,21 @@ def test_rotation_files_are_never_group_readable_even_briefly(store, tmp_path) -
     assert stat.S_IMODE((tmp_path / "k.pem").stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--days", "1e9"), "--days: 1e+09 days is more than 36500"),
-    (("--days", "nan"), "--days: must be a positive number of days"),
-    (("--days", "0.0000001"), "--days: 1e-07 days is 0.00864 s: the certificate would expire"),
-    (("--cn", "x" * 100), "--cn: 100 characters is longer than X.509 allows"),
-    (("--san", "FOO:bar"), "--san: unknown type 'FOO' in 'FOO:bar'"),
-    (("--san", "URI:nope"), "--san: not an absolute URI"),
-    (("--san", "email:nobody"), "--san: not an email address"),
-])
-def test_rotate_refuses_bad_input_with_one_line_and_publishes_nothing(confpy, store, args, message) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--days", "1e9"), "--days: 1e+09 days is more than 36500"),
+        (("--days", "nan"), "--days: must be a positive number of days"),
+        (("--days", "0.0000001"), "--days: 1e-07 days is 0.00864 s: the certificate would expire"),
+        (("--cn", "x" * 100), "--cn: 100 characters is longer than X.509 allows"),
+        (("--san", "FOO:bar"), "--san: unknown type 'FOO' in 'FOO:bar'"),
+        (("--san", "URI:nope"), "--san: not an absolute URI"),
+        (("--san", "email:nobody"), "--san: not an email address"),
+    ],
+)
+def test_rotate_refuses_bad_input_with_one_line_and_publishes_nothing(
+    confpy, store, args, message
+) -> None:
     """Exit 2, one line naming the flag, etcd untouched."""
     result = confpy.run("tls", "rotate", "--prefix", "/logstash", "--cn", "logstash", *args)
     assert result.returncode == 2, result.stderr
@@ -472,11 +517,27 @@ def test_rotate_refuses_bad_input_with_one_line_and_publishes_nothing(confpy, st
 
 
 def test_rotate_publishes_uri_and_email_sans(confpy, store) -> None:
-    result = confpy.run("tls", "rotate", "--prefix", "/logstash", "--cn", "logstash",
-                        "--key-type", "ec-p256", "--san", "URI:spiffe://example.org/logstash",
-                        "--san", "email:ops@example.org", "--san", "DNS:logstash.internal")
+    result = confpy.run(
+        "tls",
+        "rotate",
+        "--prefix",
+        "/logstash",
+        "--cn",
+        "logstash",
+        "--key-type",
+        "ec-p256",
+        "--san",
+        "URI:spiffe://example.org/logstash",
+        "--san",
+        "email:ops@example.org",
+        "--san",
+        "DNS:logstash.internal",
+    )
     assert result.returncode == 0, result.stderr
     cert_pem, _ = store.get(CERT)
     assert cert_pem is not None
     assert tls.inspect(tls.load_certificate(cert_pem)).sans == (
-        "DNS:logstash.internal", "URI:spiffe://example.org/logstash", "email:ops@example.org")
+        "DNS:logstash.internal",
+        "URI:spiffe://example.org/logstash",
+        "email:ops@example.org",
+    )

@@ -71,16 +71,28 @@ def test_every_confpy_command_in_a_unit_parses(unit: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-@pytest.mark.parametrize("unit", [u for u in UNITS if u.parent.name == "units"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "unit", [u for u in UNITS if u.parent.name == "units"], ids=lambda p: p.name
+)
 def test_systemd_analyze_verify_finds_nothing_but_missing_binaries(unit: Path) -> None:
     """systemd's own checker accepts the unit (missing binaries and docker aside)."""
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
-    problems = [line for line in result.stderr.splitlines() if line.strip() and not ENVIRONMENTAL.search(line)]
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
+    )
+    problems = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not ENVIRONMENTAL.search(line)
+    ]
     assert not problems, problems
 
 
 def test_notify_unit_is_type_notify_with_watchdog_and_health() -> None:
     """confpy.service relies on READY=1 and WATCHDOG=1 and exposes /healthz."""
-    service = dict(parse_unit(next(u for u in UNITS if u.name == "confpy.service" and u.parent.name == "units"))["Service"])
+    service = dict(
+        parse_unit(
+            next(u for u in UNITS if u.name == "confpy.service" and u.parent.name == "units")
+        )["Service"]
+    )
     assert service["Type"] == "notify" and "WatchdogSec" in service
     assert "--health-addr" in service["ExecStart"] and "render --watch" in service["ExecStart"]

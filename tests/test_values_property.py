@@ -49,8 +49,19 @@ def _jinja_sources() -> list[str]:
 def _go_sources() -> list[str]:
     names = sorted(
         (set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES) - NETWORK)
-        | {"print", "printf", "println", "len", "index", "slice", "eq", "lt", "html", "js",
-           "urlquery"}
+        | {
+            "print",
+            "printf",
+            "println",
+            "len",
+            "index",
+            "slice",
+            "eq",
+            "lt",
+            "html",
+            "js",
+            "urlquery",
+        }
     )
     out = []
     for f in names:
@@ -72,9 +83,16 @@ class Compiled:
             go = source.startswith("{{$")
             name = f"t{i}.tmpl" if go else f"t{i}.j2"
             (templates / name).write_text(source)
-            self.resources.append(TemplateResource(
-                name=f"t{i}", path=root / f"t{i}.toml", src=templates / name,
-                dest=root / "out" / f"t{i}", keys=("/",), syntax="go" if go else "jinja"))
+            self.resources.append(
+                TemplateResource(
+                    name=f"t{i}",
+                    path=root / f"t{i}.toml",
+                    src=templates / name,
+                    dest=root / "out" / f"t{i}",
+                    keys=("/",),
+                    syntax="go" if go else "jinja",
+                )
+            )
         self.set, errors = TemplateSet.load(templates, self.resources)
         # Some Go calls do not compile (wrong arity): a compile error never sees a value.
         assert all(isinstance(e, ConfigError) for e in errors)
@@ -107,8 +125,15 @@ values = st.one_of(
     st.text(max_size=300),
     st.text(min_size=16, max_size=200).map(lambda s: s.encode("utf-8", "surrogatepass")),
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=5), children, max_size=4)
+        ),
         max_leaves=20,
     ).map(lambda v: json.dumps(v)),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
@@ -118,14 +143,20 @@ values = st.one_of(
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=values)
 def test_no_value_escapes_the_resource_boundary_or_appears_in_a_message(
-        compiled: Compiled, value: str | bytes) -> None:
+    compiled: Compiled, value: str | bytes
+) -> None:
     raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
     check_every_template(compiled, raw)
 
 
-@settings(max_examples=max(EXAMPLES // 3, 10), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(secret=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=16, max_size=80))
+@settings(
+    max_examples=max(EXAMPLES // 3, 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    secret=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=16, max_size=80)
+)
 def test_a_secret_wrapped_in_any_text_is_never_quoted_back(compiled: Compiled, secret: str) -> None:
     """The secret inside a longer value (a PEM body inside its armour) stays hidden too."""
     raw = f"-----BEGIN X-----\n{secret}\n-----END X-----\n".encode()

@@ -97,9 +97,6 @@ def test_wait_before_open_is_an_error() -> None:
         Wakeup().wait(0)
 
 
-
-
-
 def test_no_wakeup_is_lost_while_many_threads_wake_during_polls() -> None:
     """Stress: eight threads post and wake 3,000 times each while the loop waits and polls.
 

@@ -37,8 +37,11 @@ EXIT_CODES = exit_codes(
     ("0", "all resources in sync; --watch/--interval: stopped by SIGTERM or SIGINT"),
     ("1", "a resource failed: render, check, install or reload"),
     USAGE,
-    ("3", "etcd unreachable or failing (e.g. auth on and no user given), or keys still "
-     "missing when --wait-for-keys ran out"),
+    (
+        "3",
+        "etcd unreachable or failing (e.g. auth on and no user given), or keys still "
+        "missing when --wait-for-keys ran out",
+    ),
 )
 
 

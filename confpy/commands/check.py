@@ -9,8 +9,11 @@ from confpy.errors import EXIT_OK
 
 EXIT_CODES = exit_codes(
     ("0", "every resource loads and every template compiles"),
-    ("2", "usage error, or a problem in a resource, template or setting (each one printed "
-     "with its file and line)"),
+    (
+        "2",
+        "usage error, or a problem in a resource, template or setting (each one printed "
+        "with its file and line)",
+    ),
 )
 
 

@@ -27,12 +27,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("template", metavar="TEMPLATE", nargs="?",
-                   help="one Go template file to translate to stdout")
+    p.add_argument(
+        "template",
+        metavar="TEMPLATE",
+        nargs="?",
+        help="one Go template file to translate to stdout",
+    )
     p.add_argument("--confdir", metavar="DIR", help="a confd directory with conf.d/ and templates/")
     p.add_argument("--out", metavar="DIR", help="where the converted confdir is written")
-    p.add_argument("--force", action="store_true",
-                   help="write into --out even when it already holds files")
+    p.add_argument(
+        "--force", action="store_true", help="write into --out even when it already holds files"
+    )
     p.set_defaults(func=run)
 
 

@@ -36,8 +36,11 @@ safe as PID 1. When CMD exits, confpy exits with its code (128+N for signal N), 
 EXIT_CODES = exit_codes(
     ("1", "the first render failed (CMD was not started), or CMD could not be started"),
     USAGE,
-    ("3", "before CMD started: etcd unreachable or failing, or keys still missing when "
-     "--wait-for-keys ran out"),
+    (
+        "3",
+        "before CMD started: etcd unreachable or failing, or keys still missing when "
+        "--wait-for-keys ran out",
+    ),
     CMD_CODE,
 )
 

@@ -36,8 +36,11 @@ EXIT_CODES = exit_codes(
     ("0", "stopped by SIGTERM or SIGINT (without CMD); the key is removed"),
     ("1", "CMD could not be started"),
     USAGE,
-    ("3", "etcd answered with an error other than a refusal (e.g. auth on and no user "
-     "given); an unreachable etcd is retried, not an error"),
+    (
+        "3",
+        "etcd answered with an error other than a refusal (e.g. auth on and no user "
+        "given); an unreachable etcd is retried, not an error",
+    ),
     CMD_CODE,
 )
 

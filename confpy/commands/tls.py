@@ -56,16 +56,25 @@ ROTATE_EXIT_CODES = exit_codes(
     ("0", "published (with --every: stopped by SIGTERM or SIGINT)"),
     ("1", "--cert-out or --key-out could not be written"),
     USAGE,
-    ("3", "etcd unreachable or failing, another rotator won the race (without --retry, or "
-     "--retry-for ran out), or no CA under --ca-prefix"),
+    (
+        "3",
+        "etcd unreachable or failing, another rotator won the race (without --retry, or "
+        "--retry-for ran out), or no CA under --ca-prefix",
+    ),
 )
 
 SHOW_EXIT_CODES = exit_codes(
     ("0", "the published certificate is usable"),
-    ("1", "it expired or is not yet valid, its chain does not verify, or the private key is "
-     "missing (unless --cert-only) or does not match"),
-    ("2", "usage error, or a certificate or key that does not parse, or etcd refused the "
-     "login or the user's permissions"),
+    (
+        "1",
+        "it expired or is not yet valid, its chain does not verify, or the private key is "
+        "missing (unless --cert-only) or does not match",
+    ),
+    (
+        "2",
+        "usage error, or a certificate or key that does not parse, or etcd refused the "
+        "login or the user's permissions",
+    ),
     ("3", "etcd unreachable or failing, or no certificate published under PREFIX"),
 )
 
@@ -89,12 +98,25 @@ def _tls_parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
     )
-    p.add_argument("--prefix", dest="tls_prefix", required=True, metavar="KEY",
-                   help="etcd key under which the keypair lives, e.g. /logstash")
-    p.add_argument("--cert-key", default="ssl_certificate", metavar="NAME",
-                   help="key of the certificate (default ssl_certificate)")
-    p.add_argument("--key-key", default="ssl_private_key", metavar="NAME",
-                   help="key of the private key (default ssl_private_key)")
+    p.add_argument(
+        "--prefix",
+        dest="tls_prefix",
+        required=True,
+        metavar="KEY",
+        help="etcd key under which the keypair lives, e.g. /logstash",
+    )
+    p.add_argument(
+        "--cert-key",
+        default="ssl_certificate",
+        metavar="NAME",
+        help="key of the certificate (default ssl_certificate)",
+    )
+    p.add_argument(
+        "--key-key",
+        default="ssl_private_key",
+        metavar="NAME",
+        help="key of the private key (default ssl_private_key)",
+    )
     return p
 
 
@@ -108,50 +130,103 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sub = p.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
 
-    r = _tls_parser(sub, "rotate", help="generate and publish a fresh keypair",
-                    description=ROTATE_DESCRIPTION, epilog=ROTATE_EXIT_CODES)
+    r = _tls_parser(
+        sub,
+        "rotate",
+        help="generate and publish a fresh keypair",
+        description=ROTATE_DESCRIPTION,
+        epilog=ROTATE_EXIT_CODES,
+    )
     c = r.add_argument_group("certificate")
     c.add_argument("--cn", required=True, help="subject common name, e.g. logstash")
-    c.add_argument("--san", action="append", default=[], metavar="IP:ADDR|DNS:NAME",
-                   help="subject alternative name, repeatable (default: the CN); clients "
-                   "check hostnames against these, not the CN")
-    c.add_argument("--days", type=float, default=30.0,
-                   help="validity in days (default 30; fractions allowed)")
-    c.add_argument("--key-type", choices=KEY_TYPES, default="rsa2048",
-                   help="private key algorithm (default rsa2048)")
+    c.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="IP:ADDR|DNS:NAME",
+        help="subject alternative name, repeatable (default: the CN); clients "
+        "check hostnames against these, not the CN",
+    )
+    c.add_argument(
+        "--days", type=float, default=30.0, help="validity in days (default 30; fractions allowed)"
+    )
+    c.add_argument(
+        "--key-type",
+        choices=KEY_TYPES,
+        default="rsa2048",
+        help="private key algorithm (default rsa2048)",
+    )
     ca = r.add_argument_group("signing (default: self-signed)")
     ca.add_argument("--ca-cert", metavar="FILE", help="CA certificate (PEM) that signs the leaf")
     ca.add_argument("--ca-key", metavar="FILE", help="the CA's private key (PEM, unencrypted)")
-    ca.add_argument("--ca-prefix", metavar="KEY",
-                    help="take the CA from KEY/ssl_certificate and KEY/ssl_private_key in etcd")
+    ca.add_argument(
+        "--ca-prefix",
+        metavar="KEY",
+        help="take the CA from KEY/ssl_certificate and KEY/ssl_private_key in etcd",
+    )
     out = r.add_argument_group("outputs")
-    out.add_argument("--no-publish-key", dest="publish_key", action="store_false",
-                     help="publish only the certificate; the key stays in --key-out "
-                     "(recommended; removes a key left in etcd by the shared layout)")
-    out.add_argument("--cert-out", metavar="FILE",
-                     help="also write the certificate (chain) to FILE, mode 0644")
-    out.add_argument("--key-out", metavar="FILE",
-                     help="also write the private key to FILE, created with mode 0600")
+    out.add_argument(
+        "--no-publish-key",
+        dest="publish_key",
+        action="store_false",
+        help="publish only the certificate; the key stays in --key-out "
+        "(recommended; removes a key left in etcd by the shared layout)",
+    )
+    out.add_argument(
+        "--cert-out", metavar="FILE", help="also write the certificate (chain) to FILE, mode 0644"
+    )
+    out.add_argument(
+        "--key-out",
+        metavar="FILE",
+        help="also write the private key to FILE, created with mode 0600",
+    )
     run_g = r.add_argument_group("running")
-    run_g.add_argument("--retry", action="store_true",
-                       help="when another rotator wins the race or etcd is unreachable, retry "
-                       "with exponential backoff (for --retry-for) instead of exiting 3")
-    run_g.add_argument("--retry-for", type=duration_arg("--retry-for"), default=60.0,
-                       metavar="DURATION", help="how long --retry keeps trying (default 60s)")
-    run_g.add_argument("--every", type=duration_arg("--every"), metavar="DURATION",
-                       help="keep running: check the published certificate every DURATION and "
-                       "rotate before it expires; SIGTERM/SIGINT stop cleanly")
-    run_g.add_argument("--renew-before", type=duration_arg("--renew-before"), metavar="DURATION",
-                       help="with --every: rotate when the certificate expires within DURATION "
-                       "(default a third of --days)")
+    run_g.add_argument(
+        "--retry",
+        action="store_true",
+        help="when another rotator wins the race or etcd is unreachable, retry "
+        "with exponential backoff (for --retry-for) instead of exiting 3",
+    )
+    run_g.add_argument(
+        "--retry-for",
+        type=duration_arg("--retry-for"),
+        default=60.0,
+        metavar="DURATION",
+        help="how long --retry keeps trying (default 60s)",
+    )
+    run_g.add_argument(
+        "--every",
+        type=duration_arg("--every"),
+        metavar="DURATION",
+        help="keep running: check the published certificate every DURATION and "
+        "rotate before it expires; SIGTERM/SIGINT stop cleanly",
+    )
+    run_g.add_argument(
+        "--renew-before",
+        type=duration_arg("--renew-before"),
+        metavar="DURATION",
+        help="with --every: rotate when the certificate expires within DURATION "
+        "(default a third of --days)",
+    )
     r.set_defaults(func=run_rotate)
 
-    s = _tls_parser(sub, "show", help="print and check the published keypair",
-                    description=SHOW_DESCRIPTION, epilog=SHOW_EXIT_CODES)
-    s.add_argument("--cert-only", action="store_true",
-                   help="the certificate-only layout: do not expect a private key in etcd")
-    s.add_argument("--local-key", metavar="FILE",
-                   help="check this private key file against the certificate as well")
+    s = _tls_parser(
+        sub,
+        "show",
+        help="print and check the published keypair",
+        description=SHOW_DESCRIPTION,
+        epilog=SHOW_EXIT_CODES,
+    )
+    s.add_argument(
+        "--cert-only",
+        action="store_true",
+        help="the certificate-only layout: do not expect a private key in etcd",
+    )
+    s.add_argument(
+        "--local-key",
+        metavar="FILE",
+        help="check this private key file against the certificate as well",
+    )
     s.set_defaults(func=run_show)
 
 
@@ -247,9 +322,11 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 def _print_published(published: Any) -> None:
     info = published.info
-    print(f"published {published.cert_key}"
-          + (f" and {published.key_key}" if published.key_key else "")
-          + f" at revision {published.revision}")
+    print(
+        f"published {published.cert_key}"
+        + (f" and {published.key_key}" if published.key_key else "")
+        + f" at revision {published.revision}"
+    )
     print(f"fingerprint  SHA256 {info.fingerprint_sha256}")
     print(f"not after    {info.not_after.isoformat()}")
 

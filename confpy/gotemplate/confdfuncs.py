@@ -253,8 +253,10 @@ def sort_kv_by_length(values: Slice) -> Slice:
 def seq(first: int, last: int) -> Slice:
     if last - first > 10_000_000:
         raise GoError("seq: sequence too long")
-    return Slice.appended(range(first, last + 1), "[]int") if last >= first else Slice(
-        [], "[]int", nil=True
+    return (
+        Slice.appended(range(first, last + 1), "[]int")
+        if last >= first
+        else Slice([], "[]int", nil=True)
     )
 
 

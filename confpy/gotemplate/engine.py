@@ -40,8 +40,9 @@ class GoTemplate:
         except ConfpyError:
             raise
         except (RecursionError, MemoryError):
-            raise TemplateSyntaxError("template too large or too deeply nested",
-                                      file=filename) from None
+            raise TemplateSyntaxError(
+                "template too large or too deeply nested", file=filename
+            ) from None
         return cls(tmpl, source, filename)
 
     def render(
@@ -70,6 +71,7 @@ class GoTemplate:
         except ConfpyError:
             raise
         except (RecursionError, MemoryError):
-            raise RenderError("template execution too deep or too large",
-                              file=self.filename) from None
+            raise RenderError(
+                "template execution too deep or too large", file=self.filename
+            ) from None
         return go_bytes(text)

@@ -86,8 +86,27 @@ class _Continue(Exception):
 
 
 BUILTINS = frozenset(
-    {"and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne",
-     "lt", "le", "gt", "ge", "html", "js", "urlquery", "call"}
+    {
+        "and",
+        "or",
+        "not",
+        "len",
+        "index",
+        "slice",
+        "print",
+        "printf",
+        "println",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "html",
+        "js",
+        "urlquery",
+        "call",
+    }
 )
 
 _BUILTIN_SIGS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -121,7 +140,10 @@ class Executor:
     """One execution of a template: output, variable stack, depth."""
 
     def __init__(
-        self, tmpl: Template, source: str, filename: str,
+        self,
+        tmpl: Template,
+        source: str,
+        filename: str,
         funcs: dict[str, Callable[..., Any]],
         sigs: dict[str, tuple[tuple[str, ...], str | None]],
         prefix: str = "",
@@ -355,8 +377,11 @@ class Executor:
         text = n.text
         if n.is_complex:
             return n.complex128
-        is_hex_int = len(text) > 2 and text[0] == "0" and text[1] in "xX" and not any(
-            c in text for c in "pP"
+        is_hex_int = (
+            len(text) > 2
+            and text[0] == "0"
+            and text[1] in "xX"
+            and not any(c in text for c in "pP")
         )
         if n.is_float and not is_hex_int and text[0] != "'" and any(c in text for c in ".eEpP"):
             return n.float64
@@ -444,8 +469,14 @@ class Executor:
         raise ExecError(node, f'"{name}" is not a defined function')
 
     def eval_call(
-        self, dot: Any, fn: Callable[..., Any], builtin: bool,
-        sig: tuple[tuple[str, ...], str | None], node: Node, name: str, args: list[Node],
+        self,
+        dot: Any,
+        fn: Callable[..., Any],
+        builtin: bool,
+        sig: tuple[tuple[str, ...], str | None],
+        node: Node,
+        name: str,
+        args: list[Node],
         final: Any,
     ) -> Any:
         args = args[1:]
@@ -454,8 +485,8 @@ class Executor:
         if variadic is not None:
             if num_in < len(fixed):
                 raise ExecError(
-                    node, f"wrong number of args for {name}: want at least {len(fixed)} "
-                    f"got {len(args)}"
+                    node,
+                    f"wrong number of args for {name}: want at least {len(fixed)} got {len(args)}",
                 )
         elif num_in != len(fixed):
             raise ExecError(
@@ -527,8 +558,9 @@ class Executor:
                 return _zero(typ)
             raise ExecError(n, f"cannot assign nil to {typ}")
         if isinstance(n, FieldNode):
-            return self.validate_type(n, self.eval_field_chain(dot, dot, n, n.ident, [n],
-                                                               MISSING), typ)
+            return self.validate_type(
+                n, self.eval_field_chain(dot, dot, n, n.ident, [n], MISSING), typ
+            )
         if isinstance(n, VariableNode):
             return self.validate_type(n, self.eval_variable(dot, n, [], MISSING), typ)
         if isinstance(n, PipeNode):

@@ -203,8 +203,7 @@ def _eval_args(args: tuple[Any, ...]) -> str:
 
 def _html(*args: Any) -> str:
     s = _eval_args(args)
-    table = {'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;",
-             "\0": "\ufffd"}
+    table = {'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;", "\0": "\ufffd"}
     return "".join(table.get(c, c) for c in s)
 
 

@@ -294,12 +294,12 @@ class Lexer:
 
     def lex_number(self) -> Any:
         if not self.scan_number():
-            self.error(f"bad number syntax: {self.input[self.start:self.pos]!r}")
+            self.error(f"bad number syntax: {self.input[self.start : self.pos]!r}")
             return None
         c = self.peek()
         if c in ("+", "-") and c:
             if not self.scan_number() or self.input[self.pos - 1] != "i":
-                self.error(f"bad number syntax: {self.input[self.start:self.pos]!r}")
+                self.error(f"bad number syntax: {self.input[self.start : self.pos]!r}")
                 return None
             self.emit(COMPLEX)
         else:

@@ -10,8 +10,7 @@ from confpy.gotemplate.golex import CHARCONST, COMPLEX
 from confpy.gotemplate.gonodes import NumberNode
 from confpy.gotemplate.values import from_bytes
 
-_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-           "\\": "\\"}
+_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 
 
 def unquote(s: str) -> str:

@@ -64,8 +64,12 @@ def _add(trees: dict[str, gonodes.ListNode], name: str, root: gonodes.ListNode, 
 
 
 class _Parser:
-    def __init__(self, items: list[Item], funcs: set[str] | frozenset[str],
-                 trees: dict[str, gonodes.ListNode]) -> None:
+    def __init__(
+        self,
+        items: list[Item],
+        funcs: set[str] | frozenset[str],
+        trees: dict[str, gonodes.ListNode],
+    ) -> None:
         self.items = items
         self.i = 0
         self.funcs = funcs

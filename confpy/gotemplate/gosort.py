@@ -88,7 +88,9 @@ def _pdqsort(d: _Data, a: int, b: int, limit: int) -> None:
             pivot = (b - 1) - (pivot - a)
             hint = _INCREASING
         if (
-            was_balanced and was_partitioned and hint == _INCREASING
+            was_balanced
+            and was_partitioned
+            and hint == _INCREASING
             and _partial_insertion_sort(d, a, b)
         ):
             return

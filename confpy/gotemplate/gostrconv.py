@@ -187,8 +187,16 @@ def quote_rune(r: int, ascii_only: bool = False) -> str:
     return "'" + _quote_char(c, "'", ascii_only) + "'"
 
 
-_ESC = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-        "\v": "\\v", "\\": "\\\\"}
+_ESC = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+}
 
 
 def _quote_char(c: str, q: str, ascii_only: bool) -> str:

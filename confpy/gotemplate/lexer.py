@@ -222,7 +222,7 @@ def _one_token(src: _Source, pos: int) -> tuple[str, str, int]:
     if c.isdigit() or (c in "+-." and pos + 1 < n and source[pos + 1].isdigit()):
         m = _NUMBER.match(source, pos)
         if not m:
-            raise src.error(pos, f"bad number syntax: {source[pos:pos + 10]!r}")
+            raise src.error(pos, f"bad number syntax: {source[pos : pos + 10]!r}")
         return "number", m.group(0), m.end()
     if c == ".":
         return "dot", ".", pos + 1

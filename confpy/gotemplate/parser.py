@@ -16,8 +16,25 @@ from confpy.gotemplate.lexer import Action, Comment, Text, Token, lex
 # The functions text/template itself provides; confd's are added by the caller.
 GO_BUILTINS = frozenset(
     {
-        "and", "or", "not", "len", "index", "slice", "print", "printf", "println",
-        "eq", "ne", "lt", "le", "gt", "ge", "html", "js", "urlquery", "call",
+        "and",
+        "or",
+        "not",
+        "len",
+        "index",
+        "slice",
+        "print",
+        "printf",
+        "println",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "html",
+        "js",
+        "urlquery",
+        "call",
     }
 )
 
@@ -215,12 +232,14 @@ class _Parser:
             return self.parse_block(item, word.value, item.tokens[1:])
         if word.value in ("template", "define", "block"):
             raise self.error_at(
-                word.line, word.col,
+                word.line,
+                word.col,
                 f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
                 "(confpy runs it as is)",
             )
         raise self.error_at(
-            word.line, word.col,
+            word.line,
+            word.col,
             f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
             "(confpy runs it as is)",
         )
@@ -294,8 +313,11 @@ class _Parser:
                 assign = toks[1].kind == "assign"
                 toks = toks[2:]
             elif (
-                range_decl and len(toks) > 3 and toks[1].kind == "comma"
-                and toks[2].kind == "var" and toks[3].kind in ("declare", "assign")
+                range_decl
+                and len(toks) > 3
+                and toks[1].kind == "comma"
+                and toks[2].kind == "var"
+                and toks[3].kind in ("declare", "assign")
             ):
                 decl_names = [toks[0], toks[2]]
                 assign = toks[3].kind == "assign"
@@ -450,7 +472,13 @@ def _go_unquote(text: str) -> str:
             pending.clear()
 
     simple = {
-        "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "n": "\n",
+        "r": "\r",
+        "t": "\t",
+        "v": "\v",
         "\\": "\\",
     }
     while i < len(body):
@@ -510,4 +538,3 @@ def _number_value(p: _Parser, t: Token) -> tuple[int | float, str]:
         return int(text), "int"
     except ValueError:
         raise p.error_at(t.line, t.col, f"bad number syntax: {t.value}") from None
-

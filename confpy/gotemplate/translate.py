@@ -319,40 +319,146 @@ def _safe(name: str) -> str:
 # The readable mode, for `confpy convert`.
 
 _STR_FUNCS = {
-    "getv", "base", "dir", "replace", "base64Encode", "base64Decode", "getenv", "toUpper",
-    "toLower", "trimSuffix", "join", "printf", "print", "println", "html", "js", "urlquery",
+    "getv",
+    "base",
+    "dir",
+    "replace",
+    "base64Encode",
+    "base64Decode",
+    "getenv",
+    "toUpper",
+    "toLower",
+    "trimSuffix",
+    "join",
+    "printf",
+    "print",
+    "println",
+    "html",
+    "js",
+    "urlquery",
 }
 _RETURNS: dict[str, str] = {
     **{f: "str" for f in _STR_FUNCS},
-    "getvs": "list:str", "ls": "list:str", "lsdir": "list:str", "split": "list:str",
-    "sortByLength": "list:str", "lookupIP": "list:str", "lookupIPV4": "list:str",
-    "lookupIPV6": "list:str", "gets": "list:kv", "sortKVByLength": "list:kv", "get": "kv",
-    "lookupSRV": "list:srv", "exists": "bool", "fileExists": "bool", "contains": "bool",
-    "parseBool": "bool", "eq": "bool", "ne": "bool", "lt": "bool", "le": "bool", "gt": "bool",
-    "ge": "bool", "not": "bool", "json": "map:any", "map": "map:any", "jsonArray": "list:any",
-    "atoi": "int", "add": "int", "sub": "int", "mul": "int", "div": "int", "mod": "int",
-    "len": "int", "seq": "list:int", "datetime": "time",
+    "getvs": "list:str",
+    "ls": "list:str",
+    "lsdir": "list:str",
+    "split": "list:str",
+    "sortByLength": "list:str",
+    "lookupIP": "list:str",
+    "lookupIPV4": "list:str",
+    "lookupIPV6": "list:str",
+    "gets": "list:kv",
+    "sortKVByLength": "list:kv",
+    "get": "kv",
+    "lookupSRV": "list:srv",
+    "exists": "bool",
+    "fileExists": "bool",
+    "contains": "bool",
+    "parseBool": "bool",
+    "eq": "bool",
+    "ne": "bool",
+    "lt": "bool",
+    "le": "bool",
+    "gt": "bool",
+    "ge": "bool",
+    "not": "bool",
+    "json": "map:any",
+    "map": "map:any",
+    "jsonArray": "list:any",
+    "atoi": "int",
+    "add": "int",
+    "sub": "int",
+    "mul": "int",
+    "div": "int",
+    "mod": "int",
+    "len": "int",
+    "seq": "list:int",
+    "datetime": "time",
 }
 _LOOP_NAMES = {
-    "gets": "kv", "sortKVByLength": "kv", "getvs": "value", "ls": "name", "lsdir": "name",
-    "lookupIP": "ip", "lookupIPV4": "ip", "lookupIPV6": "ip", "lookupSRV": "srv", "seq": "n",
-    "split": "part", "jsonArray": "item",
+    "gets": "kv",
+    "sortKVByLength": "kv",
+    "getvs": "value",
+    "ls": "name",
+    "lsdir": "name",
+    "lookupIP": "ip",
+    "lookupIPV4": "ip",
+    "lookupIPV6": "ip",
+    "lookupSRV": "srv",
+    "seq": "n",
+    "split": "part",
+    "jsonArray": "item",
 }
 _WITH_NAMES = {"get": "kv", "getv": "value", "dir": "parent", "base": "name", "json": "data"}
 _DICT_METHODS = {
-    "items", "keys", "values", "get", "pop", "update", "copy", "clear", "setdefault",
-    "fromkeys", "popitem",
+    "items",
+    "keys",
+    "values",
+    "get",
+    "pop",
+    "update",
+    "copy",
+    "clear",
+    "setdefault",
+    "fromkeys",
+    "popitem",
 }
 _RESERVED = {
-    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
-    "else", "elif", "for", "endfor", "loop", "namespace", "range", "dict", "lipsum", "cycler",
-    "joiner", "self", "caller", "varargs", "kwargs", "ns", "go_value", "with", "set", "block",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "if",
+    "else",
+    "elif",
+    "for",
+    "endfor",
+    "loop",
+    "namespace",
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "self",
+    "caller",
+    "varargs",
+    "kwargs",
+    "ns",
+    "go_value",
+    "with",
+    "set",
+    "block",
 }
 # Go layout elements with an exact strftime equivalent (glibc's %-d drops the padding).
 _STRFTIME = {
-    "January": "%B", "Jan": "%b", "Monday": "%A", "Mon": "%a", "MST": "%Z", "2006": "%Y",
-    "06": "%y", "01": "%m", "1": "%-m", "02": "%d", "2": "%-d", "15": "%H", "03": "%I",
-    "3": "%-I", "04": "%M", "4": "%-M", "05": "%S", "5": "%-S", "PM": "%p", "-0700": "%z",
+    "January": "%B",
+    "Jan": "%b",
+    "Monday": "%A",
+    "Mon": "%a",
+    "MST": "%Z",
+    "2006": "%Y",
+    "06": "%y",
+    "01": "%m",
+    "1": "%-m",
+    "02": "%d",
+    "2": "%-d",
+    "15": "%H",
+    "03": "%I",
+    "3": "%-I",
+    "04": "%M",
+    "4": "%-M",
+    "05": "%S",
+    "5": "%-S",
+    "PM": "%p",
+    "-0700": "%z",
     "002": "%j",
 }
 # Newlines inside the macro sit before `{%-` tags, which strip them: it prints nothing extra.
@@ -427,7 +533,8 @@ class _Readable(_Exact):
     def fail(self, line: int, what: str) -> NotReadable:
         return NotReadable(
             f"{what} has no exact plain-Jinja form; keep the .tmpl (confpy runs it as is)",
-            file=self.filename, line=line,
+            file=self.filename,
+            line=line,
         )
 
     def run(self) -> str:
@@ -506,7 +613,9 @@ class _Readable(_Exact):
         if node.else_body is not None:
             nested = node.else_body[0] if node.else_chain else None
             if (
-                isinstance(nested, IfNode) and nested.kind == "if" and not nested.pipe.decls
+                isinstance(nested, IfNode)
+                and nested.kind == "if"
+                and not nested.pipe.decls
                 and not always_true
             ):
                 # `{{else if}}` without a declaration is Jinja's elif.
@@ -609,8 +718,9 @@ class _Readable(_Exact):
                 )
             if isinstance(key, str) and not _clean_key(key, glob=name in ("gets", "getvs")):
                 raise self.fail(
-                    cmd.line, f"{name} of {key!r}: confd looks keys up exactly as written "
-                    "(no leading slash, or a trailing or double slash, finds nothing)"
+                    cmd.line,
+                    f"{name} of {key!r}: confd looks keys up exactly as written "
+                    "(no leading slash, or a trailing or double slash, finds nothing)",
                 )
         if name in ("reverse", "sortByLength", "sortKVByLength") and (
             not args or not isinstance(args[0], Paren | Ident)
@@ -621,9 +731,7 @@ class _Readable(_Exact):
         if isinstance(node, Dot):
             return self.typed_dots[-1]
         if isinstance(node, Literal):
-            if isinstance(node.value, str) and any(
-                "\udc80" <= c <= "\udcff" for c in node.value
-            ):
+            if isinstance(node.value, str) and any("\udc80" <= c <= "\udcff" for c in node.value):
                 raise self.fail(line, "a string literal holding bytes that are not UTF-8")
             kinds = {"string": "str", "int": "int", "float": "float", "bool": "bool", "nil": "none"}
             return _Typed(_literal(node), kinds[node.kind])

@@ -75,8 +75,15 @@ class EtcdStore:
     def close(self) -> None:
         self._transport.close()
 
-    def _rpc(self, what: str, path: str, body: dict[str, Any], *, idempotent: bool = True,
-             timeout: float | None = None) -> dict[str, Any]:
+    def _rpc(
+        self,
+        what: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool = True,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """One gateway call with confpy's errors (tests use it to reach etcd directly)."""
         with translate(what):
             return self._transport.call(path, body, idempotent=idempotent, timeout=timeout)
@@ -120,9 +127,7 @@ class EtcdStore:
         replies: list[dict[str, Any]] = []
         for start in range(0, max(len(requests), 1), _TXN_OPS):
             chunk = requests[start : start + _TXN_OPS]
-            ops = [
-                {"request_range": {"revision": revision, **r} if revision else r} for r in chunk
-            ]
+            ops = [{"request_range": {"revision": revision, **r} if revision else r} for r in chunk]
             reply = self._rpc(what, "/kv/txn", {"success": ops})
             if not revision:
                 revision = int(reply["header"]["revision"])
@@ -146,8 +151,7 @@ class EtcdStore:
         return int(reply["header"]["revision"])
 
     def delete(self, key: str) -> int:
-        reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())},
-                          idempotent=False)
+        reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())}, idempotent=False)
         return int(reply["header"]["revision"])
 
     def put_atomic(
@@ -165,8 +169,9 @@ class EtcdStore:
         success = [
             {"request_put": {"key": b64(k.encode()), "value": b64(v)}} for k, v in values.items()
         ] + [{"request_delete_range": {"key": b64(k.encode())}} for k in delete]
-        reply = self._rpc("transaction", "/kv/txn", {"compare": compare, "success": success},
-                          idempotent=False)
+        reply = self._rpc(
+            "transaction", "/kv/txn", {"compare": compare, "success": success}, idempotent=False
+        )
         if not reply.get("succeeded"):
             raise ConflictError(
                 "another writer changed " + ", ".join(expect) + " first; nothing was written"
@@ -193,8 +198,12 @@ class EtcdStore:
                 raise
 
     def compact(self, revision: int) -> None:
-        self._rpc("compaction", "/kv/compaction",
-                  {"revision": str(revision), "physical": True}, timeout=30)
+        self._rpc(
+            "compaction",
+            "/kv/compaction",
+            {"revision": str(revision), "physical": True},
+            timeout=30,
+        )
 
     # -- watch ------------------------------------------------------------------------------
 

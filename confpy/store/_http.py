@@ -188,7 +188,11 @@ class Transport:
     # -- requests -------------------------------------------------------------------------------
 
     def call(
-        self, path: str, body: dict[str, Any], *, idempotent: bool = True,
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool = True,
         timeout: float | None = None,
     ) -> dict[str, Any]:
         """POST `body` to `/v3{path}`; the reply's first JSON object.
@@ -262,16 +266,18 @@ class Transport:
         self._release(index, conn)
         if status != 200:
             if not _etcd_shaped(data):
-                raise Unreachable(conn.endpoint, f"answered HTTP {status}, not as etcd does",
-                                  unsent=True)
+                raise Unreachable(
+                    conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
+                )
             raise reply_error(data)
         if "result" in data and "header" not in data:
             data = data["result"]  # a one-message stream (lease keep-alive)
         if "error" in data:
             raise reply_error(data)
         if "header" not in data:
-            raise Unreachable(conn.endpoint, "answered without etcd's reply header (not etcd?)",
-                              unsent=True)
+            raise Unreachable(
+                conn.endpoint, "answered without etcd's reply header (not etcd?)", unsent=True
+            )
         return data
 
     def _auth_headers(self, index: int) -> dict[str, str]:
@@ -315,13 +321,15 @@ class Transport:
                     data = parse_json(conn.endpoint, conn.read_body(head, timeout), status)
                     conn.close()
                     if not _etcd_shaped(data):
-                        raise Unreachable(conn.endpoint, f"answered HTTP {status}, not as etcd "
-                                          "does", unsent=True)
+                        raise Unreachable(
+                            conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
+                        )
                     raise reply_error(data)
                 if head.get("transfer-encoding", "").lower() != "chunked":
                     conn.close()
-                    raise Unreachable(self.endpoints[index], "not an etcd watch stream",
-                                      unsent=True)
+                    raise Unreachable(
+                        self.endpoints[index], "not an etcd watch stream", unsent=True
+                    )
             except Unreachable as e:
                 self._failed(index)
                 failures.append(e)
@@ -352,8 +360,9 @@ class Transport:
 def _all_failed(failures: list[Unreachable]) -> Unreachable:
     """One error naming what each endpoint did."""
     last = failures[-1]
-    return Unreachable(last.endpoint, last.reason, unsent=all(f.unsent for f in failures),
-                       others=failures[:-1])
+    return Unreachable(
+        last.endpoint, last.reason, unsent=all(f.unsent for f in failures), others=failures[:-1]
+    )
 
 
 def _etcd_shaped(data: dict[str, Any]) -> bool:

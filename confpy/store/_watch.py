@@ -239,7 +239,6 @@ class _Stream:
                     self.store._transport.forget_token(conn.endpoint)
                 raise
 
-
     def _raise_if_ended(
         self, result: dict[str, Any], conn: Connection, start: int, created: int
     ) -> None:
@@ -295,8 +294,9 @@ class _Silent(Exception):
     """Nothing arrived on the stream for `progress_interval`."""
 
 
-def _matching_events(raw_events: Sequence[dict[str, Any]], patterns: Sequence[str]
-                     ) -> tuple[Event, ...]:
+def _matching_events(
+    raw_events: Sequence[dict[str, Any]], patterns: Sequence[str]
+) -> tuple[Event, ...]:
     from confpy.store import unb64
 
     out = []
@@ -327,7 +327,9 @@ def _register(store: EtcdStore, stop: threading.Event, conn: Connection) -> bool
         if holder is None:
             holder = store._cancellers[stop] = [conn]
             threading.Thread(
-                target=_cancel_on_stop, args=(store, stop), name="confpy-watch-cancel",
+                target=_cancel_on_stop,
+                args=(store, stop),
+                name="confpy-watch-cancel",
                 daemon=True,
             ).start()
         else:

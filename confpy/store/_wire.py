@@ -29,8 +29,9 @@ class Unreachable(Exception):
     reply came from something else), so another endpoint may be asked at once.
     """
 
-    def __init__(self, endpoint: Endpoint, reason: str, *, unsent: bool,
-                 others: Sequence[Unreachable] = ()) -> None:
+    def __init__(
+        self, endpoint: Endpoint, reason: str, *, unsent: bool, others: Sequence[Unreachable] = ()
+    ) -> None:
         self.endpoint = endpoint
         self.reason = reason
         self.unsent = unsent
@@ -105,8 +106,9 @@ class Connection:
         except (OSError, ValueError) as e:
             self.close()
             # A reply that is not HTTP at all comes from something other than etcd.
-            raise Unreachable(self.endpoint, str(e) or type(e).__name__,
-                              unsent=isinstance(e, ValueError)) from e
+            raise Unreachable(
+                self.endpoint, str(e) or type(e).__name__, unsent=isinstance(e, ValueError)
+            ) from e
         if headers.get("connection", "").lower() == "close":
             self.reusable = False
         return int(status), headers
@@ -122,7 +124,7 @@ class Connection:
                 out += self.buf[:n]
                 del self.buf[:n]
             elif headers.get("transfer-encoding", "").lower() == "chunked":
-                while (chunk := self.next_chunk(max(0.001, deadline - time.monotonic()))):
+                while chunk := self.next_chunk(max(0.001, deadline - time.monotonic())):
                     out += chunk
             else:
                 self.reusable = False
@@ -162,6 +164,7 @@ def parse_json(endpoint: Endpoint, raw: bytes, status: int) -> dict[str, Any]:
         except ValueError:
             data = None
     if not isinstance(data, dict):
-        raise Unreachable(endpoint, f"answered HTTP {status} without etcd's JSON (not etcd?)",
-                          unsent=True)
+        raise Unreachable(
+            endpoint, f"answered HTTP {status} without etcd's JSON (not etcd?)", unsent=True
+        )
     return data

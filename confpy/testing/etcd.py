@@ -129,8 +129,15 @@ class EtcdServer:
         if self.tls is None:
             return []
         ca, cert, key = self.tls
-        return ["--cert-file", str(cert), "--key-file", str(key), "--client-cert-auth",
-                "--trusted-ca-file", str(ca)]
+        return [
+            "--cert-file",
+            str(cert),
+            "--key-file",
+            str(key),
+            "--client-cert-auth",
+            "--trusted-ca-file",
+            str(ca),
+        ]
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         context = None
