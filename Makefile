@@ -1,6 +1,6 @@
 # Entry points for a fresh machine with only python3 and make:
 #   make demo            the logging-stack scenario on an embedded etcd
-#   make test            lint, type check, then the whole suite against a real etcd it starts itself
+#   make test            lint, format and type checks, then the whole suite against a real etcd
 #   make test-fast       lint and the tests that need no etcd: the edit-run loop
 #   make test-container  build the Dockerfile's image and run `confpy exec` in it (podman/docker)
 PYTHON ?= python3
@@ -28,7 +28,7 @@ demo: $(BIN)/confpy-installed
 	@$(BIN)/confpy demo
 
 # `make test` runs every gate in TEST_GATES, in order; add a gate as a target and list it here.
-TEST_GATES := lint typecheck pytest
+TEST_GATES := lint format-check typecheck pytest
 
 test: $(TEST_GATES)
 
