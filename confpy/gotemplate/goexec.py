@@ -5,76 +5,36 @@ over maps in key order, `break`/`continue`, `template`/`block`, pipelines whose 
 becomes the last argument, typed function arguments, field and map lookups, and fmt's
 printing. A failure is a RenderError naming the file, line and column, never a value.
 Depth is bounded (MAX_DEPTH) so nothing relies on Python's recursion limit.
+This module walks the nodes; evaluating pipelines is confpy.gotemplate.goeval's, the
+variable stack and limits confpy.gotemplate.gostate's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from confpy.errors import MissingKeyError, RenderError
 from confpy.gotemplate import gofmt
-from confpy.gotemplate.gofuncs import BUILTIN_FUNCS, is_true
-from confpy.gotemplate.gomemkv import MissingKey
+from confpy.gotemplate.goeval import BUILTINS, Evaluator
+from confpy.gotemplate.gofuncs import is_true
 from confpy.gotemplate.gonodes import (
     ActionNode as _ActionNode,
 )
 from confpy.gotemplate.gonodes import (
-    BoolNode,
     BranchNode,
     BreakNode,
-    ChainNode,
-    CommandNode,
     ContinueNode,
-    DotNode,
-    FieldNode,
-    IdentifierNode,
     ListNode,
-    NilNode,
     Node,
-    NumberNode,
-    PipeNode,
-    StringNode,
-    Template,
     TemplateNode,
     TextNode,
-    VariableNode,
 )
+from confpy.gotemplate.gostate import MAX_STEPS, ExecError, MissingKeyAt
 from confpy.gotemplate.values import (
     NULL,
-    GoError,
-    KVPair,
-    Slice,
-    Uint8,
     go_str_less_key,
     type_name,
 )
-
-MAX_DEPTH = 100
-"""Deepest nesting of template calls and blocks while executing (Go allows 100000 calls)."""
-
-MAX_OUTPUT = 256 * 1024 * 1024
-"""Largest output a template may produce, in characters."""
-
-MAX_STEPS = 5_000_000
-"""Most actions one execution may run (a template calling itself twice never ends)."""
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING = _Missing()
-"""No final value from a previous pipeline stage."""
-
-
-class ExecError(Exception):
-    def __init__(self, node: Node | None, msg: str) -> None:
-        super().__init__(msg)
-        self.node = node
-        self.msg = msg
 
 
 class _Break(Exception):
@@ -85,88 +45,8 @@ class _Continue(Exception):
     pass
 
 
-BUILTINS = frozenset(
-    {
-        "and",
-        "or",
-        "not",
-        "len",
-        "index",
-        "slice",
-        "print",
-        "printf",
-        "println",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "html",
-        "js",
-        "urlquery",
-        "call",
-    }
-)
-
-_BUILTIN_SIGS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "and": (("value",), "value"),
-    "or": (("value",), "value"),
-    "not": (("value",), None),
-    "len": (("value",), None),
-    "index": (("value",), "value"),
-    "slice": (("value",), "value"),
-    "print": ((), "any"),
-    "printf": (("string",), "any"),
-    "println": ((), "any"),
-    "eq": (("value",), "value"),
-    "ne": (("value", "value"), None),
-    "lt": (("value", "value"), None),
-    "le": (("value", "value"), None),
-    "gt": (("value", "value"), None),
-    "ge": (("value", "value"), None),
-    "html": ((), "any"),
-    "js": ((), "any"),
-    "urlquery": ((), "any"),
-    "call": (("value",), "value"),
-}
-
-
-def _can_be_nil(typ: str) -> bool:
-    return typ in ("any", "value") or typ.startswith("[]") or typ.startswith("map")
-
-
-class Executor:
-    """One execution of a template: output, variable stack, depth."""
-
-    def __init__(
-        self,
-        tmpl: Template,
-        source: str,
-        filename: str,
-        funcs: dict[str, Callable[..., Any]],
-        sigs: dict[str, tuple[tuple[str, ...], str | None]],
-        prefix: str = "",
-    ) -> None:
-        self.tmpl = tmpl
-        self.source = source
-        self.filename = filename
-        self.funcs = funcs
-        self.sigs = sigs
-        self.prefix = prefix
-        self.out: list[str] = []
-        self.size = 0
-        self.vars: list[tuple[str, Any]] = []
-        self.depth = 0
-        self.steps = 0
-
-    # Errors.
-
-    def where(self, node: Node | None) -> tuple[int | None, str]:
-        if node is None:
-            return None, ""
-        col = node.pos - (self.source.rfind("\n", 0, node.pos) + 1) + 1
-        return node.line, f"column {col}: "
+class Executor(Evaluator):
+    """One execution of a template: walks its nodes, writing what they print."""
 
     def run(self) -> str:
         root = self.tmpl.trees.get(self.tmpl.name)
@@ -181,7 +61,7 @@ class Executor:
         except ExecError as e:
             line, col = self.where(e.node)
             raise RenderError(col + e.msg, file=self.filename, line=line) from None
-        except _MissingKey as e:
+        except MissingKeyAt as e:
             line, col = self.where(e.node)
             raise MissingKeyError(
                 (self.prefix + e.key) if self.prefix else e.key, file=self.filename, line=line
@@ -190,44 +70,7 @@ class Executor:
 
     # Variables.
 
-    def push(self, name: str, value: Any) -> None:
-        self.vars.append((name, value))
-
-    def mark(self) -> int:
-        return len(self.vars)
-
-    def pop(self, mark: int) -> None:
-        del self.vars[mark:]
-
-    def set_var(self, node: Node, name: str, value: Any) -> None:
-        for i in range(len(self.vars) - 1, -1, -1):
-            if self.vars[i][0] == name:
-                self.vars[i] = (name, value)
-                return
-        raise ExecError(node, f"undefined variable: {name}")
-
-    def set_top_var(self, n: int, value: Any) -> None:
-        name = self.vars[-n][0]
-        self.vars[-n] = (name, value)
-
-    def var_value(self, node: Node, name: str) -> Any:
-        for i in range(len(self.vars) - 1, -1, -1):
-            if self.vars[i][0] == name:
-                return self.vars[i][1]
-        raise ExecError(node, f"undefined variable: {name}")
-
     # Walking.
-
-    def enter(self, node: Node) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise ExecError(node, f"exceeded maximum template depth ({MAX_DEPTH})")
-
-    def write(self, s: str) -> None:
-        self.size += len(s)
-        if self.size > MAX_OUTPUT:
-            raise ExecError(None, f"output larger than {MAX_OUTPUT} characters")
-        self.out.append(s)
 
     def walk(self, dot: Any, node: Node) -> None:
         self.steps += 1
@@ -322,217 +165,6 @@ class Executor:
             self.vars = saved
             self.depth -= 1
 
-    # Evaluation.
-
-    def eval_pipeline(self, dot: Any, pipe: PipeNode | None) -> Any:
-        if pipe is None:
-            return None
-        value: Any = MISSING
-        for cmd in pipe.cmds:
-            value = self.eval_command(dot, cmd, value)
-            if value is NULL:
-                value = None
-        for v in pipe.decl:
-            if pipe.is_assign:
-                self.set_var(v, v.ident[0], value)
-            else:
-                self.push(v.ident[0], value)
-        return value
-
-    def not_a_function(self, node: Node, args: list[Node], final: Any) -> None:
-        if len(args) > 1 or final is not MISSING:
-            raise ExecError(node, "can't give argument to non-function")
-
-    def eval_command(self, dot: Any, cmd: CommandNode, final: Any) -> Any:
-        first = cmd.args[0]
-        if isinstance(first, FieldNode):
-            return self.eval_field_chain(dot, dot, first, first.ident, cmd.args, final)
-        if isinstance(first, ChainNode):
-            return self.eval_chain(dot, first, cmd.args, final)
-        if isinstance(first, IdentifierNode):
-            return self.eval_function(dot, first, cmd, cmd.args, final)
-        if isinstance(first, PipeNode):
-            self.not_a_function(first, cmd.args, final)
-            self.enter(first)
-            try:
-                return self.eval_pipeline(dot, first)
-            finally:
-                self.depth -= 1
-        if isinstance(first, VariableNode):
-            return self.eval_variable(dot, first, cmd.args, final)
-        self.not_a_function(first, cmd.args, final)
-        if isinstance(first, BoolNode):
-            return first.value
-        if isinstance(first, DotNode):
-            return dot
-        if isinstance(first, NilNode):
-            raise ExecError(first, "nil is not a command")
-        if isinstance(first, NumberNode):
-            return self.ideal_constant(first)
-        if isinstance(first, StringNode):
-            return first.text
-        raise ExecError(first, "can't evaluate command")
-
-    def ideal_constant(self, n: NumberNode) -> Any:
-        text = n.text
-        if n.is_complex:
-            return n.complex128
-        is_hex_int = (
-            len(text) > 2
-            and text[0] == "0"
-            and text[1] in "xX"
-            and not any(c in text for c in "pP")
-        )
-        if n.is_float and not is_hex_int and text[0] != "'" and any(c in text for c in ".eEpP"):
-            return n.float64
-        if n.is_int:
-            return n.int64
-        if n.is_uint:
-            raise ExecError(n, f"{text} overflows int")
-        return None
-
-    def eval_chain(self, dot: Any, chain: ChainNode, args: list[Node], final: Any) -> Any:
-        if isinstance(chain.node, NilNode):
-            raise ExecError(chain, "indirection through explicit nil")
-        pipe = self.eval_arg(dot, None, chain.node)
-        return self.eval_field_chain(dot, pipe, chain, chain.field, args, final)
-
-    def eval_variable(self, dot: Any, node: VariableNode, args: list[Node], final: Any) -> Any:
-        value = self.var_value(node, node.ident[0])
-        if len(node.ident) == 1:
-            self.not_a_function(node, args, final)
-            return value
-        return self.eval_field_chain(dot, value, node, node.ident[1:], args, final)
-
-    def eval_field_chain(
-        self, dot: Any, receiver: Any, node: Node, ident: list[str], args: list[Node], final: Any
-    ) -> Any:
-        n = len(ident)
-        for i in range(n - 1):
-            receiver = self.eval_field(dot, ident[i], node, [], MISSING, receiver)
-        return self.eval_field(dot, ident[n - 1], node, args, final, receiver)
-
-    def eval_field(
-        self, dot: Any, name: str, node: Node, args: list[Node], final: Any, receiver: Any
-    ) -> Any:
-        if receiver is None:
-            return None
-        if receiver is NULL:
-            raise ExecError(node, f"nil pointer evaluating interface {{}}.{name}")
-        has_args = len(args) > 1 or final is not MISSING
-        if isinstance(receiver, datetime):
-            return self.time_method(dot, receiver, name, node, args, final)
-        if isinstance(receiver, dict):
-            if has_args:
-                raise ExecError(node, f"{name} is not a method but has arguments")
-            return receiver.get(name)
-        if isinstance(receiver, KVPair) and name in ("Key", "Value"):
-            if has_args:
-                raise ExecError(node, f"{name} has arguments but cannot be invoked as function")
-            return getattr(receiver, name)
-        srv = type(receiver).__name__ == "SRV"
-        if srv and name in ("Target", "Port", "Priority", "Weight"):
-            if has_args:
-                raise ExecError(node, f"{name} has arguments but cannot be invoked as function")
-            return getattr(receiver, name)
-        raise ExecError(node, f"can't evaluate field {name} in type {type_name(receiver)}")
-
-    def time_method(
-        self, dot: Any, t: datetime, name: str, node: Node, args: list[Node], final: Any
-    ) -> Any:
-        from confpy.gotemplate import builtins as b
-
-        argv = [self.eval_arg(dot, "string" if name == "Format" else "any", a) for a in args[1:]]
-        if final is not MISSING:
-            argv.append(final)
-        if name == "Format":
-            if len(argv) != 1:
-                raise ExecError(node, f"wrong number of args for Format: want 1 got {len(argv)}")
-            if not isinstance(argv[0], str):
-                raise ExecError(node, "wrong type for value; expected string")
-            return b.go_time_format(t, argv[0])
-        try:
-            return b._time_method(t, name, tuple(argv))
-        except RenderError as e:
-            raise ExecError(node, e.reason) from None
-
-    def eval_function(
-        self, dot: Any, node: IdentifierNode, cmd: Node, args: list[Node], final: Any
-    ) -> Any:
-        name = node.name
-        if name in self.funcs:
-            sig = self.sigs[name]
-            return self.eval_call(dot, self.funcs[name], False, sig, cmd, name, args, final)
-        if name in BUILTINS:
-            sig = _BUILTIN_SIGS[name]
-            return self.eval_call(dot, BUILTIN_FUNCS[name], True, sig, cmd, name, args, final)
-        raise ExecError(node, f'"{name}" is not a defined function')
-
-    def eval_call(
-        self,
-        dot: Any,
-        fn: Callable[..., Any],
-        builtin: bool,
-        sig: tuple[tuple[str, ...], str | None],
-        node: Node,
-        name: str,
-        args: list[Node],
-        final: Any,
-    ) -> Any:
-        args = args[1:]
-        fixed, variadic = sig
-        num_in = len(args) + (0 if final is MISSING else 1)
-        if variadic is not None:
-            if num_in < len(fixed):
-                raise ExecError(
-                    node,
-                    f"wrong number of args for {name}: want at least {len(fixed)} got {len(args)}",
-                )
-        elif num_in != len(fixed):
-            raise ExecError(
-                node, f"wrong number of args for {name}: want {len(fixed)} got {num_in}"
-            )
-        if builtin and name in ("and", "or"):
-            v: Any = None
-            for a in args:
-                v = self.eval_arg(dot, "value", a)
-                if is_true(v)[0] == (name == "or"):
-                    return v
-            if final is not MISSING:
-                v = self.validate_type(node, final, "value")
-            return v
-        argv: list[Any] = []
-        i = 0
-        while i < len(fixed) and i < len(args):
-            argv.append(self.eval_arg(dot, fixed[i], args[i]))
-            i += 1
-        if variadic is not None:
-            while i < len(args):
-                argv.append(self.eval_arg(dot, variadic, args[i]))
-                i += 1
-        if final is not MISSING:
-            if variadic is not None and num_in - 1 >= len(fixed):
-                t = variadic
-            else:
-                t = fixed[num_in - 1] if variadic is not None else fixed[-1]
-            argv.append(self.validate_type(node, final, t))
-        return self.call_function(node, name, fn, [None if a is NULL else a for a in argv])
-
-    def call_function(self, node: Node, name: str, fn: Callable[..., Any], argv: list[Any]) -> Any:
-        """Call a template function; what it raises becomes Go's `error calling NAME: ...`."""
-        try:
-            return fn(*argv)
-        except MissingKey as e:
-            raise _MissingKey(node, e.key) from None
-        except GoError as e:
-            raise ExecError(node, f"error calling {name}: {e}") from None
-        except ExecError:
-            raise
-        except (RecursionError, MemoryError):
-            raise ExecError(node, f"error calling {name}: value too large or too deep") from None
-        except Exception as e:
-            raise ExecError(node, f"error calling {name}: {type(e).__name__}") from None
-
     def bind_range_vars(self, node: BranchNode, index: Any, elem: Any) -> None:
         """`range $i, $e := ...` (or `=`): set the variables for one element."""
         pipe = node.pipe
@@ -550,64 +182,6 @@ class Executor:
             else:
                 self.set_top_var(2, index)
 
-    def eval_arg(self, dot: Any, typ: str | None, n: Node) -> Any:
-        if isinstance(n, DotNode):
-            return self.validate_type(n, dot, typ)
-        if isinstance(n, NilNode):
-            if typ is not None and _can_be_nil(typ):
-                return _zero(typ)
-            raise ExecError(n, f"cannot assign nil to {typ}")
-        if isinstance(n, FieldNode):
-            return self.validate_type(
-                n, self.eval_field_chain(dot, dot, n, n.ident, [n], MISSING), typ
-            )
-        if isinstance(n, VariableNode):
-            return self.validate_type(n, self.eval_variable(dot, n, [], MISSING), typ)
-        if isinstance(n, PipeNode):
-            self.enter(n)
-            try:
-                return self.validate_type(n, self.eval_pipeline(dot, n), typ)
-            finally:
-                self.depth -= 1
-        if isinstance(n, IdentifierNode):
-            return self.validate_type(n, self.eval_function(dot, n, n, [n], MISSING), typ)
-        if isinstance(n, ChainNode):
-            return self.validate_type(n, self.eval_chain(dot, n, [], MISSING), typ)
-        return self.literal_arg(n, typ)
-
-    def literal_arg(self, n: Node, typ: str | None) -> Any:
-        """A constant argument (bool, number, string) for a parameter of type `typ`."""
-        if typ is None or typ in ("any", "value"):
-            if isinstance(n, BoolNode):
-                return n.value
-            if isinstance(n, NumberNode):
-                return self.ideal_constant(n)
-            if isinstance(n, StringNode):
-                return n.text
-        if typ == "bool" and isinstance(n, BoolNode):
-            return n.value
-        if typ == "int" and isinstance(n, NumberNode) and n.is_int:
-            return n.int64
-        if typ == "string" and isinstance(n, StringNode):
-            return n.text
-        expected = {"int": "integer", "bool": "bool", "string": "string"}.get(typ or "", typ)
-        raise ExecError(n, f"expected {expected}; found a {type(n).__name__[:-4].lower()}")
-
-    def validate_type(self, node: Node, value: Any, typ: str | None) -> Any:
-        if value is None:
-            if typ is None:
-                return None
-            if _can_be_nil(typ):
-                return _zero(typ)
-            raise ExecError(node, f"invalid value; expected {typ}")
-        if typ is None or typ in ("any", "value"):
-            return value
-        if value is NULL:
-            raise ExecError(node, f"wrong type for value; expected {typ}; got interface {{}}")
-        if _assignable(value, typ):
-            return value
-        raise ExecError(node, f"wrong type for value; expected {typ}; got {type_name(value)}")
-
     # Printing.
 
     def print_value(self, node: Node, v: Any) -> None:
@@ -617,29 +191,4 @@ class Executor:
         self.write(gofmt.sprint(v))
 
 
-class _MissingKey(Exception):
-    def __init__(self, node: Node, key: str) -> None:
-        self.node = node
-        self.key = key
-
-
-def _zero(typ: str) -> Any:
-    if typ.startswith("[]"):
-        return Slice([], typ)
-    if typ.startswith("map"):
-        return {}
-    return None
-
-
-def _assignable(value: Any, typ: str) -> bool:
-    if typ == "string":
-        return isinstance(value, str)
-    if typ == "int":
-        return isinstance(value, int) and not isinstance(value, bool | Uint8)
-    if typ == "bool":
-        return isinstance(value, bool)
-    if typ == "[]string":
-        return isinstance(value, Slice) and value.gotype == "[]string"
-    if typ == "[]memkv.KVPair":
-        return isinstance(value, Slice) and value.gotype in ("[]memkv.KVPair", "memkv.KVPairs")
-    return False
+__all__ = ["BUILTINS", "Executor"]
