@@ -128,7 +128,6 @@ class Decl:
 class TextNode:
     text: str
     line: int
-    trimmed_newlines: int = 0
 
 
 @dataclass
@@ -141,7 +140,6 @@ class CommentNode:
 class ActionNode:
     pipe: Pipeline
     line: int
-    newlines: int = 0
 
 
 @dataclass
@@ -153,9 +151,6 @@ class IfNode:
     body: list[Stmt]
     else_body: list[Stmt] | None
     line: int
-    newlines: int = 0
-    else_newlines: int = 0
-    end_newlines: int = 0
     else_chain: bool = False
     """The else branch came from `{{else if ...}}`/`{{else with ...}}` sharing this end."""
 
@@ -204,7 +199,7 @@ class _Parser:
         while self.i < len(self.items):
             item = self.items[self.i]
             if isinstance(item, Text):
-                out.append(TextNode(item.text, item.line, item.trimmed_newlines))
+                out.append(TextNode(item.text, item.line))
                 self.i += 1
                 continue
             if isinstance(item, Comment):
@@ -223,20 +218,13 @@ class _Parser:
                 continue
             self.i += 1
             pipe = self.parse_pipeline(item, toks, allow_decl=True)
-            out.append(ActionNode(pipe, item.line, item.newlines))
+            out.append(ActionNode(pipe, item.line))
         return out, None
 
     def parse_keyword(self, item: Action) -> Stmt:
         word = item.tokens[0]
         if word.value in ("if", "with", "range"):
             return self.parse_block(item, word.value, item.tokens[1:])
-        if word.value in ("template", "define", "block"):
-            raise self.error_at(
-                word.line,
-                word.col,
-                f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
-                "(confpy runs it as is)",
-            )
         raise self.error_at(
             word.line,
             word.col,
@@ -254,14 +242,13 @@ class _Parser:
         self.scopes.append({})
         body, end = self.parse_list()
         self.scopes.pop()
-        node = IfNode(kind, pipe, body, None, item.line, item.newlines)
+        node = IfNode(kind, pipe, body, None, item.line)
         if end is None:
             raise self.error_at(
                 item.line, item.col, f"unexpected EOF: {{{{{kind}}}}} has no {{{{end}}}}"
             )
         self.i += 1
         if end.tokens[0].value == "else":
-            node.else_newlines = end.newlines
             rest = end.tokens[1:]
             if kind == "range":
                 self.loop_depth -= 1
@@ -283,12 +270,10 @@ class _Parser:
                 )
             self.i += 1
             node.else_body = else_body
-            node.end_newlines = end2.newlines
             self.check_end(end2)
             self.scopes.pop()
             return node
         self.check_end(end)
-        node.end_newlines = end.newlines
         if kind == "range":
             self.loop_depth -= 1
         self.scopes.pop()
