@@ -184,19 +184,6 @@ _LOOP_NAMES = {
     "jsonArray": "item",
 }
 _WITH_NAMES = {"get": "kv", "getv": "value", "dir": "parent", "base": "name", "json": "data"}
-_DICT_METHODS = {
-    "items",
-    "keys",
-    "values",
-    "get",
-    "pop",
-    "update",
-    "copy",
-    "clear",
-    "setdefault",
-    "fromkeys",
-    "popitem",
-}
 _RESERVED = {
     "true",
     "false",
