@@ -1,23 +1,16 @@
-"""Go's value and time formatting that the engine and `convert` share.
+"""Go's time.Time for confd's `datetime`, which the engine and `convert` share.
 
-`go_value` prints a value as Go's fmt `%v` does (`[a b]` for a list, `map[k:v]` with
-sorted keys, `true`, Go's shortest `%g` for a float); `go_time_format` and
-`_time_method` are Go's time.Time Format and methods, for confd's `datetime`.
+`go_time_format` and `_time_method` are Go's time.Time Format and methods on Python
+datetimes; `_next_chunk` splits a layout into Go's reference-time elements.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from confpy.errors import RenderError
-from confpy.funcs import SRV
-from confpy.keyfuncs import KVPair
-
-# Formatting values the way Go's fmt prints them.
 
 
 class _Named(int):
@@ -33,120 +26,6 @@ class _Named(int):
     def __str__(self) -> str:
         return self.name
 
-
-def go_float(f: float, verb: str = "g", prec: int = -1) -> str:
-    """strconv.FormatFloat for 'g' (shortest when prec is -1), 'e' and 'f'."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if verb == "f":
-        if prec < 0:
-            d = Decimal(repr(f))
-            return format(d, "f") if d != d.to_integral() or "e" in repr(f) else str(int(f))
-        return f"{f:.{prec}f}"
-    if verb == "e":
-        if prec < 0:
-            digits, point, neg = _shortest(f)
-            return _fmt_e(digits, point, neg, len(digits) - 1)
-        return _go_exp(f"{f:.{prec}e}")
-    # 'g'
-    if prec >= 0:
-        text = f"{f:.{prec or 1}g}"
-        return _go_exp(text)
-    if f == 0:
-        return "-0" if math.copysign(1, f) < 0 else "0"
-    digits, point, neg = _shortest(f)
-    # Go's %v picks exponent form past 6 digits before the point, whatever the precision.
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        return _fmt_e(digits, point, neg, len(digits) - 1)
-    return _fmt_f_digits(digits, point, neg)
-
-
-def _shortest(f: float) -> tuple[str, int, bool]:
-    """Shortest round-trip digits of `f` and where the decimal point goes (Python's repr)."""
-    _, digit_tuple, exponent = Decimal(repr(abs(f))).as_tuple()
-    assert isinstance(exponent, int)
-    all_digits = "".join(map(str, digit_tuple))
-    digits = all_digits.lstrip("0") or "0"
-    point = len(digits) + exponent
-    digits = digits.rstrip("0") or "0"
-    return digits, point, f < 0 or (f == 0 and math.copysign(1, f) < 0)
-
-
-def _fmt_e(digits: str, point: int, neg: bool, prec: int) -> str:
-    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    exp = point - 1 if digits != "0" else 0
-    return ("-" if neg else "") + f"{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-
-
-def _fmt_f_digits(digits: str, point: int, neg: bool) -> str:
-    if point <= 0:
-        text = "0." + "0" * (-point) + digits
-    elif point >= len(digits):
-        text = digits + "0" * (point - len(digits))
-    else:
-        text = digits[:point] + "." + digits[point:]
-    return ("-" if neg else "") + text
-
-
-def _go_exp(text: str) -> str:
-    """Python writes `1e+6` as `1e+06` already; Go needs at least two exponent digits too."""
-    if "e" not in text:
-        return text
-    mant, exp = text.split("e")
-    sign = exp[0] if exp[0] in "+-" else "+"
-    return f"{mant}e{sign}{int(exp.lstrip('+-')):02d}"
-
-
-def go_value(value: Any) -> str:
-    """fmt's `%v`."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, _Named):
-        return value.name
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(go_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = (f"{go_value(k)}:{go_value(value[k])}" for k in _sorted_keys(value))
-        return "map[" + " ".join(items) + "]"
-    if isinstance(value, KVPair):
-        return "{" + value.key + " " + value.value + "}"
-    if isinstance(value, SRV):
-        return f"{{{value.Target} {value.Port} {value.Priority} {value.Weight}}}"
-    if isinstance(value, datetime):
-        return _time_string(value)
-    return str(value)
-
-
-def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
-    try:
-        return sorted(d)
-    except TypeError:
-        return sorted(d, key=lambda k: (type(k).__name__, str(k)))
-
-
-_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-# Go's time.Time methods on Python datetimes, for confd's `datetime`.
 
 _MONTHS = [
     "January",
@@ -354,9 +233,3 @@ def _time_method(t: datetime, name: str, args: tuple[Any, ...]) -> Any:
     if name not in table:
         raise RenderError(f"can't evaluate field {name} in type time.Time")
     return table[name]()
-
-
-# Template builtins.
-
-
-_MISSING = object()

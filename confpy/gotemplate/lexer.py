@@ -36,8 +36,6 @@ class Token:
 class Text:
     text: str
     line: int
-    trimmed_newlines: int = 0
-    """Newlines removed by trim markers, kept so the translation can preserve line numbers."""
 
 
 @dataclass
@@ -52,9 +50,6 @@ class Action:
     tokens: list[Token]
     line: int
     col: int
-    newlines: int = 0
-    """Newlines inside the action's own source."""
-    end_line: int = 0
 
 
 @dataclass
@@ -105,7 +100,7 @@ def lex(source: str, filename: str = "<template>") -> Lexed:
             text = stripped
         if start == -1:
             if text or removed:
-                out.items.append(Text(text, text_line, removed))
+                out.items.append(Text(text, text_line))
             break
         left_trim = (
             source.startswith("{{-", start) and start + 3 < n and source[start + 3] in GO_SPACE
@@ -115,7 +110,7 @@ def lex(source: str, filename: str = "<template>") -> Lexed:
             removed += text[len(stripped) :].count("\n")
             text = stripped
         if text or removed:
-            out.items.append(Text(text, text_line, removed))
+            out.items.append(Text(text, text_line))
         body = start + (3 if left_trim else 2)
         if left_trim:
             while body < n and source[body] in GO_SPACE:
@@ -133,9 +128,7 @@ def lex(source: str, filename: str = "<template>") -> Lexed:
             pos = end
             continue
         tokens, trim_next, end = _lex_action(src, body)
-        action = Action(tokens, line, col, source[start:end].count("\n"))
-        action.end_line = line + action.newlines
-        out.items.append(action)
+        out.items.append(Action(tokens, line, col))
         pos = end
     return out
 

@@ -1,17 +1,34 @@
-"""Parse lexed Go text/template source into a small AST, rejecting what confpy cannot run.
+"""Parse lexed Go text/template source into the `parsenodes` tree, for `convert`.
 
-The tree mirrors text/template's own: lists of text, actions, if/range/with blocks;
-actions hold pipelines of commands whose arguments are fields, variables, literals,
-function names and parenthesised pipelines. Variables are resolved to their
-declaration here, so the translator can give each declaration its own Jinja name.
+Refuses what the translator cannot express (`template`, `define`, complex numbers...).
+Variables are resolved to their declaration here, so the translator can give each
+declaration its own Jinja name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from confpy.errors import TemplateSyntaxError
 from confpy.gotemplate.lexer import Action, Comment, Text, Token, lex
+from confpy.gotemplate.parsenodes import (
+    ActionNode,
+    Chain,
+    Command,
+    CommentNode,
+    Decl,
+    Dot,
+    Field,
+    Ident,
+    IfNode,
+    Literal,
+    Node,
+    Paren,
+    Pipeline,
+    Stmt,
+    TextNode,
+    Tree,
+    Var,
+)
+from confpy.gotemplate.unquote import go_unquote
 
 # The functions text/template itself provides; confd's are added by the caller.
 GO_BUILTINS = frozenset(
@@ -37,136 +54,6 @@ GO_BUILTINS = frozenset(
         "call",
     }
 )
-
-
-# Expression nodes.
-
-
-@dataclass
-class Dot:
-    pass
-
-
-@dataclass
-class Field:
-    """`.a.b` on the dot."""
-
-    names: tuple[str, ...]
-
-
-@dataclass
-class Var:
-    """`$x.a.b`: `decl` is the declaration it refers to; `$` itself has decl None."""
-
-    name: str
-    decl: Decl | None
-    names: tuple[str, ...] = ()
-
-
-@dataclass
-class Ident:
-    """A function name."""
-
-    name: str
-    line: int
-    col: int
-
-
-@dataclass
-class Chain:
-    """`(pipeline).a.b` or `func.a.b`."""
-
-    node: Node
-    names: tuple[str, ...]
-
-
-@dataclass
-class Literal:
-    value: str | int | float | bool | None
-    kind: str
-    """string, int, float, bool, nil"""
-
-
-@dataclass
-class Command:
-    args: list[Node]
-    line: int
-    col: int
-
-
-@dataclass
-class Pipeline:
-    cmds: list[Command]
-    decls: list[Decl] = field(default_factory=list)
-    assign: bool = False
-    """True for `$x = ...` (the decls are the existing ones assigned to)."""
-
-
-@dataclass
-class Paren:
-    pipe: Pipeline
-
-
-Node = Dot | Field | Var | Ident | Chain | Literal | Paren
-
-
-@dataclass(eq=False)
-class Decl:
-    """One `$name :=` declaration; identity distinguishes shadowing redeclarations."""
-
-    name: str
-    line: int
-    assigned_in_loop: bool = False
-    """Reassigned with `=` inside a range nested deeper than the declaration."""
-    loop_depth: int = 0
-
-
-# Statement nodes.
-
-
-@dataclass
-class TextNode:
-    text: str
-    line: int
-    trimmed_newlines: int = 0
-
-
-@dataclass
-class CommentNode:
-    text: str
-    line: int
-
-
-@dataclass
-class ActionNode:
-    pipe: Pipeline
-    line: int
-    newlines: int = 0
-
-
-@dataclass
-class IfNode:
-    """`if`, `with` or `range` (kind), with an optional else branch."""
-
-    kind: str
-    pipe: Pipeline
-    body: list[Stmt]
-    else_body: list[Stmt] | None
-    line: int
-    newlines: int = 0
-    else_newlines: int = 0
-    end_newlines: int = 0
-    else_chain: bool = False
-    """The else branch came from `{{else if ...}}`/`{{else with ...}}` sharing this end."""
-
-
-Stmt = TextNode | CommentNode | ActionNode | IfNode
-
-
-@dataclass
-class Tree:
-    body: list[Stmt]
-    decls: list[Decl]
 
 
 def parse(source: str, filename: str, functions: frozenset[str] | set[str]) -> Tree:
@@ -204,7 +91,7 @@ class _Parser:
         while self.i < len(self.items):
             item = self.items[self.i]
             if isinstance(item, Text):
-                out.append(TextNode(item.text, item.line, item.trimmed_newlines))
+                out.append(TextNode(item.text, item.line))
                 self.i += 1
                 continue
             if isinstance(item, Comment):
@@ -223,20 +110,13 @@ class _Parser:
                 continue
             self.i += 1
             pipe = self.parse_pipeline(item, toks, allow_decl=True)
-            out.append(ActionNode(pipe, item.line, item.newlines))
+            out.append(ActionNode(pipe, item.line))
         return out, None
 
     def parse_keyword(self, item: Action) -> Stmt:
         word = item.tokens[0]
         if word.value in ("if", "with", "range"):
             return self.parse_block(item, word.value, item.tokens[1:])
-        if word.value in ("template", "define", "block"):
-            raise self.error_at(
-                word.line,
-                word.col,
-                f"{{{{{word.value}}}}} has no plain-Jinja form in convert; keep the .tmpl "
-                "(confpy runs it as is)",
-            )
         raise self.error_at(
             word.line,
             word.col,
@@ -254,14 +134,13 @@ class _Parser:
         self.scopes.append({})
         body, end = self.parse_list()
         self.scopes.pop()
-        node = IfNode(kind, pipe, body, None, item.line, item.newlines)
+        node = IfNode(kind, pipe, body, None, item.line)
         if end is None:
             raise self.error_at(
                 item.line, item.col, f"unexpected EOF: {{{{{kind}}}}} has no {{{{end}}}}"
             )
         self.i += 1
         if end.tokens[0].value == "else":
-            node.else_newlines = end.newlines
             rest = end.tokens[1:]
             if kind == "range":
                 self.loop_depth -= 1
@@ -283,12 +162,10 @@ class _Parser:
                 )
             self.i += 1
             node.else_body = else_body
-            node.end_newlines = end2.newlines
             self.check_end(end2)
             self.scopes.pop()
             return node
         self.check_end(end)
-        node.end_newlines = end.newlines
         if kind == "range":
             self.loop_depth -= 1
         self.scopes.pop()
@@ -449,7 +326,7 @@ def _string_value(p: _Parser, t: Token) -> tuple[str | int, str]:
     if t.kind == "rawstring":
         return t.value.replace("\r", ""), "string"
     try:
-        value = _go_unquote(t.value)
+        value = go_unquote(t.value)
     except ValueError as e:
         raise p.error_at(t.line, t.col, f"bad quoted string {t.value}: {e}") from None
     if t.kind == "char":
@@ -457,64 +334,6 @@ def _string_value(p: _Parser, t: Token) -> tuple[str | int, str]:
             raise p.error_at(t.line, t.col, f"malformed character constant: {t.value}")
         return ord(value), "int"
     return value, "string"
-
-
-def _go_unquote(text: str) -> str:
-    """Go's strconv.Unquote for double- and single-quoted literals."""
-    body = text[1:-1]
-    out: list[str] = []
-    i = 0
-    pending = bytearray()
-
-    def flush() -> None:
-        if pending:
-            out.append(pending.decode("utf-8", errors="surrogateescape"))
-            pending.clear()
-
-    simple = {
-        "a": "\a",
-        "b": "\b",
-        "f": "\f",
-        "n": "\n",
-        "r": "\r",
-        "t": "\t",
-        "v": "\v",
-        "\\": "\\",
-    }
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            flush()
-            out.append(c)
-            i += 1
-            continue
-        i += 1
-        if i >= len(body):
-            raise ValueError("trailing backslash")
-        e = body[i]
-        if e in simple:
-            flush()
-            out.append(simple[e])
-            i += 1
-        elif e == text[0]:
-            flush()
-            out.append(e)
-            i += 1
-        elif e == "x":
-            pending.append(int(body[i + 1 : i + 3], 16))
-            i += 3
-        elif e in "01234567":
-            pending.append(int(body[i : i + 3], 8))
-            i += 3
-        elif e in "uU":
-            width = 4 if e == "u" else 8
-            flush()
-            out.append(chr(int(body[i + 1 : i + 1 + width], 16)))
-            i += 1 + width
-        else:
-            raise ValueError(f"unknown escape \\{e}")
-    flush()
-    return "".join(out)
 
 
 def _number_value(p: _Parser, t: Token) -> tuple[int | float, str]:

@@ -1,380 +1,34 @@
-"""Turn a parsed Go template into Jinja2 source that renders the same bytes.
+"""Turn a Go template into the idiomatic Jinja2 a person would write (`confpy convert`).
 
-Two modes share this walk. The exact mode (used when confpy runs a `.tmpl`) routes every
-value through Go's semantics (`_go_out`, `_go_field`, `_go_range`, ...) and keeps each
-Go line on the same Jinja line. The readable mode (used by `confpy convert`) writes the
-idiomatic Jinja a person would write, and refuses what plain Jinja cannot say exactly.
+This module walks the statements (text, comments, actions, if/with/range blocks) and
+names the variables; expressions are `jinjaexpr`'s, calls `jinjacalls`', literal text
+`jinjatext`'s. The result renders the same bytes as confd's Go template; what plain
+Jinja cannot say exactly is refused with `NotReadable` (confpy still runs the `.tmpl`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from confpy import funcs, keyfuncs
-from confpy.errors import TemplateSyntaxError
-from confpy.gotemplate.parser import (
-    Chain,
+from confpy.gotemplate.jinjacalls import NotReadable, Typed
+from confpy.gotemplate.jinjaexpr import ExprTranslator
+from confpy.gotemplate.jinjatext import escape_text, safe_name
+from confpy.gotemplate.parsenodes import (
     CommentNode,
-    Decl,
-    Dot,
-    Field,
     Ident,
     IfNode,
-    Literal,
-    Node,
-    Paren,
     Pipeline,
     Stmt,
     TextNode,
     Tree,
-    Var,
-    parse,
 )
-from confpy.gotemplate.parser import (
-    Command as Cmd,
-)
+from confpy.gotemplate.parser import parse
+
+__all__ = ["CONFD_FUNCTIONS", "NotReadable", "translate_readable"]
 
 CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(keyfuncs.KEY_FUNCTION_NAMES)
 CONFD_FUNCTIONS |= {"each"}  # `{{ (each).Name }}` in a file of an `each` resource (issue 14)
 
-_GO_CALLS = {
-    "print": "_go_print",
-    "printf": "_go_printf",
-    "println": "_go_println",
-    "len": "_go_len",
-    "index": "_go_index",
-    "slice": "_go_slice",
-    "eq": "_go_eq",
-    "ne": "_go_ne",
-    "lt": "_go_lt",
-    "le": "_go_le",
-    "gt": "_go_gt",
-    "ge": "_go_ge",
-    "html": "_go_html",
-    "js": "_go_js",
-    "urlquery": "_go_urlquery",
-    "json": "_go_json",
-    "jsonArray": "_go_json_array",
-}
 
-
-def jinja_string(s: str) -> str:
-    """A Jinja string literal for `s` (Jinja decodes backslash escapes in literals)."""
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def escape_text(text: str) -> str:
-    """Literal text Jinja passes through unchanged.
-
-    Jinja would open a tag at `{{`, `{%` or `{#` (also when our own tag follows a trailing
-    `{`) and would turn `\\r\\n` into `\\n`; those characters are written as expressions.
-    """
-    out: list[str] = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        if ch == "{" and (i + 1 == n or text[i + 1] in "{%#"):
-            out.append("{{ '{' }}")
-        elif ch == "\r":
-            out.append('{{ "\\r" }}')
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-class _Exact:
-    """The exact mode: every Go semantic through `_go_*` helpers, lines preserved."""
-
-    def __init__(self, tree: Tree, filename: str) -> None:
-        self.tree = tree
-        self.filename = filename
-        self.names: dict[int, str] = {}
-        self.counter = 0
-        self.dots: list[str] = ["none"]
-        for i, decl in enumerate(tree.decls, start=1):
-            self.names[id(decl)] = f"_gv.{_safe(decl.name)}_{i}"
-
-    def run(self) -> str:
-        body = self.stmts(self.tree.body)
-        if self.tree.decls:
-            # One namespace holds every variable: Go lets `$x = ...` inside a range change
-            # the `$x` declared outside it, which plain Jinja `set` cannot do.
-            body = "{% set _gv = namespace() %}" + body
-        return body
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"_{stem}{self.counter}"
-
-    def error(self, line: int, col: int, message: str) -> TemplateSyntaxError:
-        return TemplateSyntaxError(f"column {col}: {message}", file=self.filename, line=line)
-
-    # Statements.
-
-    def stmts(self, nodes: list[Stmt]) -> str:
-        return "".join(self.stmt(n) for n in nodes)
-
-    def stmt(self, node: Stmt) -> str:
-        if isinstance(node, TextNode):
-            text = escape_text(node.text)
-            if node.trimmed_newlines:
-                text += "{#" + "\n" * node.trimmed_newlines + "#}"
-            return text
-        if isinstance(node, CommentNode):
-            return "{#" + "\n" * node.text.count("\n") + "#}"
-        if isinstance(node, IfNode):
-            return self.block(node)
-        pipe = node.pipe
-        nl = "\n" * node.newlines
-        value = self.pipeline(pipe)
-        if pipe.decls:
-            return f"{{% set {self.var(pipe.decls[0])} = {value}{nl} %}}"
-        return f"{{{{ _go_out({value}){nl} }}}}"
-
-    def var(self, decl: Decl) -> str:
-        return self.names[id(decl)]
-
-    def block(self, node: IfNode, chained: bool = False) -> str:
-        nl = "\n" * node.newlines
-        value = self.pipeline(node.pipe)
-        out: list[str] = []
-        if node.kind == "range":
-            key, elem = self.fresh("k"), self.fresh("e")
-            out.append(f"{{% for {key}, {elem} in _go_range({value}){nl} %}}")
-            decls = node.pipe.decls
-            if len(decls) == 1:
-                out.append(f"{{% set {self.var(decls[0])} = {elem} %}}")
-            elif len(decls) == 2:
-                out.append(f"{{% set {self.var(decls[0])} = {key} %}}")
-                out.append(f"{{% set {self.var(decls[1])} = {elem} %}}")
-            self.dots.append(elem)
-            out.append(self.stmts(node.body))
-            self.dots.pop()
-            if node.else_body is not None:
-                out.append(self.else_part(node))
-            out.append("{% endfor" + "\n" * node.end_newlines + " %}")
-            return "".join(out)
-        if node.pipe.decls:
-            subject = self.var(node.pipe.decls[0])
-            out.append(f"{{% set {subject} = {value} %}}")
-        elif node.kind == "with":
-            subject = self.fresh("w")
-            out.append(f"{{% set {subject} = {value} %}}")
-        else:
-            subject = value
-        out.append(f"{{% if _go_truth({subject}){nl} %}}")
-        if node.kind == "with":
-            self.dots.append(subject)
-        out.append(self.stmts(node.body))
-        if node.kind == "with":
-            self.dots.pop()
-        if node.else_body is not None:
-            out.append(self.else_part(node))
-        out.append("{% endif" + "\n" * node.end_newlines + " %}")
-        return "".join(out)
-
-    def else_part(self, node: IfNode) -> str:
-        assert node.else_body is not None
-        if node.else_chain:
-            # `{{else if}}` nests a block whose own tag carries the else action's newlines.
-            return "{% else %}" + self.stmts(node.else_body)
-        return "{% else" + "\n" * node.else_newlines + " %}" + self.stmts(node.else_body)
-
-    # Expressions.
-
-    def pipeline(self, pipe: Pipeline) -> str:
-        value: str | None = None
-        for cmd in pipe.cmds:
-            value = self.command(cmd, value)
-        assert value is not None
-        return value
-
-    def command(self, cmd: Cmd, final: str | None) -> str:
-        first = cmd.args[0]
-        args = [self.expr(a) for a in cmd.args[1:]]
-        if final is not None:
-            args.append(final)
-        if isinstance(first, Ident):
-            return self.call(first, args)
-        if isinstance(first, Field | Chain | Var) and _names(first):
-            if args:
-                # A method call: the last field receives the arguments.
-                base, names = self.base_and_names(first)
-                for name in names[:-1]:
-                    base = self.field(base, name, [])
-                return self.field(base, names[-1], args)
-            return self.expr(first)
-        if args:
-            raise self.error(cmd.line, cmd.col, "can't give argument to non-function")
-        return self.expr(first)
-
-    def call(self, ident: Ident, args: list[str]) -> str:
-        name = ident.name
-        if name in ("and", "or"):
-            if not args:
-                raise self.error(
-                    ident.line, ident.col, f"wrong number of args for {name}: want at least 1"
-                )
-            # Python's and/or return the deciding value and short-circuit, as Go's do.
-            return "(" + f" {name} ".join(args) + ")"
-        if name == "not":
-            if len(args) != 1:
-                raise self.error(
-                    ident.line, ident.col, f"wrong number of args for not: want 1 got {len(args)}"
-                )
-            return f"_go_not({args[0]})"
-        if name == "call":
-            raise self.error(
-                ident.line, ident.col, "call is not supported: confd has no function values"
-            )
-        target = _GO_CALLS.get(name, name)
-        return f"{target}({', '.join(args)})"
-
-    def base_and_names(self, node: Field | Chain | Var) -> tuple[str, tuple[str, ...]]:
-        if isinstance(node, Field):
-            return self.dots[-1], node.names
-        if isinstance(node, Var):
-            return self.var_base(node), node.names
-        return self.expr(node.node), node.names
-
-    def var_base(self, node: Var) -> str:
-        return "none" if node.decl is None else self.var(node.decl)
-
-    def field(self, base: str, name: str, args: list[str]) -> str:
-        return f"_go_field({', '.join([base, jinja_string(name), *args])})"
-
-    def expr(self, node: Node) -> str:
-        if isinstance(node, Dot):
-            return self.dots[-1]
-        if isinstance(node, Literal):
-            return _literal(node)
-        if isinstance(node, Ident):
-            return self.call(node, [])
-        if isinstance(node, Paren):
-            return f"({self.pipeline(node.pipe)})"
-        if isinstance(node, Field | Chain | Var):
-            base, names = self.base_and_names(node)
-            for name in names:
-                base = self.field(base, name, [])
-            return base
-        raise AssertionError(node)
-
-
-def _names(node: Field | Chain | Var) -> tuple[str, ...]:
-    return node.names
-
-
-def _literal(node: Literal) -> str:
-    v = node.value
-    if node.kind == "string":
-        assert isinstance(v, str)
-        return jinja_string(v)
-    if node.kind == "bool":
-        return "true" if v else "false"
-    if node.kind == "nil":
-        return "none"
-    if node.kind == "float":
-        assert isinstance(v, float)
-        text = repr(v)
-        return f"({text})" if text.startswith("-") else text
-    return f"({v})" if isinstance(v, int) and v < 0 else str(v)
-
-
-_IDENT_RE = re.compile(r"[^A-Za-z0-9_]")
-
-
-_KEY_FUNCS = {"getv", "get", "exists", "gets", "getvs", "ls", "lsdir"}
-
-
-def _clean_key(key: str, glob: bool = False) -> bool:
-    """True when memkv finds `key` as confpy's normalising lookup does."""
-    if key in ("/",):
-        return True
-    if not key.startswith("/") or key.endswith("/") or "//" in key:
-        return False
-    return all(p not in (".", "..") for p in key.split("/")[1:])
-
-
-def _safe(name: str) -> str:
-    if name.isidentifier() and name.isascii() is False:
-        return name  # Jinja takes Unicode names, as Go does.
-    return _IDENT_RE.sub("_", name) or "root"
-
-
-# The readable mode, for `confpy convert`.
-
-_STR_FUNCS = {
-    "getv",
-    "base",
-    "dir",
-    "replace",
-    "base64Encode",
-    "base64Decode",
-    "getenv",
-    "toUpper",
-    "toLower",
-    "trimSuffix",
-    "join",
-    "printf",
-    "print",
-    "println",
-    "html",
-    "js",
-    "urlquery",
-}
-_RETURNS: dict[str, str] = {
-    **{f: "str" for f in _STR_FUNCS},
-    "getvs": "list:str",
-    "ls": "list:str",
-    "lsdir": "list:str",
-    "split": "list:str",
-    "sortByLength": "list:str",
-    "lookupIP": "list:str",
-    "lookupIPV4": "list:str",
-    "lookupIPV6": "list:str",
-    "gets": "list:kv",
-    "sortKVByLength": "list:kv",
-    "get": "kv",
-    "lookupSRV": "list:srv",
-    "exists": "bool",
-    "fileExists": "bool",
-    "contains": "bool",
-    "parseBool": "bool",
-    "eq": "bool",
-    "ne": "bool",
-    "lt": "bool",
-    "le": "bool",
-    "gt": "bool",
-    "ge": "bool",
-    "not": "bool",
-    "json": "map:any",
-    "map": "map:any",
-    "jsonArray": "list:any",
-    "atoi": "int",
-    "add": "int",
-    "sub": "int",
-    "mul": "int",
-    "div": "int",
-    "mod": "int",
-    "len": "int",
-    "seq": "list:int",
-    "datetime": "time",
-}
 _LOOP_NAMES = {
     "gets": "kv",
     "sortKVByLength": "kv",
@@ -390,19 +44,6 @@ _LOOP_NAMES = {
     "jsonArray": "item",
 }
 _WITH_NAMES = {"get": "kv", "getv": "value", "dir": "parent", "base": "name", "json": "data"}
-_DICT_METHODS = {
-    "items",
-    "keys",
-    "values",
-    "get",
-    "pop",
-    "update",
-    "copy",
-    "clear",
-    "setdefault",
-    "fromkeys",
-    "popitem",
-}
 _RESERVED = {
     "true",
     "false",
@@ -437,30 +78,6 @@ _RESERVED = {
     "set",
     "block",
 }
-# Go layout elements with an exact strftime equivalent (glibc's %-d drops the padding).
-_STRFTIME = {
-    "January": "%B",
-    "Jan": "%b",
-    "Monday": "%A",
-    "Mon": "%a",
-    "MST": "%Z",
-    "2006": "%Y",
-    "06": "%y",
-    "01": "%m",
-    "1": "%-m",
-    "02": "%d",
-    "2": "%-d",
-    "15": "%H",
-    "03": "%I",
-    "3": "%-I",
-    "04": "%M",
-    "4": "%-M",
-    "05": "%S",
-    "5": "%-S",
-    "PM": "%p",
-    "-0700": "%z",
-    "002": "%j",
-}
 # Newlines inside the macro sit before `{%-` tags, which strip them: it prints nothing extra.
 _GO_VALUE_MACRO = (
     "{# go_value(v) prints v as confd's Go templates did: true, <no value>, [a b], map[k:v] #}"
@@ -482,36 +99,24 @@ _GO_VALUE_MACRO = (
 )
 
 
-class NotReadable(TemplateSyntaxError):
-    """The construct has no exact plain-Jinja spelling; the `.tmpl` still runs as it is."""
-
-
-@dataclass
-class _Typed:
-    text: str
-    type: str = "any"
-    atomic: bool = True
-    lookup: tuple[str, str] | None = None
-    """For `m.get("k")`: the map expression and the quoted key (nil vs missing in Go)."""
-
-
 def translate_readable(source: str, filename: str = "<template>") -> str:
     """Idiomatic Jinja2 for `source`, for people to keep editing; raises NotReadable."""
     tree = parse(source, filename, CONFD_FUNCTIONS)
     return _Readable(tree, filename).run()
 
 
-class _Readable(_Exact):
+class _Readable(ExprTranslator):
     """Plain Jinja with confd's function names: loops, ifs and filters a person would write."""
 
     def __init__(self, tree: Tree, filename: str) -> None:
-        super().__init__(tree, filename)
+        self.tree = tree
+        self.filename = filename
         self.used: set[str] = set(CONFD_FUNCTIONS) | _RESERVED
-        self.names = {}
+        self.names: dict[int, str] = {}
         self.types: dict[int, str] = {}
         self.needs_ns = False
         self.needs_macro = False
-        self.typed_dots: list[_Typed] = [_Typed("none", "none")]
+        self.typed_dots: list[Typed] = [Typed("none", "none")]
         self.line = 1
         for decl in tree.decls:
             if decl.assigned_in_loop:
@@ -521,7 +126,7 @@ class _Readable(_Exact):
                 self.names[id(decl)] = self.claim(decl.name)
 
     def claim(self, stem: str) -> str:
-        stem = _safe(stem)
+        stem = safe_name(stem)
         name = stem if stem not in self.used else stem + "_"
         n = 2
         while name in self.used:
@@ -529,13 +134,6 @@ class _Readable(_Exact):
             n += 1
         self.used.add(name)
         return name
-
-    def fail(self, line: int, what: str) -> NotReadable:
-        return NotReadable(
-            f"{what} has no exact plain-Jinja form; keep the .tmpl (confpy runs it as is)",
-            file=self.filename,
-            line=line,
-        )
 
     def run(self) -> str:
         body = self.stmts(self.tree.body)
@@ -547,6 +145,9 @@ class _Readable(_Exact):
         return prelude + body
 
     # Statements.
+
+    def stmts(self, nodes: list[Stmt]) -> str:
+        return "".join(self.stmt(n) for n in nodes)
 
     def stmt(self, node: Stmt) -> str:
         if isinstance(node, TextNode):
@@ -565,7 +166,7 @@ class _Readable(_Exact):
             return f"{{% set {self.var(decl)} = {value.text} %}}"
         return "{{ " + self.show(value) + " }}"
 
-    def show(self, value: _Typed) -> str:
+    def show(self, value: Typed) -> str:
         t = value.type
         if t in ("str", "int"):
             return value.text
@@ -594,11 +195,11 @@ class _Readable(_Exact):
             subject = self.var(decls[0])
             self.types[id(decls[0])] = value.type
             out.append(f"{{% set {subject} = {value.text} %}}")
-            subject_t = _Typed(subject, value.type)
+            subject_t = Typed(subject, value.type)
         elif node.kind == "with":
             subject = self.claim(self.guess_name(node.pipe, _WITH_NAMES, "it"))
             out.append(f"{{% set {subject} = {value.text} %}}")
-            subject_t = _Typed(subject, value.type)
+            subject_t = Typed(subject, value.type)
         else:
             subject_t = value
         keyword = "elif" if chained else "if"
@@ -625,7 +226,7 @@ class _Readable(_Exact):
             out.append("{% endif %}")
         return "".join(out)
 
-    def range_block(self, node: IfNode, value: _Typed) -> str:
+    def range_block(self, node: IfNode, value: Typed) -> str:
         decls = node.pipe.decls
         t = value.type
         if t in ("none", "str", "int", "bool", "float", "kv", "time"):
@@ -663,7 +264,7 @@ class _Readable(_Exact):
             self.types[id(elem_decl)] = elem_type
             if elem_decl.assigned_in_loop:
                 out.append(f"{{% set {self.var(elem_decl)} = {elem} %}}")
-        self.typed_dots.append(_Typed(elem, elem_type))
+        self.typed_dots.append(Typed(elem, elem_type))
         out.append(self.stmts(node.body))
         self.typed_dots.pop()
         if node.else_body is not None:
@@ -677,246 +278,5 @@ class _Readable(_Exact):
             return table[last.name]
         return default
 
-    def cond(self, value: _Typed) -> str:
+    def cond(self, value: Typed) -> str:
         return value.text
-
-    # Expressions.
-
-    def rpipe(self, pipe: Pipeline, line: int) -> _Typed:
-        value: _Typed | None = None
-        for cmd in pipe.cmds:
-            value = self.rcommand(cmd, value)
-        assert value is not None
-        return value
-
-    def rcommand(self, cmd: Cmd, final: _Typed | None) -> _Typed:
-        first = cmd.args[0]
-        if isinstance(first, Ident):
-            self.check_confd_only(first, cmd)
-        args = [self.rexpr(a, cmd.line) for a in cmd.args[1:]]
-        if final is not None:
-            args.append(final)
-        if isinstance(first, Ident):
-            return self.rcall(first, args, cmd.line)
-        if isinstance(first, Field | Chain | Var) and first.names and args:
-            base, names = self.rbase(first, cmd.line)
-            for name in names[:-1]:
-                base = self.rfield(base, name, cmd.line)
-            return self.rmethod(base, names[-1], args, cmd.line)
-        if args:
-            raise self.error(cmd.line, cmd.col, "can't give argument to non-function")
-        return self.rexpr(first, cmd.line)
-
-    def check_confd_only(self, ident: Ident, cmd: Cmd) -> None:
-        """Refuse calls whose Jinja spelling would behave unlike confd's Go function."""
-        name, args = ident.name, cmd.args[1:]
-        if name in _KEY_FUNCS and args and isinstance(args[0], Literal):
-            key = args[0].value
-            if name in ("ls", "lsdir") and key == "/":
-                raise self.fail(
-                    cmd.line, f'{name} "/": confd lists only the keys right under the root there'
-                )
-            if isinstance(key, str) and not _clean_key(key, glob=name in ("gets", "getvs")):
-                raise self.fail(
-                    cmd.line,
-                    f"{name} of {key!r}: confd looks keys up exactly as written "
-                    "(no leading slash, or a trailing or double slash, finds nothing)",
-                )
-        if name in ("reverse", "sortByLength", "sortKVByLength") and (
-            not args or not isinstance(args[0], Paren | Ident)
-        ):
-            raise self.fail(cmd.line, f"{name} of a variable (confd changes it in place)")
-
-    def rexpr(self, node: Node, line: int) -> _Typed:
-        if isinstance(node, Dot):
-            return self.typed_dots[-1]
-        if isinstance(node, Literal):
-            if isinstance(node.value, str) and any("\udc80" <= c <= "\udcff" for c in node.value):
-                raise self.fail(line, "a string literal holding bytes that are not UTF-8")
-            kinds = {"string": "str", "int": "int", "float": "float", "bool": "bool", "nil": "none"}
-            return _Typed(_literal(node), kinds[node.kind])
-        if isinstance(node, Ident):
-            return self.rcall(node, [], line)
-        if isinstance(node, Paren):
-            inner = self.rpipe(node.pipe, line)
-            return _Typed(inner.text if inner.atomic else f"({inner.text})", inner.type)
-        base, names = self.rbase(node, line)
-        for name in names:
-            base = self.rfield(base, name, line)
-        return base
-
-    def rbase(self, node: Field | Chain | Var, line: int) -> tuple[_Typed, tuple[str, ...]]:
-        if isinstance(node, Field):
-            return self.typed_dots[-1], node.names
-        if isinstance(node, Var):
-            if node.decl is None:
-                return _Typed("none", "none"), node.names
-            return _Typed(self.var(node.decl), self.types.get(id(node.decl), "any")), node.names
-        inner = self.rexpr(node.node, line)
-        return _Typed(inner.text if inner.atomic else f"({inner.text})", inner.type), node.names
-
-    def rfield(self, base: _Typed, name: str, line: int) -> _Typed:
-        if base.type == "none":
-            return _Typed("none", "none")
-        if base.type == "kv" and name in ("Key", "Value"):
-            return _Typed(f"{base.text}.{name}", "str")
-        if base.type == "srv" and name in ("Target", "Port", "Priority", "Weight"):
-            return _Typed(f"{base.text}.{name}", "str" if name == "Target" else "int")
-        if base.type == "time":
-            return self.rmethod(base, name, [], line)
-        key = jinja_string(name)
-        if base.type.startswith("map:"):
-            # A missing map key is nil in Go: .get() gives None, which go_value prints as Go does.
-            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
-        if base.type == "any":
-            if base.lookup is not None:
-                # `.b.c` under a missing `.b` is nil in Go; under a JSON null, an error.
-                m, k = base.lookup
-                text = f"({m}[{k}] if {k} in {m} else {{}}).get({key})"
-                return _Typed(text, "any", lookup=(f"({m}[{k}] if {k} in {m} else {{}})", key))
-            return _Typed(f"{base.text}.get({key})", "any", lookup=(base.text, key))
-        raise self.fail(line, f"field .{name} on a {base.type}")
-
-    def rmethod(self, base: _Typed, name: str, args: list[_Typed], line: int) -> _Typed:
-        if base.type == "time" and name == "Format" and len(args) == 1:
-            layout = args[0].text
-            if args[0].type != "str" or not layout.startswith('"'):
-                raise self.fail(line, "Format with a computed layout")
-            from confpy.gotemplate.parser import _go_unquote
-
-            fmt = _strftime(_go_unquote(layout))
-            if fmt is None:
-                raise self.fail(line, f"time layout {layout}")
-            return _Typed(f"{base.text}.strftime({jinja_string(fmt)})", "str")
-        if base.type == "time" and name in ("Year", "Day", "Hour", "Minute", "Second") and not args:
-            return _Typed(f"{base.text}.{name.lower()}", "int")
-        raise self.fail(line, f"method .{name}")
-
-    def rcall(self, ident: Ident, args: list[_Typed], line: int) -> _Typed:
-        name = ident.name
-        if name not in ("and", "or", "not", "print", "printf", "println") and any(
-            a.type == "none" for a in args
-        ):
-            raise self.fail(line, f"{name} of nil (Go refuses or prints it its own way)")
-        texts = [a.text if a.atomic else f"({a.text})" for a in args]
-        if name in ("and", "or"):
-            if not args:
-                raise self.error(ident.line, ident.col, f"wrong number of args for {name}")
-            types = {a.type for a in args}
-            return _Typed(f" {name} ".join(texts), types.pop() if len(types) == 1 else "any", False)
-        if name == "not":
-            return _Typed(f"not {texts[0]}", "bool", False)
-        if name in ("eq", "ne", "lt", "le", "gt", "ge"):
-            return self.rcompare(name, args, texts, line)
-        if name == "len":
-            if args[0].type == "str":
-                return _Typed(f'{texts[0]}.encode("utf-8")|length', "int", False)
-            return _Typed(f"{texts[0]}|length", "int", False)
-        if name == "index":
-            return self.rindex(args, texts, line)
-        if name == "printf":
-            return self.rprintf(args, line)
-        if name == "print" and all(a.type in ("str", "int") for a in args):
-            parts: list[str] = []
-            for i, a in enumerate(args):
-                if i and a.type != "str" and args[i - 1].type != "str":
-                    parts.append('" "')
-                parts.append(texts[i])
-            return _Typed(" ~ ".join(parts) or '""', "str", len(parts) == 1)
-        if name in ("print", "println", "html", "js", "urlquery", "slice", "call"):
-            raise self.fail(line, name)
-        self.refuse_untranslatable(name, args, line)
-        if name == "reverse":
-            return _Typed(f"{name}({', '.join(texts)})", args[0].type)
-        return _Typed(f"{name}({', '.join(texts)})", _RETURNS.get(name, "any"))
-
-    def rcompare(self, name: str, args: list[_Typed], texts: list[str], line: int) -> _Typed:
-        known = {a.type for a in args} & {"str", "int", "float", "bool"}
-        if len(known) > 1 or (name != "eq" and "bool" in known):
-            raise self.fail(line, f"{name} of values of different kinds (an error in Go)")
-        op = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
-        if name == "eq" and len(texts) > 2:
-            return _Typed(" or ".join(f"{texts[0]} == {t}" for t in texts[1:]), "bool", False)
-        return _Typed(f"{texts[0]} {op} {texts[1]}", "bool", False)
-
-    def rindex(self, args: list[_Typed], texts: list[str], line: int) -> _Typed:
-        if args[0].type == "str":
-            raise self.fail(line, "index of a string (Go gives a byte)")
-        out = args[0]
-        for idx in texts[1:]:
-            elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
-            if out.type.startswith("map:"):
-                out = _Typed(f"{out.text}.get({idx})", elem)
-            elif idx.startswith("(-"):
-                raise self.fail(line, "index with a negative number (an error in Go)")
-            elif out.type.startswith("list:"):
-                out = _Typed(f"{out.text}[{idx}]", elem)
-            elif idx.startswith('"'):
-                out = _Typed(f"{out.text}.get({idx})", "any")
-            elif idx.lstrip("(-").rstrip(")").isdigit():
-                out = _Typed(f"{out.text}[{idx}]", "any")
-            else:
-                raise self.fail(line, "index of a value of unknown kind")
-        return out
-
-    def refuse_untranslatable(self, name: str, args: list[_Typed], line: int) -> None:
-        """Calls whose Go behaviour depends on argument kinds convert cannot know: refused."""
-        if name == "sortByLength" and [a.type for a in args] != ["list:str"]:
-            raise self.fail(line, "sortByLength of anything but a list of strings")
-        if name == "sortKVByLength" and [a.type for a in args] != ["list:kv"]:
-            raise self.fail(line, "sortKVByLength of anything but a list of key-value pairs")
-        if name == "join" and [a.type for a in args] != ["list:str", "str"]:
-            raise self.fail(line, "join of anything but a list of strings and a string")
-        if name == "reverse" and (not args or args[0].type != "list:str"):
-            raise self.fail(line, "reverse of anything but a list of strings")
-        if name in ("add", "sub", "mul", "div", "mod", "seq") and any(
-            a.type != "int" for a in args
-        ):
-            raise self.fail(line, f"{name} of a value that is not known to be an integer")
-
-    def rprintf(self, args: list[_Typed], line: int) -> _Typed:
-        if not args or args[0].type != "str" or not args[0].text.startswith('"'):
-            raise self.fail(line, "printf with a computed format")
-        from confpy.gotemplate.parser import _go_unquote
-
-        fmt = _go_unquote(args[0].text)
-        rest = args[1:]
-        verbs = re.findall(r"%([-+ 0#]*\d*(?:\.\d+)?)([a-zA-Z%])", fmt)
-        used = [v for v in verbs if v[1] != "%"]
-        if len(used) != len(rest):
-            raise self.fail(line, "printf with mismatched arguments")
-        py: list[str] = []
-        for (flags, verb), arg in zip(used, rest, strict=True):
-            ok = (verb in "sv" and arg.type in ("str", "int")) or (
-                verb in "dxXo" and arg.type == "int"
-            )
-            if not ok or "#" in flags or "." in flags:
-                raise self.fail(line, f"printf %{flags}{verb} of a {arg.type}")
-            py.append("s" if verb == "v" else verb)
-        it = iter(py)
-        converted = re.sub(
-            r"%([-+ 0#]*\d*(?:\.\d+)?)([a-zA-Z%])",
-            lambda m: "%%" if m.group(2) == "%" else "%" + m.group(1) + next(it),
-            fmt,
-        )
-        if not rest:
-            return _Typed(jinja_string(fmt.replace("%%", "%")), "str")
-        texts = [a.text if a.atomic else f"({a.text})" for a in rest]
-        return _Typed(f"{jinja_string(converted)}|format({', '.join(texts)})", "str", False)
-
-
-def _strftime(layout: str) -> str | None:
-    from confpy.gotemplate.builtins import _next_chunk
-
-    out: list[str] = []
-    i = 0
-    while i < len(layout):
-        chunk, width = _next_chunk(layout, i)
-        if chunk is None:
-            out.append(layout[i : i + width].replace("%", "%%"))
-        elif chunk in _STRFTIME:
-            out.append(_STRFTIME[chunk])
-        else:
-            return None
-        i += width
-    return "".join(out)
