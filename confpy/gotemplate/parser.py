@@ -8,6 +8,7 @@ declaration its own Jinja name.
 from __future__ import annotations
 
 from confpy.errors import TemplateSyntaxError
+from confpy.gotemplate.goeval import BUILTINS
 from confpy.gotemplate.lexer import Action, Comment, Text, Token, lex
 from confpy.gotemplate.parsenodes import (
     ActionNode,
@@ -31,29 +32,8 @@ from confpy.gotemplate.parsenodes import (
 from confpy.gotemplate.unquote import go_unquote
 
 # The functions text/template itself provides; confd's are added by the caller.
-GO_BUILTINS = frozenset(
-    {
-        "and",
-        "or",
-        "not",
-        "len",
-        "index",
-        "slice",
-        "print",
-        "printf",
-        "println",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "html",
-        "js",
-        "urlquery",
-        "call",
-    }
-)
+# text/template's builtin function names: the engine's list, so the two never differ.
+GO_BUILTINS = BUILTINS
 
 
 def parse(source: str, filename: str, functions: frozenset[str] | set[str]) -> Tree:
