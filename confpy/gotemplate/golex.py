@@ -276,21 +276,7 @@ class Lexer:
         return self.input.startswith("}}", self.pos)
 
     def lex_char(self) -> Any:
-        while True:
-            c = self.next()
-            if c == "\\":
-                c = self.next()
-                if c not in ("", "\n"):
-                    continue
-                self.error("unterminated character constant")
-                return None
-            if c in ("", "\n"):
-                self.error("unterminated character constant")
-                return None
-            if c == "'":
-                break
-        self.emit(CHARCONST)
-        return self.lex_inside
+        return self.lex_quoted("'", "character constant", CHARCONST)
 
     def lex_number(self) -> Any:
         if not self.scan_number():
@@ -347,20 +333,22 @@ class Lexer:
         return True
 
     def lex_quote(self) -> Any:
+        return self.lex_quoted('"', "quoted string", STRING)
+
+    def lex_quoted(self, close: str, what: str, item: str) -> Any:
+        """Scan to the `close` quote; a backslash escapes anything but a newline or the end."""
         while True:
             c = self.next()
             if c == "\\":
                 c = self.next()
                 if c not in ("", "\n"):
                     continue
-                self.error("unterminated quoted string")
-                return None
             if c in ("", "\n"):
-                self.error("unterminated quoted string")
+                self.error(f"unterminated {what}")
                 return None
-            if c == '"':
+            if c == close:
                 break
-        self.emit(STRING)
+        self.emit(item)
         return self.lex_inside
 
     def lex_raw_quote(self) -> Any:
