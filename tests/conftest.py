@@ -14,6 +14,7 @@ import pytest
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
+from tests.helpers import ConfTree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,3 +149,9 @@ def confpy_offline() -> Iterator[Confpy]:
     command = Confpy(None)
     yield command
     command.close()
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> ConfTree:
+    """A scratch confdir (conf.d/, templates/) and an output directory under `tmp_path`."""
+    return ConfTree(tmp_path)

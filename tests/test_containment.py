@@ -145,11 +145,6 @@ def test_lone_surrogate_from_json_is_written_as_the_replacement_character(tmp_pa
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
-@pytest.fixture
 def watchers() -> Iterator[list[Watcher]]:
     started: list[Watcher] = []
     yield started

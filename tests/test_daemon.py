@@ -66,11 +66,6 @@ class Watcher:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
-@pytest.fixture
 def watchers() -> Iterator[list[Watcher]]:
     started: list[Watcher] = []
     yield started

@@ -12,8 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from confpy.daemon import Daemon
 from confpy.daemon_options import Hooks, WatchOptions
 from confpy.resource import TemplateResource
@@ -21,11 +19,6 @@ from confpy.runner import load_config
 from confpy.testing.memory import MemoryStore
 from tests.conftest import wait_for
 from tests.helpers import ConfTree
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import pytest
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
-from tests.test_daemon import read, tree  # noqa: F401  (fixture)
+from tests.test_daemon import read
 
 pytestmark = pytest.mark.etcd
 
@@ -52,7 +52,7 @@ class _Lines:
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
 def test_a_start_line_and_a_stop_line_at_the_default_level(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     etcd: str,
     command: list[str],

@@ -14,7 +14,7 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, tree, watchers  # noqa: F401  (fixtures)
+from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.etcd
 
@@ -39,7 +39,7 @@ def _words(path: Path) -> list[str]:
 
 def test_a_failed_reload_is_retried_until_it_succeeds(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     watchers: list[Watcher],  # noqa: F811
 ) -> None:
@@ -73,7 +73,7 @@ def test_a_failed_reload_is_retried_until_it_succeeds(
 
 def test_a_burst_of_1000_puts_reloads_at_most_10_times(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     watchers: list[Watcher],  # noqa: F811
 ) -> None:
@@ -102,7 +102,7 @@ def test_a_burst_of_1000_puts_reloads_at_most_10_times(
 
 def test_min_reload_interval_0_reloads_on_every_change(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     watchers: list[Watcher],  # noqa: F811
 ) -> None:
@@ -125,7 +125,7 @@ def test_min_reload_interval_0_reloads_on_every_change(
 
 def test_exec_signals_its_child_at_most_10_times_for_1000_puts(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
 ) -> None:
     """`exec`'s signal to the child is a reload too: bounded in a storm, and the last one

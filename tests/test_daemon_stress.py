@@ -11,7 +11,7 @@ from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, tree, watchers  # noqa: F401  (fixtures)
+from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.etcd
 
@@ -33,7 +33,7 @@ def _progress(store: EtcdStore, key: str, tag: str) -> int:
 
 def test_a_flood_after_sigcont_reaches_the_file(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     etcd: str,
     watchers: list[Watcher],  # noqa: F811

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,11 +22,6 @@ from tests.helpers import ConfTree
 pytestmark = pytest.mark.etcd
 
 VHOST = "server {{ each.name }} {{ getv(each.key + '/host') }};\n"
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
 
 
 def vhosts(tree: ConfTree, template: str = VHOST, extra: str = "", name: str = "vhosts") -> None:

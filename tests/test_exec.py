@@ -39,11 +39,6 @@ while True:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
-@pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes stopped as an operator would: SIGTERM (forwarded to the child), then SIGKILL."""
     started: list[subprocess.Popen[str]] = []

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.etcd
 RELOAD = "cat {{ dest }} >> {log}; echo >> {log}; ! grep -q bad {{ dest }}"
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
 def render(confpy: Confpy, tree: ConfTree) -> subprocess.CompletedProcess[str]:
     return confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
 

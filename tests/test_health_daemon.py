@@ -12,7 +12,7 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, tree, watchers  # noqa: F401  (fixtures)
+from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
 from tests.test_daemon_reload import healthz
 
 pytestmark = pytest.mark.etcd
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.etcd
 
 def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     watchers: list[Watcher],  # noqa: F811
 ) -> None:
@@ -45,7 +45,7 @@ def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
 
 def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
     confpy: Confpy,
-    tree: ConfTree,  # noqa: F811
+    tree: ConfTree,
     store: EtcdStore,
     watchers: list[Watcher],  # noqa: F811
 ) -> None:
@@ -87,7 +87,7 @@ def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
     wait_for(lambda: read(dest) == "3" and healthz(port)[0] == 200, what="caught up again")
 
 
-def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:  # noqa: F811
+def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:
     """A watch that stops yielding, even progress notifications, is noticed."""
     from confpy.daemon import Daemon
     from confpy.daemon_options import WatchOptions

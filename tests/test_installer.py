@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -32,11 +31,6 @@ def install(
 ) -> Report:
     rendered = {r.name: c for r, c in zip(rs, contents, strict=True)}
     return apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(**options), atomic=atomic)
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
 
 
 def test_new_file_is_installed_with_default_mode(tree: ConfTree) -> None:

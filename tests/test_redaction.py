@@ -185,11 +185,6 @@ def _leaky_tree(tree: ConfTree) -> None:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
-@pytest.fixture
 def watchers() -> Iterator[list[Watcher]]:
     started: list[Watcher] = []
     yield started

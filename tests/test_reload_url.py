@@ -76,11 +76,6 @@ def server() -> Iterator[Server]:
     httpd.server_close()
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
 def app(tree: ConfTree, url: str, extra: str = "") -> Path:
     return tree.simple(
         "app", "v={{ getv('/app/v') }}\n", ["/app"], f'reload_url = "{url}"\n{extra}'

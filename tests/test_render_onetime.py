@@ -18,11 +18,6 @@ from tests.helpers import ConfTree, mode_of
 pytestmark = pytest.mark.etcd
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> ConfTree:
-    return ConfTree(tmp_path)
-
-
 def render(confpy: Confpy, tree: ConfTree, *extra: str) -> subprocess.CompletedProcess[str]:
     return confpy.run("render", "--onetime", "--confdir", str(tree.confdir), *extra)
 
