@@ -128,29 +128,24 @@ def apply(
     one outcome per resource, so callers (retries, health) see the resources they know.
     """
     p = each.plan(resources, snapshot, rendered, failures)
-    if p is None:
-        return _apply_files(
-            resources,
-            snapshot,
-            rendered,
-            failures,
-            options,
-            atomic=atomic,
-            notify=notify,
-            owed=owed,
-            limiter=limiter,
-        )
+    files, file_failures, file_owed = (
+        (resources, failures, owed)
+        if p is None
+        else (p.resources, {**failures, **p.failures}, each.owed_files(p, owed))
+    )
     report = _apply_files(
-        p.resources,
+        files,
         snapshot,
         rendered,
-        {**failures, **p.failures},
+        file_failures,
         options,
         atomic=atomic,
         notify=notify,
-        owed=each.owed_files(p, owed),
+        owed=file_owed,
         limiter=limiter,
     )
+    if p is None:
+        return report
     by_file = {o.resource.name: (o.status, o.error) for o in report.outcomes}
     problems = each.finish(p, by_file, noop=options.noop)
     return _fold(resources, report, problems)
