@@ -65,7 +65,7 @@ def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:
             break
         name = s[2:] if s[1] == "-" else s[1:]
         if not name or name[0] in "-=":
-            raise FlagError(f"bad flag syntax: {s}")
+            raise FlagError(f"bad flag syntax: {_shown(s)}")
         args.pop(0)
         value: str | None = None
         if "=" in name[1:]:
@@ -74,7 +74,7 @@ def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:
         if flag is None:
             if name in ("help", "h"):
                 raise HelpRequested
-            raise FlagError(f"flag provided but not defined: -{name}")
+            raise FlagError(f"flag provided but not defined: -{_shown(name)}")
         if flag.kind != "bool" and value is None:
             if not args:
                 raise FlagError(f"flag needs an argument: -{name}")
@@ -115,6 +115,11 @@ def usage(flags: Iterable[Flag], prog: str) -> str:
             text += f" (default {f.default})"
         lines.append(text)
     return "\n".join(lines) + "\n"
+
+
+def _shown(text: str) -> str:
+    """`text` as Go prints it, escaped when it holds control characters (one line, no ESC)."""
+    return text if text.isprintable() else go_quote(text)[1:-1]
 
 
 def go_quote(s: str) -> str:
