@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from confpy.datastore import DataStore
-from confpy.errors import ConfigError, RevisionCompactedError
+from confpy.errors import ConfigError, RevisionCompactedError, StoreUnavailableError
 from confpy.keys import matches_any
 from confpy.snapshot import Event, Snapshot, WatchBatch
 
@@ -76,14 +76,22 @@ class FileStore(DataStore):
             return self.revision
 
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
-        revision = self.refresh()
+        revision = self._read()
         values = self._history[revision]
         return Snapshot(revision, {k: v for k, v in values.items() if matches_any(patterns, k)})
 
     def get(self, key: str) -> tuple[bytes | None, int]:
-        revision = self.refresh()
+        revision = self._read()
         value = self._history[revision].get(key)
         return value, (revision if value is not None else 0)
+
+    def _read(self) -> int:
+        """`refresh()`, where a file that cannot be read now is the store not answering:
+        the daemon retries it (an editor's half-written save), as it retries etcd."""
+        try:
+            return self.refresh()
+        except ConfigError as e:
+            raise StoreUnavailableError(f"{self.source}: {e}") from None
 
     def watch(
         self, patterns: Sequence[str], start_revision: int, stop: threading.Event

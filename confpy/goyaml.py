@@ -82,13 +82,21 @@ def _loader() -> Any:
     return Loader
 
 
+MAX_NODES = 200_000
+"""Nodes one file may expand to: aliases of aliases (a "billion laughs") stop here."""
+
+
 class _Walker:
     def __init__(self, name: str, out: dict[str, str]) -> None:
         self.name, self.out = name, out
+        self.visited = 0
 
     def walk(self, node: Any, key: str, depth: int = 0) -> None:
         import yaml
 
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise self.error(f"expands to more than {MAX_NODES:,} nodes (aliases?)", node)
         if depth > 200:
             raise self.error("nested deeper than 200 levels", node)
         if isinstance(node, yaml.SequenceNode):

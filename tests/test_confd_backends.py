@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from confpy.envstore import EnvStore, key_of, variable_prefix
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, StoreUnavailableError
 from confpy.filestore import FileStore
 from confpy.goyaml import read_yaml
 from tests.confd_diff import CONFD, confd_available
@@ -276,3 +276,32 @@ def test_render_reaches_the_same_backends(tmp_path: Path, backend: str) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"/app/name=web\n")
+
+
+def test_a_yaml_alias_bomb_is_refused_not_expanded(tmp_path: Path) -> None:
+    """Nine levels of nine aliases (387 million keys) stop at MAX_NODES with one line."""
+    doc = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    with pytest.raises(ConfigError, match="more than 200,000 nodes"):
+        read_yaml(doc, "bomb.yaml")
+
+
+def test_a_half_written_file_is_unavailable_not_fatal(tmp_path: Path) -> None:
+    """A broken file makes a snapshot StoreUnavailableError (the daemon retries those, as
+    for etcd), and the watch delivers the next good edit."""
+    import threading
+
+    f = tmp_path / "d.yaml"
+    f.write_text("a: 1\n")
+    store = FileStore([f], poll_interval=0.01)
+    start = store.snapshot(["/"]).revision
+    stop = threading.Event()
+    stream = store.watch(["/"], start + 1, stop)
+    f.write_text("a: [\n")
+    with pytest.raises(StoreUnavailableError):
+        store.snapshot(["/"])
+    f.write_text("a: 2\n")
+    batch = next(stream)
+    stop.set()
+    assert [(e.key, e.value) for e in batch.events] == [("/a", b"2")]
