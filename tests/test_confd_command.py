@@ -254,3 +254,42 @@ def test_confpy_help_lists_the_confd_command() -> None:
         [sys.executable, "-m", "confpy", "--help"], capture_output=True, text=True, cwd=ROOT
     )
     assert "confd" in result.stdout
+
+
+@pytest.mark.parametrize("layout", ["no confdir", "empty conf.d"])
+def test_no_template_resources_is_a_warning_and_exit_0_as_in_confd(
+    tmp_path: Path, layout: str
+) -> None:
+    """confd warns ("does not exist", "Found no templates") and exits 0: so does confpy."""
+    confdir = tmp_path / "confdir"
+    if layout == "empty conf.d":
+        (confdir / "conf.d").mkdir(parents=True)
+    result = run_confpy_confd("-onetime", "-backend", "env", "-confdir", str(confdir))
+    assert result.returncode == 0, result.stderr
+    assert "no template resources" in result.stderr
+
+
+def test_noop_prints_the_change_and_writes_nothing(tmp_path: Path) -> None:
+    """-onetime -noop: a diff on stdout, the destination untouched."""
+    out = tmp_path / "out"
+    confdir = make_confdir(tmp_path / "confdir", out, "plain.tmpl")
+    (confdir / "templates" / "plain.tmpl").write_text('name={{getv "/app/name"}}\n')
+    env = confd_env() | {"APP_NAME": "web"}
+    result = run_confpy_confd("-onetime", "-noop", "-backend", "env", "-confdir", str(confdir),
+                              env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "+name=web" in result.stdout
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv", [["-watch", "-noop"], ["-noop"], ["-interval", "0"], ["-interval=-5"]]
+)
+def test_modes_confpy_confd_cannot_run_are_refused_in_one_line(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """-noop outside -onetime and a polling interval below 1: exit 1, one error line."""
+    confdir = make_confdir(tmp_path / "confdir", tmp_path / "out")
+    result = run_confpy_confd(*argv, "-backend", "env", "-confdir", str(confdir))
+    assert result.returncode == 1
+    assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1

@@ -128,13 +128,18 @@ def run(config: ConfdConfig, extra_args: Sequence[str] = ()) -> int:
             "backend etcd: confd's etcd (v2 API) backend is served through etcd's v3 API, "
             "as confd master does; the keys are etcd v3 keys"
         )
-    if not settings.confdir.exists():
-        # confd: "Cannot load template resources: confdir '...' does not exist", exit 0.
-        logger.warning(
-            "confdir does not exist: no template resources", confdir=str(settings.confdir)
-        )
+    if not settings.confdir.exists() or _no_resources(settings.confdir):
+        # confd: "Cannot load template resources: confdir '...' does not exist" or "Found
+        # no templates", and exit 0: a container may start before its config is mounted.
+        logger.warning("no template resources", confdir=str(settings.confdir))
         return EXIT_OK
     return _render(config, settings, open_store(config, backend, settings))
+
+
+def _no_resources(confdir: Path) -> bool:
+    """conf.d is a directory without a `*toml` file anywhere below it (confd's lookup)."""
+    confd = confdir / "conf.d"
+    return confd.is_dir() and not any(p.is_file() for p in confd.rglob("*toml"))
 
 
 def _render(config: ConfdConfig, settings: Settings, store: Store) -> int:
