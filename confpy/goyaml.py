@@ -50,6 +50,8 @@ def read_yaml(text: str, name: str) -> dict[str, str]:
         raise ConfigError(f"invalid YAML: {e.problem or e.context}", file=name, line=line) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {type(e).__name__}", file=name) from None
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=name) from None
     out: dict[str, str] = {}
     if node is None:
         return out

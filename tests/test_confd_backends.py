@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from confpy.envstore import EnvStore, key_of, variable_prefix
 from confpy.errors import ConfigError, StoreUnavailableError
@@ -305,3 +307,51 @@ def test_a_half_written_file_is_unavailable_not_fatal(tmp_path: Path) -> None:
     batch = next(stream)
     stop.set()
     assert [(e.key, e.value) for e in batch.events] == [("/a", b"2")]
+
+
+HOSTILE_YAML = """\
+app:
+  "a;touch${IFS}PWNED;b": "$(touch PWNED2)"
+  "-rf": "--help"
+  "../x": up
+  esc: "\\e[31mred\\e[0m"
+  multi: "line1\\nline2"
+  unicode: "héllo ✓"
+  key: |
+    -----BEGIN PRIVATE KEY-----
+    MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA
+    -----END PRIVATE KEY-----
+"""
+
+
+@needs_confd
+def test_hostile_key_names_and_values_render_as_confd_and_run_nothing(tmp_path: Path) -> None:
+    """Shell metacharacters, `-rf`, `../x`, ESC, newlines, a private key: the same bytes as
+    confd, and no command interprets any of them (no PWNED file appears)."""
+    data = tmp_path / "data.yaml"
+    data.write_text(HOSTILE_YAML)
+    confd, confpy = render_both(tmp_path, ["-backend", "file", "-file", str(data)], confd_env())
+    assert b"/app/-rf=--help" in confd and b"BEGIN PRIVATE KEY" in confd
+    assert confpy == confd
+    assert not list(tmp_path.rglob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
+
+
+@given(
+    st.one_of(st.text(max_size=200), st.text(alphabet="ab:-[]{}&*!|>\"' \n#0.yn~,?<x", max_size=80))
+)
+@settings(max_examples=1000, deadline=None)
+def test_any_yaml_text_gives_keys_or_one_config_error(text: str) -> None:
+    """Whatever a -file holds: string keys and values, or one ConfigError line."""
+    try:
+        keys = read_yaml(text, "f.yaml")
+    except ConfigError as e:
+        assert "\n" not in str(e)
+        return
+    assert all(k.startswith("/") and isinstance(v, str) for k, v in keys.items())
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 5000, "a: &a [*a]", "a: &a {b: *a}"])
+def test_deep_or_self_referencing_yaml_is_one_error(text: str) -> None:
+    """Deep nesting and recursive aliases stop with a ConfigError, not a RecursionError."""
+    with pytest.raises(ConfigError, match="nested"):
+        read_yaml(text, "f.yaml")

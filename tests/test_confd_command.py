@@ -293,3 +293,16 @@ def test_modes_confpy_confd_cannot_run_are_refused_in_one_line(
     result = run_confpy_confd(*argv, "-backend", "env", "-confdir", str(confdir))
     assert result.returncode == 1
     assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1
+
+
+@needs_confd
+def test_backend_etcd_is_served_through_v3_and_says_so_once(
+    keys: EtcdStore, etcd: str, tmp_path: Path
+) -> None:
+    """confd's default backend `etcd` (the v2 API, gone from etcd): read through v3, as confd
+    master does, with one log line saying so."""
+    confd, confpy = both(tmp_path, ["-onetime", "-node", etcd, "-confdir", "{confdir}"])
+    assert confd is not None and confpy == confd
+    result = run_confpy_confd("-onetime", "-backend", "etcd", "-node", etcd, "-confdir",
+                              str(tmp_path / "confdir-confpy"))  # fmt: skip
+    assert result.stderr.count("v3 API") == 1
