@@ -11,7 +11,7 @@ reads them (`0x10`, `0o17`, `017`, `1_000`). Pure: nothing here prints or exits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from confpy.errors import ConfigError
@@ -44,9 +44,7 @@ class Flag:
 class Parsed:
     values: dict[str, Value]
     """Every flag's value: the default unless the command line set it."""
-    given: frozenset[str]
-    """The flags the command line named (Go's `flag.Visit`)."""
-    args: tuple[str, ...] = field(default=())
+    args: tuple[str, ...] = ()
     """What follows the flags."""
 
 
@@ -54,7 +52,6 @@ def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:
     """Parse `argv` as Go's `FlagSet.Parse` does; raise FlagError with Go's message."""
     formal = {f.name: f for f in flags}
     values: dict[str, Value] = {n: f.default for n, f in formal.items()}
-    given: set[str] = set()
     args = list(argv)
     while args:
         s = args[0]
@@ -80,8 +77,7 @@ def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:
                 raise FlagError(f"flag needs an argument: -{name}")
             value = args.pop(0)
         values[name] = _set(flag, values[name], value)
-        given.add(name)
-    return Parsed(values, frozenset(given), tuple(args))
+    return Parsed(values, tuple(args))
 
 
 def _set(flag: Flag, old: Value, value: str | None) -> Value:

@@ -90,11 +90,6 @@ def test_a_lone_dash_ends_the_flags() -> None:
     assert parse(SMALL, ["-", "-onetime"]).args == ("-", "-onetime")
 
 
-def test_given_names_the_flags_the_command_line_set() -> None:
-    """Go's flag.Visit: set flags only, even when set to the default."""
-    assert parse(SMALL, ["-interval", "600", "-onetime"]).given == {"interval", "onetime"}
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
