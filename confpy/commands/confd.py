@@ -20,6 +20,7 @@ from confpy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, ConfpyE
 
 if TYPE_CHECKING:
     from confpy.confd_config import ConfdConfig
+    from confpy.daemon_options import WatchOptions
     from confpy.settings import Endpoint, Settings
     from confpy.snapshot import Store
 
@@ -133,7 +134,8 @@ def run(config: ConfdConfig, extra_args: Sequence[str] = ()) -> int:
         # no templates", and exit 0: a container may start before its config is mounted.
         logger.warning("no template resources", confdir=str(settings.confdir))
         return EXIT_OK
-    return _render(config, settings, open_store(config, backend, settings))
+    mode = _mode(config)
+    return _render(config, settings, open_store(config, backend, settings), mode)
 
 
 def _no_resources(confdir: Path) -> bool:
@@ -142,35 +144,42 @@ def _no_resources(confdir: Path) -> bool:
     return confd.is_dir() and not any(p.is_file() for p in confd.rglob("*toml"))
 
 
-def _render(config: ConfdConfig, settings: Settings, store: Store) -> int:
-    """-onetime, -watch or (neither) -interval polling, on `store`."""
-    from confpy.commands.render import report_exit, watch_daemon
+def _mode(config: ConfdConfig) -> WatchOptions:
+    """How to run: once (-onetime, which uses only the render options), watching (-watch),
+    or polling every -interval seconds (confd's default)."""
     from confpy.daemon_options import WatchOptions
-    from confpy.runner import RenderOptions, load_config
+    from confpy.runner import RenderOptions
 
     options = RenderOptions(
         noop=config.on("noop"),
         sync_only=config.on("sync-only"),
         keep_stage_file=config.on("keep-stage-file"),
     )
+    if config.on("onetime"):
+        return WatchOptions(render=options)
+    if options.noop:
+        raise ConfigError("-noop works with -onetime only in confpy confd")
+    if config.on("watch"):
+        return WatchOptions(render=options)
+    if config.interval < 1:
+        raise ConfigError(f"-interval {config.interval}: must be at least 1 (seconds)")
+    return WatchOptions(render=options, interval=float(config.interval))
+
+
+def _render(config: ConfdConfig, settings: Settings, store: Store, mode: WatchOptions) -> int:
+    """-onetime, -watch or (neither) polling every -interval, on `store`."""
+    from confpy.commands.render import report_exit, watch_daemon
+    from confpy.runner import load_config
+
     try:
         loaded = load_config(settings.confdir, settings.prefix)
         if config.on("onetime"):
             from confpy.onetime import run_onetime
 
-            return report_exit(run_onetime(loaded, store, options))
-    except BaseException:
+            return report_exit(run_onetime(loaded, store, mode.render))
+        return watch_daemon(settings, loaded, mode, store)
+    finally:
         store.close()
-        raise
-    if options.noop:
-        store.close()
-        raise ConfigError("-noop works with -onetime only in confpy confd")
-    watch = config.on("watch")
-    if not watch and config.interval < 1:
-        store.close()
-        raise ConfigError(f"-interval {config.interval}: must be at least 1 (seconds)")
-    interval = None if watch else float(config.interval)
-    return watch_daemon(settings, loaded, WatchOptions(render=options, interval=interval), store)
 
 
 def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
@@ -184,6 +193,12 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     username = password = None
     if config.on("basic-auth") and config.text("username"):
         username, password = config.text("username"), config.text("password")
+    elif config.text("username") and backend.startswith("etcd"):
+        from confpy.log import get_logger
+
+        get_logger("confpy.confd").warning(
+            "-username is used with -basic-auth only, as in confd: not logging in"
+        )
     return Settings(
         endpoints=_endpoints(config, backend, tls=bool(ca or cert)),
         confdir=Path(config.text("confdir")),
