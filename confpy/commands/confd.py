@@ -99,10 +99,11 @@ def version_line() -> str:
 
 
 def run(config: ConfdConfig, extra_args: Sequence[str] = ()) -> int:
-    from confpy import log
+    from confpy import log, template_cache
 
     level = _log_level(config.text("log-level"))
     log.configure(level, _log_format())
+    template_cache.configure()  # as `render` does: compiled templates reused across runs
     logger = log.get_logger("confpy.confd")
     for warning in config.warnings:
         logger.warning(warning)
