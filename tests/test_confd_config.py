@@ -152,3 +152,29 @@ def test_confd_help_and_version_load_no_network_or_template_engine(tmp_path: Pat
     for flag in ("-help", "-version"):
         modules = loaded_modules(Confpy(None), tmp_path, "confd", flag)
         assert not present(modules, _NETWORK | {"jinja2", "confpy.gotemplate.engine", "yaml"})
+
+
+def test_srv_records_give_the_nodes_with_the_scheme_for_etcd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-srv-domain example.com: `_etcd._tcp.example.com.` looked up, nodes `http://host:port`
+    (the scheme for `etcd` only, as confd)."""
+    import dns.resolver
+
+    asked: list[str] = []
+
+    class Record:
+        def __init__(self, target: str, port: int) -> None:
+            self.target, self.port = target, port
+
+    def resolve(name: str, kind: str) -> list[Record]:
+        asked.append(f"{name} {kind}")
+        return [Record("etcd-1.example.com.", 2379), Record("etcd-2.example.com.", 4001)]
+
+    monkeypatch.setattr(dns.resolver, "resolve", resolve)
+    expected = ["http://etcd-1.example.com:2379", "http://etcd-2.example.com:4001"]
+    for backend in ("etcd", "etcdv3"):
+        c = config(tmp_path, None, "-backend", backend, "-srv-domain", "example.com")
+        settings = confd_command.confd_settings(c, backend, "info")
+        assert [str(e) for e in settings.endpoints] == expected
+    assert asked == ["_etcd._tcp.example.com. SRV", "_etcdv3._tcp.example.com. SRV"]

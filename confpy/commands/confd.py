@@ -233,6 +233,14 @@ def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoin
             out.append(parse_endpoint(url, source="-node"))
         except ConfigError:
             raise ConfigError(f"-node: not an etcd URL: {redact_url(node)}") from None
+        if redact_url(node) != node:
+            from confpy.log import get_logger
+
+            get_logger("confpy.confd").warning(
+                "-node: the user and password in a node URL are not used; "
+                "give -basic-auth -username -password",
+                node=redact_url(node),
+            )
     if not out:
         raise ConfigError("-node: no etcd node given")
     return tuple(out)
