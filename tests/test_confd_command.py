@@ -306,3 +306,13 @@ def test_backend_etcd_is_served_through_v3_and_says_so_once(
     result = run_confpy_confd("-onetime", "-backend", "etcd", "-node", etcd, "-confdir",
                               str(tmp_path / "confdir-confpy"))  # fmt: skip
     assert result.stderr.count("v3 API") == 1
+
+
+def test_a_node_url_with_a_password_is_never_printed_even_when_it_parses(tmp_path: Path) -> None:
+    """http://admin:PW@127.0.0.1:1: a warning (redacted), then etcd unreachable: no PW."""
+    confdir = make_confdir(tmp_path / "confdir", tmp_path / "out")
+    result = run_confpy_confd("-onetime", "-backend", "etcdv3", "-node",
+                              "http://admin:s3cret-pw@127.0.0.1:1", "-confdir", str(confdir))  # fmt: skip
+    assert result.returncode == 1
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "admin:***@127.0.0.1:1" in result.stderr
