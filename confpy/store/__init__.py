@@ -13,10 +13,11 @@ started threads of its own; the JSON gateway is served by etcd 3.4 and 3.5 on th
 from __future__ import annotations
 
 import base64
+import functools
 import threading
 from binascii import a2b_base64
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from confpy.errors import ConflictError, StoreError
 from confpy.keys import key_matches
@@ -24,13 +25,14 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._http import Transport, translate
+from confpy.store._wire import Limits
 
 log = get_logger("confpy.store")
 
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
 
-__all__ = ["EtcdStore", "prefix_end"]
+__all__ = ["EtcdStore", "Limits", "prefix_end"]
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -53,13 +55,32 @@ def unb64(text: str | None) -> bytes:
     return a2b_base64(text) if text else b""
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _answers(what: str) -> Callable[[_F], _F]:
+    """Read etcd's reply inside `translate`: a reply whose content lies is a confpy error."""
+
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            with translate(what):
+                return method(*args, **kwargs)
+
+        return cast(_F, translated)
+
+    return wrap
+
+
 class EtcdStore:
     """A `Store` on an etcd v3 cluster, connecting lazily and failing over between endpoints."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, settings: Settings, *, timeout: float = 5.0, limits: Limits | None = None
+    ) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._transport = Transport(settings, timeout)
+        self._transport = Transport(settings, timeout, limits)
         # Set once etcd refuses to watch the whole span for lack of permission.
         self.split_watch = False
         # A healthy watch yields at least this often (seconds); see `watch`.
@@ -90,11 +111,13 @@ class EtcdStore:
 
     # -- reads ------------------------------------------------------------------------------
 
+    @_answers("status")
     def current_revision(self) -> int:
         """etcd's revision now (the member's status: any authenticated user may ask)."""
         reply = self._rpc("status", "/maintenance/status", {})
         return int(reply["header"]["revision"])
 
+    @_answers("snapshot read")
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
         """Every key matching `patterns`, read in transactions pinned to one revision."""
         ranges: list[tuple[bytes, bytes | None]] = []
@@ -134,6 +157,7 @@ class EtcdStore:
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
         return revision, replies
 
+    @_answers("get")
     def get(self, key: str) -> tuple[bytes | None, int]:
         reply = self._rpc("get", "/kv/range", {"key": b64(key.encode())})
         kvs = reply.get("kvs")
@@ -143,6 +167,7 @@ class EtcdStore:
 
     # -- writes -----------------------------------------------------------------------------
 
+    @_answers("put")
     def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
         body: dict[str, Any] = {"key": b64(key.encode()), "value": b64(value)}
         if lease:
@@ -150,10 +175,12 @@ class EtcdStore:
         reply = self._rpc("put", "/kv/put", body, idempotent=False)
         return int(reply["header"]["revision"])
 
+    @_answers("delete")
     def delete(self, key: str) -> int:
         reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())}, idempotent=False)
         return int(reply["header"]["revision"])
 
+    @_answers("transaction")
     def put_atomic(
         self,
         values: Mapping[str, bytes],
@@ -180,10 +207,12 @@ class EtcdStore:
 
     # -- leases -----------------------------------------------------------------------------
 
+    @_answers("lease grant")
     def grant_lease(self, ttl: int) -> int:
         reply = self._rpc("lease grant", "/lease/grant", {"TTL": str(ttl)}, idempotent=False)
         return int(reply["ID"])
 
+    @_answers("lease keep-alive")
     def keep_alive(self, lease_id: int) -> int:
         """Refresh a lease once; return its remaining TTL in seconds (0: it has expired)."""
         reply = self._rpc("lease keep-alive", "/lease/keepalive", {"ID": str(lease_id)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from confpy.errors import (
 )
 from confpy.log import get_logger
 from confpy.settings import Endpoint, Settings
-from confpy.store._wire import Connection, Unreachable, parse_json
+from confpy.store._wire import Connection, Limits, TooLarge, Unreachable, parse_json
 
 if TYPE_CHECKING:
     import ssl
@@ -33,6 +34,8 @@ log = get_logger("confpy.store")
 
 # A failed endpoint is tried again after this long (unless every endpoint has failed).
 RETRY_FAILED_AFTER = 1.0
+# Replies that carry keys and values get the generous range limit.
+_RANGE_PATHS = frozenset({"/kv/range", "/kv/txn"})
 # gRPC status codes in the gateway's error replies.
 _CANCELLED, _INVALID_ARGUMENT, _DEADLINE, _NOT_FOUND, _PERMISSION = 1, 3, 4, 5, 7
 _FAILED_PRECONDITION, _OUT_OF_RANGE, _UNAVAILABLE, _UNAUTHENTICATED = 9, 11, 14, 16
@@ -55,6 +58,10 @@ def translate(what: str) -> Iterator[None]:
         yield
     except Unreachable as e:
         raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
+    except Cancelled as e:
+        raise StoreUnavailableError(f"{what} cancelled: {e}") from e
+    except TooLarge as e:
+        raise StoreError(f"etcd's answer to {what} refused: {e}") from e
     except EtcdReply as e:
         message = e.message
         if e.code == _OUT_OF_RANGE and "compacted" in message:
@@ -77,6 +84,11 @@ def translate(what: str) -> Iterator[None]:
     except (OSError, ValueError) as e:
         # What escaped the transport's own handling (a TLS file that went away, say).
         raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        # A reply in etcd's format whose content is not etcd's (a lying or broken endpoint).
+        raise StoreUnavailableError(
+            f"etcd's reply to {what} is malformed ({type(e).__name__})"
+        ) from e
 
 
 def reply_error(data: Any) -> EtcdReply:
@@ -93,9 +105,13 @@ def reply_error(data: Any) -> EtcdReply:
 class Transport:
     """Requests to the gateway with failover between endpoints and a login token per endpoint."""
 
-    def __init__(self, settings: Settings, timeout: float) -> None:
+    def __init__(self, settings: Settings, timeout: float, limits: Limits | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.limits = limits or Limits()
+        self._inflight: set[Connection] = set()
+        self._closed = False
+        self._local = threading.local()
         self.endpoints = settings.endpoints
         self._lock = threading.Lock()
         self._current = 0
@@ -162,13 +178,21 @@ class Transport:
         self._tls = context
         return context
 
-    def _connection(self, index: int) -> Connection:
+    def _connection(self, index: int, deadline: float) -> Connection:
+        """An idle connection to endpoint `index` that is still in step, or a new one."""
         with self._lock:
-            idle = self._idle.get(index)
-            if idle:
-                return idle.pop()
+            idle = self._idle.get(index, [])
+            while idle:
+                conn = idle.pop()
+                if conn.idle_ok():
+                    return conn
+                conn.close()  # closed by the endpoint, or bytes nobody asked for: never read
+        return self._connect(index, deadline)
+
+    def _connect(self, index: int, deadline: float) -> Connection:
         endpoint = self.endpoints[index]
-        return Connection(endpoint, self.tls_context() if endpoint.secure else None, self.timeout)
+        _say_proxy_ignored(endpoint)
+        return Connection(endpoint, self.tls_context() if endpoint.secure else None, deadline)
 
     def _release(self, index: int, conn: Connection) -> None:
         if not conn.reusable:
@@ -178,12 +202,49 @@ class Transport:
             self._idle.setdefault(index, []).append(conn)
 
     def close(self) -> None:
+        """Close every connection, ending exchanges in flight at once; no new ones start."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, {}
+            inflight, self._inflight = list(self._inflight), set()
             self._tokens.clear()
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+        for conn in inflight:
+            conn.cancel()
+
+    @contextlib.contextmanager
+    def scope(self, scope: Scope) -> Iterator[None]:
+        """Exchanges this thread starts inside are cancelled with `scope`."""
+        self._local.scope = scope
+        try:
+            yield
+        finally:
+            self._local.scope = None
+
+    @contextlib.contextmanager
+    def _cancellable(self, conn: Connection) -> Iterator[None]:
+        """While inside, `close()` and the thread's `Scope` can cancel `conn`'s exchange."""
+        scope: Scope | None = getattr(self._local, "scope", None)
+        with self._lock:
+            if self._closed:
+                conn.close()
+                raise Cancelled("the store is closed")
+            self._inflight.add(conn)
+        try:
+            if scope is not None:
+                scope.add(conn)
+            yield
+        except (Unreachable, TooLarge) as e:
+            if conn.cancelled:
+                raise Cancelled("stopped") from e
+            raise
+        finally:
+            with self._lock:
+                self._inflight.discard(conn)
+            if scope is not None:
+                scope.discard(conn)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -198,14 +259,17 @@ class Transport:
         """POST `body` to `/v3{path}`; the reply's first JSON object.
 
         An endpoint that cannot have acted on the request (refused, not etcd) is skipped at
-        once; one that may have, only for idempotent requests. Raises `Unreachable` when no
-        endpoint answered, `EtcdReply` for etcd's own error replies.
+        once; one that may have, only for idempotent requests. Each endpoint gets one
+        deadline of `timeout` for the whole exchange. Raises `Unreachable` when no endpoint
+        answered, `EtcdReply` for etcd's own error replies, `TooLarge` for a reply over its
+        limit.
         """
         payload = json.dumps(body).encode()
         failures: list[Unreachable] = []
         for index in self._order():
+            deadline = time.monotonic() + (timeout or self.timeout)
             try:
-                reply = self._call_one(index, path, payload, timeout or self.timeout)
+                reply = self._call_one(index, path, payload, deadline, idempotent)
             except Unreachable as e:
                 self._failed(index)
                 failures.append(e)
@@ -223,10 +287,12 @@ class Transport:
             return reply
         raise _all_failed(failures)
 
-    def _call_one(self, index: int, path: str, payload: bytes, timeout: float) -> dict[str, Any]:
-        headers = self._auth_headers(index)
+    def _call_one(
+        self, index: int, path: str, payload: bytes, deadline: float, idempotent: bool
+    ) -> dict[str, Any]:
+        headers = self._auth_headers(index, deadline)
         try:
-            return self._exchange(index, path, payload, headers, timeout)
+            return self._exchange(index, path, payload, headers, deadline, idempotent)
         except EtcdReply as e:
             if e.code != _UNAUTHENTICATED or "invalid auth token" not in e.message:
                 raise
@@ -237,37 +303,64 @@ class Transport:
         with self._lock:
             self._tokens.pop(index, None)
         log.info("etcd auth token expired, logging in again", endpoint=str(self.endpoints[index]))
-        return self._exchange(index, path, payload, self._auth_headers(index), timeout)
+        headers = self._auth_headers(index, deadline)
+        return self._exchange(index, path, payload, headers, deadline, idempotent)
 
     def _exchange(
-        self, index: int, path: str, payload: bytes, headers: dict[str, str], timeout: float
+        self,
+        index: int,
+        path: str,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        idempotent: bool,
     ) -> dict[str, Any]:
-        conn = self._connection(index)
-        pooled = conn.used
+        conn = self._connection(index, deadline)
         try:
-            try:
-                conn.send("/v3" + path, payload, headers)
-                status, head = conn.read_head(timeout)
-            except Unreachable as e:
-                if not pooled or not isinstance(e.__cause__, ConnectionError):
-                    raise
-                # The endpoint had closed this idle connection (reset, not a timeout): once
-                # more on a new one.
-                conn.close()
-                conn = Connection(conn.endpoint, conn.tls, timeout)
-                conn.send("/v3" + path, payload, headers)
-                status, head = conn.read_head(timeout)
-            raw = conn.read_body(head, timeout)
-            data = parse_json(conn.endpoint, raw, status)
+            with self._cancellable(conn):
+                status, _, raw = self._ask_and_read(
+                    conn, index, path, payload, headers, deadline, idempotent
+                )
+            data = parse_json(conn.endpoint, raw, status, fresh=not conn.used)
         except BaseException:
             conn.close()  # midway through an exchange: never reused, never left open
             raise
+        fresh = not conn.used
         conn.used = True
         self._release(index, conn)
+        return self._answer(conn, status, data, fresh)
+
+    def _ask_and_read(
+        self,
+        conn: Connection,
+        index: int,
+        path: str,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        idempotent: bool,
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            conn.send("/v3" + path, payload, headers, deadline)
+            status, head = conn.read_head(deadline)
+        except Unreachable as e:
+            reset = isinstance(e.__cause__, ConnectionError)
+            if not conn.used or conn.cancelled or not (e.unsent or (idempotent and reset)):
+                raise
+            # The endpoint had closed this idle connection just as we used it: once more on
+            # a new one, if etcd cannot have acted on the request or it may run twice.
+            conn.reopen(deadline)
+            conn.send("/v3" + path, payload, headers, deadline)
+            status, head = conn.read_head(deadline)
+        limit, kind = self._limit(path, status)
+        return status, head, conn.read_body(head, deadline, limit, kind)
+
+    @staticmethod
+    def _answer(conn: Connection, status: int, data: dict[str, Any], fresh: bool) -> dict[str, Any]:
         if status != 200:
             if not _etcd_shaped(data):
                 raise Unreachable(
-                    conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
+                    conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=fresh
                 )
             raise reply_error(data)
         if "result" in data and "header" not in data:
@@ -276,11 +369,21 @@ class Transport:
             raise reply_error(data)
         if "header" not in data:
             raise Unreachable(
-                conn.endpoint, "answered without etcd's reply header (not etcd?)", unsent=True
+                conn.endpoint, "answered without etcd's reply header (not etcd?)", unsent=fresh
             )
         return data
 
-    def _auth_headers(self, index: int) -> dict[str, str]:
+    def _limit(self, path: str, status: int) -> tuple[int, str]:
+        """The size limit of a reply to `path` (see `Limits`), and its kind's name."""
+        if status != 200:
+            return self.limits.error, "an error reply"
+        if path in _RANGE_PATHS:
+            return self.limits.range, "a range reply"
+        if path == "/watch":
+            return self.limits.event, "a watch event"
+        return self.limits.small, "a reply"
+
+    def _auth_headers(self, index: int, deadline: float) -> dict[str, str]:
         s = self.settings
         if not s.username:
             return {}
@@ -289,7 +392,7 @@ class Transport:
         if token is None:
             payload = json.dumps({"name": s.username, "password": s.password or ""}).encode()
             try:
-                reply = self._exchange(index, "/auth/authenticate", payload, {}, self.timeout)
+                reply = self._exchange(index, "/auth/authenticate", payload, {}, deadline, True)
             except EtcdReply as e:
                 if e.code == _FAILED_PRECONDITION and "not enabled" in e.message:
                     return {}  # auth is off on this cluster: no token needed
@@ -306,30 +409,32 @@ class Transport:
         """
         failures: list[Unreachable] = []
         for index in self._order():
+            deadline = time.monotonic() + timeout
             try:
-                headers = self._auth_headers(index)
+                headers = self._auth_headers(index, deadline)
                 # A member that loses its leader cancels the watch instead of going quiet.
                 headers["Grpc-Metadata-Hasleader"] = "true"
-                conn = Connection(
-                    self.endpoints[index],
-                    self.tls_context() if self.endpoints[index].secure else None,
-                    timeout,
-                )
-                conn.send("/v3" + path, body, headers)
-                status, head = conn.read_head(timeout)
-                if status != 200:
-                    data = parse_json(conn.endpoint, conn.read_body(head, timeout), status)
+                conn = self._connect(index, deadline)
+                try:
+                    with self._cancellable(conn):
+                        conn.send("/v3" + path, body, headers, deadline)
+                        status, head = conn.read_head(deadline)
+                    if status != 200:
+                        limit, kind = self._limit(path, status)
+                        raw = conn.read_body(head, deadline, limit, kind)
+                        data = parse_json(conn.endpoint, raw, status)
+                        if not _etcd_shaped(data):
+                            raise Unreachable(
+                                conn.endpoint,
+                                f"answered HTTP {status}, not as etcd does",
+                                unsent=True,
+                            )
+                        raise reply_error(data)
+                    if head.get("transfer-encoding", "").lower() != "chunked":
+                        raise Unreachable(conn.endpoint, "not an etcd watch stream", unsent=True)
+                except BaseException:
                     conn.close()
-                    if not _etcd_shaped(data):
-                        raise Unreachable(
-                            conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
-                        )
-                    raise reply_error(data)
-                if head.get("transfer-encoding", "").lower() != "chunked":
-                    conn.close()
-                    raise Unreachable(
-                        self.endpoints[index], "not an etcd watch stream", unsent=True
-                    )
+                    raise
             except Unreachable as e:
                 self._failed(index)
                 failures.append(e)
@@ -355,6 +460,67 @@ class Transport:
         for i, ep in enumerate(self.endpoints):
             if ep == endpoint:
                 self._failed(i)
+
+
+class Cancelled(Exception):
+    """An exchange was cancelled: the store closed, or its caller stopping."""
+
+
+class Scope:
+    """The connections one caller (a watch) has open, all cancelled at once by `cancel()`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: set[Connection] = set()
+        self.cancelled = False
+
+    def add(self, conn: Connection) -> None:
+        with self._lock:
+            if not self.cancelled:
+                self._conns.add(conn)
+                return
+        conn.cancel()
+        raise Cancelled("stopped")
+
+    def discard(self, conn: Connection) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            conn.cancel()
+
+
+_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+_proxy_said = threading.Event()
+
+
+def _say_proxy_ignored(endpoint: Endpoint) -> None:
+    """Say once per process that a proxy variable is set and not used (see operations.md)."""
+    if _proxy_said.is_set():
+        return
+    env = {k.lower(): v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES}
+    names = sorted(k for k, v in env.items() if v)
+    if names and not _no_proxy(endpoint.host):
+        _proxy_said.set()
+        log.warning(
+            "a proxy variable is set; confpy connects to etcd directly and ignores it",
+            variables=[n.upper() for n in names],
+            endpoint=str(endpoint),
+        )
+
+
+def _no_proxy(host: str) -> bool:
+    """True if NO_PROXY names `host` (then no proxy would apply to it anyway)."""
+    listed = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    for entry in (e.strip().lower() for e in listed.split(",")):
+        name = entry.removeprefix(".")
+        if entry == "*" or (name and (host.lower() == name or host.lower().endswith("." + name))):
+            return True
+    return False
 
 
 def _all_failed(failures: list[Unreachable]) -> Unreachable:

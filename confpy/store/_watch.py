@@ -44,7 +44,7 @@ from confpy.errors import (
 from confpy.keys import key_matches, watch_ranges
 from confpy.snapshot import Event, WatchBatch
 from confpy.store._http import EtcdReply, reply_error, translate
-from confpy.store._wire import Connection, Unreachable, parse_json
+from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
 
 if TYPE_CHECKING:
     from confpy.store import EtcdStore
@@ -192,6 +192,7 @@ class _Stream:
         held_revision = 0
         first_at = last_at = 0.0
         interval = self.store.progress_interval
+        limit = self.store._transport.limits.event
         silent_since = time.monotonic()
         with translate("watch"):
             try:
@@ -201,7 +202,7 @@ class _Stream:
                     if held:
                         deadline = min(deadline, last_at + SETTLE, first_at + SETTLE_MAX)
                     try:
-                        result = read_message(conn, pending, max(0.0, deadline - now))
+                        result = read_message(conn, pending, deadline, limit)
                     except TimeoutError:
                         if held:
                             yield WatchBatch(held_revision, tuple(held))
@@ -234,6 +235,10 @@ class _Stream:
                     return
                 self.store._transport.endpoint_failed(conn.endpoint)
                 raise
+            except TooLarge as e:
+                # Reading the stream again would meet the same message: a full snapshot
+                # (bounded by the range limit) bridges it instead.
+                raise WatchGapError(f"watch event refused: {e}; reading a full snapshot") from e
             except EtcdReply as e:
                 if "invalid auth token" in e.message:
                     self.store._transport.forget_token(conn.endpoint)
@@ -262,16 +267,18 @@ def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> i
     return int(result["header"]["revision"])
 
 
-def read_message(conn: Connection, pending: bytearray, timeout: float | None) -> dict[str, Any]:
-    """The next JSON message of a watch stream; TimeoutError when none came in `timeout`.
+def read_message(
+    conn: Connection, pending: bytearray, deadline: float | None, limit: int
+) -> dict[str, Any]:
+    """The next JSON message of a watch stream; TimeoutError when none came by `deadline`.
 
-    The gateway ends each message with a newline; chunks need not align with messages.
+    The gateway ends each message with a newline; chunks need not align with messages. A
+    message dripped a byte at a time still ends at `deadline`: silence is the absence of
+    whole messages, not of bytes. One message may have at most `limit` bytes (`TooLarge`).
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
     while (end := pending.find(b"\n")) < 0:
-        remaining = None if deadline is None else deadline - time.monotonic()
         try:
-            chunk = conn.next_chunk(remaining)
+            chunk = conn.next_chunk(deadline, limit, "a watch event", have=len(pending))
         except TimeoutError:
             raise
         except (OSError, ValueError) as e:
@@ -279,9 +286,11 @@ def read_message(conn: Connection, pending: bytearray, timeout: float | None) ->
         if not chunk:
             raise Unreachable(conn.endpoint, "etcd closed the watch stream", unsent=False)
         pending += chunk
+        if len(pending) > limit:
+            raise TooLarge(conn.endpoint, "/v3/watch", limit, "a watch event")
     line = bytes(pending[:end])
     del pending[: end + 1]
-    data = parse_json(conn.endpoint, line, 200)
+    data = parse_json(conn.endpoint, line, 200, fresh=False)
     if "error" in data:
         raise reply_error(data)
     result = data.get("result")
