@@ -12,19 +12,21 @@ started threads of its own; the JSON gateway is served by etcd 3.4 and 3.5 on th
 
 from __future__ import annotations
 
-import base64
 import functools
 import threading
 from binascii import a2b_base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from confpy.errors import ConflictError, StoreError
+from confpy.errors import ConflictError
 from confpy.keys import key_matches
 from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
-from confpy.store._http import Transport, translate
+from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._errors import EtcdReply, Kind, translate
+from confpy.store._http import Transport
+from confpy.store._watch import CHECK_JITTER, Timing, Watch
 from confpy.store._wire import Limits
 
 log = get_logger("confpy.store")
@@ -33,26 +35,6 @@ log = get_logger("confpy.store")
 _TXN_OPS = 100
 
 __all__ = ["EtcdStore", "Limits", "prefix_end"]
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The range end that makes a range read or watch cover every key starting with `prefix`."""
-    b = bytearray(prefix)
-    for i in range(len(b) - 1, -1, -1):
-        if b[i] < 0xFF:
-            b[i] += 1
-            return bytes(b[: i + 1])
-    return b"\0"
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def unb64(text: str | None) -> bytes:
-    # binascii directly: base64.b64decode's argument checks cost more than the decoding
-    # on a snapshot of thousands of keys.
-    return a2b_base64(text) if text else b""
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -83,10 +65,27 @@ class EtcdStore:
         self._transport = Transport(settings, timeout, limits)
         # Set once etcd refuses to watch the whole span for lack of permission.
         self.split_watch = False
-        # A healthy watch yields at least this often (seconds); see `watch`.
-        self.progress_interval = 10.0
-        self._cancellers: dict[threading.Event, list[Any]] = {}
-        self._cancel_lock = threading.Lock()
+        self.timing = Timing()
+
+    @property
+    def progress_interval(self) -> float:
+        """A quiet, healthy watch yields at least every this many seconds (jitter included)
+        plus one request timeout; a dead member is noticed within the same bound."""
+        return self.timing.check_interval * (1 + CHECK_JITTER) + self.timeout
+
+    @progress_interval.setter
+    def progress_interval(self, seconds: float) -> None:
+        self.timing.check_interval = seconds
+
+    @property
+    def last_confirmed(self) -> float | None:
+        """When etcd last answered this store (`time.monotonic()`), or None: never."""
+        return self._transport.confirmed_at
+
+    @property
+    def cluster_id(self) -> str | None:
+        """The cluster ID in etcd's latest reply header (it changes when etcd is replaced)."""
+        return self._transport.cluster_id
 
     @property
     def endpoint(self) -> str:
@@ -219,12 +218,13 @@ class EtcdStore:
         return int(reply.get("TTL", 0))
 
     def revoke_lease(self, lease_id: int) -> None:
-        try:
-            self._rpc("lease revoke", "/lease/revoke", {"ID": str(lease_id)})
-        except StoreError as e:
-            # An expired lease is already gone: that is what revoking wanted.
-            if "not found" not in str(e):
-                raise
+        with translate("lease revoke"):
+            try:
+                self._transport.call("/lease/revoke", {"ID": str(lease_id)})
+            except EtcdReply as e:
+                # An expired lease is already gone: that is what revoking wanted.
+                if e.kind is not Kind.NOT_FOUND:
+                    raise
 
     def compact(self, revision: int) -> None:
         self._rpc(
@@ -243,35 +243,15 @@ class EtcdStore:
 
         See `confpy.store._watch` for the stream, its liveness and the per-range fallback.
         """
-        from confpy.store._watch import watch
-
-        return watch(self, patterns, start_revision, stop)
-
-    def _unchanged_since(self, spans: Sequence[tuple[bytes, bytes]], since: int) -> int | None:
-        """etcd's revision now if no key in `spans` changed after `since`, else None.
-
-        Nothing changed iff no live key was modified after `since` and as many keys live
-        now as lived then: a live key last modified at or before `since` lived then with the
-        same value, so equal counts leave no room for a deletion.
-        """
-        requests: list[dict[str, Any]] = []
-        for low, high in spans:
-            span = {"key": b64(low), "range_end": b64(high)}
-            requests += [
-                {**span, "keys_only": True, "min_mod_revision": str(since + 1)},
-                {**span, "count_only": True},
-                {**span, "count_only": True, "revision": str(since)},
-            ]
-        try:
-            revision, replies = self._read_txn("watch liveness check", requests)
-        except StoreError as e:
-            if "compacted" in str(e):
-                return None
-            raise
-        for modified, now, then in zip(replies[0::3], replies[1::3], replies[2::3], strict=True):
-            if modified.get("kvs") or int(now.get("count", 0)) != int(then.get("count", 0)):
-                return None
-        return revision
+        watch = Watch(
+            self._transport,
+            self.timing,
+            patterns,
+            stop,
+            split=self.split_watch,
+            on_split=lambda: setattr(self, "split_watch", True),
+        )
+        return watch.run(start_revision)
 
 
 def _range(key: bytes, end: bytes | None) -> dict[str, Any]:

@@ -1,31 +1,35 @@
-"""etcd's v3 JSON gateway: failover between endpoints, login tokens, and the error map.
+"""etcd's v3 JSON gateway: failover between endpoints, login tokens, cancellation.
 
 `Transport` sends JSON requests to `/v3/...` on one endpoint at a time (over `_wire`'s
 HTTP/1.1) and moves to the next one when an endpoint does not answer or answers as
-something other than etcd. `translate()` is the one place where a transport failure or
-an etcd error reply becomes one of confpy's errors, raised `from` the original.
+something other than etcd. Errors are mapped to confpy's by `_errors.translate`.
+`close()` ends every exchange in flight at once; a `Scope` ends one caller's.
+
+Proxies and TLS: see `_endpoint`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from confpy.errors import (
-    ConfigError,
-    RevisionCompactedError,
-    StoreAccessError,
-    StoreError,
-    StoreUnavailableError,
-)
 from confpy.log import get_logger
 from confpy.settings import Endpoint, Settings
-from confpy.store._wire import Connection, Limits, TooLarge, Unreachable, parse_json
+from confpy.store._endpoint import say_proxy_ignored, tls_context
+from confpy.store._errors import Code, EtcdReply, Kind, etcd_shaped, reply_error
+from confpy.store._wire import (
+    Cancelled,
+    Connection,
+    Limits,
+    Scope,
+    TooLarge,
+    Unreachable,
+    parse_json,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -36,70 +40,6 @@ log = get_logger("confpy.store")
 RETRY_FAILED_AFTER = 1.0
 # Replies that carry keys and values get the generous range limit.
 _RANGE_PATHS = frozenset({"/kv/range", "/kv/txn"})
-# gRPC status codes in the gateway's error replies.
-_CANCELLED, _INVALID_ARGUMENT, _DEADLINE, _NOT_FOUND, _PERMISSION = 1, 3, 4, 5, 7
-_FAILED_PRECONDITION, _OUT_OF_RANGE, _UNAVAILABLE, _UNAUTHENTICATED = 9, 11, 14, 16
-
-
-class EtcdReply(Exception):
-    """etcd answered with an error: its gRPC `code` and message."""
-
-    def __init__(self, code: int, message: str, *, compact_revision: int = 0) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.compact_revision = compact_revision
-
-
-@contextlib.contextmanager
-def translate(what: str) -> Iterator[None]:
-    """Map every transport failure and etcd error reply to confpy's errors."""
-    try:
-        yield
-    except Unreachable as e:
-        raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
-    except Cancelled as e:
-        raise StoreUnavailableError(f"{what} cancelled: {e}") from e
-    except TooLarge as e:
-        raise StoreError(f"etcd's answer to {what} refused: {e}") from e
-    except EtcdReply as e:
-        message = e.message
-        if e.code == _OUT_OF_RANGE and "compacted" in message:
-            raise RevisionCompactedError(0, e.compact_revision) from e
-        if e.code == _INVALID_ARGUMENT and "authentication failed" in message:
-            raise StoreAccessError(
-                "etcd refused the login: check CONFPY_USERNAME and the password"
-            ) from e
-        if e.code == _UNAUTHENTICATED and "invalid auth token" in message:
-            raise StoreUnavailableError(f"etcd auth token expired during {what}") from e
-        if e.code in (_UNAUTHENTICATED, _PERMISSION) or (
-            e.code == _INVALID_ARGUMENT and "user name is empty" in message
-        ):
-            raise StoreAccessError(
-                f"etcd refused {what}: {message} (check the etcd user's roles)"
-            ) from e
-        if e.code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
-            raise StoreUnavailableError(f"etcd unavailable during {what}: {message}") from e
-        raise StoreError(f"etcd error during {what}: {message}") from e
-    except (OSError, ValueError) as e:
-        # What escaped the transport's own handling (a TLS file that went away, say).
-        raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
-    except (KeyError, TypeError, AttributeError, IndexError) as e:
-        # A reply in etcd's format whose content is not etcd's (a lying or broken endpoint).
-        raise StoreUnavailableError(
-            f"etcd's reply to {what} is malformed ({type(e).__name__})"
-        ) from e
-
-
-def reply_error(data: Any) -> EtcdReply:
-    """The error in a gateway reply: `{"code", "message"}`, or in a stream `{"error": {...}}`."""
-    if isinstance(data, dict):
-        inner = data.get("error")
-        if isinstance(inner, dict):
-            return EtcdReply(int(inner.get("grpc_code", 2)), str(inner.get("message", "")))
-        if "code" in data:
-            return EtcdReply(int(data["code"]), str(data.get("message") or data.get("error")))
-    return EtcdReply(2, "unexpected reply")
 
 
 class Transport:
@@ -110,6 +50,8 @@ class Transport:
         self.timeout = timeout
         self.limits = limits or Limits()
         self._inflight: set[Connection] = set()
+        self.confirmed_at: float | None = None
+        self.cluster_id: str | None = None
         self._closed = False
         self._local = threading.local()
         self.endpoints = settings.endpoints
@@ -149,34 +91,9 @@ class Transport:
 
     def tls_context(self) -> ssl.SSLContext:
         """Built once, on the first https:// connection: http:// clusters never load `ssl`."""
-        if self._tls is not None:
-            return self._tls
-        import ssl
-
-        s = self.settings
-        try:
-            context = ssl.create_default_context()
-        except ssl.SSLError as e:  # pragma: no cover - the system store itself is broken
-            raise ConfigError(f"cannot load the system CA certificates: {e}") from None
-        if s.ca_file is not None:
-            try:
-                context.load_verify_locations(cafile=str(s.ca_file))
-            except (ssl.SSLError, OSError, ValueError) as e:
-                raise ConfigError(
-                    f"--ca-file {s.ca_file}: not a readable PEM CA certificate ({_reason(e)})",
-                    field="ca_file",
-                ) from None
-        if s.cert_file is not None:
-            try:
-                context.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
-            except (ssl.SSLError, OSError, ValueError) as e:
-                raise ConfigError(
-                    f"--cert-file {s.cert_file} / --key-file {s.key_file}: not a readable PEM "
-                    f"certificate and matching key ({_reason(e)})",
-                    field="cert_file",
-                ) from None
-        self._tls = context
-        return context
+        if self._tls is None:
+            self._tls = tls_context(self.settings)
+        return self._tls
 
     def _connection(self, index: int, deadline: float) -> Connection:
         """An idle connection to endpoint `index` that is still in step, or a new one."""
@@ -191,7 +108,7 @@ class Transport:
 
     def _connect(self, index: int, deadline: float) -> Connection:
         endpoint = self.endpoints[index]
-        _say_proxy_ignored(endpoint)
+        say_proxy_ignored(endpoint)
         return Connection(endpoint, self.tls_context() if endpoint.secure else None, deadline)
 
     def _release(self, index: int, conn: Connection) -> None:
@@ -255,8 +172,10 @@ class Transport:
         *,
         idempotent: bool = True,
         timeout: float | None = None,
+        only: Endpoint | None = None,
     ) -> dict[str, Any]:
-        """POST `body` to `/v3{path}`; the reply's first JSON object.
+        """POST `body` to `/v3{path}`; the reply's first JSON object (`only`: ask that
+        endpoint and no other).
 
         An endpoint that cannot have acted on the request (refused, not etcd) is skipped at
         once; one that may have, only for idempotent requests. Each endpoint gets one
@@ -266,7 +185,8 @@ class Transport:
         """
         payload = json.dumps(body).encode()
         failures: list[Unreachable] = []
-        for index in self._order():
+        order = self._order() if only is None else [self.endpoints.index(only)]
+        for index in order:
             deadline = time.monotonic() + (timeout or self.timeout)
             try:
                 reply = self._call_one(index, path, payload, deadline, idempotent)
@@ -277,15 +197,23 @@ class Transport:
                     continue
                 raise
             except EtcdReply as e:
-                if e.code == _UNAVAILABLE and idempotent:
+                if e.code is Code.UNAVAILABLE and idempotent:
                     # A member without a leader, or stopping: another member may answer.
                     self._failed(index)
                     failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
                 raise
             self._succeeded(index)
+            self.heard(reply)
             return reply
         raise _all_failed(failures)
+
+    def heard(self, reply: dict[str, Any]) -> None:
+        """etcd answered: note when, and which cluster (its reply header's `cluster_id`)."""
+        self.confirmed_at = time.monotonic()
+        header = reply.get("header")
+        if isinstance(header, dict) and header.get("cluster_id"):
+            self.cluster_id = str(header["cluster_id"])
 
     def _call_one(
         self, index: int, path: str, payload: bytes, deadline: float, idempotent: bool
@@ -294,7 +222,7 @@ class Transport:
         try:
             return self._exchange(index, path, payload, headers, deadline, idempotent)
         except EtcdReply as e:
-            if e.code != _UNAUTHENTICATED or "invalid auth token" not in e.message:
+            if e.kind is not Kind.TOKEN_INVALID:
                 raise
             if not self.settings.username:
                 raise
@@ -358,7 +286,7 @@ class Transport:
     @staticmethod
     def _answer(conn: Connection, status: int, data: dict[str, Any], fresh: bool) -> dict[str, Any]:
         if status != 200:
-            if not _etcd_shaped(data):
+            if not etcd_shaped(data):
                 raise Unreachable(
                     conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=fresh
                 )
@@ -394,7 +322,7 @@ class Transport:
             try:
                 reply = self._exchange(index, "/auth/authenticate", payload, {}, deadline, True)
             except EtcdReply as e:
-                if e.code == _FAILED_PRECONDITION and "not enabled" in e.message:
+                if e.kind is Kind.AUTH_NOT_ENABLED:
                     return {}  # auth is off on this cluster: no token needed
                 raise
             token = str(reply.get("token", ""))
@@ -423,7 +351,7 @@ class Transport:
                         limit, kind = self._limit(path, status)
                         raw = conn.read_body(head, deadline, limit, kind)
                         data = parse_json(conn.endpoint, raw, status)
-                        if not _etcd_shaped(data):
+                        if not etcd_shaped(data):
                             raise Unreachable(
                                 conn.endpoint,
                                 f"answered HTTP {status}, not as etcd does",
@@ -440,7 +368,7 @@ class Transport:
                 failures.append(e)
                 continue
             except EtcdReply as e:
-                if e.code == _UNAVAILABLE:
+                if e.code is Code.UNAVAILABLE:
                     self._failed(index)
                     failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
@@ -462,81 +390,9 @@ class Transport:
                 self._failed(i)
 
 
-class Cancelled(Exception):
-    """An exchange was cancelled: the store closed, or its caller stopping."""
-
-
-class Scope:
-    """The connections one caller (a watch) has open, all cancelled at once by `cancel()`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._conns: set[Connection] = set()
-        self.cancelled = False
-
-    def add(self, conn: Connection) -> None:
-        with self._lock:
-            if not self.cancelled:
-                self._conns.add(conn)
-                return
-        conn.cancel()
-        raise Cancelled("stopped")
-
-    def discard(self, conn: Connection) -> None:
-        with self._lock:
-            self._conns.discard(conn)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled = True
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            conn.cancel()
-
-
-_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
-_proxy_said = threading.Event()
-
-
-def _say_proxy_ignored(endpoint: Endpoint) -> None:
-    """Say once per process that a proxy variable is set and not used (see operations.md)."""
-    if _proxy_said.is_set():
-        return
-    env = {k.lower(): v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES}
-    names = sorted(k for k, v in env.items() if v)
-    if names and not _no_proxy(endpoint.host):
-        _proxy_said.set()
-        log.warning(
-            "a proxy variable is set; confpy connects to etcd directly and ignores it",
-            variables=[n.upper() for n in names],
-            endpoint=str(endpoint),
-        )
-
-
-def _no_proxy(host: str) -> bool:
-    """True if NO_PROXY names `host` (then no proxy would apply to it anyway)."""
-    listed = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
-    for entry in (e.strip().lower() for e in listed.split(",")):
-        name = entry.removeprefix(".")
-        if entry == "*" or (name and (host.lower() == name or host.lower().endswith("." + name))):
-            return True
-    return False
-
-
 def _all_failed(failures: list[Unreachable]) -> Unreachable:
     """One error naming what each endpoint did."""
     last = failures[-1]
     return Unreachable(
         last.endpoint, last.reason, unsent=all(f.unsent for f in failures), others=failures[:-1]
     )
-
-
-def _etcd_shaped(data: dict[str, Any]) -> bool:
-    inner = data.get("error")
-    return ("code" in data and "message" in data) or (
-        isinstance(inner, dict) and "grpc_code" in inner
-    )
-
-
-def _reason(e: BaseException) -> str:
-    return str(getattr(e, "reason", None) or getattr(e, "strerror", None) or e)

@@ -19,6 +19,7 @@ import contextlib
 import json
 import select
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,10 @@ class TooLarge(Exception):
         )
         self.endpoint = endpoint
         self.limit = limit
+
+
+class Cancelled(Exception):
+    """An exchange was cancelled: the store closed, or its caller stopping."""
 
 
 class NotHTTP(ValueError):
@@ -311,6 +316,34 @@ class Connection:
 
     def _too_large(self, limit: int, kind: str) -> TooLarge:
         return TooLarge(self.endpoint, self.path, limit, kind)
+
+
+class Scope:
+    """The connections one caller (a watch) has open, all cancelled at once by `cancel()`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: set[Connection] = set()
+        self.cancelled = False
+
+    def add(self, conn: Connection) -> None:
+        with self._lock:
+            if not self.cancelled:
+                self._conns.add(conn)
+                return
+        conn.cancel()
+        raise Cancelled("stopped")
+
+    def discard(self, conn: Connection) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            conn.cancel()
 
 
 def _remaining(deadline: float) -> float:
