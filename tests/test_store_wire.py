@@ -234,7 +234,7 @@ def test_a_set_proxy_variable_is_named_once_in_the_log(
     servers: list[FakeEtcd], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """confpy connects directly; a set HTTPS_PROXY is not silently ignored."""
-    import confpy.store._http as http
+    import confpy.store._endpoint as endpoint_module
 
     buf = io.StringIO()
     monkeypatch.setattr(log, "_state", log._State())
@@ -243,7 +243,7 @@ def test_a_set_proxy_variable_is_named_once_in_the_log(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.setattr(http, "_proxy_said", threading.Event())
+    monkeypatch.setattr(endpoint_module, "_proxy_said", threading.Event())
     store = store_on(serve(servers, _records).url)
     store.put("/a", b"1")
     store.put("/b", b"2")
