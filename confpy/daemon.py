@@ -95,6 +95,9 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
         self._wakeup.wake()
+        # Ends any read of the loop's own still in flight (a snapshot against a frozen
+        # etcd): nothing uses the store once stopped.
+        self.store.close()
 
     def request_reload(self) -> None:
         self._reload.set()
