@@ -252,6 +252,36 @@ def test_a_set_proxy_variable_is_named_once_in_the_log(
     assert "proxy.invalid" not in err
 
 
+def test_a_stop_event_ends_a_request_in_flight(servers: list[FakeEtcd]) -> None:
+    """Inside `cancelled_by(stop)`, setting `stop` ends a read etcd never answers at once
+    (a worker thread's stop does not wait for the request timeout)."""
+
+    def never(conn: socket.socket, fake: FakeEtcd) -> None:
+        fake.read_request(conn)
+        time.sleep(30)
+
+    fake = serve(servers, never)
+    store = store_on(fake.url, timeout=20)
+    stop = threading.Event()
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        with store.cancelled_by(stop):
+            try:
+                store.get("/k")
+            except BaseException as e:
+                outcome.append(e)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    wait_for(lambda: fake.requests, what="the request")
+    started = time.monotonic()
+    stop.set()
+    thread.join(timeout=20)
+    assert time.monotonic() - started < 1.0
+    assert isinstance(outcome[0], StoreUnavailableError) and "cancelled" in str(outcome[0])
+
+
 # -- any reply at all ---------------------------------------------------------------------------
 
 

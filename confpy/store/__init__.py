@@ -12,6 +12,7 @@ started threads of its own; the JSON gateway is served by etcd 3.4 and 3.5 on th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from binascii import a2b_base64
@@ -23,6 +24,7 @@ from confpy.keys import key_matches
 from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
+from confpy.store._cancel import Scope, cancel_on
 from confpy.store._codec import b64, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
@@ -76,6 +78,15 @@ class EtcdStore:
     @progress_interval.setter
     def progress_interval(self, seconds: float) -> None:
         self.timing.check_interval = seconds
+
+    @contextlib.contextmanager
+    def cancelled_by(self, stop: threading.Event) -> Iterator[None]:
+        """Exchanges this thread starts inside end at once when `stop` is set (as a
+        `StoreUnavailableError`), so that a worker stops without waiting for a timeout."""
+        scope = Scope()
+        cancel_on(stop, scope)
+        with self._transport.scope(scope):
+            yield
 
     @property
     def last_confirmed(self) -> float | None:

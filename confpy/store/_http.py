@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from confpy.log import get_logger
 from confpy.settings import Endpoint, Settings
+from confpy.store._cancel import Scope
 from confpy.store._endpoint import say_proxy_ignored, tls_context
 from confpy.store._errors import Code, EtcdReply, Kind, etcd_shaped, reply_error
 from confpy.store._wire import (
     Cancelled,
     Connection,
     Limits,
-    Scope,
     TooLarge,
     Unreachable,
     parse_json,
@@ -134,11 +134,12 @@ class Transport:
     @contextlib.contextmanager
     def scope(self, scope: Scope) -> Iterator[None]:
         """Exchanges this thread starts inside are cancelled with `scope`."""
+        outer = getattr(self._local, "scope", None)
         self._local.scope = scope
         try:
             yield
         finally:
-            self._local.scope = None
+            self._local.scope = outer
 
     @contextlib.contextmanager
     def _cancellable(self, conn: Connection) -> Iterator[None]:

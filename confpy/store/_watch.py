@@ -35,7 +35,6 @@ import json
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +49,11 @@ from confpy.errors import (
 from confpy.keys import key_matches, watch_ranges
 from confpy.log import get_logger
 from confpy.snapshot import Event, WatchBatch
+from confpy.store._cancel import Scope, cancel_on
 from confpy.store._codec import b64, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, classify, reply_error, translate
 from confpy.store._http import Transport
-from confpy.store._wire import Connection, Scope, TooLarge, Unreachable, parse_json
+from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
 
 log = get_logger("confpy.store")
 
@@ -92,7 +92,7 @@ class Watch:
         self.split = split
         self._on_split = on_split
         self.scope = Scope()
-        _cancel_on(stop, self.scope)
+        cancel_on(stop, self.scope)
 
     def run(self, start_revision: int) -> Iterator[WatchBatch]:
         ranges = watch_ranges(self.patterns)
@@ -367,33 +367,3 @@ def _matching_events(
             value = None if ev.get("type") == "DELETE" else unb64(kv.get("value"))
             out.append(Event(key, value, int(kv["mod_revision"])))
     return tuple(out)
-
-
-_waiters: weakref.WeakKeyDictionary[threading.Event, list[weakref.ref[Scope]]] = (
-    weakref.WeakKeyDictionary()
-)
-_waiters_lock = threading.Lock()
-
-
-def _cancel_on(stop: threading.Event, scope: Scope) -> None:
-    """Cancel `scope` when `stop` is set: one waiting thread per event, not per watch."""
-    with _waiters_lock:
-        scopes = _waiters.get(stop)
-        if scopes is None:
-            scopes = _waiters[stop] = []
-            threading.Thread(
-                target=_wait_and_cancel, args=(stop,), name="confpy-watch-cancel", daemon=True
-            ).start()
-        scopes[:] = [r for r in scopes if r() is not None]
-        scopes.append(weakref.ref(scope))
-    if stop.is_set():
-        scope.cancel()
-
-
-def _wait_and_cancel(stop: threading.Event) -> None:
-    stop.wait()
-    with _waiters_lock:
-        scopes = _waiters.pop(stop, [])
-    for ref in scopes:
-        if (scope := ref()) is not None:
-            scope.cancel()

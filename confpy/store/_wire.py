@@ -19,7 +19,6 @@ import contextlib
 import json
 import select
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -316,34 +315,6 @@ class Connection:
 
     def _too_large(self, limit: int, kind: str) -> TooLarge:
         return TooLarge(self.endpoint, self.path, limit, kind)
-
-
-class Scope:
-    """The connections one caller (a watch) has open, all cancelled at once by `cancel()`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._conns: set[Connection] = set()
-        self.cancelled = False
-
-    def add(self, conn: Connection) -> None:
-        with self._lock:
-            if not self.cancelled:
-                self._conns.add(conn)
-                return
-        conn.cancel()
-        raise Cancelled("stopped")
-
-    def discard(self, conn: Connection) -> None:
-        with self._lock:
-            self._conns.discard(conn)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled = True
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            conn.cancel()
 
 
 def _remaining(deadline: float) -> float:
