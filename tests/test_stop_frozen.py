@@ -100,3 +100,33 @@ def test_stopping_ends_the_loops_own_read_in_flight(tree: ConfTree) -> None:
         fake.close()
     assert not thread.is_alive()
     assert took < 2.0
+
+
+@pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]], ids=["render", "exec"])
+def test_sigterm_during_the_first_read_stops_at_once(tree: ConfTree, command: list[str]) -> None:
+    """etcd accepts the connection and never answers the very first read: SIGTERM still
+    ends the command within BOUND (the read is cancelled, not waited out)."""
+    import socket as socket_module
+
+    from tests.fake_etcd import FakeEtcd
+
+    def never_answer(conn: socket_module.socket, fake: FakeEtcd) -> None:
+        fake.read_request(conn)
+        time.sleep(30)
+
+    tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    fake = FakeEtcd(never_answer)
+    confpy = Confpy(fake.url)
+    tail = ["--", "sleep", "60"] if command == ["exec"] else []
+    proc = confpy.start(*command, "--confdir", str(tree.confdir), *tail)
+    try:
+        wait_for(lambda: fake.requests, what="the first read")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        confpy.close()
+        fake.close()
+    print(f"{command[0]}: stopped {took:.2f}s after SIGTERM")
+    assert took < BOUND
