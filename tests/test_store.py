@@ -6,6 +6,7 @@ import contextlib
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -280,10 +281,14 @@ def test_a_frozen_etcd_makes_the_watch_raise_silent(
         wait_for(lambda: f.batches, what="the created batch")
         assert server.process is not None
         server.process.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
         try:
             wait_for(lambda: f.error is not None, timeout=10, what="the watch to give up")
+            noticed = time.monotonic() - frozen_at
         finally:
             server.process.send_signal(signal.SIGCONT)
+        # The documented bound: a check interval (jitter included) plus a request timeout.
+        assert noticed < frozen_store.progress_interval + 1.0
         assert isinstance(f.error, StoreUnavailableError)
         assert "liveness check" in str(f.error)
     finally:

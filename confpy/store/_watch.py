@@ -142,6 +142,8 @@ class Watch:
                 if str(status.get("leader") or "0") == "0":
                     raise StoreUnavailableError(f"etcd member {conn.endpoint} has no leader")
         except StoreError as e:
+            if not self.stop.is_set():
+                self.transport.endpoint_failed(conn.endpoint)  # reconnect elsewhere first
             raise StoreUnavailableError(
                 f"watch liveness check: etcd did not answer in time: {e}"
             ) from e
