@@ -346,3 +346,67 @@ def test_any_reply_is_an_answer_or_one_line_error(payload: bytes) -> None:
         assert "\n" not in str(e)
     finally:
         store.close()
+
+
+class _StreamReplayer:
+    """A fake etcd whose watch stream says `created`, then the current `message`, then ends."""
+
+    def __init__(self) -> None:
+        self.message = b""
+        self.fake = FakeEtcd(self._answer)
+
+    def _answer(self, conn: socket.socket, fake: FakeEtcd) -> None:
+        fake.read_request(conn)
+        created = json.dumps({"result": {"header": {"revision": "5"}, "created": True}})
+        conn.sendall(CHUNKED_HEAD + chunk(created.encode() + b"\n") + chunk(self.message))
+        conn.sendall(b"0\r\n\r\n")
+
+
+_stream_replayer: _StreamReplayer | None = None
+_messages = st.one_of(
+    st.binary(max_size=200).map(lambda b: b + b"\n"),
+    st.builds(
+        lambda d: json.dumps({"result": d}).encode() + b"\n",
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "header": st.dictionaries(st.sampled_from(["revision"]), _json_values),
+                "events": st.lists(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "type": st.sampled_from(["PUT", "DELETE", 3]),
+                            "kv": st.dictionaries(
+                                st.sampled_from(["key", "value", "mod_revision"]), _json_values
+                            ),
+                        },
+                    ),
+                    max_size=2,
+                ),
+                "canceled": _json_values,
+                "cancel_reason": _json_values,
+                "compact_revision": _json_values,
+                "created": _json_values,
+            },
+        ),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(message=_messages)
+def test_any_watch_message_is_a_batch_or_one_line_error(message: bytes) -> None:
+    """Whatever one watch message holds, the watch yields batches and then ends with one
+    one-line ConfpyError (the stream ends after it): never another exception."""
+    global _stream_replayer
+    if _stream_replayer is None:
+        _stream_replayer = _StreamReplayer()
+    _stream_replayer.message = message
+    store = store_on(_stream_replayer.fake.url, timeout=0.5)
+    try:
+        with pytest.raises(ConfpyError) as info:
+            for batch in store.watch(["/w"], 6, threading.Event()):
+                assert isinstance(batch, WatchBatch)
+        assert "\n" not in str(info.value)
+    finally:
+        store.close()
