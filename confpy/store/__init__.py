@@ -228,10 +228,12 @@ class EtcdStore:
         reply = self._rpc("lease keep-alive", "/lease/keepalive", {"ID": str(lease_id)})
         return int(reply.get("TTL", 0))
 
-    def revoke_lease(self, lease_id: int) -> None:
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
+        """Revoke a lease (its keys go at once); `timeout` bounds it below the store's own
+        (a revoke on the way out must not hold up a stop)."""
         with translate("lease revoke"):
             try:
-                self._transport.call("/lease/revoke", {"ID": str(lease_id)})
+                self._transport.call("/lease/revoke", {"ID": str(lease_id)}, timeout=timeout)
             except EtcdReply as e:
                 # An expired lease is already gone: that is what revoking wanted.
                 if e.kind is not Kind.NOT_FOUND:
