@@ -27,7 +27,7 @@ from confpy.each_manifest import manifest_path, read_manifest, write_manifest
 from confpy.errors import ConfpyError, InstallError, RenderError
 from confpy.keyfuncs import glob_regex
 from confpy.keys import matches_any
-from confpy.log import get_logger
+from confpy.log import escape, get_logger
 from confpy.resource import EachMatch, TemplateResource
 from confpy.resource_fields import EACH_NAME
 from confpy.snapshot import Snapshot
@@ -152,10 +152,11 @@ def _child(r: TemplateResource, name: str, match: EachMatch, rel: str) -> Templa
 def _refusal(
     r: TemplateResource, child: TemplateResource, name: str, rel: str
 ) -> ConfpyError | None:
-    if name in ("", ".", "..") or "/" in name or "\0" in name:
+    why = unsafe_name(name)
+    if why is not None:
         return RenderError(
-            f"key {_absolute(r.prefix, rel)} gives the file name {name!r}, which each refuses "
-            "(empty, '.', '..' or with '/' or NUL)",
+            f"key {escape(_absolute(r.prefix, rel))} gives the file name {name!r}, which each "
+            f"refuses ({why})",
             file=str(r.path),
         )
     owner = r.each_reserved.get(str(child.dest))
@@ -164,6 +165,24 @@ def _refusal(
             f"match {name!r} would overwrite the file of resource {owner}; not written",
             dest=str(child.dest),
         )
+    return None
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a key name cannot be an `each` file name, or None.
+
+    The name becomes a path that commands are given and messages show: never a directory
+    step, never something a program reads as an option, never a character that moves a
+    terminal's cursor or splits a line (control and format characters, line separators).
+    """
+    if name in ("", ".", ".."):
+        return "empty, '.' or '..'"
+    if "/" in name:
+        return "it holds '/'"
+    if name.startswith("-"):
+        return "it starts with '-', which a command would read as an option"
+    if escape(name) != name:
+        return "it holds a control character (NUL, newline, ESC...)"
     return None
 
 

@@ -19,9 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from confpy.errors import CheckFailedError, CommandError, InstallError, RenderError
+from confpy.command_paths import prepare
+from confpy.errors import (
+    CheckFailedError,
+    CommandError,
+    ConfigError,
+    InstallError,
+    RenderError,
+)
 from confpy.log import get_logger
-from confpy.process import describe, run_checked, substitute
+from confpy.process import run_checked
 from confpy.resource import TemplateResource
 
 log = get_logger("confpy.installer")
@@ -159,12 +166,14 @@ def check(staged: Staged) -> None:
     resource = staged.resource
     if resource.check_cmd is None or staged.remove:
         return
-    command = substitute(resource.check_cmd, src=str(staged.path), dest=str(resource.dest))
     try:
+        command = prepare(
+            resource.check_cmd, field="check_cmd", src=str(staged.path), dest=str(resource.dest)
+        )
         run_checked(command, timeout=resource.command_timeout, what="check_cmd")
-    except CommandError as e:
+    except (CommandError, ConfigError) as e:
         raise CheckFailedError(e.message, dest=str(resource.dest)) from None
-    log.debug("check passed", resource=resource.name, command=describe(resource.check_cmd))
+    log.debug("check passed", resource=resource.name, command=command.shown)
 
 
 def commit(staged: Staged, *, sync_dir: bool = True) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,31 @@ _LEVELS = {
     "warning": 30,
     "error": 40,
 }
+
+
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Characters never written raw to a terminal: control (NUL, newline, tab, ESC, DEL, C1),
+format (bidi overrides, zero-width), lone surrogates, line and paragraph separators."""
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """`text` on one line, safe for a terminal: each unsafe character written as its
+    Python escape (`\\x1b`, `\\n`, `\\u202e`), everything else as it is."""
+    if text.isprintable():
+        return text  # the common case, and no printable character is unsafe
+    return "".join(
+        _SHORT.get(c) or _hex(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c
+        for c in text
+    )
+
+
+def _hex(c: str) -> str:
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class _State:
