@@ -204,6 +204,8 @@ class _Owned:
     """File name -> per-file resource, for every match in this snapshot."""
     removals: dict[str, TemplateResource] = field(default_factory=dict)
     adopted: set[str] = field(default_factory=set)
+    refused: dict[str, ConfpyError] = field(default_factory=dict)
+    """`label` of a match -> why it cannot be a file: kept out of the change set."""
 
 
 @dataclass
@@ -222,10 +224,16 @@ def plan(
     failures: Mapping[str, ConfpyError],
 ) -> Plan | None:
     """Expand `each` resources, add removals of files whose match is gone, refuse foreign
-    files. None when the group holds no `each` resource."""
+    files. None when the group holds no `each` resource.
+
+    A match refused before rendering (its name, or another resource's file) stays out of
+    the change set: a key name nobody can fix by waiting never holds back the other files
+    (under `--watch` a change set installs all or nothing). `finish` reports it.
+    """
     if not any(r.each is not None and r.each_match is None for r in resources):
         return None
-    expanded, extra = expand(resources, snapshot)
+    expanded, refused = expand(resources, snapshot)
+    extra: dict[str, ConfpyError] = {}
     owned = {
         r.name: _Owned(r, *read_manifest(r))
         for r in resources
@@ -235,15 +243,19 @@ def plan(
         o = owned.get(r.each_match.parent) if r.each_match is not None else None
         if o is None:
             continue
-        o.current.setdefault(r.dest.name, r)
-        if r.name in failures or r.name in extra or r.dest.name in o.listed:
+        o.current.setdefault(r.dest.name, r)  # a refused name's file, if any, is not removed
+        if r.name in refused:
+            o.refused.setdefault(label(r), refused[r.name])
+            continue
+        if r.name in failures or r.dest.name in o.listed:
             continue
         error = _foreign(r, rendered.get(r.name), o)
         if error is not None:
             extra[r.name] = error
     # Removals go after the files that stay, in the same change set.
     removals = [removal for o in owned.values() for removal in _removals(o)]
-    return Plan([*expanded, *removals], extra, owned)
+    kept = [r for r in expanded if r.name not in refused]
+    return Plan([*kept, *removals], extra, owned)
 
 
 def _removals(o: _Owned) -> Iterable[TemplateResource]:
@@ -297,9 +309,14 @@ def finish(
 ) -> dict[str, ConfpyError]:
     """Record what each resource now owns; return manifest write failures by resource name.
 
-    `outcomes` maps per-file resource names to (status, error) after the apply.
+    `outcomes` maps per-file resource names to (status, error) after the apply. A match
+    refused before rendering is a problem of its resource, whatever the other files did.
     """
     problems: dict[str, ConfpyError] = {}
+    for name, o in p.owned.items():
+        if o.refused:
+            (first, error), more = next(iter(o.refused.items())), len(o.refused) - 1
+            problems[name] = EachFileError(first, error, more)
     if noop:
         return problems
     for name, o in p.owned.items():
@@ -319,7 +336,7 @@ def finish(
         try:
             write_manifest(o.resource, owned)
         except InstallError as e:
-            problems[name] = e
+            problems.setdefault(name, e)
     return problems
 
 

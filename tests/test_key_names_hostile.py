@@ -26,6 +26,7 @@ from confpy.errors import ConfigError
 from confpy.onetime import run_onetime
 from confpy.runner import RenderOptions, load_config
 from confpy.store import EtcdStore
+from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 
 MARKER = "PWNED"
@@ -306,3 +307,28 @@ def test_reload_url_never_carries_a_key_name(store: EtcdStore, tree: ConfTree, n
         head = request.split(b"\r\n")
         assert head[0] == b"POST /-/reload HTTP/1.1"
         assert b"Injected" not in request and b"evil" not in request and b"%0d" not in request
+
+
+def test_under_watch_a_refused_key_never_holds_back_the_other_files(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
+    """A change set that brings hostile names along with a real change: the real change
+    is installed and reloaded at once; the refused names are reported, not written."""
+    log = tree.root / "reloads"
+    tree.template("t.j2", "{{ each.value }}\n")
+    tree.resource(
+        "t",
+        '[template]\nsrc = "t.j2"\ndest = "{out}/{{ name }}.conf"\neach = "/svc/*"\n'
+        f'reload_cmd = "echo reload >> {log}"\n',
+    )
+    store.put("/svc/api", b"1")
+    daemon = confpy.start("render", "--watch", "--confdir", str(tree.confdir))
+    wait_for(lambda: (tree.out / "api.conf").exists(), what="the first file")
+    store.put_atomic({"/svc/api": b"2", "/svc/-rf": b"x", "/svc/a\x1b[2Jb": b"y"}, {})
+    wait_for(
+        lambda: (tree.out / "api.conf").read_text() == "2\n",
+        what="the change beside the refused names",
+    )
+    assert sorted(p.name for p in tree.out.glob("*.conf")) == ["api.conf"]
+    wait_for(lambda: log.read_text().count("reload") == 2, what="the reload of the change")
+    assert daemon.poll() is None
