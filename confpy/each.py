@@ -25,6 +25,7 @@ from pathlib import Path
 
 from confpy.each_manifest import manifest_path, read_manifest, write_manifest
 from confpy.errors import ConfpyError, InstallError, RenderError
+from confpy.installer import NAME_MAX, stage_fits
 from confpy.keyfuncs import glob_regex
 from confpy.keys import matches_any
 from confpy.log import escape, get_logger
@@ -153,6 +154,8 @@ def _refusal(
     r: TemplateResource, child: TemplateResource, name: str, rel: str
 ) -> ConfpyError | None:
     why = unsafe_name(name)
+    if why is None and not stage_fits(child.dest):
+        why = f"too long: with its stage file's suffix it passes {NAME_MAX} bytes"
     if why is not None:
         return RenderError(
             f"key {escape(_absolute(r.prefix, rel))} gives the file name {name!r}, which each "

@@ -161,6 +161,14 @@ def create_beside(dest: Path, mode: int, suffix: str = "") -> tuple[int, Path]:
 
 _T = TypeVar("_T")
 
+NAME_MAX = 255
+"""Bytes in one file name on Linux's filesystems (ext4, xfs, btrfs, tmpfs, overlayfs)."""
+
+
+def stage_fits(dest: Path) -> bool:
+    """Whether `dest`'s name leaves room for its stage file's name (the longest one)."""
+    return len(os.fsencode(f".{dest.name}.confpy-{2**22}-99")) <= NAME_MAX
+
 
 def _beside(dest: Path, make: Callable[[Path], _T], suffix: str = "") -> _T:
     """`make(path)` on the first free hidden name next to `dest`; it must raise

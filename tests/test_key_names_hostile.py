@@ -312,8 +312,9 @@ def test_reload_url_never_carries_a_key_name(store: EtcdStore, tree: ConfTree, n
 def test_under_watch_a_refused_key_never_holds_back_the_other_files(
     confpy: Confpy, tree: ConfTree, store: EtcdStore
 ) -> None:
-    """A change set that brings hostile names along with a real change: the real change
-    is installed and reloaded at once; the refused names are reported, not written."""
+    """A change set that brings hostile names along with a real change (an option, ESC,
+    a name too long for a file): the real change is installed and reloaded at once; the
+    refused names are reported, not written."""
     log = tree.root / "reloads"
     tree.template("t.j2", "{{ each.value }}\n")
     tree.resource(
@@ -324,7 +325,8 @@ def test_under_watch_a_refused_key_never_holds_back_the_other_files(
     store.put("/svc/api", b"1")
     daemon = confpy.start("render", "--watch", "--confdir", str(tree.confdir))
     wait_for(lambda: (tree.out / "api.conf").exists(), what="the first file")
-    store.put_atomic({"/svc/api": b"2", "/svc/-rf": b"x", "/svc/a\x1b[2Jb": b"y"}, {})
+    hostile = {"/svc/-rf": b"x", "/svc/a\x1b[2Jb": b"y", "/svc/" + "n" * 245: b"too long"}
+    store.put_atomic({"/svc/api": b"2", **hostile}, {})
     wait_for(
         lambda: (tree.out / "api.conf").read_text() == "2\n",
         what="the change beside the refused names",
