@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from confpy import log
 from confpy.cli import _report
 from confpy.errors import CommandError
+from confpy.store import EtcdStore
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 
@@ -117,3 +118,42 @@ def test_a_hostile_each_key_is_named_escaped(confpy: Confpy, tree: ConfTree) -> 
     [line] = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
     assert "/svc/a\\x1b[2J\\nconfpy: info: all good" in line
     assert (tree.out / "ok.conf").exists()
+
+
+def test_tls_show_prints_a_certificates_names_escaped(confpy: Confpy, store: EtcdStore) -> None:
+    """A published certificate's subject and SANs come from etcd: `tls show` prints them
+    with ESC and newlines escaped, one line per field."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from confpy import tls
+
+    key = tls.generate_key("ec-p256")
+    forged = "a\x1b[2J\nstatus:      OK"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, forged)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("x\x1b]0;t\x07.example")]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    store.put("/tls/ssl_certificate", tls.cert_to_pem(cert))
+    store.put("/tls/ssl_private_key", tls.key_to_pem(key))
+    result = confpy.run("tls", "show", "--prefix", "/tls")
+    assert result.returncode == 0, result.stderr
+    assert unsafe(result.stdout.replace("\n", "")) == []
+    assert [line for line in result.stdout.splitlines() if line.startswith("status:")] == [
+        "status:      OK"
+    ]
+    assert "a\\x1b[2J\\nstatus:      OK" in result.stdout
