@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,10 @@ from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
 from tests.helpers import ConfTree
+
+if TYPE_CHECKING:
+    # tests.daemons imports this module (for Confpy): only the annotation needs it here.
+    from tests.daemons import Watcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,3 +160,14 @@ def confpy_offline() -> Iterator[Confpy]:
 def tree(tmp_path: Path) -> ConfTree:
     """A scratch confdir (conf.d/, templates/) and an output directory under `tmp_path`."""
     return ConfTree(tmp_path)
+
+
+@pytest.fixture
+def watchers() -> Iterator[list[Watcher]]:
+    """`render --watch` processes a test starts; killed at the end if still running."""
+    started: list[Watcher] = []
+    yield started
+    for w in started:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()

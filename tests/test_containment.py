@@ -16,8 +16,8 @@ from confpy.errors import RenderError
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, read
 from tests.helpers import ConfTree, render_resource
-from tests.test_daemon import Watcher, read
 
 DEEP_OBJECT = '{"a":' * 5000 + "1" + "}" * 5000
 DEEP_ARRAY = "[" * 5000 + "]" * 5000

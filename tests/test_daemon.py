@@ -9,7 +9,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,68 +18,10 @@ from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, read
 from tests.helpers import ConfTree, signal_another_thread
 
 pytestmark = pytest.mark.etcd
-
-
-class Watcher:
-    """A `confpy render --watch` process; stopped with SIGTERM at the end of the test."""
-
-    def __init__(
-        self, confpy: Confpy, tree: ConfTree, *extra: str, env: dict[str, str] | None = None
-    ):
-        self.proc = confpy.start(
-            "render",
-            "--watch",
-            "--confdir",
-            str(tree.confdir),
-            "--log-level",
-            "debug",
-            *extra,
-            env=env,
-        )
-        self.stderr: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def events(self, name: str) -> list[dict[str, object]]:
-        out = []
-        for line in list(self.stderr):
-            if line.startswith("{"):
-                event = json.loads(line)
-                if event.get("event") == name:
-                    out.append(event)
-        return out
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=20)
-        self._reader.join(timeout=5)
-        return code
-
-
-@pytest.fixture
-def watchers() -> Iterator[list[Watcher]]:
-    started: list[Watcher] = []
-    yield started
-    for w in started:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait()
-
-
-def read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return None
 
 
 def test_a_put_reaches_the_file(

@@ -11,8 +11,8 @@ import pytest
 
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
+from tests.daemons import read
 from tests.helpers import ConfTree
-from tests.test_daemon import read
 
 pytestmark = pytest.mark.etcd
 

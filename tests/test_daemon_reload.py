@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import signal
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,20 +10,10 @@ import pytest
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, healthz, read
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.etcd
-
-
-def healthz(port: int) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-    except OSError:
-        return 0, {}
 
 
 def _words(path: Path) -> list[str]:
@@ -41,7 +28,7 @@ def test_a_failed_reload_is_retried_until_it_succeeds(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """A reload command that fails twice runs again, with no further change in etcd,
     until it succeeds; meanwhile /healthz is 503 naming the reload, then 200."""
@@ -75,7 +62,7 @@ def test_a_burst_of_1000_puts_reloads_at_most_10_times(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """Default settings: the file ends at the last value, the reload count stays bounded,
     and the last reload ran after the last value was installed."""
@@ -104,7 +91,7 @@ def test_min_reload_interval_0_reloads_on_every_change(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """--min-reload-interval 0 keeps confd's behaviour: one reload per rendered change."""
     seen = tree.root / "seen"
@@ -134,7 +121,7 @@ def test_exec_signals_its_child_at_most_10_times_for_1000_puts(
     import sys
     import threading
 
-    from tests.test_exec import child_script, lines, pids_started
+    from tests.children import child_script, lines, pids_started
 
     dest = tree.simple("app", "v={{ getv('/app/v') }}", ["/app"])
     log = tree.root / "child.log"

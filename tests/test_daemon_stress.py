@@ -10,8 +10,8 @@ import pytest
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, read
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.etcd
 
@@ -36,7 +36,7 @@ def test_a_flood_after_sigcont_reaches_the_file(
     tree: ConfTree,
     store: EtcdStore,
     etcd: str,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """SIGSTOP the daemon, 2,000 puts from three writer threads, SIGCONT half way: the file
     ends at etcd's last values within seconds, in each of five rounds (a lost wakeup

@@ -8,34 +8,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from confpy.store import EtcdStore
+from tests.children import child_script, lines, pids_started
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree, signal_another_thread
 
 pytestmark = pytest.mark.etcd
-
-CHILD = """\
-import os, signal, sys, time
-out = sys.argv[1]
-def log(text):
-    with open(out, "a") as f:
-        f.write(text + "\\n")
-def on_hup(signum, frame):
-    with open(sys.argv[2]) as f:
-        log("HUP " + f.read().strip())
-def on_term(signum, frame):
-    log("TERM")
-    sys.exit(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
-signal.signal(signal.SIGHUP, on_hup)
-signal.signal(signal.SIGTERM, on_term)
-log(f"started {os.getpid()}")
-while True:
-    time.sleep(0.05)
-"""
 
 
 @pytest.fixture
@@ -51,23 +32,6 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate(timeout=20)
-
-
-def lines(path: Path) -> list[str]:
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
-
-
-def child_script(tree: ConfTree) -> Path:
-    path = tree.root / "child.py"
-    path.write_text(CHILD)
-    return path
-
-
-def pids_started(log: Path) -> list[int]:
-    return [int(x.split()[1]) for x in lines(log) if x.startswith("started")]
 
 
 def gone(pid: int) -> bool:

@@ -33,8 +33,8 @@ from confpy.runner import load_config, render_all
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, watchers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.etcd
 
@@ -180,7 +180,7 @@ def test_files_follow_etcd_through_random_faults(
     tmp_path: Path,
     store: EtcdStore,
     etcd_server: EtcdServer,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """Seeded random sequences of writes and faults: 0 divergences."""
     sequences = int(os.environ.get("FAULT_SEQUENCES", "12"))

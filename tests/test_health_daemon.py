@@ -11,9 +11,8 @@ import pytest
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, healthz, read
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, read, watchers  # noqa: F401  (fixture)
-from tests.test_daemon_reload import healthz
 
 pytestmark = pytest.mark.etcd
 
@@ -22,7 +21,7 @@ def test_a_refused_sighup_configuration_makes_healthz_503_until_one_is_accepted(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """The old configuration keeps running, but /healthz says the new one was refused."""
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
@@ -47,7 +46,7 @@ def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """The loop is busy in a reload for longer than --max-lag while etcd moves on."""
     gate = tree.root / "gate"

@@ -23,8 +23,8 @@ from confpy.store import EtcdStore
 from confpy.templates import make_environment
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher, read
 from tests.helpers import ConfTree, render_resource
-from tests.test_daemon import Watcher, read
 
 NETWORK = {"lookupIP", "lookupIPV4", "lookupIPV6", "lookupSRV"}
 JINJA_FUNCTIONS = sorted((set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES)) - NETWORK)

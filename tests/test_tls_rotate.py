@@ -18,8 +18,8 @@ from confpy.rotate import RotateOptions, issue, publish, rotate
 from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import wait_for
+from tests.handshake import handshake
 from tests.helpers import signal_another_thread
-from tests.test_tls import handshake
 
 pytestmark = pytest.mark.etcd
 
