@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -157,3 +158,17 @@ def test_tls_show_prints_a_certificates_names_escaped(confpy: Confpy, store: Etc
         "status:      OK"
     ]
     assert "a\\x1b[2J\\nstatus:      OK" in result.stdout
+
+
+def test_confpy_confd_error_line_is_escaped(confpy_offline: Confpy, tmp_path: Path) -> None:
+    """`confpy confd`'s own error line escapes too: a path with ESC names the bad file."""
+    confdir = tmp_path / "conf\x1b[2Jd"
+    (confdir / "conf.d").mkdir(parents=True)
+    (confdir / "confd.toml").write_text("backend = [")
+    result = confpy_offline.run(
+        "confd", "-onetime", "-backend", "env", "-confdir", str(confdir),
+        "-config-file", str(confdir / "confd.toml"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
+    assert "conf\\x1b[2Jd/confd.toml:1: invalid TOML" in line and unsafe(line) == []
