@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from confpy.report import Report
 from confpy.resource import TemplateResource, load_resources
 from confpy.runner import RenderOptions, apply
@@ -82,3 +84,17 @@ def test_a_successful_reload_leaves_the_new_file_and_the_target_alone(tree: Conf
     assert not r.dest.is_symlink() and r.dest.read_text() == "good\n"
     assert shared.read_text() == "old\n"
     assert sorted(p.name for p in tree.out.iterdir()) == ["app"]
+
+
+def test_a_restored_link_keeps_its_owner(tree: ConfTree) -> None:
+    """The link comes back with the owner it had (root can give links to other users)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can own a link as another user")
+    r = resource(tree)
+    shared = tree.root / "shared.conf"
+    shared.write_text("good\n")
+    r.dest.symlink_to(shared)
+    os.lchown(r.dest, 4321, 4322)
+    install(r, b"bad\n")
+    st = os.lstat(r.dest)
+    assert r.dest.is_symlink() and (st.st_uid, st.st_gid) == (4321, 4322)
