@@ -40,7 +40,7 @@ from confpy.outcomes import record
 from confpy.reloads import reload_keys
 from confpy.resource import TemplateResource
 from confpy.resource_state import ResourceTable
-from confpy.runner import Config, apply, render_all
+from confpy.runner import Config, apply, plan_change_set, render_all
 from confpy.schedule import Debouncer, ReloadLimiter
 from confpy.snapshot import Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup, call_answering_signals
@@ -287,10 +287,11 @@ class Daemon:
         return ties
 
     def _render_group(self, group: list[TemplateResource], snapshot: Snapshot, reason: str) -> None:
-        rendered, failures = render_all(self.config, group, snapshot)
+        plan = plan_change_set(self.config, group, snapshot)
+        rendered, failures = render_all(self.config, plan, snapshot)
         with self.hooks.command_guard():
             report = apply(
-                group,
+                plan,
                 snapshot,
                 rendered,
                 failures,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from confpy import each
 from confpy.errors import ConfpyError
-from confpy.runner import Config, render_all
+from confpy.runner import Config, plan_change_set, render_all
 from confpy.snapshot import Snapshot
 
 
@@ -21,15 +20,15 @@ def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, Co
     A file that does not end in a newline gets one after it, so the next header starts
     its own line.
     """
-    resources, _ = each.expand(list(config.resources), snapshot)
-    rendered, failures = render_all(config, config.resources, snapshot)
-    for r in resources:
-        content = rendered.get(r.name)
+    plan = plan_change_set(config, config.resources, snapshot, removals=False)
+    rendered, failures = render_all(config, plan, snapshot)
+    for op in plan.renders:
+        content = rendered.get(op.name)
         if content is None:
             continue
-        out.write(f"==> {r.dest} <==\n".encode("utf-8", "surrogateescape"))
+        out.write(f"==> {op.file.dest} <==\n".encode("utf-8", "surrogateescape"))
         out.write(content)
         if content and not content.endswith(b"\n"):
             out.write(b"\n")
     out.flush()
-    return failures
+    return {**plan.refused, **failures}

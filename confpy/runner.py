@@ -1,13 +1,16 @@
-"""Bring resources in line with a snapshot: render, stage, check, install, then reload once.
+"""Bring resources in line with a snapshot: plan, render, stage, check, install, reload once.
 
-`apply()` is shared by `render --onetime` (`confpy.onetime`) and the watch daemon; the
-reload actions it runs live in `confpy.reloads`, what it reports in `confpy.report`.
+A change set is planned once (`plan_change_set`: the files to render, install and
+remove, `confpy.plan`), rendered (`render_all`), then executed by `apply()`, shared by
+`render --onetime` (`confpy.onetime`) and the watch daemon. The reload actions it runs
+live in `confpy.reloads`, what it reports in `confpy.report`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from confpy import each
@@ -15,6 +18,7 @@ from confpy.errors import (
     CheckFailedError,
     ConfigProblems,
     ConfpyError,
+    EachFileError,
     InstallError,
     RenderError,
 )
@@ -35,6 +39,7 @@ from confpy.installer import (
 )
 from confpy.keys import select
 from confpy.log import get_logger
+from confpy.plan import FileOp, Plan
 from confpy.redact import scrub
 from confpy.reloads import Limiter, Unlimited, reload_actions, reload_once, roll_back
 from confpy.report import Outcome, Report, fail
@@ -66,6 +71,11 @@ class Config:
     def patterns(self) -> list[str]:
         return sorted({k for r in self.resources for k in r.full_keys})
 
+    @cached_property
+    def reserved(self) -> dict[str, dict[str, str]]:
+        """By `each` resource: the other resources' dests it must never write."""
+        return each.reserved_dests(self.resources)
+
 
 def load_config(confdir: Path, prefix: str = "") -> Config:
     """Load every resource and compile every template; raise ConfigProblems listing all faults."""
@@ -77,21 +87,32 @@ def load_config(confdir: Path, prefix: str = "") -> Config:
     return Config(confdir, tuple(loaded.resources), templates)
 
 
-def render_all(
-    config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
-) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
-    """Render each resource; return contents and failures by resource name.
+def plan_change_set(
+    config: Config,
+    resources: Iterable[TemplateResource],
+    snapshot: Snapshot,
+    *,
+    removals: bool = True,
+) -> Plan:
+    """The files a change set renders, installs and removes (`confpy.each.plan`), planned
+    once per change set, before anything renders."""
+    return each.plan(list(resources), snapshot, config.reserved, removals=removals)
 
-    Each resource is rendered inside its own boundary (`confpy.templates`): whatever one
-    raises fails that resource alone, with a one-line message that carries no value.
+
+def render_all(
+    config: Config, plan: Plan, snapshot: Snapshot
+) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
+    """Render each file of the plan; return contents and failures by file name.
+
+    Each file is rendered inside its own boundary (`confpy.templates`): whatever one
+    raises fails that file alone, with a one-line message that carries no value.
     """
     rendered: dict[str, bytes] = {}
-    resources, failures = each.expand(list(resources), snapshot)  # one per match (issue 14)
-    for r in resources:
-        if r.name in failures:
-            continue
+    failures: dict[str, ConfpyError] = {}
+    for op in plan.renders:
+        r = op.file
         try:
-            content = config.templates.render(r, each.render_snapshot(r, snapshot))
+            content = config.templates.render(r, op.reads(snapshot), op.match)
             if r.validate:
                 validate_output(content, r.validate, file=str(r.src))
             check_min_bytes(r, content)
@@ -106,11 +127,11 @@ def render_all(
 
 
 Notifier = Callable[[list[TemplateResource]], None]
-"""Called with the resources a change set installed, after their reload commands ran."""
+"""Called with the files' resources a change set installed, after their reloads ran."""
 
 
 def apply(
-    resources: Sequence[TemplateResource],
+    plan: Plan,
     snapshot: Snapshot,
     rendered: dict[str, bytes],
     failures: dict[str, ConfpyError],
@@ -121,48 +142,39 @@ def apply(
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
 ) -> Report:
-    """Install what changed; reload each distinct command once, after every file is in place.
+    """Execute a change set's plan: install what changed, remove what the plan removes, then
+    reload each distinct command once, after every file is in place.
 
-    `each` resources (issue 14) are applied as their per-file resources plus the removal
-    of files whose match is gone, in the same change set; the report folds them back into
-    one outcome per resource, so callers (retries, health) see the resources they know.
+    The report has one outcome per configured resource: the files of an `each` resource
+    (issue 14) fold into its one outcome, so callers (retries, health) see the resources
+    they know. `owed` names configured resources.
     """
-    p = each.plan(resources, snapshot, rendered, failures)
-    files, file_failures, file_owed = (
-        (resources, failures, owed)
-        if p is None
-        else (p.resources, {**failures, **p.failures}, each.owed_files(p, owed))
-    )
+    refused, adopted = each.claim(plan, rendered, failures)
     report = _apply_files(
-        files,
+        plan,
         snapshot,
         rendered,
-        file_failures,
+        {**failures, **refused},
         options,
         atomic=atomic,
         notify=notify,
-        owed=file_owed,
+        owed=owed,
         limiter=limiter,
     )
-    if p is None:
-        return report
-    by_file = {o.resource.name: (o.status, o.error) for o in report.outcomes}
-    problems = each.finish(p, by_file, noop=options.noop)
-    return _fold(resources, report, problems)
+    statuses = {o.resource.name: o.status for o in report.outcomes}
+    return _fold(plan, report, each.finish(plan, statuses, adopted, noop=options.noop))
 
 
-def _fold(
-    resources: Sequence[TemplateResource], report: Report, problems: dict[str, ConfpyError]
-) -> Report:
+def _fold(plan: Plan, report: Report, problems: dict[str, ConfpyError]) -> Report:
     """One outcome per configured resource: the first failing file speaks for an `each` one."""
+    ops = plan.ops()
     files: dict[str, list[Outcome]] = {}
     for o in report.outcomes:
-        parent = o.resource.each_match.parent if o.resource.each_match else o.resource.name
-        files.setdefault(parent, []).append(o)
+        files.setdefault(ops[o.resource.name].parent, []).append(o)
     folded = Report(report.revision, reloads=report.reloads)
-    for r in resources:
+    for r in plan.resources:
         group = files.get(r.name, [])
-        if r.each is None or r.each_match is not None:
+        if r.each is None:
             folded.outcomes.extend(group)
             continue
         out = Outcome(r)
@@ -174,7 +186,8 @@ def _fold(
             first = failed[0]
             assert first.error is not None
             out.status, out.step = "failed", first.step
-            out.error = each.EachFileError(each.label(first.resource), first.error, len(failed) - 1)
+            label = ops[first.resource.name].label
+            out.error = EachFileError(label, first.error, len(failed) - 1)
         elif r.name in problems:
             fail(out, "install", problems[r.name], report.revision)
         elif any(o.status == "installed" for o in group):
@@ -187,7 +200,7 @@ def _fold(
 
 
 def _apply_files(
-    resources: Sequence[TemplateResource],
+    plan: Plan,
     snapshot: Snapshot,
     rendered: dict[str, bytes],
     failures: dict[str, ConfpyError],
@@ -200,22 +213,22 @@ def _apply_files(
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
-    With `atomic`, the resources form one change set: if any fails to render, stage or
-    pass its check, none is installed, so a process never sees a new certificate with an
-    old key. Without it, a failing resource never stops the others.
+    With `atomic`, the files form one change set: if any fails to render, stage or pass
+    its check, none is installed, so a process never sees a new certificate with an old
+    key. Without it, a failing file never stops the others.
 
-    Resources named in `owed` are reloaded even when their file is already current (an
+    Files of resources named in `owed` are reloaded even when already current (an
     earlier reload failed or was deferred). With a `limiter`, a reload action that ran
     too recently is deferred: the file is installed now, and the outcome says
     `reload_owed`.
     """
     report = Report(snapshot.revision)
-    outcomes = {r.name: Outcome(r) for r in resources}
+    outcomes = {op.name: Outcome(op.file) for op in plan.files}
     report.outcomes = list(outcomes.values())
     if not options.sync_only and not options.noop:
-        for name in owed:
-            if name in outcomes:
-                outcomes[name].reload_owed = True
+        for op in plan.files:
+            if op.parent in owed or op.name in owed:
+                outcomes[op.name].reload_owed = True
     for name, error in failures.items():
         if name in outcomes:
             fail(outcomes[name], "render", error, snapshot.revision)
@@ -225,8 +238,8 @@ def _apply_files(
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
     try:
-        for r in resources:
-            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
+        for op in plan.files:
+            _stage_one(op, outcomes[op.name], rendered.get(op.name), snapshot, options, staged)
         if atomic and any(o.failed for o in outcomes.values()):
             _hold_back(staged, outcomes, snapshot.revision)
             return report
@@ -239,7 +252,8 @@ def _apply_files(
 
     if options.sync_only:
         return report
-    report.reloads = _reload_installed(resources, outcomes, previous, snapshot.revision, limiter)
+    files = [op.file for op in plan.files]
+    report.reloads = _reload_installed(files, outcomes, previous, snapshot.revision, limiter)
     if installed and notify is not None:
         notify(installed)
     return report
@@ -257,23 +271,22 @@ def _tidy_up(
     for s in staged:
         if outcomes[s.resource.name].status != "installed":
             discard(s, keep=options.keep_stage_file)
-        elif options.keep_stage_file:
-            s.kept = True
 
 
 def _stage_one(
-    r: TemplateResource,
+    op: FileOp,
     o: Outcome,
     rendered: bytes | None,
     snapshot: Snapshot,
     options: RenderOptions,
     staged: list[Staged],
 ) -> None:
-    """Stage (and check) one resource's file unless it is current; a failure goes in `o`."""
+    """Stage (and check) one file unless it is current; a failure goes in `o`."""
     if o.failed:
         return
+    r = op.file
     try:
-        if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
+        if op.remove:  # an `each` file whose match is gone (issue 14)
             if options.noop:
                 o.status, o.diff = "pending", removal_diff(r)
             else:

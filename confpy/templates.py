@@ -36,7 +36,7 @@ from confpy.errors import (
 from confpy.gotemplate.engine import GoTemplate
 from confpy.keyfuncs import KeyFunctions
 from confpy.redact import describe_key, one_line, redact
-from confpy.resource import TemplateResource
+from confpy.resource import EachMatch, TemplateResource
 from confpy.snapshot import Snapshot
 
 
@@ -171,14 +171,18 @@ class TemplateSet:
         go_sources = tuple(t.source for t in compiled.values() if isinstance(t, GoTemplate))
         return cls(templates_dir, env, compiled, _public_text(env) + go_sources), errors
 
-    def render(self, resource: TemplateResource, snapshot: Snapshot) -> bytes:
-        """Render `resource` from `snapshot`. Pure: reads no file but the templates."""
+    def render(
+        self, resource: TemplateResource, snapshot: Snapshot, match: EachMatch | None = None
+    ) -> bytes:
+        """Render `resource` from `snapshot`. Pure: reads no file but the templates.
+
+        `match` is the `each` match a file of an `each` resource renders (issue 14)."""
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
         if isinstance(template, GoTemplate):
-            return render_go(template, resource, snapshot, public=self.public)
-        return render_template(template, resource, snapshot, public=self.public)
+            return render_go(template, resource, snapshot, match, public=self.public)
+        return render_template(template, resource, snapshot, match, public=self.public)
 
 
 def _public_text(env: jinja2.Environment) -> tuple[str, ...]:
@@ -241,13 +245,13 @@ def render_go(
     template: GoTemplate,
     resource: TemplateResource,
     snapshot: Snapshot,
+    match: EachMatch | None = None,
     *,
     public: Iterable[str] = (),
 ) -> bytes:
     """Render a Go template inside the same boundary as Jinja's: values stay bytes (raw
     bytes are written back unchanged), any failure is one redacted RenderError."""
     view = snapshot.view(resource.prefix, resource.full_keys)
-    match = resource.each_match  # one file of an `each` resource (issue 14)
     each = None
     if match is not None:  # Go's map of strings: a key directory's missing value is ""
         each = {"Key": match.key, "Name": match.name, "Value": match.value or ""}
@@ -287,6 +291,7 @@ def render_template(
     template: jinja2.Template,
     resource: TemplateResource,
     snapshot: Snapshot,
+    match: EachMatch | None = None,
     *,
     public: Iterable[str] = (),
 ) -> bytes:
@@ -294,7 +299,6 @@ def render_template(
     view = decode_view(resource, snapshot)
     keyfuncs = KeyFunctions(view)
     context: dict[str, Any] = keyfuncs.functions()
-    match = resource.each_match
     if match is not None:  # one file of an `each` resource (issue 14)
         context["each"] = match
     filename = template.filename or str(resource.src)

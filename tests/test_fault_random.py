@@ -29,7 +29,7 @@ from typing import TypeVar
 import pytest
 
 from confpy.errors import StoreError
-from confpy.runner import load_config, render_all
+from confpy.runner import load_config, plan_change_set, render_all
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
@@ -145,7 +145,8 @@ def run_sequence(
 def expected_files(confdir: Path, store: EtcdStore) -> dict[str, bytes]:
     config = load_config(confdir)
     snapshot = retry(lambda: store.snapshot(config.patterns))
-    rendered, failures = render_all(config, config.resources, snapshot)
+    plan = plan_change_set(config, config.resources, snapshot)
+    rendered, failures = render_all(config, plan, snapshot)
     assert not failures, failures
     return rendered
 
