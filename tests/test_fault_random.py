@@ -32,6 +32,7 @@ from confpy.errors import StoreError
 from confpy.runner import load_config, plan_change_set, render_all
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
+from tests import etcd_admin
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher
 from tests.helpers import ConfTree
@@ -79,7 +80,7 @@ def retry(fn: Callable[[], T]) -> T:
 def compact(store: EtcdStore) -> bool:
     """Compact at the current revision; False when it already was (nothing written since)."""
     try:
-        store.compact(store.current_revision())
+        etcd_admin.compact(store, etcd_admin.current_revision(store))
     except StoreError as e:
         if "compacted" in str(e):
             return False

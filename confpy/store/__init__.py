@@ -115,17 +115,12 @@ class EtcdStore:
         idempotent: bool = True,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        """One gateway call with confpy's errors (tests use it to reach etcd directly)."""
+        """One gateway call with confpy's errors (tests use it to reach etcd directly:
+        tests/etcd_admin.py)."""
         with translate(what):
             return self._transport.call(path, body, idempotent=idempotent, timeout=timeout)
 
     # -- reads ------------------------------------------------------------------------------
-
-    @_answers("status")
-    def current_revision(self) -> int:
-        """etcd's revision now (the member's status: any authenticated user may ask)."""
-        reply = self._rpc("status", "/maintenance/status", {})
-        return int(reply["header"]["revision"])
 
     @_answers("snapshot read")
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
@@ -238,14 +233,6 @@ class EtcdStore:
                 # An expired lease is already gone: that is what revoking wanted.
                 if e.kind is not Kind.NOT_FOUND:
                     raise
-
-    def compact(self, revision: int) -> None:
-        self._rpc(
-            "compaction",
-            "/kv/compaction",
-            {"revision": str(revision), "physical": True},
-            timeout=30,
-        )
 
     # -- watch ------------------------------------------------------------------------------
 
