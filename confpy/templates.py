@@ -46,8 +46,8 @@ class _Loader(jinja2.BaseLoader):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sources: dict[str, str] = {}
-        """Every template text loaded, as written and as translated: what the operator
-        wrote, which error messages may quote back (see confpy.redact)."""
+        """Every Jinja template text loaded, as written: what the operator wrote, which
+        error messages may quote back (see confpy.redact)."""
 
     def get_source(
         self, environment: jinja2.Environment, template: str
@@ -144,7 +144,7 @@ class TemplateSet:
     env: jinja2.Environment
     compiled: dict[str, jinja2.Template | GoTemplate]
     public: tuple[str, ...] = field(default=(), repr=False)
-    """Template texts (as written and translated), for `confpy.redact`."""
+    """Template texts as written (Jinja and Go), for `confpy.redact`."""
 
     @classmethod
     def load(
@@ -196,7 +196,7 @@ def _compile_contained(
     """Compile one template; every exception becomes a one-line TemplateSyntaxError.
 
     The compile-time half of the resource boundary: a template nested thousands of levels
-    deep, or a Go construct the translator trips on, is that template's problem alone.
+    deep is that template's problem alone.
     """
     try:
         return env.get_template(name), None
