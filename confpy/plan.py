@@ -3,14 +3,16 @@
 `confpy.each.plan` builds one per change set, before anything is rendered: a plain
 resource is one file; an `each` resource is one file per match plus the removal of each
 file whose match is gone. The runner renders, installs and removes what the plan says
-and folds the per-file outcomes back into one outcome per configured resource.
+and `Plan.fold` folds the files' outcomes back into one outcome per configured resource.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from confpy.errors import ConfpyError
+from confpy.errors import ConfpyError, EachFileError
+from confpy.report import Outcome, Report, fail
 from confpy.resource import EachMatch, TemplateResource
 from confpy.snapshot import Snapshot
 
@@ -82,3 +84,37 @@ class Plan:
 
     def ops(self) -> dict[str, FileOp]:
         return {op.name: op for op in self.files}
+
+    def fold(self, report: Report, problems: Mapping[str, ConfpyError]) -> Report:
+        """One outcome per configured resource from the files' outcomes: the first failing
+        file speaks for an `each` resource; `problems` are its own (`confpy.each.finish`)."""
+        ops = self.ops()
+        files: dict[str, list[Outcome]] = {}
+        for o in report.outcomes:
+            files.setdefault(ops[o.resource.name].parent, []).append(o)
+        folded = Report(report.revision, reloads=report.reloads)
+        for r in self.resources:
+            group = files.get(r.name, [])
+            if r.each is None:
+                folded.outcomes.extend(group)
+                continue
+            out = Outcome(r)
+            out.reload_owed = any(o.reload_owed for o in group)
+            deferred = [o.reload_not_before for o in group if o.reload_not_before is not None]
+            out.reload_not_before = max(deferred) if deferred else None
+            failed = [o for o in group if o.failed]
+            if failed:
+                first = failed[0]
+                assert first.error is not None
+                out.status, out.step = "failed", first.step
+                label = ops[first.resource.name].label
+                out.error = EachFileError(label, first.error, len(failed) - 1)
+            elif r.name in problems:
+                fail(out, "install", problems[r.name], report.revision)
+            elif any(o.status == "installed" for o in group):
+                out.status = "installed"
+            elif any(o.status == "pending" for o in group):
+                out.status = "pending"
+                out.diff = "".join(o.diff or "" for o in group)
+            folded.outcomes.append(out)
+        return folded

@@ -18,7 +18,6 @@ from confpy.errors import (
     CheckFailedError,
     ConfigProblems,
     ConfpyError,
-    EachFileError,
     InstallError,
     RenderError,
 )
@@ -162,41 +161,7 @@ def apply(
         limiter=limiter,
     )
     statuses = {o.resource.name: o.status for o in report.outcomes}
-    return _fold(plan, report, each.finish(plan, statuses, adopted, noop=options.noop))
-
-
-def _fold(plan: Plan, report: Report, problems: dict[str, ConfpyError]) -> Report:
-    """One outcome per configured resource: the first failing file speaks for an `each` one."""
-    ops = plan.ops()
-    files: dict[str, list[Outcome]] = {}
-    for o in report.outcomes:
-        files.setdefault(ops[o.resource.name].parent, []).append(o)
-    folded = Report(report.revision, reloads=report.reloads)
-    for r in plan.resources:
-        group = files.get(r.name, [])
-        if r.each is None:
-            folded.outcomes.extend(group)
-            continue
-        out = Outcome(r)
-        out.reload_owed = any(o.reload_owed for o in group)
-        deferred = [o.reload_not_before for o in group if o.reload_not_before is not None]
-        out.reload_not_before = max(deferred) if deferred else None
-        failed = [o for o in group if o.failed]
-        if failed:
-            first = failed[0]
-            assert first.error is not None
-            out.status, out.step = "failed", first.step
-            label = ops[first.resource.name].label
-            out.error = EachFileError(label, first.error, len(failed) - 1)
-        elif r.name in problems:
-            fail(out, "install", problems[r.name], report.revision)
-        elif any(o.status == "installed" for o in group):
-            out.status = "installed"
-        elif any(o.status == "pending" for o in group):
-            out.status = "pending"
-            out.diff = "".join(o.diff or "" for o in group)
-        folded.outcomes.append(out)
-    return folded
+    return plan.fold(report, each.finish(plan, statuses, adopted, noop=options.noop))
 
 
 def _apply_files(
