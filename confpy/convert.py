@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from confpy.errors import ConfigError, ConfpyError, TemplateSyntaxError
+from confpy.errors import ConfigError, ConfpyError
 from confpy.gotemplate.translate import NotReadable, translate_readable
 
 __all__ = ["NotReadable", "convert_template", "convert_tree"]
@@ -24,16 +24,9 @@ def convert_template(source: str, filename: str = "<template>") -> str:
     plain Jinja cannot render the same bytes, and TemplateSyntaxError for broken syntax."""
     from confpy.gotemplate.engine import GoTemplate
 
-    # Go's own parser first: what confd would refuse is reported as confd reports it.
-    GoTemplate.compile(source, filename)
-    try:
-        return translate_readable(source, filename)
-    except NotReadable:
-        raise
-    except TemplateSyntaxError as e:
-        # Valid Go that the readable translation does not handle: it stays a .tmpl.
-        reason = e.reason if "keep the .tmpl" in e.reason else f"{e.reason}; keep the .tmpl"
-        raise NotReadable(reason, file=e.file, line=e.line) from None
+    # The engine's own parser: what confd would refuse is reported as confd reports it, and
+    # the translation is a pass over the same tree the engine runs.
+    return translate_readable(GoTemplate.compile(source, filename).tmpl, filename)
 
 
 def convert_tree(
