@@ -103,11 +103,7 @@ class CallTranslator:
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
             return self.rcompare(name, args, texts, line)
         if name == "len":
-            if args[0].type == "str":
-                return Typed(f'{texts[0]}.encode("utf-8")|length', "int", False)
-            if not args[0].type.startswith(("list:", "map:")):
-                raise self.fail(line, f"len of a {args[0].type} value", "is an error in Go")
-            return Typed(f"{texts[0]}|length", "int", False)
+            return self.rlen(args[0], line)
         if name == "index":
             return self.rindex(args, line)
         if name == "printf":
@@ -125,6 +121,13 @@ class CallTranslator:
         if name in ("ls", "lsdir"):
             return self.rls(name, args[0])
         return Typed(f"{name}({', '.join(texts)})", _RETURNS[name])
+
+    def rlen(self, arg: Typed, line: int) -> Typed:
+        if arg.type == "str":  # Go counts bytes
+            return Typed(f'{arg.operand()}.encode("utf-8")|length', "int", False)
+        if not arg.type.startswith(("list:", "map:")):
+            raise self.fail(line, f"len of a {arg.type} value", "is an error in Go")
+        return Typed(f"{arg.operand()}|length", "int", False)
 
     def check_arity(self, name: str, n: int, line: int) -> None:
         """Go checks the number of arguments when it runs the call: refuse a wrong one."""
@@ -157,11 +160,7 @@ class CallTranslator:
         text = f"{name}({key.text})"
         if name == "lsdir":
             return Typed(text, "list:str")
-        own = (
-            f"[{key.text}|base]"
-            if key.value is None
-            else f"[{jinja_string(key.value.rsplit('/', 1)[-1])}]"
-        )
+        own = f"base({key.text})" if key.value is None else jinja_string(key.value.split("/")[-1])
         return Typed(
             f"({text} + ([{own}] if exists({key.text}) else []))|unique(true)"
             "|sort(case_sensitive=true)",
