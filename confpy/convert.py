@@ -7,6 +7,7 @@ Jinja environment. A template using something plain Jinja cannot print exactly s
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tomllib
@@ -22,11 +23,15 @@ __all__ = ["NotReadable", "convert_template", "convert_tree"]
 def convert_template(source: str, filename: str = "<template>") -> str:
     """Readable Jinja2 for a Go template; raises NotReadable (a TemplateSyntaxError) when
     plain Jinja cannot render the same bytes, and TemplateSyntaxError for broken syntax."""
-    from confpy.gotemplate.engine import GoTemplate
+    from confpy.gotemplate.engine import FUNCTION_NAMES
+    from confpy.gotemplate.goparse import parse
 
-    # The engine's own parser: what confd would refuse is reported as confd reports it, and
-    # the translation is a pass over the same tree the engine runs.
-    return translate_readable(GoTemplate.compile(source, filename).tmpl, filename)
+    # The engine's own parser (keeping comments): what confd would refuse is reported as
+    # confd reports it, and the translation is a pass over the tree the engine runs.
+    name = os.path.basename(filename)
+    return translate_readable(
+        parse(source, name, FUNCTION_NAMES, filename, comments=True), filename
+    )
 
 
 def convert_tree(

@@ -142,6 +142,12 @@ def test_else_if_becomes_elif() -> None:
     assert out == '{% if getv("/m") == "a" %}A{% elif exists("/b") %}B{% else %}C{% endif %}'
 
 
+def test_go_comments_stay_as_jinja_comments() -> None:
+    """`{{/* ... */}}` becomes `{# ... #}`; trim markers still trim the text around it."""
+    out = convert_template('a {{- /* the upstreams */ -}} \n{{getv "/x"}}{{/* #} */}}')
+    assert out == 'a{# the upstreams #}{{ getv("/x") }}{# # } #}'
+
+
 def test_printf_becomes_the_format_filter() -> None:
     """printf with %s/%d of known strings and ints is Jinja's format filter."""
     out = convert_template('{{printf "%s:%d" (getv "/h") (atoi "80")}}')

@@ -156,6 +156,8 @@ class _Readable(ExprTranslator):
     def stmt(self, node: n.Node) -> str:
         if isinstance(node, n.TextNode):
             return escape_text(node.text)
+        if isinstance(node, n.CommentNode):
+            return "{# " + node.text[2:-2].strip().replace("#}", "# }") + " #}"
         if isinstance(node, n.BranchNode):
             return self.block(node)
         if not isinstance(node, n.ActionNode):
