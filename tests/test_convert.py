@@ -129,6 +129,12 @@ def test_getv_and_exists_read_as_calls() -> None:
     assert out == '{% if exists("/x") %}{{ getv("/host") }}{% endif %}'
 
 
+def test_a_parenthesised_argument_reads_without_extra_parentheses() -> None:
+    """`gets (printf ...)` is `gets("..."|format(...))`: a call's arguments need none."""
+    out = convert_template('{{range gets (printf "/s/%s/*" (getv "/n"))}}{{.Value}}{{end}}')
+    assert out == ('{% for kv in gets("/s/%s/*"|format(getv("/n"))) %}{{ kv.Value }}{% endfor %}')
+
+
 def test_go_variables_keep_their_names() -> None:
     """`$host :=` becomes `{% set host = ... %}`; a name clashing with a confd function
     gets a trailing underscore."""

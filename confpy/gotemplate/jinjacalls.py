@@ -81,9 +81,9 @@ class CallTranslator:
             fmt = _strftime(args[0].value)
             if fmt is None:
                 raise self.fail(line, f"time layout {args[0].text}")
-            return Typed(f"{base.text}.strftime({jinja_string(fmt)})", "str")
+            return Typed(f"{base.operand()}.strftime({jinja_string(fmt)})", "str")
         if base.type == "time" and name in ("Year", "Day", "Hour", "Minute", "Second") and not args:
-            return Typed(f"{base.text}.{name.lower()}", "int")
+            return Typed(f"{base.operand()}.{name.lower()}", "int")
         raise self.fail(line, f"method .{name}")
 
     def rcall(self, name: str, args: list[Typed], line: int) -> Typed:
@@ -120,7 +120,7 @@ class CallTranslator:
         self.check_kinds(name, args, line)
         if name in ("ls", "lsdir"):
             return self.rls(name, args[0])
-        return Typed(f"{name}({', '.join(texts)})", _RETURNS[name])
+        return Typed(f"{name}({', '.join(a.text for a in args)})", _RETURNS[name])
 
     def rlen(self, arg: Typed, line: int) -> Typed:
         if arg.type == "str":  # Go counts bytes
@@ -183,11 +183,11 @@ class CallTranslator:
         for idx in args[1:]:
             elem = out.type.split(":", 1)[1] if ":" in out.type else "any"
             if out.type.startswith("map:") and idx.type == "str":
-                out = Typed(f"{out.text}.get({idx.text})", elem)
+                out = Typed(f"{out.operand()}.get({idx.text})", elem)
             elif out.type.startswith("list:") and idx.type == "int" and idx.text.isdigit():
-                out = Typed(f"{out.text}[{idx.text}]", elem)
+                out = Typed(f"{out.operand()}[{idx.text}]", elem)
             elif out.type == "any" and idx.value is not None:
-                out = Typed(f"{out.text}.get({idx.text})", "any")
+                out = Typed(f"{out.operand()}.get({idx.text})", "any")
             else:
                 raise self.fail(line, f"index of a {out.type} value with a {idx.type}")
         return out
@@ -218,8 +218,8 @@ class CallTranslator:
         )
         if not rest:
             return Typed(jinja_string(fmt.replace("%%", "%")), "str")
-        texts = [a.operand() for a in rest]
-        return Typed(f"{jinja_string(converted)}|format({', '.join(texts)})", "str", False)
+        texts = ", ".join(a.text for a in rest)
+        return Typed(f"{jinja_string(converted)}|format({texts})", "str", False)
 
 
 def _strftime(layout: str) -> str | None:

@@ -106,8 +106,7 @@ class ExprTranslator(CallTranslator):
         if isinstance(node, n.IdentifierNode):
             return self.rcall(node.name, [], node.line)
         if isinstance(node, n.PipeNode):
-            inner = self.rpipe(node)
-            return Typed(inner.operand(), inner.type)
+            return self.rpipe(node)  # parenthesised where it is an operand
         if isinstance(node, n.FieldNode | n.ChainNode | n.VariableNode):
             base, names = self.rbase(node)
             for name in names:

@@ -178,7 +178,7 @@ class _Readable(ExprTranslator):
         if t == "bool":
             return f'"true" if {value.text} else "false"'
         if t in ("list:str", "list:int"):
-            return f'"[" ~ {value.text}|join(" ") ~ "]"'
+            return f'"[" ~ {value.operand()}|join(" ") ~ "]"'
         if t == "none":
             return '"<no value>"'
         if t in ("map:any", "list:any"):
@@ -248,20 +248,20 @@ class _Readable(ExprTranslator):
         if t.startswith("map:"):
             key = self.var(index_decl) if index_decl and not index_decl.assigned_in_loop else None
             key = key or self.claim("key")
-            out.append(f"{{% for {key}, {elem} in {value.text}|dictsort(true) %}}")
+            out.append(f"{{% for {key}, {elem} in {value.operand()}|dictsort(true) %}}")
             if index_decl is not None and index_decl.assigned_in_loop:
                 out.append(f"{{% set {self.var(index_decl)} = {key} %}}")
             if index_decl is not None:
                 self.types[id(index_decl)] = "str"
         elif t.startswith("list:"):
-            out.append(f"{{% for {elem} in {value.text} %}}")
+            out.append(f"{{% for {elem} in {value.operand()} %}}")
             if index_decl is not None:
                 self.types[id(index_decl)] = "int"
                 out.append(f"{{% set {self.var(index_decl)} = loop.index0 %}}")
         else:
             if index_decl is not None:
                 raise self.fail(node.line, "range with an index over a value of unknown kind")
-            src = value.text if value.atomic else f"({value.text})"
+            src = value.operand()
             out.append(
                 f"{{% for {elem} in ({src}|dictsort(true)|map(attribute=1)|list"
                 f" if {src} is mapping else {src}) %}}"
