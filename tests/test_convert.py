@@ -12,11 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from confpy.commands import convert as convert_command
 from confpy.convert import NotReadable, convert_template, convert_tree
 from confpy.errors import ConfigError, RenderError, TemplateSyntaxError
+from confpy.gotemplate.jinjatext import escape_text, jinja_string
 from confpy.resource import load_resources
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
@@ -333,3 +337,13 @@ def test_convert_refuses_go_that_jinja_would_render_differently(source: str) -> 
     arguments: the template stays a .tmpl rather than render other bytes."""
     with pytest.raises(NotReadable):
         convert_template(source, "x.tmpl")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text())
+def test_jinja_literals_and_text_stand_for_exactly_their_characters(text: str) -> None:
+    """Any string, as a Jinja string literal or as literal template text, renders as itself
+    (quotes, backslashes, CRs, control characters, `{{`, `{%`, `{#`)."""
+    env = jinja2.Environment(keep_trailing_newline=True)
+    assert env.from_string("{{ " + jinja_string(text) + " }}").render() == text
+    assert env.from_string(escape_text(text)).render() == text

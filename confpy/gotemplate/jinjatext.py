@@ -10,25 +10,13 @@ import re
 
 from confpy.gotemplate.gonodes import NumberNode
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES.update({chr(c): f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in _ESCAPES})
+
 
 def jinja_string(s: str) -> str:
     """A Jinja string literal for `s` (Jinja decodes backslash escapes in literals)."""
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in s) + '"'
 
 
 def escape_text(text: str) -> str:
