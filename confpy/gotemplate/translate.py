@@ -29,41 +29,15 @@ _LOOP_NAMES = {
 _WITH_NAMES = {"get": "kv", "getv": "value", "dir": "parent", "base": "name", "json": "data"}
 # Jinja's keywords, tests and globals, and the macro's names: never a variable's name.
 _RESERVED = {
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "if",
-    "else",
-    "elif",
-    "for",
-    "endfor",
-    "loop",
-    "namespace",
-    "range",
-    "dict",
-    "lipsum",
-    "cycler",
-    "joiner",
-    "self",
-    "caller",
-    "varargs",
-    "kwargs",
-    "ns",
-    "go_value",
-    "with",
-    "set",
-    "block",
+    *("true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if"),
+    *("else", "elif", "for", "endfor", "loop", "namespace", "range", "dict", "lipsum", "self"),
+    *("cycler", "joiner", "caller", "varargs", "kwargs", "ns", "go_value", "with", "set", "block"),
 }
-_KEYWORDS = {n.TemplateNode: "{{template}}", n.BreakNode: "{{break}}"}
-_KEYWORDS[n.ContinueNode] = "{{continue}}"
+_KEYWORDS = {
+    n.TemplateNode: "{{template}}",
+    n.BreakNode: "{{break}}",
+    n.ContinueNode: "{{continue}}",
+}
 
 # Newlines inside the macro sit before `{%-` tags, which strip them: it prints nothing extra.
 _GO_VALUE_MACRO = (
@@ -118,7 +92,6 @@ class _Readable(ExprTranslator):
         self.needs_ns = False
         self.needs_macro = False
         self.typed_dots: list[Typed] = [Typed("none", "none")]
-        self.line = 1
         for decl in variables.decls:
             if decl.assigned_in_loop:
                 self.needs_ns = True
@@ -162,16 +135,15 @@ class _Readable(ExprTranslator):
             return self.block(node)
         if not isinstance(node, n.ActionNode):
             raise self.fail(node.line, _KEYWORDS.get(type(node), type(node).__name__))
-        self.line = node.line
         value = self.rpipe(node.pipe)
         if node.pipe.decl:
             decl = self.decls(node.pipe)[0]
             if self.types.setdefault(id(decl), value.type) != value.type:
                 self.types[id(decl)] = "any"
             return f"{{% set {self.var(decl)} = {value.text} %}}"
-        return "{{ " + self.show(value) + " }}"
+        return "{{ " + self.show(value, node.line) + " }}"
 
-    def show(self, value: Typed) -> str:
+    def show(self, value: Typed, line: int) -> str:
         t = value.type
         if t in ("str", "int"):
             return value.text
@@ -183,12 +155,12 @@ class _Readable(ExprTranslator):
             return '"<no value>"'
         if t in ("map:any", "list:any"):
             raise self.fail(
-                self.line, "printing a whole JSON object or array (Go prints numbers as float64)"
+                line, "printing a whole JSON object or array (Go prints numbers as float64)"
             )
         if t == "any":
             self.needs_macro = True
             return f"go_value({value.text})"
-        raise self.fail(self.line, f"printing a {t} value")
+        raise self.fail(line, f"printing a {t} value")
 
     def block(self, node: n.BranchNode, chained: bool = False) -> str:
         value = self.rpipe(node.pipe)
@@ -210,7 +182,7 @@ class _Readable(ExprTranslator):
         keyword = "elif" if chained else "if"
         always_true = subject_t.type in ("kv", "time") and node.else_list is None
         if not always_true:
-            out.append(f"{{% {keyword} {self.cond(subject_t)} %}}")
+            out.append(f"{{% {keyword} {subject_t.text} %}}")
         if node.kind == "with":
             self.typed_dots.append(subject_t)
         out.append(self.stmts(node.list))
@@ -283,6 +255,3 @@ class _Readable(ExprTranslator):
         if isinstance(last, n.IdentifierNode) and last.name in table:
             return table[last.name]
         return default
-
-    def cond(self, value: Typed) -> str:
-        return value.text
