@@ -205,6 +205,10 @@ def test_convert_refuses_comparisons_go_fails_on(source: str) -> None:
         ("{{getv}}", "wrong number of args for getv: want at least 1 got 0"),
         ("{{not 1 2}}", "wrong number of args for not: want 1 got 2"),
         ("{{toUpper 3}}", "toUpper of a int value where Go takes a string"),
+        (
+            '{{range lookupSRV "a" "b" "c"}}{{add .Port 1}}{{end}}',
+            "add of a uint16 value where Go takes a int",
+        ),
     ],
 )
 def test_convert_refuses_argument_errors_go_fails_on(source: str, message: str) -> None:

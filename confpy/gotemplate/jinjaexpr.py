@@ -131,7 +131,7 @@ class ExprTranslator(CallTranslator):
         if base.type == "kv" and name in ("Key", "Value"):
             return Typed(f"{base.text}.{name}", "str")
         if base.type == "srv" and name in ("Target", "Port", "Priority", "Weight"):
-            return Typed(f"{base.text}.{name}", "str" if name == "Target" else "int")
+            return Typed(f"{base.text}.{name}", "str" if name == "Target" else "uint16")
         if base.type == "time":
             return self.rmethod(base, name, [], line)
         key = jinja_string(name)

@@ -145,7 +145,7 @@ class _Readable(ExprTranslator):
 
     def show(self, value: Typed, line: int) -> str:
         t = value.type
-        if t in ("str", "int"):
+        if t in ("str", "int", "uint16"):
             return value.text
         if t == "bool":
             return f'"true" if {value.text} else "false"'
