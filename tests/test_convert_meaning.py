@@ -149,6 +149,31 @@ def test_ls_of_a_leaf_key_is_its_name_and_true() -> None:
         )
 
 
+def test_convert_refuses_and_or_of_kinds_it_cannot_print_as_go_does() -> None:
+    """`or` of key-value pairs and a number has no one Jinja spelling that prints as Go."""
+    with pytest.raises(NotReadable, match=r"^x\.tmpl:1: or of a int or a list:kv value"):
+        convert_template('{{or (gets "/a/*") 0}}', "x.tmpl")
+
+
+# Variables.
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{range $e := split "a,b" ","}}{{$e = "z"}}{{.}}{{$e}}{{end}}',
+        '{{with $x := getv "/a"}}{{$x = "z"}}{{.}}{{$x}}{{end}}',
+        '{{$e := "q"}}{{range $e = split "a,b" ","}}{{$e = "z"}}{{.}}{{end}}{{$e}}',
+    ],
+)
+def test_assigning_the_variable_that_names_the_dot_leaves_the_dot_alone(source: str) -> None:
+    """`$e = ...` inside `range $e :=` or `with $e :=` changes `$e`, not the dot."""
+    keys = {"/a": "1"}
+    with tempfile.TemporaryDirectory() as go_dir, tempfile.TemporaryDirectory() as j2_dir:
+        go = render_resource(Path(go_dir), "t.tmpl", source, keys, syntax="go")
+        assert render_resource(Path(j2_dir), "t.j2", convert_template(source), keys) == go
+
+
 # Carriage returns.
 
 

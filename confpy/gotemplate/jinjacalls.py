@@ -31,6 +31,9 @@ _RETURNS: dict[str, str] = {
 # The Go parameter types (confdfuncs.SIGNATURES) and the kind an argument must be known to
 # have: Go refuses other kinds at run time, where the Jinja function would raise its own.
 _PARAM_KINDS = {"string": "str", "int": "int", "[]string": "list:str", "[]memkv.KVPair": "list:kv"}
+# What a value of unknown kind may hold: what the go_value macro prints as Go does.
+_PRINTABLE = {"str", "int", "float", "bool", "none", "any", "list:str", "list:int", "list:any"}
+_PRINTABLE |= {"map:any"}
 _FIXED_ARITY = {"not": 1, "len": 1, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2}
 _MIN_ARITY = {"and": 1, "or": 1, "eq": 2, "index": 1, "printf": 1, "print": 0}
 # Go layout elements with an exact strftime equivalent (glibc's %-d drops the padding).
@@ -97,6 +100,8 @@ class CallTranslator:
         texts = [a.operand() for a in args]
         if name in ("and", "or"):
             types = {a.type for a in args}
+            if len(types) > 1 and not types <= _PRINTABLE:
+                raise self.fail(line, f"{name} of a {' or a '.join(sorted(types))} value")
             return Typed(f" {name} ".join(texts), types.pop() if len(types) == 1 else "any", False)
         if name == "not":
             return Typed(f"not {texts[0]}", "bool", False)

@@ -26,6 +26,8 @@ class Decl:
 
     name: str
     loop_depth: int
+    assigned: bool = False
+    """Assigned with `=` somewhere (a dot it also names must then have a name of its own)."""
     assigned_in_loop: bool = False
     """Assigned with `=` inside a range nested deeper than the declaration."""
 
@@ -75,6 +77,7 @@ class Variables:
             # Declared after the pipeline is read: `$x := $x` reads the outer `$x`.
             if pipe.is_assign:
                 decl = self.lookup(v)
+                decl.assigned = True
                 decl.assigned_in_loop |= decl.loop_depth < self.loop_depth
             else:
                 decl = Decl(v.ident[0][1:], self.loop_depth)

@@ -168,17 +168,16 @@ class _Readable(ExprTranslator):
         out: list[str] = []
         if node.kind == "range":
             return self.range_block(node, value)
+        subject_t = value
         if decls:
-            subject = self.var(decls[0])
             self.types[id(decls[0])] = value.type
-            out.append(f"{{% set {subject} = {value.text} %}}")
-            subject_t = Typed(subject, value.type)
-        elif node.kind == "with":
+            out.append(f"{{% set {self.var(decls[0])} = {value.text} %}}")
+            subject_t = Typed(self.var(decls[0]), value.type)
+        if node.kind == "with" and (not decls or decls[0].assigned):
+            # The dot's own name: `$x = ...` in the body must not change the dot.
             subject = self.claim(self.guess_name(node.pipe, _WITH_NAMES, "it"))
-            out.append(f"{{% set {subject} = {value.text} %}}")
+            out.append(f"{{% set {subject} = {subject_t.text} %}}")
             subject_t = Typed(subject, value.type)
-        else:
-            subject_t = value
         keyword = "elif" if chained else "if"
         always_true = subject_t.type in ("kv", "time") and node.else_list is None
         if not always_true:
@@ -213,7 +212,7 @@ class _Readable(ExprTranslator):
         out: list[str] = []
         elem_decl = decls[-1] if decls else None
         index_decl = decls[0] if len(decls) == 2 else None
-        if elem_decl is not None and not elem_decl.assigned_in_loop:
+        if elem_decl is not None and not elem_decl.assigned:
             elem = self.var(elem_decl)
         else:
             elem = self.claim(self.guess_name(node.pipe, _LOOP_NAMES, "item"))
@@ -240,7 +239,7 @@ class _Readable(ExprTranslator):
             )
         if elem_decl is not None:
             self.types[id(elem_decl)] = elem_type
-            if elem_decl.assigned_in_loop:
+            if elem_decl.assigned:  # `$e = ...` in the body must not change the dot
                 out.append(f"{{% set {self.var(elem_decl)} = {elem} %}}")
         self.typed_dots.append(Typed(elem, elem_type))
         out.append(self.stmts(node.list))
