@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.redact import redact_url
+from confpy.redact import MIN_LINE, FileText, OutputScrubber, redact_url
 from confpy.store import EtcdStore
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
@@ -226,3 +226,27 @@ def test_command_output_never_shows_a_short_line_of_a_private_file(
     assert result.returncode == 1
     assert "_cmd exited 1:" in result.stderr
     assert SHORT not in result.stdout + result.stderr
+
+
+SECRETISH = st.text(
+    "0123456789!#$%&*+-=?@^_~ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=MIN_LINE, max_size=40
+)
+
+
+@given(
+    lines=st.lists(SECRETISH, min_size=1, max_size=20),
+    pick=st.integers(min_value=0),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+    private=st.booleans(),
+    old=st.booleans(),
+)
+def test_no_line_of_the_file_survives_in_command_output(
+    lines: list[str], pick: int, before: str, after: str, private: bool, old: bool
+) -> None:
+    """Any line of 8+ characters of the old or new file, anywhere in any output, is hidden."""
+    line = lines[pick % len(lines)]
+    text = "\n".join(lines)
+    f = FileText("/etc/app.conf", text if old else "", "" if old else text, private)
+    shown = OutputScrubber([f], {}, ["{{ getv('/k') }}"]).scrub(before + line + after)
+    assert line not in shown
