@@ -198,11 +198,12 @@ class OutputScrubber:
         self.short = short
         alone = "|".join(re.escape(t) for t in sorted(short, key=len, reverse=True))
         self.alone = re.compile(rf"(?<![^\s|])(?:{alone})(?![^\s|])") if short else None
-        self.texts = {f"the value of {k}": v for k, v in values.items()}
+        self.values = {f"the value of {k}": v for k, v in values.items()}
         # Lines joined by NUL: a stretch of output never matches across two lines of a file.
-        self.texts.update(
-            {_label(f): "\0".join([*f.old.splitlines(), *f.new.splitlines()]) for f in files}
-        )
+        # Files are matched as printed (raw), values also as repr and JSON escape them.
+        self.files = {
+            _label(f): "\0".join([*f.old.splitlines(), *f.new.splitlines()]) for f in files
+        }
         self.known = "\0".join([*public, *values])
 
     def scrub(self, output: str) -> str:
@@ -210,7 +211,8 @@ class OutputScrubber:
             return output
         owner: list[str | None] = [None] * len(output)
         self._mark_lines(output, owner)
-        _mark_windows(output, owner, self.texts, self.known)
+        _mark_windows(output, owner, self.values, self.known)
+        _mark_windows(output, owner, self.files, self.known, raw=True)
         return _replace_marked(output, owner)
 
     def _mark_lines(self, output: str, owner: list[str | None]) -> None:
@@ -270,30 +272,26 @@ def _scrub_windows(text: str, values: Mapping[str, str], known: str) -> str:
 
 
 def _mark_windows(
-    text: str, owner: list[str | None], values: Mapping[str, str], known: str
+    text: str, owner: list[str | None], values: Mapping[str, str], known: str, raw: bool = False
 ) -> None:
     """Mark every WINDOW+ stretch of `text` that also occurs in a value (label -> text) and
     not in `known`, with the value's label.
 
     Costs one pass over the values' text: the text's windows go in a dict, and each
-    window of each value is looked up in it.
+    window of each value is looked up in it; a window is marked once, however often the
+    values repeat it (a file of similar lines repeats most of them).
     """
     if len(text) < WINDOW:
         return
     starts: dict[str, list[int]] = {}
     for start in range(len(text) - WINDOW + 1):
         starts.setdefault(text[start : start + WINDOW], []).append(start)
-    public: dict[str, bool] = {}
     for label, value in values.items():
-        for form in _forms(value):
+        for form in (value,) if raw else _forms(value):
             for j in range(len(form) - WINDOW + 1):
                 window = form[j : j + WINDOW]
-                hits = starts.get(window)
-                if not hits:
-                    continue
-                if window not in public:
-                    public[window] = window in known
-                if public[window]:
+                hits = starts.pop(window, None)  # popped: the first value to hold it owns it
+                if not hits or window in known:
                     continue
                 for start in hits:
                     for i in range(start, start + WINDOW):
