@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,10 @@ from hypothesis import strategies as st
 
 from confpy.redact import MIN_LINE, FileText, OutputScrubber, redact_url
 from confpy.store import EtcdStore
-from tests.conftest import Confpy
+from confpy.testing.etcd import free_port
+from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
+from tests.test_daemon import Watcher, watchers  # noqa: F401 - a fixture
 from tests.test_redaction import pem
 
 PASSWORD = "hunter2-Correct-Horse-9"
@@ -226,6 +230,36 @@ def test_command_output_never_shows_a_short_line_of_a_private_file(
     assert result.returncode == 1
     assert "_cmd exited 1:" in result.stderr
     assert SHORT not in result.stdout + result.stderr
+
+
+def test_the_daemon_log_and_healthz_never_show_reload_output(
+    confpy: Confpy,
+    tree: ConfTree,
+    store: EtcdStore,
+    watchers: list[Watcher],  # noqa: F811
+) -> None:
+    """Under --watch, a failing reload that prints the file: the log and /healthz name
+    the failure, and show none of the file."""
+    put_secrets(store)
+    dest = tree.simple("app", TRANSFORMED, ["/s"], extra='reload_cmd = "cat {{ dest }}; exit 1"\n')
+    port = free_port()
+    w = Watcher(confpy, tree, "--health-addr", f"127.0.0.1:{port}")
+    watchers.append(w)
+
+    def health() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                return str(r.read().decode())
+        except urllib.error.HTTPError as e:
+            return str(e.read().decode())
+        except OSError:
+            return ""
+
+    body = wait_for(lambda: "reload_cmd exited 1" in (h := health()) and h, what="reload failing")
+    assert isinstance(body, str) and dest.exists()
+    w.stop()
+    assert w.events("resource failed"), "".join(w.stderr)
+    assert not leaked(body, "".join(w.stderr))
 
 
 SECRETISH = st.text(
