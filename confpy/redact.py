@@ -31,7 +31,7 @@ reads, values transformed by the template included. Its output is scrubbed of:
    or more too, where one stands alone in the output (between blanks, `|` or the ends).
 
 Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
-no secret worth hiding; a short secret is still caught by rule 2 as part of a longer
+no secret worth hiding; a short secret is still caught by rule 6 as part of a longer
 stretch, or by rule 7 in a private file. `redact_url` hides the user information of a
 URL (`http://user:***@host`): every message that quotes an endpoint uses it.
 """
@@ -128,13 +128,6 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
     return one_line(text)
 
 
-def scrub(text: str, values: Mapping[str, str], public: Iterable[str] = ()) -> str:
-    """Rule 2 alone: every 16+ character stretch of `values` (key -> text) that `public`
-    lacks."""
-    known = "\0".join([*public, *values])
-    return _scrub_windows(text, values, known)
-
-
 _USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@")
 
 
@@ -172,9 +165,9 @@ class FileText:
 class OutputScrubber:
     """Rules 5 to 7 and 2: what a command printed, without the files' lines and the values.
 
-    Built once per change set (cheap: a dict of stripped lines); `scrub` costs one pass
-    over the output per line length plus one over the files' text, and runs only when
-    there is output to show (a command failed).
+    Built once per change set (cheap: a dict of stripped lines); `scrub` costs a pass over
+    the output, one lookup per line of the files and one pass over their text, and runs
+    only when there is output to show (a command failed).
     """
 
     def __init__(
