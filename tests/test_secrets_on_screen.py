@@ -130,17 +130,19 @@ BAD_URLS = [
 ]
 
 
-@pytest.mark.parametrize("where", ["flag", "environment", "confpy.toml"])
+@pytest.mark.parametrize("where", ["flag", "confd-node-flag", "environment", "confpy.toml"])
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_a_rejected_endpoint_never_shows_its_password(
     confpy_offline: Confpy, tree: ConfTree, where: str, url: str
 ) -> None:
-    """One line, exit 2, the URL shown as `user:***@`: from the flag, the environment or
-    the settings file."""
+    """One line, exit 2, the URL shown as `user:***@`: from the flag (or confd's repeated
+    `--node`), the environment or the settings file."""
     env = confpy_offline.env()
     flags: list[str] = []
     if where == "flag":
         flags = ["--endpoints", url]
+    elif where == "confd-node-flag":
+        flags = ["--node", url, "--node", "http://other:2379"]
     elif where == "environment":
         env["CONFPY_ENDPOINTS"] = url
     else:
