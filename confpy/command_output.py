@@ -33,7 +33,8 @@ class CommandOutput:
     def staged(self, r: TemplateResource, content: bytes, mode: int) -> None:
         """Remember `r`'s new content and mode and, before it is replaced, its old file."""
         old, old_mode = _read(r)
-        self.files[r.name] = FileText(str(r.dest), old, _text(content), is_private(old_mode, mode))
+        private = r.secret or is_private(old_mode, mode)
+        self.files[r.name] = FileText(str(r.dest), old, _text(content), private)
 
     def check_failed(self, error: CheckFailedError, r: TemplateResource) -> CheckFailedError:
         """A check command's failure, without what it printed of `r`'s files or values."""
@@ -100,4 +101,4 @@ def _read(r: TemplateResource) -> tuple[str, int | None]:
 def _current(r: TemplateResource) -> FileText:
     """A file this change set did not stage (its reload was owed): as it is now."""
     text, mode = _read(r)
-    return FileText(str(r.dest), "", text, is_private(mode, r.mode))
+    return FileText(str(r.dest), "", text, r.secret or is_private(mode, r.mode))

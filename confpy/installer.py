@@ -222,8 +222,8 @@ def discard(staged: Staged, *, keep: bool = False) -> None:
 
 
 def diff(resource: TemplateResource, desired: FileState) -> str:
-    """A unified diff of a pending change; checksums only for a private file (old or new mode
-    denies others read: `confpy.redact.is_private`)."""
+    """A unified diff of a pending change; checksums only for a private file (`secret`, or
+    its old or new mode denies others read: `confpy.redact.is_private`)."""
     old_mode: int | None = None
     try:
         old = resource.dest.read_bytes()
@@ -236,7 +236,7 @@ def diff(resource: TemplateResource, desired: FileState) -> str:
         raise InstallError(f"cannot read: {e.strerror}", dest=str(resource.dest)) from None
     new_meta = f"mode {desired.mode:04o} owner {desired.uid}:{desired.gid}"
     header = f"--- {resource.dest} ({old_meta})\n+++ {resource.dest} ({new_meta})\n"
-    if is_private(old_mode, desired.mode):  # a 0600 file becoming 0644 shows no old line
+    if resource.secret or is_private(old_mode, desired.mode):  # 0600 becoming 0644 too
         modes = f"{old_mode:04o} -> " if old_mode not in (None, desired.mode) else ""
         return header + (
             f"  contents hidden (mode {modes}{desired.mode:04o}): "

@@ -3,8 +3,9 @@
 Nothing is staged, checked, installed or reloaded. Files come in conf.d order (the files
 of an `each` resource in name order), each preceded by `==> DEST <==`, as `tail` and
 `head` print several files, so a CI job can diff the whole output against a golden file.
-A private file (`confpy.redact.is_private`: its mode, or the mode of the file already at
-DEST, denies others read) shows its checksum, never its lines: stdout goes to CI logs.
+A private file (`secret = true`, or `confpy.redact.is_private`: its mode, or the mode of
+the file already at DEST, denies others read) shows its checksum, never its lines:
+stdout goes to CI logs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, Co
             continue
         out.write(f"==> {r.dest} <==\n".encode("utf-8", "surrogateescape"))
         desired = desired_state(r, content)
-        if is_private(_mode_now(r.dest), desired.mode):
+        if r.secret or is_private(_mode_now(r.dest), desired.mode):
             content = f"(private, mode {desired.mode:04o}: {desired.checksum})\n".encode()
         out.write(content)
         if content and not content.endswith(b"\n"):

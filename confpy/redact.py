@@ -26,9 +26,10 @@ reads, values transformed by the template included. Its output is scrubbed of:
    it occurs; a line a template contains verbatim stays (it is configuration, not data);
 6. rule 2 against the raw values and against the files' text (catching a value the
    template transformed, `upper` or `base64Encode`, when a command prints part of a line);
-7. for a private file (`is_private`: its old or new mode lets others not read it) the
-   same without the exemption for template lines, and its shorter lines of 4 characters
-   or more too, where one stands alone in the output (between blanks, `|` or the ends).
+7. for a private file (its resource says `secret = true`, or `is_private`: its old or
+   new mode lets others not read it) the same without the exemption for template lines,
+   and its shorter lines of 4 characters or more too, where one stands alone in the
+   output (between blanks, `|` or the ends).
 
 Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
 no secret worth hiding; a short secret is still caught by rule 6 as part of a longer

@@ -104,6 +104,20 @@ def test_noop_never_shows_a_line_of_a_private_file(
     assert (dest.read_bytes() if dest.exists() else None) == before
 
 
+def test_noop_and_stdout_never_show_a_file_marked_secret(
+    confpy: Confpy, tree: ConfTree, store: EtcdStore
+) -> None:
+    """`secret = true` makes a 0644 file private: checksums only, in --noop and --stdout."""
+    put_secrets(store)
+    tree.simple("app", TRANSFORMED, ["/s"], extra='mode = "0644"\nsecret = true\n')
+    noop = run(confpy, tree, "--noop")
+    stdout = run(confpy, tree, "--stdout")
+    assert noop.returncode == 0 and stdout.returncode == 0, noop.stderr + stdout.stderr
+    assert "contents hidden (mode 0644)" in noop.stdout, noop.stdout
+    assert "(private, mode 0644: sha256:" in stdout.stdout, stdout.stdout
+    assert not leaked(noop.stdout, noop.stderr, stdout.stdout, stdout.stderr)
+
+
 def test_stdout_never_shows_a_private_file(
     confpy: Confpy, tree: ConfTree, store: EtcdStore
 ) -> None:
