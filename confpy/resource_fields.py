@@ -38,7 +38,7 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
-        "min_reload_interval",
+        *("min_reload_interval", "secret"),
         *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
         "global_prefix_replaces",
     }
@@ -135,6 +135,7 @@ class FieldParser:
             ("command_timeout", self._command_timeout),
             ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
             ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
+            ("secret", lambda: bool(self.get("secret", bool, "true or false"))),
             ("validate", self._validate),
             ("wait", self._wait),
             ("min_reload_interval", self._min_reload_interval),
