@@ -11,12 +11,11 @@ import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from confpy import funcs, keyfuncs, tls
+from confpy import funcs, keyfuncs
 from confpy.errors import RenderError, TemplateSyntaxError
 from confpy.redact import describe_key, redact
 from confpy.store import EtcdStore
@@ -24,7 +23,7 @@ from confpy.templates import make_environment
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher, read
-from tests.helpers import ConfTree, render_resource
+from tests.helpers import ConfTree, pem, render_resource
 
 NETWORK = {"lookupIP", "lookupIPV4", "lookupIPV6", "lookupSRV"}
 JINJA_FUNCTIONS = sorted((set(funcs.STATIC_FUNCTIONS) | set(keyfuncs.KEY_FUNCTION_NAMES)) - NETWORK)
@@ -53,11 +52,6 @@ GO_FUNCTIONS = sorted(
     }
 )
 ARGUMENTS = ("K", "K, K", "K, 3", "3, K", "K, K, K", "K, 'a', 'b'")
-
-
-@cache
-def pem() -> str:
-    return tls.key_to_pem(tls.generate_key("rsa2048")).decode()
 
 
 def fragments(text: str) -> list[str]:

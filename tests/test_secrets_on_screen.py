@@ -24,9 +24,8 @@ from confpy.redact import MIN_LINE, FileText, OutputScrubber, redact_url
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
-from tests.helpers import ConfTree
-from tests.test_daemon import Watcher, watchers  # noqa: F401 - a fixture
-from tests.test_redaction import pem
+from tests.daemons import Watcher
+from tests.helpers import ConfTree, pem
 
 PASSWORD = "hunter2-Correct-Horse-9"
 SHORT = "Zq7!xw"
@@ -252,7 +251,7 @@ def test_the_daemon_log_and_healthz_never_show_reload_output(
     confpy: Confpy,
     tree: ConfTree,
     store: EtcdStore,
-    watchers: list[Watcher],  # noqa: F811
+    watchers: list[Watcher],
 ) -> None:
     """Under --watch, a failing reload that prints the file: the log and /healthz name
     the failure, and show none of the file."""
