@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from confpy import funcs
+from confpy.gotemplate.builtins import time_now
 from confpy.gotemplate.gomemkv import MemKV, path_base, path_dir, sorted_strings
 from confpy.gotemplate.gosort import sort_sort
 from confpy.gotemplate.values import (
@@ -169,22 +170,22 @@ def trim_suffix(s: str, suffix: str) -> str:
     return from_bytes(b[: len(b) - len(x)]) if x and b.endswith(x) else s
 
 
-def lookup_ip(name: str, family: int = 0) -> Slice | None:
+def lookup_ip(name: str, family: int = 0) -> Slice:
     try:
         infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
-        return None
+        return Slice([], "[]string", nil=True)  # confd returns a nil []string: `[]`
     return Slice(sorted_strings(sorted({str(i[4][0]) for i in infos})), "[]string")
 
 
 def lookup_ipv4(name: str) -> Slice:
-    ips: list[str] = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name)
     found = [ip for ip in ips if "." in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
 
 def lookup_ipv6(name: str) -> Slice:
-    ips: list[str] = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name)
     found = [ip for ip in ips if ":" in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
@@ -297,7 +298,7 @@ def atoi(s: str) -> int:
 
 
 def datetime_now() -> datetime:
-    return datetime.now().astimezone()
+    return time_now()
 
 
 def url_query(s: str) -> str:

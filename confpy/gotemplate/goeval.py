@@ -189,6 +189,10 @@ class Evaluator(State):
         has_args = len(args) > 1 or final is not MISSING
         if isinstance(receiver, datetime):
             return self.time_method(dot, receiver, name, node, args, final)
+        if name == "String" and hasattr(receiver, "go_string"):  # time.Month, *time.Location
+            if has_args:
+                raise ExecError(node, "wrong number of args for String: want 0 got 1")
+            return receiver.go_string()
         if isinstance(receiver, dict):
             if has_args:
                 raise ExecError(node, f"{name} is not a method but has arguments")

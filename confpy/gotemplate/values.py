@@ -66,6 +66,22 @@ class Slice(list[Any]):
         self.gotype = gotype
         self.cap = len(self) if cap < 0 else max(cap, len(self))
         self.nil = nil and not len(self)
+        self._beyond: list[Any] = []
+        """What the backing array holds past the length, up to the capacity, when this
+        slice was cut from a longer one (`slice $s 0 1`); zeros when it grew by append."""
+
+    def array(self) -> list[Any]:
+        """The elements up to the capacity, as Go's `s[:cap(s)]` sees them."""
+        beyond = self._beyond[: self.cap - len(self)]
+        zeros = [ZERO_OF.get(self.elem, NULL)] * (self.cap - len(self) - len(beyond))
+        return list(self) + beyond + zeros
+
+    @classmethod
+    def window(cls, array: list[Any], low: int, high: int, cap: int, gotype: str) -> Slice:
+        """Go's `array[low:high:cap]`: the elements past `high` stay reachable."""
+        s = cls(array[low:high], gotype, cap - low)
+        s._beyond = array[high:cap]
+        return s
 
     @classmethod
     def appended(cls, items: Any, gotype: str) -> Slice:
@@ -102,6 +118,9 @@ def type_name(v: Any) -> str:
     """reflect.TypeOf(v).String()."""
     if v is None or v is NULL:
         return "<nil>"
+    named = getattr(v, "gotype", None)  # a Slice, time.Month, *time.Location, ...
+    if isinstance(named, str):
+        return named
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, Uint8):

@@ -1,0 +1,53 @@
+"""confd's `datetime` as Go's time.Time: names, locations and the monotonic clock reading."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from confpy.gotemplate import builtins
+from confpy.gotemplate.engine import GoTemplate
+from confpy.gotemplate.gofmt import sprint
+
+
+def render(source: str) -> str:
+    return GoTemplate.compile(source, "t.tmpl").render({}).decode()
+
+
+def test_month_and_weekday_print_their_names() -> None:
+    """time.Month and time.Weekday are Stringers: printed as names, %d as numbers."""
+    t = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+    month, day = builtins._time_method(t, "Month", ()), builtins._time_method(t, "Weekday", ())
+    assert sprint(month, " ", day) == "March Monday"
+    assert (int(month), int(day)) == (3, 1)
+
+
+def test_datetime_month_renders_as_a_name_of_type_time_month() -> None:
+    """`{{datetime.Month}}` is this month's name; `%T` says time.Month and time.Weekday."""
+    out = render('{{datetime.Month}}|{{printf "%T %T %d" datetime.Month datetime.Weekday 1}}')
+    name, types = out.split("|")
+    assert name in builtins._MONTHS
+    assert types == "time.Month time.Weekday 1"
+
+
+def test_location_of_utc_and_local_time() -> None:
+    """`.Location` is a *time.Location printing "UTC" after `.UTC`, "Local" otherwise."""
+    out = render(
+        '{{datetime.UTC.Location}} {{datetime.Location}} {{printf "%T" datetime.Location}}'
+    )
+    assert out == "UTC Local *time.Location"
+
+
+def test_printed_time_now_carries_the_monotonic_reading() -> None:
+    """Go prints time.Now with ` m=+S.NNNNNNNNN`; `.UTC` and `.Local` drop the reading."""
+    now, utc, local = render("{{datetime}}|{{datetime.UTC}}|{{datetime.Local.String}}").split("|")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [-+]\d{4} \S+ m=\+\d+\.\d{9}", now)
+    assert " m=" not in utc and " m=" not in local
+    assert utc.endswith(" +0000 UTC")
+
+
+def test_time_now_has_nanosecond_precision() -> None:
+    """`.Nanosecond` and the printed fraction carry nine digits, as Go's clock gives them."""
+    t = builtins.time_now()
+    assert 0 <= builtins._time_method(t, "Nanosecond", ()) < 10**9
+    assert builtins.go_time_format(t, ".000000000") == f".{t.nanos:09d}"
