@@ -382,4 +382,8 @@ def _assignable(value: Any, typ: str) -> bool:
         return isinstance(value, Slice) and value.gotype == "[]string"
     if typ == "[]memkv.KVPair":
         return isinstance(value, Slice) and value.gotype in ("[]memkv.KVPair", "memkv.KVPairs")
+    if typ == "map[string]interface {}":
+        return isinstance(value, dict)
+    if typ == "[]interface {}":
+        return isinstance(value, list) and type_name(value) == typ
     return False
