@@ -124,9 +124,8 @@ def _refuse_nested_repetition(p: str) -> None:
                 )
             if stack and (inner or repeated):
                 stack[-1] = True
-        elif c in "*+" or (c == "{" and re.match(r"\{\d+,\}", p[i:])):
-            if stack:
-                stack[-1] = True
+        elif (c in "*+" or (c == "{" and re.match(r"\{\d+,\}", p[i:]))) and stack:
+            stack[-1] = True
         i += 1
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from confpy import limits
 from confpy.errors import RenderError
+from confpy.forkjinja import FORK_FUNCTIONS
 from confpy.keyfuncs import KVPair
 from confpy.redact import describe
 
@@ -389,3 +390,4 @@ STATIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mod": mod,
 }
 """confd's functions that do not read etcd; `KeyFunctions.functions()` adds the ones that do."""
+STATIC_FUNCTIONS.update(FORK_FUNCTIONS)  # the maintained fork's, where Jinja has no such name

@@ -1,10 +1,16 @@
-"""confd's `datetime` as Go's time.Time: names, locations and the monotonic clock reading."""
+"""confd's `datetime` as Go's time.Time (names, locations, the monotonic clock reading), and
+the corpus of cases only the direct engine renders as confd does."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from confpy.errors import ConfpyError
 from confpy.gotemplate import builtins
 from confpy.gotemplate.engine import GoTemplate
 from confpy.gotemplate.gofmt import sprint
@@ -51,3 +57,22 @@ def test_time_now_has_nanosecond_precision() -> None:
     t = builtins.time_now()
     assert 0 <= builtins._time_method(t, "Nanosecond", ()) < 10**9
     assert builtins.go_time_format(t, ".000000000") == f".{t.nanos:09d}"
+
+
+GO_ONLY_CORPUS = Path(__file__).parent / "gocorpus_go"
+"""Cases from confd (layout of tests/gocorpus) that `confpy convert` does not yet keep or
+refuse (js of Unicode 14, slice within capacity, lookupIP, time.Month): the direct engine's
+alone until convert handles them, then they join tests/gocorpus."""
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GO_ONLY_CORPUS.iterdir()))
+def test_go_only_corpus_case_renders_bytes_confd_renders(case: str) -> None:
+    """Each case prints exactly confd's bytes, or fails where confd fails."""
+    d = GO_ONLY_CORPUS / case
+    keys = json.loads((d / "keys.json").read_text())["keys"]
+    template = GoTemplate.compile((d / "template.tmpl").read_text(), str(d / "template.tmpl"))
+    if not (d / "expected.out").is_file():
+        with pytest.raises(ConfpyError):
+            template.render(keys)
+        return
+    assert template.render(keys) == (d / "expected.out").read_bytes()

@@ -50,8 +50,10 @@ def _json_value(data: str, what: str) -> Any:
 
     try:
         value = _json.loads(data, parse_float=num, parse_int=num, parse_constant=const)
-    except _json.JSONDecodeError as e:
-        raise GoError(f"json: {e.msg} at offset {e.pos}") from None
+    except _json.JSONDecodeError as e:  # Go's words, never Python's
+        if e.pos >= len(data.rstrip()):
+            raise GoError("unexpected end of JSON input") from None
+        raise GoError(f"invalid character at offset {e.pos} in JSON input") from None
     except RecursionError:
         raise GoError("json: exceeded max depth") from None
     return _fix_json(value)

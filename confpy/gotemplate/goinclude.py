@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from confpy import limits
@@ -30,7 +30,7 @@ class Includer:
     def __init__(
         self,
         base_dir: str,
-        names: Collection[str],
+        names: frozenset[str],
         funcs: dict[str, Callable[..., Any]],
         sigs: dict[str, tuple[tuple[str, ...], str | None]],
     ) -> None:
