@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime as _datetime
 from typing import Any
 
-from confpy import limits
+from confpy import confdcore, limits
 from confpy.errors import RenderError
 from confpy.forkjinja import FORK_FUNCTIONS
 from confpy.keyfuncs import KVPair
@@ -238,11 +238,10 @@ def trim_suffix(s: str, suffix: str) -> str:
 
 def parse_bool(s: str) -> bool:
     """Go's strconv.ParseBool."""
-    if s in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if s in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise RenderError(f"parseBool: not a boolean: {describe(s)}")
+    try:
+        return confdcore.parse_bool(s)
+    except ValueError:
+        raise RenderError(f"parseBool: not a boolean: {describe(s)}") from None
 
 
 def reverse(items: Any) -> Any:
@@ -254,31 +253,12 @@ def reverse(items: Any) -> Any:
 
 def sort_by_length(items: Iterable[str]) -> list[str]:
     """Shortest first; ties in the order Go's sort.Sort leaves them, as in confd."""
-    from confpy.gotemplate.gosort import sort_sort
-
-    out = list(items)
-    sort_sort(
-        out,
-        lambda a, b: (
-            len(a.encode("utf-8", "surrogateescape")) < len(b.encode("utf-8", "surrogateescape"))
-        ),
-    )
-    return out
+    return confdcore.sort_by_byte_length(list(items), str)
 
 
 def sort_kv_by_length(items: Iterable[KVPair]) -> list[KVPair]:
     """Shortest key first; ties in the order Go's sort.Sort leaves them, as in confd."""
-    from confpy.gotemplate.gosort import sort_sort
-
-    out = list(items)
-    sort_sort(
-        out,
-        lambda a, b: (
-            len(a.key.encode("utf-8", "surrogateescape"))
-            < len(b.key.encode("utf-8", "surrogateescape"))
-        ),
-    )
-    return out
+    return confdcore.sort_by_byte_length(list(items), lambda kv: kv.key)
 
 
 def make_map(*pairs: Any) -> dict[Any, Any]:

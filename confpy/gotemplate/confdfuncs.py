@@ -18,10 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import funcs
+from confpy import confdcore, funcs
 from confpy.gotemplate.builtins import time_now
 from confpy.gotemplate.gomemkv import MemKV, path_base, path_dir, sorted_strings
-from confpy.gotemplate.gosort import sort_sort
 from confpy.gotemplate.values import (
     NULL,
     GoError,
@@ -229,11 +228,12 @@ def base64_decode(s: str) -> str:
 
 
 def parse_bool(s: str) -> bool:
-    if s in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if s in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise GoError(f"strconv.ParseBool: parsing a {len(s)}-character string: invalid syntax")
+    try:
+        return confdcore.parse_bool(s)
+    except ValueError:
+        raise GoError(
+            f"strconv.ParseBool: parsing a {len(s)}-character string: invalid syntax"
+        ) from None
 
 
 def reverse(values: Any) -> Any:
@@ -243,12 +243,12 @@ def reverse(values: Any) -> Any:
 
 
 def sort_by_length(values: Slice) -> Slice:
-    sort_sort(values, lambda a, b: len(go_bytes(a)) < len(go_bytes(b)))
+    confdcore.sort_by_byte_length(values, str)
     return values
 
 
 def sort_kv_by_length(values: Slice) -> Slice:
-    sort_sort(values, lambda a, b: len(go_bytes(a.Key)) < len(go_bytes(b.Key)))
+    confdcore.sort_by_byte_length(values, lambda kv: kv.Key)
     out = Slice(values, "[]memkv.KVPair", values.cap)
     return out
 
