@@ -13,6 +13,7 @@ import socket
 import unicodedata
 
 from confpy import limits
+from confpy.confdcore import go_case
 
 # Go's unicode.IsSpace: these and nothing else (Python's isspace adds U+001C..U+001F).
 _GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
@@ -94,16 +95,7 @@ def split_words(s: str) -> list[str]:
 
 
 def _go_lower(s: str) -> str:
-    """Go's strings.ToLower: one character to one (simple case mapping)."""
-    return "".join(m if len(m := c.lower()) == 1 else ("i" if c == "\u0130" else c) for c in s)
-
-
-def _go_upper_rune(c: str) -> str:
-    m = c.upper()
-    if len(m) == 1:
-        return m
-    t = c.title()
-    return t if len(t) == 1 else c
+    return go_case(s, upper=False)
 
 
 def snakecase(s: str) -> str:
@@ -116,7 +108,7 @@ def kebabcase(s: str) -> str:
 
 def camelcase(s: str) -> str:
     words = [_go_lower(w) for w in split_words(s)]
-    return "".join(w if i == 0 else _go_upper_rune(w[0]) + w[1:] for i, w in enumerate(words))
+    return "".join(w if i == 0 else go_case(w[0], upper=True) + w[1:] for i, w in enumerate(words))
 
 
 # Interface addresses (the fork's lookupIfaceIPV4/6): "" when there is none.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json as _json
 import os
-import posixpath
 import re
 import socket
 from collections.abc import Callable, Iterable
@@ -18,9 +17,10 @@ from datetime import datetime as _datetime
 from typing import Any
 
 from confpy import confdcore, limits
+from confpy.confdcore import KVPair
+from confpy.confdpath import path_base, path_dir
 from confpy.errors import RenderError
 from confpy.forkjinja import FORK_FUNCTIONS
-from confpy.keyfuncs import KVPair
 from confpy.redact import describe
 
 
@@ -95,19 +95,12 @@ def json_array(data: str) -> list[Any]:
 
 def base(path: str) -> str:
     """Go's path.Base: the last element, `.` for empty, `/` for a root."""
-    if path == "":
-        return "."
-    stripped = path.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
+    return path_base(path)
 
 
 def dir(path: str) -> str:
-    """Go's path.Dir: everything but the last element, cleaned."""
-    head = path[: path.rfind("/") + 1] if "/" in path else ""
-    cleaned = posixpath.normpath(head) if head else "."
-    return "/" if cleaned == "//" else cleaned
+    """Go's path.Dir: everything but the last element, cleaned (`//a/b` is `/a`)."""
+    return path_dir(path)
 
 
 def split(s: str, sep: str) -> list[str]:
@@ -202,30 +195,12 @@ def file_exists(path: str) -> bool:
     return os.path.exists(path)
 
 
-def _go_case(s: str, upper: bool) -> str:
-    """Go's strings.ToUpper/ToLower: one character to one (simple case mapping)."""
-    if s.isascii():
-        return s.upper() if upper else s.lower()
-    out: list[str] = []
-    for c in s:
-        if "\ud800" <= c <= "\udfff":
-            out.append("\ufffd")  # Go maps an invalid byte to U+FFFD
-            continue
-        m = c.upper() if upper else c.lower()
-        if len(m) != 1:
-            m = c.title() if upper else {"\u0130": "i"}.get(c, c)
-            if len(m) != 1:
-                m = c
-        out.append(m)
-    return "".join(out)
-
-
 def to_upper(s: str) -> str:
-    return _go_case(s, True)
+    return confdcore.go_case(s, upper=True)
 
 
 def to_lower(s: str) -> str:
-    return _go_case(s, False)
+    return confdcore.go_case(s, upper=False)
 
 
 def contains(s: str, sub: str) -> bool:

@@ -2,8 +2,8 @@
 
 Each function carries its Go signature (`SIGNATURES`), so the evaluator can check
 arguments the way text/template does (`add "1" 2` is an error). The key functions are
-memkv's (confpy.gotemplate.gomemkv). A failing function raises GoError, which the
-evaluator reports as "error calling NAME: ...".
+memkv's (confpy.confdcore, in Go's types by confpy.gotemplate.gomemkv). A failing function
+raises GoError, which the evaluator reports as "error calling NAME: ...".
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from confpy import confdcore, funcs
+from confpy.confdpath import path_base, path_dir
 from confpy.gotemplate.builtins import time_now
-from confpy.gotemplate.gomemkv import MemKV, path_base, path_dir, sorted_strings
+from confpy.gotemplate.gomemkv import MemKV
 from confpy.gotemplate.values import (
     NULL,
     GoError,
@@ -134,11 +135,11 @@ def join(items: Slice, sep: str) -> str:
 
 
 def to_upper(s: str) -> str:
-    return funcs.to_upper(s)
+    return confdcore.go_case(s, upper=True)
 
 
 def to_lower(s: str) -> str:
-    return funcs.to_lower(s)
+    return confdcore.go_case(s, upper=False)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -154,12 +155,11 @@ def replace(s: str, old: str, new: str, n: int) -> str:
         chars = list(s)
         out: list[str] = []
         count = 0
-        for i, c in enumerate(chars):
+        for c in chars:
             if n < 0 or count < n:
                 out.append(new)
                 count += 1
             out.append(c)
-            _ = i
         if n < 0 or count < n:
             out.append(new)
         return "".join(out)
@@ -176,7 +176,7 @@ def lookup_ip(name: str, family: int = 0) -> Slice:
         infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
         return Slice([], "[]string", nil=True)  # confd returns a nil []string: `[]`
-    return Slice(sorted_strings(sorted({str(i[4][0]) for i in infos})), "[]string")
+    return Slice(confdcore.go_sorted({str(i[4][0]) for i in infos}), "[]string")
 
 
 def lookup_ipv4(name: str) -> Slice:
@@ -221,10 +221,7 @@ def base64_decode(s: str) -> str:
         out = base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError):
         raise GoError("illegal base64 data") from None
-    if base64.b64encode(out) != cleaned:
-        # Go rejects non-canonical trailing bits only in strict mode; StdEncoding accepts them.
-        pass
-    return from_bytes(out)
+    return from_bytes(out)  # non-canonical trailing bits are fine outside Go's strict mode
 
 
 def parse_bool(s: str) -> bool:

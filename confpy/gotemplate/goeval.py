@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from confpy.confdcore import KeyNotFound
+from confpy.confdpath import BadPattern
 from confpy.errors import RenderError
 from confpy.gotemplate.gofuncs import BUILTIN_FUNCS, is_true
-from confpy.gotemplate.gomemkv import MissingKey
 from confpy.gotemplate.gonodes import (
     BoolNode,
     ChainNode,
@@ -293,8 +294,10 @@ class Evaluator(State):
         """Call a template function; what it raises becomes Go's `error calling NAME: ...`."""
         try:
             return fn(*argv)
-        except MissingKey as e:
+        except KeyNotFound as e:
             raise MissingKeyAt(node, e.key) from None
+        except BadPattern as e:
+            raise ExecError(node, f"error calling {name}: {e}") from None
         except GoError as e:
             raise ExecError(node, f"error calling {name}: {e}") from None
         except ExecError:

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy import limits
+from confpy.confdcore import KeyNotFound
 from confpy.errors import ConfpyError
-from confpy.gotemplate.gomemkv import MissingKey
 from confpy.gotemplate.gonodes import Template
 from confpy.gotemplate.goparse import parse
 from confpy.gotemplate.gostate import ExecError, MissingKeyAt
@@ -91,7 +91,7 @@ class Includer:
             line, col = ex.where(e.node)
             raise GoError(f"execute include {name}: line {line}: {col}{e.msg}") from None
         except MissingKeyAt as e:
-            raise MissingKey(e.key) from None
+            raise KeyNotFound(e.key) from None
         finally:
             self.steps = ex.steps
         return "".join(ex.out)

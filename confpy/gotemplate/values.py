@@ -10,9 +10,11 @@ an interface, e.g. a JSON null), `Uint8` (a byte from `index` of a string), `KVP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from confpy.confdcore import KVPair as KVPair  # memkv.KVPair, the one both engines use
+from confpy.confdcore import byte_order
 
 
 class GoError(Exception):
@@ -41,14 +43,6 @@ NULL = _Null()
 
 class Uint8(int):
     """A byte, as `index` of a string returns it (Go's uint8)."""
-
-
-@dataclass(frozen=True)
-class KVPair:
-    """memkv.KVPair: a struct with the fields Key and Value."""
-
-    Key: str
-    Value: str
 
 
 class Slice(list[Any]):
@@ -171,9 +165,8 @@ def kind(v: Any) -> str:
     return "struct"
 
 
-def go_str_less_key(s: str) -> bytes:
-    """Go compares strings byte by byte."""
-    return go_bytes(s)
+go_str_less_key = byte_order
+"""Go compares strings byte by byte."""
 
 
 def wrap_int(n: int) -> int:
