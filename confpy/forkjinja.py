@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from confpy import forkjson, forkregex, forkstrings, limits
+from confpy import forkjson, forkregex, forkstrings, gostrconv, limits
 from confpy.errors import RenderError
 from confpy.keyfuncs import KVPair
 
@@ -112,9 +112,7 @@ def nindent(spaces: Any, s: Any) -> str:
 
 
 def quote(s: Any) -> str:
-    from confpy.gotemplate.gostrconv import quote as go_quote  # Go's %q
-
-    return go_quote(_text("quote", s))
+    return gostrconv.quote(_text("quote", s))  # Go's %q
 
 
 def regex_match(pattern: Any, s: Any) -> bool:

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import forkjson, forkregex, forkstrings, limits
-from confpy.gotemplate import gostrconv
+from confpy import forkjson, forkregex, forkstrings, gostrconv, limits
 from confpy.gotemplate.builtins import go_time_format
 from confpy.gotemplate.confdfuncs import Sig, _json_value, create_map
 from confpy.gotemplate.values import (

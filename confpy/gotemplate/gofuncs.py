@@ -8,7 +8,6 @@ from typing import Any
 
 from confpy.gotemplate import gofmt
 from confpy.gotemplate.confdfuncs import url_query
-from confpy.gotemplate.gounicode import go_is_print
 from confpy.gotemplate.values import (
     NULL,
     GoError,
@@ -19,6 +18,7 @@ from confpy.gotemplate.values import (
     kind,
     type_name,
 )
+from confpy.gounicode import go_is_print
 
 
 def is_true(val: Any) -> tuple[bool, bool]:

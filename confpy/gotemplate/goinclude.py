@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-from confpy import limits
+from confpy import gostrconv, limits
 from confpy.confdcore import KeyNotFound
 from confpy.errors import ConfpyError
 from confpy.gotemplate.gonodes import Template
@@ -102,6 +102,4 @@ def _reason(e: ConfpyError) -> str:
 
 
 def _quoted(name: str) -> str:
-    from confpy.gotemplate.gostrconv import quote
-
-    return quote(name)
+    return gostrconv.quote(name)

@@ -2,7 +2,7 @@
 
 confd (the anchor binary) is built with Go 1.19, whose unicode tables are Unicode 13.0;
 Python 3.11's are 14.0. A character added in 14.0 is printable to Python and not to Go,
-so `js` escapes it (`\\uFDFF`). The table lists those characters: measured by running
+so `js` and `%q` escape it (`\\uFDFF`). The table lists those characters: measured by running
 confd's `js` over every character Python calls printable, 836 characters in 77 ranges.
 """
 
