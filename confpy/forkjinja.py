@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 
 from confpy import forkjson, forkregex, forkstrings, gostrconv, limits
+from confpy.confdcore import KVPair
 from confpy.errors import RenderError
-from confpy.keyfuncs import KVPair
 
 
 def empty(value: Any) -> bool:

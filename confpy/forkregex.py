@@ -4,7 +4,8 @@ The pattern is translated where the two differ: `\\d \\w \\s \\b` are ASCII in G
 without `(?m)` is the end of the text, `\\z` is Python's `\\Z`. What RE2 refuses is refused
 (backreferences, look-around, possessive quantifiers). Python's engine backtracks where
 RE2 does not: a repetition of a group that itself repeats without bound (`(a+)+`) can take
-exponential time on a hostile value, so such patterns are refused with one line. Patterns
+exponential time on a hostile value, so such patterns are refused with one line (overlapping
+alternatives under a repetition, `(a|a)*`, are not detected). Patterns
 and inputs are bounded (MAX_PATTERN, limits.MAX_OUTPUT_CHARS). Errors are ValueError.
 """
 

@@ -152,6 +152,8 @@ def test_include_renders_a_template_of_the_directory_with_data(templates: Path) 
         ('{{include "nope.tmpl"}}', "include nope.tmpl: No such file or directory"),
         ('{{include "bad.tmpl"}}', "parse include bad.tmpl:"),
         ("{{include}}", "wrong number of args for include: want at least 1 got 0"),
+        ('{{include "a\\x00b"}}', 'include "a\\x00b": no such file or directory'),
+        ('{{include "/etc/passwd"}}', "include /etc/passwd: No such file or directory"),
     ],
 )
 def test_include_refuses_escapes_cycles_depth_and_bad_templates(
@@ -223,6 +225,15 @@ def test_from_json_of_to_json_round_trips(value: object) -> None:
 
     text = to_json(value)
     assert json.loads(text, parse_int=float) == floats(json.loads(json.dumps(value)))
+
+
+@given(st.text(max_size=200))
+def test_from_json_of_any_text_is_a_value_or_one_line(text: str) -> None:
+    """fromJson of any text: a value, or one RenderError line without Python's words."""
+    try:
+        render('{{fromJson (getv "/j") | printf "%v"}}', {"/j": text})
+    except RenderError as e:
+        assert "\n" not in str(e) and "Expecting" not in str(e)
 
 
 def test_from_json_of_a_hostile_value_is_bounded() -> None:

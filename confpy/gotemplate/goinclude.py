@@ -65,6 +65,8 @@ class Includer:
                     source = from_bytes(f.read(limits.MAX_OUTPUT_CHARS + 1))
             except OSError as e:
                 raise GoError(f"include {name}: {e.strerror or 'cannot be read'}") from None
+            except ValueError:  # a NUL in the name: no file can have it
+                raise GoError(f"include {_quoted(name)}: no such file or directory") from None
             if len(source) > limits.MAX_OUTPUT_CHARS:
                 raise GoError(f"include {name}: template too large")
             try:
