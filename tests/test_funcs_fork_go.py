@@ -241,3 +241,26 @@ def test_from_json_of_a_hostile_value_is_bounded() -> None:
     deep = "[" * 5000 + "]" * 5000
     with pytest.raises(RenderError, match="error calling fromJson"):
         render('{{fromJson (getv "/d")}}', {"/d": deep})
+
+
+def test_include_of_a_template_in_a_subdirectory_is_from_the_templates_directory(
+    tmp_path: Path,
+) -> None:
+    """A resource whose src is `sub/site.tmpl` includes `partials/h.tmpl` from the
+    templates directory, as the fork resolves it (not from `sub/`)."""
+    from confpy.resource import load_resource
+    from confpy.snapshot import Snapshot
+    from confpy.templates import TemplateSet
+
+    templates = tmp_path / "templates"
+    (templates / "sub").mkdir(parents=True)
+    (templates / "partials").mkdir()
+    (templates / "partials" / "h.tmpl").write_text("header")
+    (templates / "sub" / "site.tmpl").write_text('{{include "partials/h.tmpl"}}!')
+    (tmp_path / "conf.d").mkdir()
+    toml = tmp_path / "conf.d" / "site.toml"
+    toml.write_text('[template]\nsrc = "sub/site.tmpl"\ndest = "/tmp/site.out"\nkeys = ["/"]\n')
+    resource = load_resource(toml, templates)
+    loaded, errors = TemplateSet.load(templates, [resource])
+    assert errors == []
+    assert loaded.render(resource, Snapshot(1, {})) == b"header!"
