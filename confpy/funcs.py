@@ -343,6 +343,7 @@ STATIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mul": mul,
     "div": div,
     "mod": mod,
+    **FORK_FUNCTIONS,  # the maintained fork's (abtreece/confd), where Jinja has no such name
 }
-"""confd's functions that do not read etcd; `KeyFunctions.functions()` adds the ones that do."""
-STATIC_FUNCTIONS.update(FORK_FUNCTIONS)  # the maintained fork's, where Jinja has no such name
+"""confd's functions that do not read etcd, and the fork's; `KeyFunctions.functions()` adds
+the ones that do."""

@@ -25,7 +25,6 @@ from confpy.gotemplate.values import (
     Uint8,
     go_bytes,
     go_str_less_key,
-    type_name,
 )
 
 ANY_MAP = "map[string]interface {}"
@@ -243,5 +242,3 @@ STATIC: dict[str, Callable[..., Any]] = {
     "lookupIfaceIPV6": forkstrings.iface_ipv6,
 }
 """Every fork function but `include`, which the engine binds per render."""
-
-__all__ = ["SIGNATURES", "STATIC", "is_empty", "type_name"]
