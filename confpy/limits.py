@@ -43,6 +43,9 @@ MAX_SEQUENCE = 1_000_000
 MAX_INT_BITS = 16_384
 """Bits an integer computed with `*` or `**` may have (about 4,900 decimal digits)."""
 
+MAX_INCLUDE_DEPTH = 10
+"""Deepest nesting of the fork's `include` (abtreece/confd allows 10)."""
+
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 
