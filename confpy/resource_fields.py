@@ -38,20 +38,22 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
-        "min_reload_interval",
+        *("min_reload_interval", "secret"),
         *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
+        "global_prefix_replaces",
     }
 )
 
 
-def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
+def _effective_prefix(global_prefix: str, own_prefix: str, replaces: bool) -> str:
     """The prefix a resource reads under.
 
     A Go (confd) resource follows confd: a global prefix, when set, replaces the
     resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
-    the global prefix, then its own.
+    the global prefix, then its own; unless `global_prefix_replaces` says otherwise (what
+    `confpy convert` writes, so a converted resource reads what the Go one read).
     """
-    if syntax == "go" and global_prefix.strip("/"):
+    if replaces and global_prefix.strip("/"):
         return join_key(global_prefix, "").rstrip("/")
     return join_key(global_prefix, own_prefix).rstrip("/")
 
@@ -133,6 +135,7 @@ class FieldParser:
             ("command_timeout", self._command_timeout),
             ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
             ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
+            ("secret", lambda: bool(self.get("secret", bool, "true or false"))),
             ("validate", self._validate),
             ("wait", self._wait),
             ("min_reload_interval", self._min_reload_interval),
@@ -204,11 +207,13 @@ class FieldParser:
 
     def _prefix(self) -> str:
         own_prefix = self.get("prefix", str, "a string") or ""
-        try:
-            syntax = self._syntax()
-        except ConfigError:
-            syntax = "jinja"  # reported by the syntax check
-        return _effective_prefix(self.global_prefix, own_prefix, syntax)
+        replaces = self.get("global_prefix_replaces", bool, "true or false")
+        if replaces is None:
+            try:
+                replaces = self._syntax() == "go"
+            except ConfigError:
+                replaces = False  # reported by the syntax check
+        return _effective_prefix(self.global_prefix, own_prefix, replaces)
 
     def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):

@@ -216,7 +216,7 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
 
 
 def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoint, ...]:
-    from confpy.confd_config import redact_url
+    from confpy.redact import redact_url
     from confpy.settings import parse_endpoint
 
     if not backend.startswith("etcd"):
