@@ -1,0 +1,210 @@
+"""Resource files as confd (master) reads them: its template language, its optional fields,
+what it ignores and what it refuses; and what `confpy check` says where confpy differs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from confpy.errors import ConfigError, InstallError
+from confpy.installer import desired_state
+from confpy.resource import load_resource, load_resources
+from tests.conftest import Confpy
+from tests.helpers import ConfTree
+
+
+def load(tree: ConfTree, body: str, prefix: str = ""):  # type: ignore[no-untyped-def]
+    return load_resource(tree.resource("app", body), tree.confdir / "templates", prefix)
+
+
+@pytest.mark.parametrize(
+    ("src", "syntax"),
+    [
+        ("haproxy.cfg", "go"),
+        ("reload", "go"),
+        ("nginx.conf", "go"),
+        ("app.tmpl", "go"),
+        ("app.j2", "jinja"),
+        ("app.jinja", "jinja"),
+        ("app.jinja2", "jinja"),
+    ],
+)
+def test_a_template_is_go_unless_its_name_says_jinja(tree: ConfTree, src: str, syntax: str) -> None:
+    """confd has one template language: `haproxy.cfg` is Go; only .j2/.jinja/.jinja2 is Jinja."""
+    tree.template(src, "x")
+    assert load(tree, f'[template]\nsrc = "{src}"\ndest = "/x"\n').syntax == syntax
+
+
+def test_syntax_field_overrides_the_name(tree: ConfTree) -> None:
+    """`syntax = "jinja"` makes `app.conf` a Jinja template."""
+    tree.template("app.conf", "x")
+    r = load(tree, '[template]\nsrc = "app.conf"\ndest = "/x"\nsyntax = "jinja"\n')
+    assert r.syntax == "jinja"
+
+
+@pytest.mark.parametrize(
+    ("keys_line", "full_keys"),
+    [
+        ("", ()),
+        ("keys = []\n", ()),
+        ('keys = [""]\n', ("/app",)),
+        ('keys = ["", "/a"]\n', ("/app", "/app/a")),
+    ],
+    ids=["missing", "empty", "empty-string", "empty-string-and-key"],
+)
+def test_keys_missing_or_empty_are_accepted_as_confd_does(
+    tree: ConfTree, keys_line: str, full_keys: tuple[str, ...]
+) -> None:
+    """confd accepts no keys (reads nothing) and `""` (path.Join(prefix, ""): the whole prefix)."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, f'[template]\nsrc = "app.tmpl"\ndest = "/x"\nprefix = "/app"\n{keys_line}')
+    assert r.full_keys == full_keys
+
+
+def test_unknown_field_is_ignored_with_a_warning_naming_file_line_and_field(
+    tree: ConfTree,
+) -> None:
+    """`interval = 5` in a resource loads (confd ignores it); the warning says where."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\ninterval = 5\n')
+    assert len(r.warnings) == 1
+    assert r.warnings[0].endswith("app.toml:4: interval: unknown field, ignored")
+
+
+def test_tables_and_fields_outside_template_are_ignored_with_a_warning(tree: ConfTree) -> None:
+    """confd reads only [template]: a `[service]` table or a stray top-level field is ignored."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, 'note = "x"\n[template]\nsrc = "app.tmpl"\ndest = "/x"\n[service]\nname = "a"\n')
+    assert len(r.warnings) == 2
+    assert "app.toml:1: note: field is outside the [template] table, ignored" in r.warnings[0]
+    assert "app.toml:5: unknown table [service], ignored" in r.warnings[1]
+
+
+def test_field_names_match_regardless_of_case_as_in_confd(tree: ConfTree) -> None:
+    """confd's TOML decoder takes `SRC`, `Dest` and `Keys` for src, dest and keys."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nSRC = "app.tmpl"\nDest = "/x"\nKeys = ["/a"]\n')
+    assert (r.src.name, r.dest, r.keys, r.warnings) == ("app.tmpl", Path("/x"), ("/a",), ())
+
+
+def test_relative_dest_is_written_under_the_working_directory(
+    tree: ConfTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """confd writes `dest = "output/app.conf"` relative to where it runs; so does confpy, warning."""
+    tree.template("app.tmpl", "x")
+    monkeypatch.chdir(tree.out)
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "output/app.conf"\n')
+    assert r.dest == tree.out / "output" / "app.conf"
+    assert any("dest: relative path 'output/app.conf'" in w for w in r.warnings)
+
+
+def test_absolute_src_is_joined_to_the_templates_directory(tree: ConfTree) -> None:
+    """confd's filepath.Join: `src = "/app.tmpl"` is templates/app.tmpl."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "/app.tmpl"\ndest = "/x"\n')
+    assert r.src == tree.confdir / "templates" / "app.tmpl"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [("0644", 0o644), ("0o640", 0o640), ("0x1a4", 0o644), ("600", 0o600)]
+)
+def test_mode_is_read_as_confd_spells_it(tree: ConfTree, mode: str, expected: int) -> None:
+    """Go's ParseUint base 0 (`0o640`, `0x1a4`); `600` is read as octal, unlike confd."""
+    tree.template("app.tmpl", "x")
+    assert (
+        load(tree, f'[template]\nsrc = "app.tmpl"\ndest = "/x"\nmode = "{mode}"\n').mode == expected
+    )
+
+
+def test_mode_without_leading_zero_warns_that_confd_reads_it_as_decimal(tree: ConfTree) -> None:
+    """confd makes `mode = "600"` decimal 600 (0o1130), and Go's chmod keeps 0o130."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nmode = "600"\n')
+    assert any("confd reads '600' as decimal (the file would get 0130)" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('keys = "/a"', "keys"),
+        ('keys = ["/a", 1]', "keys"),
+        ('uid = "0"', "uid"),
+        ("uid = 1.5", "uid"),
+        ("prefix = 5", "prefix"),
+        ("check_cmd = 1", "check_cmd"),
+        ("mode = 644", "mode"),
+    ],
+)
+def test_a_field_confd_refuses_is_refused(tree: ConfTree, line: str, field: str) -> None:
+    """Wrong types confd's decoder refuses ("incompatible types") are refused, naming the field."""
+    tree.template("app.tmpl", "x")
+    with pytest.raises(ConfigError, match=rf"app.toml:4: {field}: "):
+        load(tree, f'[template]\nsrc = "app.tmpl"\ndest = "/x"\n{line}\n')
+
+
+def test_resources_in_subdirectories_of_conf_d_are_read(tree: ConfTree) -> None:
+    """confd walks conf.d recursively for files whose name ends in `toml`."""
+    tree.template("app.tmpl", "x")
+    sub = tree.confdir / "conf.d" / "site"
+    sub.mkdir()
+    (sub / "b.toml").write_text('[template]\nsrc = "app.tmpl"\ndest = "/b"\n')
+    tree.resource("a", '[template]\nsrc = "app.tmpl"\ndest = "/a"\n')
+    assert [r.name for r in load_resources(tree.confdir).resources] == ["a", "b"]
+
+
+def test_unknown_owner_loads_and_fails_only_at_install(tree: ConfTree) -> None:
+    """`owner = "haproxy"` on a machine without that user: a warning at load, one line at
+    install for that file (not a refusal of the whole confdir)."""
+    tree.template("app.tmpl", "x")
+    r = load(
+        tree, f'[template]\nsrc = "app.tmpl"\ndest = "{tree.out}/f"\nowner = "no-such-user-x"\n'
+    )
+    assert any("owner: no such user 'no-such-user-x' on this machine" in w for w in r.warnings)
+    with pytest.raises(InstallError, match="owner: no such user 'no-such-user-x'"):
+        desired_state(r, b"x")
+
+
+def test_unknown_owner_fails_that_resource_and_renders_the_others(
+    confpy: Confpy, tree: ConfTree
+) -> None:
+    """One resource with a missing group fails with one line; its neighbour is written."""
+    good = tree.simple("good", "ok", ["/a"])
+    bad = tree.simple("bad", "no", ["/a"], extra='group = "no-such-group-x"\n')
+    result = confpy.run("render", "--onetime", "--confdir", str(tree.confdir))
+    assert result.returncode != 0 and result.returncode != 2, result.stderr
+    assert good.read_text() == "ok" and not bad.exists()
+    said = [line for line in result.stderr.splitlines() if "no-such-group-x" in line]
+    assert any("group: no such group 'no-such-group-x' on this machine" in s for s in said)
+
+
+def test_check_reports_warnings_and_what_confd_would_do_differently(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
+    """check passes a file confd accepts, and lists the warnings and the confd differences."""
+    tree = ConfTree(tmp_path)
+    tree.template("haproxy.cfg", '{{ getv "/a" }}')
+    tree.resource(
+        "app",
+        '[template]\nsrc = "haproxy.cfg"\ndest = "/x"\nmode = "644"\ninterval = 5\n'
+        'owner = "no-such-user-x"\nwait = "1s:2s"\n',
+    )
+    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "app.toml:4: mode: confd reads '644' as decimal (the file would get 0204)" in out
+    assert "app.toml:5: interval: unknown field, ignored" in out
+    assert "app.toml:6: owner: no such user 'no-such-user-x'" in out
+    assert "not as confd: " in out and "owner: confd ignores this field" in out
+    assert "wait: confpy's own fields, which confd ignores" in out
+
+
+def test_check_passes_a_confd_file_without_keys(tmp_path: Path, confpy_offline: Confpy) -> None:
+    """A published resource without `keys` and with a `.conf` Go template passes check."""
+    tree = ConfTree(tmp_path)
+    tree.template("nginx.conf", 'listen {{ getenv "PORT" }};')
+    tree.resource("nginx", '[template]\nsrc = "nginx.conf"\ndest = "/etc/nginx/nginx.conf"\n')
+    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
+    assert result.returncode == 0, result.stderr
+    assert os.path.basename(str(tree.confdir)) in result.stdout
