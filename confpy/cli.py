@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -25,7 +26,7 @@ from confpy.errors import (
     ValueEncodingError,
 )
 
-COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo")
+COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo", "confd")
 
 EXIT_CODE_BY_ERROR: tuple[tuple[type[ConfpyError], int], ...] = (
     # The first row the error is an instance of wins: subclasses before their parents.
@@ -91,6 +92,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and os.path.basename(sys.argv[0]) == "confd":
+        # Installed under confd's name (a symlink named confd): confd's command line.
+        from confpy.commands.confd import main as confd_main
+
+        return confd_main(args_list, prog=sys.argv[0])
+    if args_list[:1] == ["confd"]:
+        # Go's flag syntax (-onetime, -node URL) is not argparse's: parsed there, not here.
+        from confpy.commands.confd import main as confd_main
+
+        return confd_main(args_list[1:])
     try:
         parser = build_parser(args_list[0] if args_list else None)
         args = parser.parse_args(args_list)

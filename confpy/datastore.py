@@ -27,6 +27,9 @@ REVISION = 1
 class DataStore:
     """A read-only Store over fixture data: snapshots only, nothing to watch or write."""
 
+    source = "--data"
+    """What the data comes from, as messages name it (subclasses read other sources)."""
+
     def __init__(self, values: Mapping[str, bytes]) -> None:
         self.values = dict(values)
 
@@ -46,27 +49,27 @@ class DataStore:
     def watch(
         self, patterns: Sequence[str], start_revision: int, stop: threading.Event
     ) -> Iterator[WatchBatch]:
-        raise ConfigError("--data renders once: it cannot be watched")
+        raise ConfigError(f"{self.source} renders once: it cannot be watched")
 
     def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def delete(self, key: str) -> int:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def put_atomic(
         self, values: Mapping[str, bytes], expect: Mapping[str, int], delete: Sequence[str] = ()
     ) -> int:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def grant_lease(self, ttl: int) -> int:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def keep_alive(self, lease_id: int) -> int:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def revoke_lease(self, lease_id: int) -> None:
-        raise ConfigError("--data is read-only")
+        raise ConfigError(f"{self.source} is read-only")
 
     def close(self) -> None:
         pass

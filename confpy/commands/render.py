@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from confpy.report import Report
     from confpy.runner import Config, RenderOptions
     from confpy.settings import Settings
+    from confpy.snapshot import Store
 
 DESCRIPTION = """\
 Render every template resource in CONFDIR/conf.d/*.toml from etcd.
@@ -145,14 +146,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="--onetime: write nothing; print every rendered file to stdout in conf.d "
         "order, each after a line '==> DEST <=='",
     )
+    backends = p.add_argument_group("other key sources (as confd's -backend)")
+    backends.add_argument(
+        "--backend",
+        choices=("etcdv3", "etcd", "env", "file"),
+        default="etcdv3",
+        help="etcdv3/etcd: etcd (the default); env: environment variables (key /a/b is "
+        "A_B); file: YAML files given with --file, watched for changes with --watch",
+    )
+    backends.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="--backend file: a YAML file, or a directory searched for them (repeatable)",
+    )
+    backends.add_argument(
+        "--filter",
+        default="*",
+        metavar="GLOB",
+        help="--backend file: in directories, read only files whose name matches (default *)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from confpy import log, template_cache
+    from confpy.commands._stores import open_store
     from confpy.onetime import run_onetime
     from confpy.runner import RenderOptions, load_config
-    from confpy.store import EtcdStore
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
@@ -170,16 +192,17 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("data", "stdout"):
             if getattr(args, flag, None):
                 raise ConfigError(f"--{flag} works with --onetime only")
-        return _watch(settings, config, watch_options(args, options), args.health_addr)
+        store = open_store(args.backend, settings, args.file, args.filter)
+        return watch_daemon(settings, config, watch_options(args, options), store, args.health_addr)
 
     if getattr(args, "data", None) or getattr(args, "stdout", False):
         return _without_install(args, config, settings, options)
-    store = EtcdStore(settings)
+    store = open_store(args.backend, settings, args.file, args.filter)
     try:
         report = run_onetime(config, store, options)
     finally:
         store.close()
-    return _report(report)
+    return report_exit(report)
 
 
 def watch_options(args: argparse.Namespace, render: RenderOptions) -> WatchOptions:
@@ -205,17 +228,21 @@ def health_server(addr: str | None) -> tuple[Status, ThreadingHTTPServer | None]
     return status, serve(status, addr) if addr else None
 
 
-def _watch(
-    settings: Settings, config: Config, options: WatchOptions, health_addr: str | None
+def watch_daemon(
+    settings: Settings,
+    config: Config,
+    options: WatchOptions,
+    store: Store,
+    health_addr: str | None = None,
 ) -> int:
-    """`render --watch|--interval`: the daemon with signals, systemd and health wired."""
+    """`render --watch|--interval` (and `confd`): the daemon on `store`, with signals,
+    systemd and health wired."""
     import signal
 
     from confpy import sdnotify
     from confpy.daemon import Daemon
     from confpy.daemon_options import Hooks
     from confpy.runner import load_config
-    from confpy.store import EtcdStore
 
     status, server = health_server(health_addr)
     watchdog = sdnotify.watchdog_interval()
@@ -225,7 +252,7 @@ def _watch(
         watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
         signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
     )
-    daemon = Daemon(config, EtcdStore(settings), options, hooks, status=status)
+    daemon = Daemon(config, store, options, hooks, status=status)
     try:
         return daemon.run()
     finally:
@@ -241,7 +268,6 @@ def _without_install(
     from pathlib import Path
 
     from confpy.onetime import run_onetime
-    from confpy.snapshot import Store
 
     store: Store
     if args.data:
@@ -251,12 +277,12 @@ def _without_install(
             raise ConfigError("--wait-for-keys: fixture data from --data never changes")
         store = DataStore.from_file(Path(args.data))
     else:
-        from confpy.store import EtcdStore
+        from confpy.commands._stores import open_store
 
-        store = EtcdStore(settings)
+        store = open_store(args.backend, settings, args.file, args.filter)
     try:
         if not args.stdout:
-            return _report(run_onetime(config, store, options))
+            return report_exit(run_onetime(config, store, options))
         if args.noop:
             raise ConfigError("--stdout and --noop exclude each other: --stdout writes nothing")
         from confpy.preview import render_to
@@ -269,7 +295,8 @@ def _without_install(
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _report(report: Report) -> int:
+def report_exit(report: Report) -> int:
+    """Print each --noop diff and each failure; 0 when every resource is in sync, else 1."""
     for outcome in report.outcomes:
         if outcome.diff:
             sys.stdout.write(outcome.diff)

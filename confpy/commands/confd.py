@@ -1,0 +1,259 @@
+"""`confpy confd ARGS...`: confd's own command line, translated onto confpy's machinery.
+
+A unit file or Dockerfile that runs `confd -onetime -backend etcdv3 -node URL -confdir
+DIR` works with `confpy confd` in place of `confd` (or with confpy installed under the
+name `confd`, see docs/migrating-from-confd.md). The flags are parsed as Go's flag
+package parses them (`confpy.goflags`), layered with confd.toml and confd's variables as
+confd does (`confpy.confd_config`), then handed to the same onetime run and daemon as
+`confpy render`. Exit codes are confd's: 0, 1 for any failure, 2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from confpy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, ConfpyError
+
+if TYPE_CHECKING:
+    from confpy.confd_config import ConfdConfig
+    from confpy.settings import Endpoint, Settings
+    from confpy.snapshot import Store
+
+CONFD_VERSION = "0.17.0-dev"
+"""The confd release whose command line this follows (master, commit 919444e)."""
+
+SUPPORTED_BACKENDS = ("etcdv3", "etcd", "env", "file")
+
+# logrus's level names (what confd's -log-level takes) -> confpy's.
+_LOG_LEVELS = {
+    "panic": "error",
+    "fatal": "error",
+    "error": "error",
+    "warn": "warning",
+    "warning": "warning",
+    "info": "info",
+    "debug": "debug",
+    "trace": "debug",
+}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Listed in `confpy --help` only: `cli.main` hands `confd` its arguments unparsed."""
+    subparsers.add_parser(
+        "confd",
+        help="run with confd's own command line (-onetime -backend etcdv3 -node URL ...); "
+        "'confpy confd -help' lists its flags",
+        add_help=False,
+    )
+
+
+def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
+    """Run `confd ARGV`; the exit code confd would give."""
+    from confpy.confd_config import FLAGS, build, parse_command_line
+    from confpy.goflags import FlagError, HelpRequested, usage
+
+    try:
+        parsed = parse_command_line(argv)
+    except HelpRequested:
+        sys.stderr.write(usage(FLAGS, prog))
+        return EXIT_OK
+    except FlagError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    if parsed.values["version"]:
+        print(version_line())
+        return EXIT_OK
+    try:
+        return run(build(parsed), parsed.args)
+    except ConfpyError as e:
+        print(f"confpy: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def version_line() -> str:
+    """Like `confd -version`'s line, saying what answers."""
+    import platform
+
+    from confpy import __version__
+
+    return (
+        f"confd {CONFD_VERSION} (confpy {__version__} with confd's command line, "
+        f"Python {platform.python_version()})"
+    )
+
+
+def run(config: ConfdConfig, extra_args: Sequence[str] = ()) -> int:
+    from confpy import log
+
+    level = _log_level(config.text("log-level"))
+    log.configure(level, _log_format())
+    logger = log.get_logger("confpy.confd")
+    for warning in config.warnings:
+        logger.warning(warning)
+    if extra_args:
+        logger.warning("arguments after the flags are ignored, as confd ignores them",
+                       count=len(extra_args))  # fmt: skip
+    backend = config.text("backend") or "etcd"
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"-backend {backend}: not supported by confpy confd; "
+            f"use one of {', '.join(SUPPORTED_BACKENDS)}"
+        )
+    settings = confd_settings(config, backend, level)
+    logger.info(
+        "confd command line",
+        backend=backend,
+        nodes=[str(e) for e in settings.endpoints] if backend.startswith("etcd") else None,
+        files=list(config.items("file")) if backend == "file" else None,
+        confdir=str(settings.confdir),
+        config_file=str(config.config_file) if config.file_read else None,
+    )
+    if backend == "etcd":
+        logger.info(
+            "backend etcd: confd's etcd (v2 API) backend is served through etcd's v3 API, "
+            "as confd master does; the keys are etcd v3 keys"
+        )
+    if not settings.confdir.exists():
+        # confd: "Cannot load template resources: confdir '...' does not exist", exit 0.
+        logger.warning(
+            "confdir does not exist: no template resources", confdir=str(settings.confdir)
+        )
+        return EXIT_OK
+    return _render(config, settings, open_store(config, backend, settings))
+
+
+def _render(config: ConfdConfig, settings: Settings, store: Store) -> int:
+    """-onetime, -watch or (neither) -interval polling, on `store`."""
+    from confpy.commands.render import report_exit, watch_daemon
+    from confpy.daemon_options import WatchOptions
+    from confpy.runner import RenderOptions, load_config
+
+    options = RenderOptions(
+        noop=config.on("noop"),
+        sync_only=config.on("sync-only"),
+        keep_stage_file=config.on("keep-stage-file"),
+    )
+    try:
+        loaded = load_config(settings.confdir, settings.prefix)
+        if config.on("onetime"):
+            from confpy.onetime import run_onetime
+
+            return report_exit(run_onetime(loaded, store, options))
+    except BaseException:
+        store.close()
+        raise
+    if options.noop:
+        store.close()
+        raise ConfigError("-noop works with -onetime only in confpy confd")
+    watch = config.on("watch")
+    if not watch and config.interval < 1:
+        store.close()
+        raise ConfigError(f"-interval {config.interval}: must be at least 1 (seconds)")
+    interval = None if watch else float(config.interval)
+    return watch_daemon(settings, loaded, WatchOptions(render=options, interval=interval), store)
+
+
+def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
+    """confpy's connection settings from confd's: nodes, TLS files, basic auth, prefix."""
+    from confpy.keys import normalize_prefix
+    from confpy.settings import Settings
+
+    ca, cert, key = (_file(config, n) for n in ("client-ca-keys", "client-cert", "client-key"))
+    if (cert is None) != (key is None):
+        cert = key = None  # confd uses a client certificate only when given both
+    username = password = None
+    if config.on("basic-auth") and config.text("username"):
+        username, password = config.text("username"), config.text("password")
+    return Settings(
+        endpoints=_endpoints(config, backend, tls=bool(ca or cert)),
+        confdir=Path(config.text("confdir")),
+        prefix=normalize_prefix(config.text("prefix")),
+        username=username,
+        password=password,
+        ca_file=ca,
+        cert_file=cert,
+        key_file=key,
+        log_level=level,
+        log_format=_log_format(),
+    )
+
+
+def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoint, ...]:
+    from confpy.confd_config import redact_url
+    from confpy.settings import parse_endpoint
+
+    if not backend.startswith("etcd"):
+        return (parse_endpoint("127.0.0.1:2379"),)
+    nodes = list(config.items("node"))
+    record = config.text("srv-record")
+    if not record and config.text("srv-domain"):
+        record = f"_{backend}._tcp.{config.text('srv-domain')}."
+    if record:
+        nodes = _srv_nodes(record, config.text("scheme") if backend == "etcd" else "")
+    out = []
+    for node in nodes:
+        url = node if "://" in node or not tls else "https://" + node
+        try:
+            out.append(parse_endpoint(url, source="-node"))
+        except ConfigError:
+            raise ConfigError(f"-node: not an etcd URL: {redact_url(node)}") from None
+    if not out:
+        raise ConfigError("-node: no etcd node given")
+    return tuple(out)
+
+
+def _srv_nodes(record: str, scheme: str) -> list[str]:
+    """confd's nodes from DNS SRV records: `host:port`, prefixed with the scheme for etcd."""
+    try:
+        import dns.exception
+        import dns.resolver
+    except ImportError:  # pragma: no cover - dnspython is a dependency
+        raise ConfigError("-srv-record needs the dnspython package") from None
+    try:
+        answer = dns.resolver.resolve(record, "SRV")
+    except dns.exception.DNSException as e:
+        raise ConfigError(
+            f"Cannot get nodes from SRV records {record}: {type(e).__name__}"
+        ) from None
+    nodes = [f"{str(r.target).rstrip('.')}:{r.port}" for r in answer]
+    return [f"{scheme}://{n}" for n in nodes] if scheme else nodes
+
+
+def _file(config: ConfdConfig, name: str) -> Path | None:
+    value = config.text(name)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"-{name}: {path} does not exist")
+    return path
+
+
+def _log_level(text: str) -> str:
+    if not text:
+        return "info"
+    level = _LOG_LEVELS.get(text.lower())
+    if level is None:
+        raise ConfigError(f'not a valid level: "{text}"')
+    return level
+
+
+def _log_format() -> str:
+    """confd has no log format flag: CONFPY_LOG_FORMAT chooses, else auto."""
+    import os
+
+    fmt = os.environ.get("CONFPY_LOG_FORMAT", "auto")
+    return fmt if fmt in ("auto", "json", "console") else "auto"
+
+
+def open_store(config: ConfdConfig, backend: str, settings: Settings) -> Store:
+    """The store confd's -backend names."""
+    from confpy.commands._stores import open_store as open_backend
+
+    return open_backend(backend, settings, config.items("file"), config.text("filter"))

@@ -1,0 +1,200 @@
+"""Go's `flag` package, as confd's `main` uses it: parse a command line the way Go does.
+
+`-name`, `--name`, `-name=value`, `-name value` (the next argument, whatever it looks
+like), booleans alone or as `-name=true|false|1|0|t|f...`, `--` ends the flags, the first
+argument that is not a flag ends them too, a repeated flag overrides (a list flag
+appends). `-h`/`-help` ask for the usage. Errors carry Go's own wording
+(`flag provided but not defined: -x`). Integers are read as `strconv.ParseInt(s, 0, 64)`
+reads them (`0x10`, `0o17`, `017`, `1_000`). Pure: nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from confpy.errors import ConfigError
+
+Kind = Literal["bool", "string", "int", "list"]
+Value = bool | str | int | tuple[str, ...]
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+_TYPE_WORD = {"bool": "", "string": "string", "int": "int", "list": "value"}
+
+
+class FlagError(ConfigError):
+    """A command line Go's flag package would refuse; the message is Go's."""
+
+
+class HelpRequested(Exception):
+    """`-h` or `-help`: Go prints the usage and exits 0."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    kind: Kind
+    default: Value
+    usage: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    values: dict[str, Value]
+    """Every flag's value: the default unless the command line set it."""
+    given: frozenset[str]
+    """The flags the command line named (Go's `flag.Visit`)."""
+    args: tuple[str, ...] = field(default=())
+    """What follows the flags."""
+
+
+def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:
+    """Parse `argv` as Go's `FlagSet.Parse` does; raise FlagError with Go's message."""
+    formal = {f.name: f for f in flags}
+    values: dict[str, Value] = {n: f.default for n, f in formal.items()}
+    given: set[str] = set()
+    args = list(argv)
+    while args:
+        s = args[0]
+        if len(s) < 2 or s[0] != "-":
+            break
+        if s == "--":
+            args.pop(0)
+            break
+        name = s[2:] if s[1] == "-" else s[1:]
+        if not name or name[0] in "-=":
+            raise FlagError(f"bad flag syntax: {s}")
+        args.pop(0)
+        value: str | None = None
+        if "=" in name[1:]:
+            name, value = name.split("=", 1)
+        flag = formal.get(name)
+        if flag is None:
+            if name in ("help", "h"):
+                raise HelpRequested
+            raise FlagError(f"flag provided but not defined: -{name}")
+        if flag.kind != "bool" and value is None:
+            if not args:
+                raise FlagError(f"flag needs an argument: -{name}")
+            value = args.pop(0)
+        values[name] = _set(flag, values[name], value)
+        given.add(name)
+    return Parsed(values, frozenset(given), tuple(args))
+
+
+def _set(flag: Flag, old: Value, value: str | None) -> Value:
+    if flag.kind == "bool":
+        if value is None or value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise FlagError(f"invalid boolean value {go_quote(value)} for -{flag.name}: parse error")
+    assert value is not None
+    if flag.kind == "int":
+        try:
+            return parse_int(value)
+        except ValueError as e:
+            raise FlagError(f"invalid value {go_quote(value)} for flag -{flag.name}: {e}") from None
+    if flag.kind == "list":
+        assert isinstance(old, tuple)
+        return (*old, value)
+    return value
+
+
+def usage(flags: Iterable[Flag], prog: str) -> str:
+    """The usage text Go's `PrintDefaults` writes, flags in name order."""
+    lines = [f"Usage of {prog}:"]
+    for f in sorted(flags, key=lambda f: f.name):
+        head = f"  -{f.name}" + (f" {_TYPE_WORD[f.kind]}" if _TYPE_WORD[f.kind] else "")
+        text = head + ("\t" if len(head) <= 4 else "\n    \t") + f.usage.replace("\n", "\n    \t")
+        if f.kind == "string" and f.default:
+            text += f" (default {go_quote(str(f.default))})"
+        elif f.kind == "int" and f.default:
+            text += f" (default {f.default})"
+        lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def go_quote(s: str) -> str:
+    """strconv.Quote, as `%q` prints an argument in Go's messages."""
+    from confpy.gotemplate.gostrconv import quote
+
+    return quote(s)
+
+
+# strconv.ParseInt(s, 0, 64), with the flag package's two error words.
+
+_MAX = (1 << 64) - 1
+
+
+def parse_int(s: str) -> int:
+    """`strconv.ParseInt(s, 0, 64)`; ValueError("parse error" | "value out of range")."""
+    body = s[1:] if s[:1] in ("+", "-") else s
+    n = _parse_uint(body)
+    cutoff = 1 << 63
+    if s[:1] == "-":
+        if n > cutoff:
+            raise ValueError("value out of range")
+        return -n
+    if n >= cutoff:
+        raise ValueError("value out of range")
+    return n
+
+
+def _parse_uint(s: str) -> int:
+    if not s:
+        raise ValueError("parse error")
+    digits, base = s, 10
+    if s[0] == "0":
+        prefix = s[1:2].lower()
+        if len(s) >= 3 and prefix in ("b", "o", "x"):
+            base, digits = {"b": 2, "o": 8, "x": 16}[prefix], s[2:]
+        else:
+            base, digits = 8, s[1:]
+    cutoff = _MAX // base + 1
+    n = 0
+    underscores = False
+    for c in digits:
+        if c == "_":
+            underscores = True
+            continue
+        d = _digit(c)
+        if d >= base:
+            raise ValueError("parse error")
+        if n >= cutoff:
+            raise ValueError("value out of range")
+        n = n * base + d
+        if n > _MAX:
+            raise ValueError("value out of range")
+    if underscores and not _underscore_ok(s):
+        raise ValueError("parse error")
+    return n
+
+
+def _digit(c: str) -> int:
+    if "0" <= c <= "9":
+        return ord(c) - ord("0")
+    if "a" <= c.lower() <= "z" and c.isascii():
+        return ord(c.lower()) - ord("a") + 10
+    return 99
+
+
+def _underscore_ok(s: str) -> bool:
+    """Go's rule: `_` only between digits, or right after a base prefix."""
+    saw, i, hexa = "^", 0, False
+    if len(s) >= 2 and s[0] == "0" and s[1].lower() in "box":
+        i, saw, hexa = 2, "0", s[1].lower() == "x"
+    for c in s[i:]:
+        if c.isascii() and (c.isdigit() or (hexa and c.lower() in "abcdef")):
+            saw = "0"
+        elif c == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
