@@ -15,7 +15,8 @@ How a case is rendered, identically for both tools:
   tests/test_resource_confd.py shows). Everything else, comments, unknown fields and
   wrong values included, stays as published. A file that is not TOML is copied unchanged.
 - confd runs once per case: `confd -onetime -backend etcdv3 -node URL -confdir DIR`;
-  confpy (`confpy_argv`) once over every case it loads, and once alone for each it refuses.
+  confpy the same way (`confpy confd -onetime ...`, `confpy_argv`) once over every case
+  it loads, and once alone for each it refuses.
 A case agrees when both wrote the same bytes with the same mode, or neither wrote anything.
 `confpy check` runs on each published directory as it is: it passes, or confd refused that
 resource too before rendering it (the file at load, or a missing or unparsable template).
@@ -109,18 +110,20 @@ def load_cases() -> list[CorpusCase]:
 
 
 def confpy_argv(node: str, confdir: Path) -> list[str]:
-    """confpy with confd's own command line (until `confpy confd` exists: its equivalent)."""
+    """confpy with confd's own command line, as a Dockerfile would run it."""
     return [
         sys.executable,
         "-m",
         "confpy",
-        "render",
-        "--onetime",
-        "--endpoints",
+        "confd",
+        "-onetime",
+        "-backend",
+        "etcdv3",
+        "-node",
         node,
-        "--confdir",
+        "-confdir",
         str(confdir),
-        "--log-level",
+        "-log-level",
         "error",
     ]
 
