@@ -47,7 +47,7 @@ def main() -> int:
         try:
             started = time.monotonic()
             runner = CorpusRunner(server.url, work / "run", store.put)
-            results = runner.run(load_cases())
+            results = runner.run(load_cases(), convert=True)
             elapsed = time.monotonic() - started
         finally:
             store.close()
@@ -61,6 +61,9 @@ def main() -> int:
             print(f"===== {r.case.name}\n--- confd said:\n{r.confd_said}")
             print(f"--- confd:\n{r.confd.content.decode(errors='replace') if r.confd else None}")
             print(f"--- confpy:\n{r.confpy.content.decode(errors='replace') if r.confpy else None}")
+            if r.was_converted:
+                c = r.converted
+                print(f"--- converted:\n{c.content.decode(errors='replace') if c else None}")
             print(f"--- check ({r.check_rc}):\n{r.check_said}")
     return 0
 

@@ -1,5 +1,6 @@
 """confd setups as published (tests/confd_corpus: 49 resources from 34 repositories) render
-with confpy exactly as with the real confd, and pass `confpy check` or are refused by both.
+with `confpy confd` exactly as with the real confd (also after `confpy convert`), and pass
+`confpy check` or are refused by both.
 
 tests/confd_corpus/runner.py says how each case is rendered (one etcd, a fresh prefix per
 case, dest moved into a scratch directory, commands, owner and group dropped, identically
@@ -37,13 +38,14 @@ pytestmark = [
 def results(
     etcd_server: EtcdServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[CaseResult]]:
-    """Every case rendered by confd and by confpy, and checked by `confpy check`."""
+    """Every case rendered by confd, by confpy, and by confpy after `confpy convert`, and
+    each published directory checked by `confpy check`."""
     if not etcd_server.running:
         etcd_server.start()
     store = EtcdStore(load_settings({"endpoints": etcd_server.url, "confdir": "/nonexistent"}, {}))
     try:
         runner = CorpusRunner(etcd_server.url, tmp_path_factory.mktemp("corpus"), store.put)
-        outcome = runner.run(load_cases())
+        outcome = runner.run(load_cases(), convert=True)
         assert runner.crashes == []
         yield outcome
     finally:
@@ -96,3 +98,12 @@ def test_check_prints_a_not_as_confd_line_for_owner_fields(results: list[CaseRes
     ]
     assert with_owner
     assert all("owner: confd ignores this field" in r.check_said for r in with_owner)
+
+
+def test_converted_templates_render_confds_bytes(results: list[CaseResult]) -> None:
+    """Every template `confpy convert` rewrites as Jinja2 renders confd's bytes and mode
+    (the others stay Go templates, which the first test covers)."""
+    converted = [r for r in results if r.was_converted]
+    assert len(converted) >= 30, table(results)
+    bad = [r for r in converted if r.converted != r.confd]
+    assert not bad, table(bad)

@@ -69,6 +69,10 @@ class CaseResult:
     case: CorpusCase
     confd: Rendered | None = None
     confpy: Rendered | None = None
+    converted: Rendered | None = None
+    """After `confpy convert` (when the run asked for it), rendered by confpy."""
+    was_converted: bool = False
+    """Whether convert rewrote this case's template as Jinja2 (else it stayed Go)."""
     confd_said: str = ""
     check_rc: int = -1
     check_said: str = ""
@@ -185,7 +189,7 @@ class CorpusRunner:
         self._put = put  # callable(key: str, value: bytes)
         self.crashes: list[str] = []
 
-    def run(self, cases: Sequence[CorpusCase]) -> list[CaseResult]:
+    def run(self, cases: Sequence[CorpusCase], *, convert: bool = False) -> list[CaseResult]:
         env = _environment(cases)
         results = [CaseResult(c) for c in cases]
         for i, case in enumerate(cases):
@@ -200,9 +204,35 @@ class CorpusRunner:
             )  # fmt: skip
             result.confd_said = (proc.stdout + proc.stderr).decode(errors="replace")
             result.confd = _collect(self.workdir / "out-confd" / f"c{i}")
-        self._run_confpy(results, env)
+        loaded = self._run_confpy(results, env)
         self._check(results, env)
+        if convert:
+            self._run_converted(results, loaded, env)
         return results
+
+    def _run_converted(
+        self, results: list[CaseResult], loaded: list[int], env: dict[str, str]
+    ) -> None:
+        """`confpy convert` of the cases confpy loads, rendered again by `confpy confd`."""
+        source, out = self.workdir / "convert-src", self.workdir / "converted"
+        for i in loaded:
+            self._confdir("converted", i, results[i].case, source)
+        subprocess.run(
+            [sys.executable, "-m", "confpy", "convert", "--confdir", str(source), "--out", str(out)],
+            capture_output=True, timeout=300, env=env, check=False,
+        )  # fmt: skip
+        if not (out / "conf.d").is_dir():
+            self.crashes.append("convert wrote no confdir")
+            return
+        proc = subprocess.run(
+            confpy_argv(self.node, out), capture_output=True, timeout=120, env=env,
+            cwd=self.workdir, check=False,
+        )  # fmt: skip
+        if b"Traceback" in proc.stderr:
+            self.crashes.append(f"converted: {proc.stderr.decode(errors='replace')[-2000:]}")
+        for i in loaded:
+            results[i].converted = _collect(self.workdir / "out-converted" / f"c{i}")
+            results[i].was_converted = any((out / "templates" / f"c{i}").rglob("*.j2"))
 
     def _confdir(self, tool: str, i: int, case: CorpusCase, confdir: Path) -> Path:
         out = self.workdir / f"out-{tool}" / f"c{i}"
@@ -219,7 +249,8 @@ class CorpusRunner:
         (confdir / "conf.d" / f"c{i}-{case.resource.name}").write_text(text)
         return confdir
 
-    def _run_confpy(self, results: list[CaseResult], env: dict[str, str]) -> None:
+    def _run_confpy(self, results: list[CaseResult], env: dict[str, str]) -> list[int]:
+        """Render with confpy; the indexes of the cases it loads (rendered in one run)."""
         from confpy.errors import ConfpyError
         from confpy.resource import load_resource
 
@@ -247,6 +278,7 @@ class CorpusRunner:
                 self.crashes.append(f"{confdir}: {proc.stderr.decode(errors='replace')[-2000:]}")
         for i, result in enumerate(results):
             result.confpy = _collect(self.workdir / "out-confpy" / f"c{i}")
+        return [i for i in range(len(results)) if i not in alone]
 
     def _check(self, results: list[CaseResult], env: dict[str, str]) -> None:
         """`confpy check` on each published directory, all in one process."""
@@ -288,19 +320,26 @@ def table(results: Sequence[CaseResult]) -> str:
     def what(r: Rendered | None) -> str:
         return "error" if r is None else f"{len(r.content)}B {r.mode:o}"
 
-    lines = [f"{'case':58} {'confd':>11} {'confpy':>11}  {'render':9} check"]
+    def verdict(ours: Rendered | None, r: CaseResult) -> str:
+        same = ours == r.confd
+        return "identical" if same and r.confd else "both-err" if same else "DIFFER"
+
+    lines = [f"{'case':56} {'confd':>10} {'confpy':>10}  {'render':9} {'convert':13} check"]
     for r in results:
-        verdict = "identical" if r.agrees and r.confd else "both-err" if r.agrees else "DIFFER"
         check = "ok" if r.check_rc == 0 else "refused"
         check += "" if r.check_agrees else " (DIFFERS from confd)"
+        conv = "(kept Go)" if not r.was_converted else verdict(r.converted, r)
         lines.append(
-            f"{r.case.name:58} {what(r.confd):>11} {what(r.confpy):>11}  {verdict:9} {check}"
+            f"{r.case.name:56} {what(r.confd):>10} {what(r.confpy):>10}  "
+            f"{verdict(r.confpy, r):9} {conv:13} {check}"
         )
     agree = sum(r.agrees for r in results)
     checks = sum(r.check_agrees for r in results)
     repos = len({r.case.name.split("/")[0] for r in results})
+    converted = [r for r in results if r.was_converted]
     lines.append(
         f"{len(results)} cases from {repos} repositories: render agrees on {agree}, "
-        f"check agrees on {checks}"
+        f"check agrees on {checks}; convert rewrote {len(converted)}, of which "
+        f"{sum(r.converted == r.confd for r in converted)} agree"
     )
     return "\n".join(lines)
