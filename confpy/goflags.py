@@ -132,7 +132,7 @@ _MAX = (1 << 64) - 1
 def parse_int(s: str) -> int:
     """`strconv.ParseInt(s, 0, 64)`; ValueError("parse error" | "value out of range")."""
     body = s[1:] if s[:1] in ("+", "-") else s
-    n = _parse_uint(body)
+    n = parse_uint(body)
     cutoff = 1 << 63
     if s[:1] == "-":
         if n > cutoff:
@@ -143,7 +143,8 @@ def parse_int(s: str) -> int:
     return n
 
 
-def _parse_uint(s: str) -> int:
+def parse_uint(s: str) -> int:
+    """`strconv.ParseUint(s, 0, 64)`: no sign; the same two errors."""
     if not s:
         raise ValueError("parse error")
     digits, base = s, 10
