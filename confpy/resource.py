@@ -16,8 +16,8 @@ from pathlib import Path
 
 from confpy.errors import ConfigError, ConfigProblems
 from confpy.keys import join_key
-from confpy.resource_fields import CONFD_FIELDS, EACH_NAME, Command, FieldParser
-from confpy.resource_values import gid_of, line_of, uid_of
+from confpy.resource_fields import EACH_NAME, Command, FieldParser
+from confpy.resource_values import CONFD_FIELDS, gid_of, line_of, shown, uid_of
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,13 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
     if not files:
         result.errors.append(ConfigError("no *.toml template resources found", file=str(confd)))
     seen: dict[str, Path] = {}
+    names: dict[str, Path] = {}
     for path in files:
         try:
             res = load_resource(path, confdir / "templates", prefix)
+            if path.parent != confd:  # conf.d/site/app.toml is "site.app": names stay unique
+                rel = path.relative_to(confd)
+                res = replace(res, name=".".join((*rel.parent.parts, res.name)))
         except ConfigProblems as e:
             result.errors.extend(p for p in e.problems if isinstance(p, ConfigError))
             continue
@@ -179,6 +183,12 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
             )
             continue
         seen[real] = path
+        if res.name in names:
+            result.errors.append(
+                ConfigError(f"resource name {res.name} is also {names[res.name]}'s", file=str(path))
+            )
+            continue
+        names[res.name] = path
         result.resources.append(res)
     _each_overlaps(result)
     return result
@@ -260,7 +270,8 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
             outside.append(
                 str(
                     ConfigError(
-                        f"unknown table [{name}], ignored: a resource file holds one [template]",
+                        f"unknown table [{shown(name)}], ignored: a resource file holds one "
+                        "[template]",
                         file=str(path),
                         line=line_of(text, name, table=True),
                     )
@@ -270,7 +281,7 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         outside.append(
             str(
                 ConfigError(
-                    f"{name}: field is outside the [template] table, ignored",
+                    f"{shown(name)}: field is outside the [template] table, ignored",
                     file=str(path),
                     line=line_of(text, name),
                 )

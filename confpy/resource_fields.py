@@ -15,19 +15,22 @@ from typing import Any
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 from confpy.keys import join_key
-from confpy.resource_values import closest, effective_prefix, gid_of, line_of, parse_mode, uid_of
+from confpy.resource_values import (
+    JINJA_SUFFIXES,
+    closest,
+    effective_prefix,
+    gid_of,
+    line_of,
+    parse_mode,
+    shown,
+    uid_of,
+)
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
 
 VALIDATORS = ("json", "yaml", "toml")
 SYNTAXES = ("jinja", "go")
-JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
-"""A template is Go, confd's one language, unless its `src` ends in one of these."""
-CONFD_FIELDS = frozenset(
-    {"src", "dest", "keys", "prefix", "mode", "uid", "gid", "check_cmd", "reload_cmd"}
-)
-"""The fields confd master reads (resource/template/resource.go); it ignores every other."""
 # fmt: off
 SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT", "STOP",
            "TSTP", "KILL")
@@ -144,9 +147,9 @@ class FieldParser:
         for name in self.table:
             if name not in KNOWN_FIELDS:
                 hint = closest(name, KNOWN_FIELDS)
-                self.warn(
-                    name,
-                    "unknown field, ignored" + (f" (did you mean {hint!r}?)" if hint else ""),
+                self.warnings.append(
+                    f"{self.path}:{line_of(self.text, name)}: {shown(name)}: unknown field, "
+                    "ignored" + (f" (did you mean {hint!r}?)" if hint else "")
                 )
         for required in ("src", "dest"):
             if required not in self.table:

@@ -10,6 +10,13 @@ from collections.abc import Iterable
 
 from confpy.keys import join_key
 
+JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
+"""A template is Go, confd's one language, unless its `src` ends in one of these."""
+CONFD_FIELDS = frozenset(
+    {"src", "dest", "keys", "prefix", "mode", "uid", "gid", "check_cmd", "reload_cmd"}
+)
+"""The fields confd master reads (resource/template/resource.go); it ignores every other."""
+
 
 def parse_mode(text: str) -> int | None:
     """A mode as confd spells it (Go's ParseUint base 0: `0644`, `0o644`, `0x1a4`), but
@@ -57,3 +64,12 @@ def effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
     if syntax == "go" and global_prefix.strip("/"):
         return join_key(global_prefix, "").rstrip("/")
     return join_key(global_prefix, own_prefix).rstrip("/")
+
+
+def shown(name: str) -> str:
+    """A field or table name as a message may print it: as written when it is a short plain
+    word, else quoted with its escapes and cut (a TOML key may hold anything)."""
+    if len(name) <= 64 and re.fullmatch(r"[\w.-]+", name):
+        return name
+    text = repr(name[:64])
+    return text + ("..." if len(name) > 64 else "")

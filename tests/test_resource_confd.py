@@ -151,7 +151,21 @@ def test_resources_in_subdirectories_of_conf_d_are_read(tree: ConfTree) -> None:
     sub.mkdir()
     (sub / "b.toml").write_text('[template]\nsrc = "app.tmpl"\ndest = "/b"\n')
     tree.resource("a", '[template]\nsrc = "app.tmpl"\ndest = "/a"\n')
-    assert [r.name for r in load_resources(tree.confdir).resources] == ["a", "b"]
+    assert [r.name for r in load_resources(tree.confdir).resources] == ["a", "site.b"]
+
+
+def test_a_subdirectory_resource_named_like_another_is_refused(tree: ConfTree) -> None:
+    """`conf.d/site/b.toml` is resource `site.b`; a `conf.d/site.b.toml` beside it is refused
+    (names key logs, /healthz and each's manifest: they must be unique)."""
+    tree.template("app.tmpl", "x")
+    (tree.confdir / "conf.d" / "site").mkdir()
+    (tree.confdir / "conf.d" / "site" / "b.toml").write_text(
+        '[template]\nsrc = "app.tmpl"\ndest = "/b"\n'
+    )
+    tree.resource("site.b", '[template]\nsrc = "app.tmpl"\ndest = "/c"\n')
+    result = load_resources(tree.confdir)
+    assert [r.name for r in result.resources] == ["site.b"]
+    assert "resource name site.b is also" in str(result.errors[0])
 
 
 def test_unknown_owner_loads_and_fails_only_at_install(tree: ConfTree) -> None:
@@ -208,3 +222,16 @@ def test_check_passes_a_confd_file_without_keys(tmp_path: Path, confpy_offline: 
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 0, result.stderr
     assert os.path.basename(str(tree.confdir)) in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name", ['"a\\nb"', '"\\u001b[31mred"', '"x; rm -rf /"', '"' + "k" * 5000 + '"']
+)
+def test_a_hostile_unknown_field_name_is_one_printable_line(tree: ConfTree, name: str) -> None:
+    """A field name holding a newline, an escape sequence or 5,000 characters still makes
+    one short printable warning line."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, f'[template]\nsrc = "app.tmpl"\ndest = "/x"\n{name} = 1\n[{name}]\ny = 2\n')
+    assert len(r.warnings) == 2
+    for warning in r.warnings:
+        assert warning.isprintable() and len(warning) < 400, warning

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from confpy.commands._common import connection_flags, exit_codes, settings_from
 from confpy.errors import EXIT_OK
-from confpy.resource_fields import CONFD_FIELDS, KNOWN_FIELDS
+from confpy.resource_fields import KNOWN_FIELDS
+from confpy.resource_values import CONFD_FIELDS
 
 if TYPE_CHECKING:
     from confpy.resource import TemplateResource
