@@ -235,3 +235,17 @@ def test_a_hostile_unknown_field_name_is_one_printable_line(tree: ConfTree, name
     assert len(r.warnings) == 2
     for warning in r.warnings:
         assert warning.isprintable() and len(warning) < 400, warning
+
+
+def test_check_prints_warnings_even_when_another_file_is_refused(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
+    """Everything at once: one file's unknown field is reported beside another's error."""
+    tree = ConfTree(tmp_path)
+    tree.template("a.tmpl", "x")
+    tree.resource("a", '[template]\nsrc = "a.tmpl"\ndest = "/a"\ninterval = 5\n')
+    tree.resource("b", '[template]\nsrc = "a.tmpl"\ndest = "/b"\nkeys = "/k"\n')
+    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
+    assert result.returncode == 2
+    assert "a.toml:4: interval: unknown field, ignored" in result.stdout
+    assert "b.toml:4: keys: must be an array" in result.stderr

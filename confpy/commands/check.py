@@ -47,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     template_cache.configure()
     warnings: list[str] = []
-    config = load_config(settings.confdir, settings.prefix, warn=warnings.append)
-    for warning in warnings:
-        print(f"warning: {warning}")
+    try:
+        config = load_config(settings.confdir, settings.prefix, warn=warnings.append)
+    finally:  # the warnings too when another file's errors stop the load
+        for warning in warnings:
+            print(f"warning: {warning}")
     for resource in config.resources:
         for note in confd_differences(resource):
             print(f"not as confd: {resource.path}: {note}")
