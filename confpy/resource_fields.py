@@ -222,12 +222,12 @@ class FieldParser:
             # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
             raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
         text = self.get("mode", str, 'an octal string such as "0644"')
-        if text is None:
-            return None
+        if not text:
+            return None  # confd: "" is no mode (keep the file's own)
         mode = parse_mode(text)
         if mode is None:
             raise self.error("mode", f'must be an octal string such as "0644", got {text!r}')
-        if re.fullmatch(r"[1-7][0-7]{2,3}", text):
+        if re.fullmatch(r"[1-7][0-7]{2,3}", text) and mode != int(text, 10) & 0o777:
             # confd: strconv.ParseUint(mode, 0, 32) reads "644" as decimal 644 = 0o1204, and
             # Go's chmod keeps only the 0o777 bits: the file gets 0o204. confpy reads octal.
             self.warn(
@@ -235,6 +235,8 @@ class FieldParser:
                 f"confd reads {text!r} as decimal (the file would get "
                 f"{int(text, 10) & 0o777:04o}); confpy reads it as octal {mode:04o}",
             )
+        if mode > 0o7777:
+            raise self.error("mode", f"{text}: {mode:o} is not a file mode (at most 7777 octal)")
         if mode & 0o7000:
             raise self.error(
                 "mode", f"{text}: setuid, setgid and sticky bits are refused for a config file"

@@ -19,16 +19,47 @@ CONFD_FIELDS = frozenset(
 
 
 def parse_mode(text: str) -> int | None:
-    """A mode as confd spells it (Go's ParseUint base 0: `0644`, `0o644`, `0x1a4`), but
-    that 3-4 octal digits without a leading 0 are octal too (see `_mode`); None if not one."""
-    if re.fullmatch(r"0?[0-7]{3,4}", text):
+    """A mode as confd reads it, Go's `strconv.ParseUint(text, 0, 32)` (`0644`, `0o644`,
+    `0x1a4`, `0b...`, `0_644`, decimal), except that 3-4 octal digits without a leading 0
+    (`"644"`) are octal here, decimal in confd (see FieldParser._mode); None if not a number."""
+    if re.fullmatch(r"[0-7]{3,4}", text):
         return int(text, 8)
-    if re.fullmatch(r"0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|0[bB][01_]+|[1-9][0-9]*", text):
-        try:
-            return int(text, 0)
-        except ValueError:
-            return None
-    return None
+    return go_parse_uint(text)
+
+
+def go_parse_uint(text: str) -> int | None:
+    """Go's `strconv.ParseUint(text, 0, 32)`: None where Go returns an error."""
+    lower = text[:2].lower()
+    base, digits = {"0x": 16, "0o": 8, "0b": 2}.get(lower, 0), text[2:]
+    if not base:
+        base, digits = (8, text[1:]) if text.startswith("0") and len(text) > 1 else (10, text)
+    if not _underscores_ok(text):
+        return None
+    digits = digits.replace("_", "")
+    allowed = "0123456789abcdef"[:base]
+    if not digits or any(c not in allowed for c in digits.lower()):
+        return None
+    value = int(digits, base)
+    return value if value < 1 << 32 else None
+
+
+def _underscores_ok(text: str) -> bool:
+    """Go's strconv.underscoreOK: each `_` sits between digits (or after a base prefix)."""
+    saw, i, hexadecimal = "^", 0, False
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "bxo":
+        saw, i, hexadecimal = "0", 2, text[1].lower() == "x"
+    for c in text[i:]:
+        if (c.isdigit() and c.isascii()) or (hexadecimal and c.lower() in "abcdef"):
+            saw = "0"
+        elif c == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            if saw == "_":
+                return False
+            saw = "!"
+    return saw != "_"
 
 
 def uid_of(name: str) -> int:
