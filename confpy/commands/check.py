@@ -2,7 +2,8 @@
 
 Besides the errors (exit 2), it prints what loading let pass (`warning:` lines: an unknown
 field, an owner this machine lacks...) and where confd would behave differently with the same
-file (`not as confd:` lines: owner/group, array commands, confpy's own fields, Jinja2)."""
+file (`not as confd:` lines for a Go template's resource: owner/group, array commands,
+confpy's own fields)."""
 
 from __future__ import annotations
 
@@ -61,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def confd_differences(resource: TemplateResource) -> list[str]:
-    """What confd (master) would do differently with this resource file, one line each."""
+    """What confd (master) would do differently with this resource file, one line each:
+    for a Go template's resource (a Jinja2 one is confpy's own, which confd cannot run)."""
     import tomllib
+
+    if resource.syntax != "go":
+        return []
 
     try:
         table = tomllib.loads(resource.path.read_text()).get("template", {})
@@ -79,6 +84,4 @@ def confd_differences(resource: TemplateResource) -> list[str]:
     own = [k for k in own if k not in ("owner", "group")]
     if own:
         notes.append(f"{', '.join(own)}: confpy's own fields, which confd ignores")
-    if resource.syntax == "jinja":
-        notes.append(f"{resource.src.name}: a Jinja2 template, which confd cannot render")
     return notes
