@@ -43,12 +43,21 @@ _LOG_LEVELS = {
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Listed in `confpy --help` only: `cli.main` hands `confd` its arguments unparsed."""
+    from confpy.commands._common import exit_codes
+
     subparsers.add_parser(
         "confd",
         help="run with confd's own command line (-onetime -backend etcdv3 -node URL ...); "
         "'confpy confd -help' lists its flags",
         add_help=False,
-    )
+        epilog=exit_codes(
+            ("0", "all resources in sync, or -version/-help; -watch/polling: stopped by "
+             "SIGTERM or SIGINT"),
+            ("1", "any failure, as in confd: a resource, confd.toml, an unsupported backend, "
+             "etcd unreachable"),
+            ("2", "a command line Go's flag package rejects (Go's words, one line)"),
+        ),
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str], prog: str = "confpy confd") -> int:

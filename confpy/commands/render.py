@@ -179,6 +179,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
     template_cache.configure(enabled=not args.no_cache)
+    if args.file and args.backend != "file":
+        raise ConfigError("--file is read by --backend file only")
+    if args.data and args.backend != "etcdv3":
+        raise ConfigError("--data and --backend exclude each other: --data is the key source")
     options = RenderOptions(
         noop=args.noop,
         sync_only=args.sync_only,
