@@ -81,13 +81,6 @@ def test_owner_and_group_resolve_by_name(tree: ConfTree) -> None:
     assert (r.uid, r.gid) == (0, 0)
 
 
-def test_tmpl_source_selects_go_syntax(tree: ConfTree) -> None:
-    """confd's `.tmpl` templates are read as Go templates."""
-    tree.template("app.tmpl", "x")
-    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nkeys = ["/a"]\n')
-    assert r.syntax == "go"
-
-
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

@@ -224,12 +224,7 @@ class CorpusRunner:
         if not (out / "conf.d").is_dir():
             self.crashes.append("convert wrote no confdir")
             return
-        proc = subprocess.run(
-            confpy_argv(self.node, out), capture_output=True, timeout=120, env=env,
-            cwd=self.workdir, check=False,
-        )  # fmt: skip
-        if b"Traceback" in proc.stderr:
-            self.crashes.append(f"converted: {proc.stderr.decode(errors='replace')[-2000:]}")
+        self._confpy(out, env)
         for i in loaded:
             results[i].converted = _collect(self.workdir / "out-converted" / f"c{i}")
             results[i].was_converted = any((out / "templates" / f"c{i}").rglob("*.j2"))
@@ -270,15 +265,19 @@ class CorpusRunner:
             self._confdir("confpy", i, results[i].case, confdir)
             runs.append(confdir)
         for confdir in runs:
-            proc = subprocess.run(
-                confpy_argv(self.node, confdir), capture_output=True, timeout=120, env=env,
-                cwd=self.workdir, check=False,
-            )  # fmt: skip
-            if b"Traceback" in proc.stderr:
-                self.crashes.append(f"{confdir}: {proc.stderr.decode(errors='replace')[-2000:]}")
+            self._confpy(confdir, env)
         for i, result in enumerate(results):
             result.confpy = _collect(self.workdir / "out-confpy" / f"c{i}")
         return [i for i in range(len(results)) if i not in alone]
+
+    def _confpy(self, confdir: Path, env: dict[str, str]) -> None:
+        """`confpy confd -onetime ...` over one confdir; a traceback is a crash to report."""
+        proc = subprocess.run(
+            confpy_argv(self.node, confdir), capture_output=True, timeout=120, env=env,
+            cwd=self.workdir, check=False,
+        )  # fmt: skip
+        if b"Traceback" in proc.stderr:
+            self.crashes.append(f"{confdir}: {proc.stderr.decode(errors='replace')[-2000:]}")
 
     def _check(self, results: list[CaseResult], env: dict[str, str]) -> None:
         """`confpy check` on each published directory, all in one process."""
