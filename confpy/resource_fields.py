@@ -60,10 +60,9 @@ class FieldParser:
     ) -> None:
         self.path, self.text, self.table = path, text, table
         self.templates_dir, self.global_prefix = templates_dir, prefix
+        # What loading lets pass (one line each); owner/group names this machine lacks.
         self.warnings: list[str] = []
-        """Problems that do not stop the resource: one line each, naming file and field."""
         self.owner_names: dict[str, str] = {}
-        """`owner`/`group` names this machine lacks: looked up again at install time."""
 
     def warn(self, name: str, message: str) -> None:
         self.warnings.append(str(self.error(name, message)))
@@ -250,6 +249,9 @@ class FieldParser:
     def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
         """uid from `uid` or from a user name in `owner` (gid and group alike)."""
         number: int | None = self.get(name, int, "an integer")
+        if number is not None and number < -1:
+            raise self.error(name, f"must be 0 or more (or -1: unset), got {number}")
+        number = None if number == -1 else number  # confd's -1: the default id
         value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
         if value is None:
             return number
@@ -258,10 +260,9 @@ class FieldParser:
         try:
             return lookup(value)
         except KeyError:
-            # Not the whole confdir: this resource fails when it installs (the user may
-            # exist by then, e.g. created by an entrypoint after confpy started).
-            kind = "user" if by_name == "owner" else "group"
-            self.owner_names[by_name] = value
+            # Not the whole confdir: this file fails when it installs (if the user does not
+            # exist by then: an entrypoint may create it after confpy starts).
+            kind, self.owner_names[by_name] = ("user" if by_name == "owner" else "group"), value
             self.warn(by_name, f"no such {kind} {value!r} on this machine: installing will fail")
             return None
 

@@ -249,3 +249,18 @@ def test_check_prints_warnings_even_when_another_file_is_refused(
     assert result.returncode == 2
     assert "a.toml:4: interval: unknown field, ignored" in result.stdout
     assert "b.toml:4: keys: must be an array" in result.stderr
+
+
+def test_uid_and_gid_minus_one_mean_unset_as_in_confd(tree: ConfTree) -> None:
+    """confd starts uid and gid at -1 to mean "not set": written out, they stay unset (not an
+    id to chown to, which would make every run see the file as changed)."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nuid = -1\ngid = -1\n')
+    assert (r.uid, r.gid) == (None, None)
+
+
+def test_a_negative_uid_other_than_minus_one_is_refused(tree: ConfTree) -> None:
+    """uid = -2 is no user: refused at load naming the field."""
+    tree.template("app.tmpl", "x")
+    with pytest.raises(ConfigError, match=r"app.toml:4: uid: must be 0 or more"):
+        load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nuid = -2\n')
