@@ -253,6 +253,7 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+    text = text.removeprefix("\ufeff")  # a byte order mark, which confd's decoder skips
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -264,3 +264,14 @@ def test_a_negative_uid_other_than_minus_one_is_refused(tree: ConfTree) -> None:
     tree.template("app.tmpl", "x")
     with pytest.raises(ConfigError, match=r"app.toml:4: uid: must be 0 or more"):
         load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nuid = -2\n')
+
+
+def test_a_byte_order_mark_and_crlf_lines_are_read_as_confd_reads_them(tree: ConfTree) -> None:
+    """A resource saved by a Windows editor (BOM, CRLF) loads, as it does in confd."""
+    tree.template("app.tmpl", "x")
+    path = tree.confdir / "conf.d" / "app.toml"
+    path.write_bytes(
+        b'\xef\xbb\xbf[template]\r\nsrc = "app.tmpl"\r\ndest = "/x"\r\nmode = "0640"\r\n'
+    )
+    r = load_resource(path, tree.confdir / "templates")
+    assert (r.dest, r.mode) == (Path("/x"), 0o640)
