@@ -161,6 +161,8 @@ class FieldParser:
                 )
         try:
             src = self._src()
+        except ConfigProblems as e:  # none: a missing src is reported just above
+            problems.extend(e.problems)
         except ConfigError as e:
             problems.append(e)
         if len(problems) == 1:
@@ -395,6 +397,4 @@ class FieldParser:
             if not value or not all(isinstance(a, str) for a in value):
                 raise self.error(name, "an array command must be a non-empty array of strings")
             return tuple(value)
-        if not value.strip():
-            raise self.error(name, "must not be empty")
-        return value
+        return value if value.strip() else None  # confd: "" is no command

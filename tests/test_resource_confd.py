@@ -275,3 +275,20 @@ def test_a_byte_order_mark_and_crlf_lines_are_read_as_confd_reads_them(tree: Con
     )
     r = load_resource(path, tree.confdir / "templates")
     assert (r.dest, r.mode) == (Path("/x"), 0o640)
+
+
+def test_an_empty_command_is_no_command_as_in_confd(tree: ConfTree) -> None:
+    """confd runs check_cmd and reload_cmd only when they are not "": so does confpy."""
+    tree.template("app.tmpl", "x")
+    r = load(tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\ncheck_cmd = ""\nreload_cmd = " "\n')
+    assert (r.check_cmd, r.reload_cmd) == (None, None)
+
+
+def test_a_missing_src_is_one_line_per_missing_field(tree: ConfTree) -> None:
+    """`[template]` alone: src and dest are missing, two lines, and no empty third one."""
+    tree.resource("app", "[template]\n")
+    errors = [str(e) for e in load_resources(tree.confdir).errors]
+    assert [e.split(": ", 1)[1] for e in errors] == [
+        "src: required field is missing",
+        "dest: required field is missing",
+    ]
