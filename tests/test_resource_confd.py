@@ -292,3 +292,21 @@ def test_a_missing_src_is_one_line_per_missing_field(tree: ConfTree) -> None:
         "src: required field is missing",
         "dest: required field is missing",
     ]
+
+
+def test_check_says_what_confd_does_with_a_check_cmd_template(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
+    """confd runs check_cmd through text/template with only `.src`: check names `{{.dest}}`
+    (confd prints `<no value>`) and any other action (confpy substitutes only the two)."""
+    tree = ConfTree(tmp_path)
+    tree.template("a.tmpl", "x")
+    tree.resource(
+        "a",
+        '[template]\nsrc = "a.tmpl"\ndest = "/a"\n'
+        'check_cmd = "cmp {{ .src }} {{.dest}} {{ printf \\"%s\\" .src }}"\n',
+    )
+    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
+    assert result.returncode == 0, result.stderr
+    assert "check_cmd: confd has no {{.dest}}" in result.stdout
+    assert "check_cmd: confd runs it through Go's text/template" in result.stdout

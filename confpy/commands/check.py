@@ -8,6 +8,7 @@ confpy's own fields)."""
 from __future__ import annotations
 
 import argparse
+import re
 from typing import TYPE_CHECKING
 
 from confpy.commands._common import connection_flags, exit_codes, settings_from
@@ -80,6 +81,14 @@ def confd_differences(resource: TemplateResource) -> list[str]:
     for name in ("check_cmd", "reload_cmd"):
         if isinstance(table.get(name), list):
             notes.append(f"{name}: confd refuses an array; confpy runs it without a shell")
+    check_cmd = table.get("check_cmd")
+    if isinstance(check_cmd, str) and re.search(r"\{\{\s*\.?dest\s*\}\}", check_cmd):
+        notes.append("check_cmd: confd has no {{.dest}} (it runs '<no value>'); confpy gives dest")
+    if isinstance(check_cmd, str) and "{{" in re.sub(r"\{\{\s*\.?(src|dest)\s*\}\}", "", check_cmd):
+        notes.append(
+            "check_cmd: confd runs it through Go's text/template; confpy replaces only "
+            "{{.src}} and {{.dest}}"
+        )
     own = sorted(k for k in table if k in KNOWN_FIELDS and k not in CONFD_FIELDS)
     own = [k for k in own if k not in ("owner", "group")]
     if own:
