@@ -1,4 +1,4 @@
-"""confd setups as published (tests/confd_corpus: 49 resources from 34 repositories) render
+"""confd setups as published (tests/confd_corpus: 57 resources from 36 repositories) render
 with `confpy confd` exactly as with the real confd (also after `confpy convert`), and pass
 `confpy check` or are refused by both.
 
