@@ -89,10 +89,10 @@ def effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
     """The prefix a resource reads under.
 
     A Go (confd) resource follows confd: a global prefix, when set, replaces the
-    resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
-    the global prefix, then its own.
+    resource's own `prefix` (resource/template/resource.go), even `/` (which then reads
+    from the root). A Jinja resource joins them: the global prefix, then its own.
     """
-    if syntax == "go" and global_prefix.strip("/"):
+    if syntax == "go" and global_prefix:
         return join_key(global_prefix, "").rstrip("/")
     return join_key(global_prefix, own_prefix).rstrip("/")
 

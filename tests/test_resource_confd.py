@@ -310,3 +310,15 @@ def test_check_says_what_confd_does_with_a_check_cmd_template(
     assert result.returncode == 0, result.stderr
     assert "check_cmd: confd has no {{.dest}}" in result.stdout
     assert "check_cmd: confd runs it through Go's text/template" in result.stdout
+
+
+def test_a_global_prefix_of_slash_replaces_a_go_resource_prefix_as_in_confd(
+    tree: ConfTree,
+) -> None:
+    """confd's `-prefix /` is set (not empty): the resource's own `prefix = "app"` is replaced
+    and keys are read from the root (measured: confd renders the root's /host)."""
+    tree.template("app.tmpl", "x")
+    r = load(
+        tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nprefix = "app"\nkeys = ["/host"]\n', "/"
+    )
+    assert (r.prefix, r.full_keys) == ("", ("/host",))
