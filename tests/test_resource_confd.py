@@ -4,6 +4,9 @@ what it ignores and what it refuses; and what `confpy check` says where confpy d
 from __future__ import annotations
 
 import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from confpy.errors import ConfigError, InstallError
 from confpy.installer import desired_state
 from confpy.resource import load_resource, load_resources
+from tests.confd_corpus.runner import CONFD, confd_available
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 
@@ -322,3 +326,59 @@ def test_a_global_prefix_of_slash_replaces_a_go_resource_prefix_as_in_confd(
         tree, '[template]\nsrc = "app.tmpl"\ndest = "/x"\nprefix = "app"\nkeys = ["/host"]\n', "/"
     )
     assert (r.prefix, r.full_keys) == ("", ("/host",))
+
+
+# Resource files confd master accepts, each with what makes it unusual; rendered end to end
+# by confd and by `confpy confd` (file backend) in one run each, byte for byte and mode.
+ACCEPTED_AS_IN_CONFD = {
+    "keys-empty-string": 'keys = [""]\nprefix = "app"\n',
+    "keys-empty": "keys = []\n",
+    "keys-missing": "",
+    "case-folded": None,  # written below: SRC, Dest, Keys
+    "unknown-field-and-table": 'keys = ["/host"]\ninterval = 5\n[extra]\nx = 1\n',
+    "mode-0o": 'keys = ["/host"]\nmode = "0o600"\n',
+    "mode-underscore": 'keys = ["/host"]\nmode = "0_640"\n',
+    "mode-empty": 'keys = ["/host"]\nmode = ""\n',
+    "uid-gid-unset": 'keys = ["/host"]\nuid = -1\ngid = -1\n',
+    "empty-commands": 'keys = ["/host"]\ncheck_cmd = ""\nreload_cmd = ""\n',
+    "check-cmd-src": 'keys = ["/host"]\ncheck_cmd = "test -s {{.src}}"\n',
+    "check-cmd-fails": 'keys = ["/host"]\ncheck_cmd = "false"\n',
+    "prefix-slashes": 'keys = ["/host"]\nprefix = "/app/"\n',
+    "relative-key": 'keys = ["host"]\nprefix = "app"\n',
+}
+
+
+@pytest.mark.skipif(not confd_available(), reason=f"the confd binary is absent ({CONFD})")
+def test_resource_files_confd_accepts_render_as_confd_renders_them(tmp_path: Path) -> None:
+    """Each oddity confd accepts in a resource file gives, under `confpy confd`, the file
+    confd gives (content and mode), or none where confd writes none."""
+    outputs = {}
+    for tool, argv in (
+        ("confd", [str(CONFD)]),
+        ("confpy", [sys.executable, "-m", "confpy", "confd"]),
+    ):
+        root = tmp_path / tool
+        (root / "conf.d").mkdir(parents=True)
+        (root / "templates").mkdir()
+        (root / "out").mkdir()
+        (root / "templates" / "a.tmpl").write_text('{{ getv "/host" }}\n')
+        (root / "data.yaml").write_text("app:\n  host: in-app\nhost: at-root\n")
+        for name, body in ACCEPTED_AS_IN_CONFD.items():
+            dest = root / "out" / name
+            text = (
+                f'[template]\nSRC = "a.tmpl"\nDest = "{dest}"\nKeys = ["/host"]\n'
+                if body is None
+                else f'[template]\nsrc = "a.tmpl"\ndest = "{dest}"\n{body}'
+            )
+            (root / "conf.d" / f"{name}.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+        subprocess.run(
+            [*argv, "-onetime", "-backend", "file", "-file", str(root / "data.yaml"),
+             "-confdir", str(root), "-log-level", "panic"],
+            capture_output=True, timeout=60, check=False, cwd=root,
+        )  # fmt: skip
+        outputs[tool] = {
+            p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in (root / "out").iterdir()
+        }
+    assert outputs["confpy"] == outputs["confd"]
+    assert len(outputs["confd"]) == len(ACCEPTED_AS_IN_CONFD) - 3  # keys empty/missing, false
