@@ -3,7 +3,6 @@ what it ignores and what it refuses; and what `confpy check` says where confpy d
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -21,6 +20,17 @@ from tests.helpers import ConfTree
 
 def load(tree: ConfTree, body: str, prefix: str = ""):  # type: ignore[no-untyped-def]
     return load_resource(tree.resource("app", body), tree.confdir / "templates", prefix)
+
+
+def checked(tmp_path: Path, confpy: Confpy, template: tuple[str, str], resource: str) -> str:
+    """What `confpy check` prints for a confdir of one template and one resource `app`;
+    it must pass."""
+    tree = ConfTree(tmp_path)
+    tree.template(*template)
+    tree.resource("app", resource)
+    result = confpy.run("check", "--confdir", str(tree.confdir))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 @pytest.mark.parametrize(
@@ -201,16 +211,13 @@ def test_check_reports_warnings_and_what_confd_would_do_differently(
     tmp_path: Path, confpy_offline: Confpy
 ) -> None:
     """check passes a file confd accepts, and lists the warnings and the confd differences."""
-    tree = ConfTree(tmp_path)
-    tree.template("haproxy.cfg", '{{ getv "/a" }}')
-    tree.resource(
-        "app",
+    out = checked(
+        tmp_path,
+        confpy_offline,
+        ("haproxy.cfg", '{{ getv "/a" }}'),
         '[template]\nsrc = "haproxy.cfg"\ndest = "/x"\nmode = "644"\ninterval = 5\n'
         'owner = "no-such-user-x"\nwait = "1s:2s"\n',
     )
-    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
     assert "app.toml:4: mode: confd reads '644' as decimal (the file would get 0204)" in out
     assert "app.toml:5: interval: unknown field, ignored" in out
     assert "app.toml:6: owner: no such user 'no-such-user-x'" in out
@@ -220,12 +227,13 @@ def test_check_reports_warnings_and_what_confd_would_do_differently(
 
 def test_check_passes_a_confd_file_without_keys(tmp_path: Path, confpy_offline: Confpy) -> None:
     """A published resource without `keys` and with a `.conf` Go template passes check."""
-    tree = ConfTree(tmp_path)
-    tree.template("nginx.conf", 'listen {{ getenv "PORT" }};')
-    tree.resource("nginx", '[template]\nsrc = "nginx.conf"\ndest = "/etc/nginx/nginx.conf"\n')
-    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
-    assert result.returncode == 0, result.stderr
-    assert os.path.basename(str(tree.confdir)) in result.stdout
+    out = checked(
+        tmp_path,
+        confpy_offline,
+        ("nginx.conf", 'listen {{ getenv "PORT" }};'),
+        '[template]\nsrc = "nginx.conf"\ndest = "/etc/nginx/nginx.conf"\n',
+    )
+    assert "1 resources OK" in out and "warning" not in out
 
 
 @pytest.mark.parametrize(
@@ -303,17 +311,15 @@ def test_check_says_what_confd_does_with_a_check_cmd_template(
 ) -> None:
     """confd runs check_cmd through text/template with only `.src`: check names `{{.dest}}`
     (confd prints `<no value>`) and any other action (confpy substitutes only the two)."""
-    tree = ConfTree(tmp_path)
-    tree.template("a.tmpl", "x")
-    tree.resource(
-        "a",
+    out = checked(
+        tmp_path,
+        confpy_offline,
+        ("a.tmpl", "x"),
         '[template]\nsrc = "a.tmpl"\ndest = "/a"\n'
         'check_cmd = "cmp {{ .src }} {{.dest}} {{ printf \\"%s\\" .src }}"\n',
     )
-    result = confpy_offline.run("check", "--confdir", str(tree.confdir))
-    assert result.returncode == 0, result.stderr
-    assert "check_cmd: confd has no {{.dest}}" in result.stdout
-    assert "check_cmd: confd runs it through Go's text/template" in result.stdout
+    assert "check_cmd: confd has no {{.dest}}" in out
+    assert "check_cmd: confd runs it through Go's text/template" in out
 
 
 def test_a_global_prefix_of_slash_replaces_a_go_resource_prefix_as_in_confd(
