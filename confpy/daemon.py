@@ -30,7 +30,7 @@ import tenacity
 
 from confpy import backoff
 from confpy.changesets import change_sets, transaction_ties
-from confpy.daemon_options import Hooks, WatchOptions
+from confpy.daemon_options import Hooks, Pause, WatchOptions
 from confpy.errors import ConfpyError, StoreError, StoreUnavailableError
 from confpy.health import Status
 from confpy.keys import PatternIndex
@@ -196,6 +196,12 @@ class Daemon:
                 return
             self._on_signals(self._wakeup.wait(remaining))
 
+    def _wait_once(self, seconds: float) -> bool:
+        """One wait for a wake-up, a signal (handled) or `seconds`; False once stopping."""
+        if not self._stop.is_set():
+            self._on_signals(self._wakeup.wait(seconds))
+        return not self._stop.is_set()
+
     def _on_signals(self, caught: list[signal.Signals]) -> None:
         for sig in caught:
             log.info("signal received", signal=sig.name)
@@ -285,6 +291,8 @@ class Daemon:
 
     def _render_group(self, group: list[TemplateResource], snapshot: Snapshot, reason: str) -> None:
         rendered, failures = render_all(self.config, group, snapshot)
+        slots = self.hooks.slots
+        pause = Pause(self._wait_once, self._wakeup.wake)
         with self.hooks.command_guard():
             report = apply(
                 group,
@@ -296,6 +304,7 @@ class Daemon:
                 notify=self._after_install if self.hooks.on_installed is not None else None,
                 owed={r.name for r in group} & self._table.owed,
                 limiter=self._limiter,
+                guard=None if slots is None else lambda rs: slots(rs, pause),
             )
         record(report, self._table, self.status, self._clock(), snapshot.revision)
 

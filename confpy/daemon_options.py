@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -48,6 +48,16 @@ class WatchOptions:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """How a hook that blocks inside the loop waits (a fleet reload slot): `wait(seconds)`
+    returns after a `wake()`, a signal (which the daemon handles) or `seconds`, and says
+    False once the daemon is stopping; `wake()` may be called from any thread."""
+
+    wait: Callable[[float], bool]
+    wake: Callable[[], None]
+
+
+@dataclass(frozen=True)
 class Hooks:
     """What the command running the daemon plugs into it; every hook is optional."""
 
@@ -66,6 +76,10 @@ class Hooks:
     the etcd transaction that touched them: equal ties are installed all or nothing."""
     command_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
     """Held while check and reload commands run (e.g. to pause a child reaper)."""
+    slots: Callable[[Sequence[TemplateResource], Pause], AbstractContextManager[bool]] | None = None
+    """Held from installing a change set's files to the end of its reloads, given the
+    resources about to be installed or reloaded (fleet reload slots, `confpy.fleet.slots`);
+    may block, waiting with the `Pause`; enters True when it holds something."""
     signals: tuple[signal.Signals, ...] = ()
     """Caught for the whole of `run()` (which must then be on the main thread): SIGHUP
     means `request_reload()`, any other `stop()`."""

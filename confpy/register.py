@@ -60,6 +60,18 @@ class Registration:
         self.lease: int | None = None
         self.registrations = 0
         self.registered = threading.Event()
+        self._value_lock = threading.Lock()
+        self._stale = False  # `replace_value` gave a value not yet put
+
+    def replace_value(self, value: bytes) -> None:
+        """Hold `value` from now on; the loop's next `step` puts it under the lease."""
+        with self._value_lock:
+            self.value, self._stale = value, True
+
+    def _take_value(self) -> tuple[bytes, bool]:
+        with self._value_lock:
+            value, stale, self._stale = self.value, self._stale, False
+        return value, stale
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -75,17 +87,30 @@ class Registration:
             self.registered.clear()
             self._register()
             return
-        value, _ = self.store.get(self.key)
-        if value is None:
-            # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
-            log.warning("key was deleted, putting it back", key=self.key, lease=_hex(self.lease))
-            self.store.put(self.key, self.value, lease=self.lease)
+        value, stale = self._take_value()
+        try:
+            if not stale:
+                found, _ = self.store.get(self.key)
+                if found is not None:
+                    return
+                # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
+                log.warning(
+                    "key was deleted, putting it back", key=self.key, lease=_hex(self.lease)
+                )
+            self.store.put(self.key, value, lease=self.lease)
+        except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale  # put it at the next step
+            raise
 
     def _register(self) -> None:
         lease = self.store.grant_lease(self.ttl)
+        value, stale = self._take_value()
         try:
-            self.store.put(self.key, self.value, lease=lease)
+            self.store.put(self.key, value, lease=lease)
         except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale
             # Don't leave a lease behind that nothing refreshes or revokes.
             with contextlib.suppress(StoreError):
                 self.store.revoke_lease(lease)

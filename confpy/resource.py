@@ -57,6 +57,8 @@ class TemplateResource:
     reload_method: str = "POST"
     min_bytes: int = 0
     on_reload_failure: str = "keep"
+    fleet: tuple[str, int] | None = None
+    """`fleet_group` and `fleet_concurrency`: reload slots shared across the fleet."""
     each_match: EachMatch | None = field(default=None, compare=False, repr=False)
     """Set on the per-file resources `confpy.each` derives from an `each` resource."""
     each_reserved: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

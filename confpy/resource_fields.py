@@ -15,6 +15,7 @@ from typing import Any
 
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
+from confpy.fleet import fields as fleet_fields
 from confpy.keys import join_key
 
 Command = str | tuple[str, ...]
@@ -37,7 +38,7 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
-        "min_reload_interval",
+        *("min_reload_interval", "fleet_group", "fleet_concurrency"),
         *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
     }
 )
@@ -128,7 +129,7 @@ class FieldParser:
             ("reload_cmd", lambda: self.command("reload_cmd")),
             ("restart_cmd", lambda: self.command("restart_cmd")),
             ("reload_signal", self._reload_signal),
-            ("pidfile", self._pidfile),
+            ("pidfile", lambda: Path(p) if (p := self.get("pidfile", str, "a path")) else None),
             ("command_timeout", self._command_timeout),
             ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
             ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
@@ -136,6 +137,7 @@ class FieldParser:
             ("wait", self._wait),
             ("min_reload_interval", self._min_reload_interval),
             ("syntax", self._syntax),
+            ("fleet", lambda: fleet_fields.check(self)),
         ]
 
     def _unknown_and_required_then_src(self) -> Path:
@@ -253,10 +255,6 @@ class FieldParser:
         if not self.table.get("pidfile"):
             raise self.error("reload_signal", "needs pidfile to know which process to signal")
         return reload_signal
-
-    def _pidfile(self) -> Path | None:
-        pidfile = self.get("pidfile", str, "a path")
-        return Path(pidfile) if pidfile else None
 
     def _command_timeout(self) -> float:
         timeout = self.get("command_timeout", (str, int, float), 'a duration such as "30s"')

@@ -7,6 +7,7 @@ reload actions it runs live in `confpy.reloads`, what it reports in `confpy.repo
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from confpy.errors import (
     InstallError,
     RenderError,
 )
+from confpy.fleet import guard as slot_guard
 from confpy.installer import (
     Staged,
     check,
@@ -120,9 +122,11 @@ def apply(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
+    `guard` (fleet reload slots) is held from the first install to the last reload.
     `each` resources (issue 14) are applied as their per-file resources plus the removal
     of files whose match is gone, in the same change set; the report folds them back into
     one outcome per resource, so callers (retries, health) see the resources they know.
@@ -143,6 +147,7 @@ def apply(
         notify=notify,
         owed=file_owed,
         limiter=limiter,
+        guard=guard,
     )
     if p is None:
         return report
@@ -197,6 +202,7 @@ def _apply_files(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
@@ -224,24 +230,29 @@ def _apply_files(
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
-    try:
-        for r in resources:
-            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
-        if atomic and any(o.failed for o in outcomes.values()):
-            _hold_back(staged, outcomes, snapshot.revision)
+    with ExitStack() as held:  # the guard, from the first install to the last reload
+        try:
+            for r in resources:
+                _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
+            if atomic and any(o.failed for o in outcomes.values()):
+                _hold_back(staged, outcomes, snapshot.revision)
+                return report
+            slot = slot_guard.enter(held, guard, resources, staged, outcomes, snapshot.revision)
+            for s in staged if slot is not None else ():
+                if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
+                    renamed_into.add(s.resource.dest.parent)
+                    installed.append(s.resource)
+        finally:
+            _tidy_up(staged, outcomes, renamed_into, options)
+        if options.sync_only or slot is None:
             return report
-        for s in staged:
-            if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
-                renamed_into.add(s.resource.dest.parent)
-                installed.append(s.resource)
-    finally:
-        _tidy_up(staged, outcomes, renamed_into, options)
-
-    if options.sync_only:
-        return report
-    report.reloads = _reload_installed(resources, outcomes, previous, snapshot.revision, limiter)
-    if installed and notify is not None:
-        notify(installed)
+        if slot and limiter is not None:
+            limiter = Unlimited(limiter)  # the slot paces these reloads, not the limiter
+        report.reloads = _reload_installed(
+            resources, outcomes, previous, snapshot.revision, limiter
+        )
+        if installed and notify is not None:
+            notify(installed)
     return report
 
 

@@ -24,13 +24,14 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._http import Transport, translate
+from confpy.store._prefix import Entry, PrefixReads
 
 log = get_logger("confpy.store")
 
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
 
-__all__ = ["EtcdStore", "prefix_end"]
+__all__ = ["Entry", "EtcdStore", "prefix_end"]
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -53,7 +54,7 @@ def unb64(text: str | None) -> bytes:
     return a2b_base64(text) if text else b""
 
 
-class EtcdStore:
+class EtcdStore(PrefixReads):
     """A `Store` on an etcd v3 cluster, connecting lazily and failing over between endpoints."""
 
     def __init__(self, settings: Settings, *, timeout: float = 5.0) -> None:
