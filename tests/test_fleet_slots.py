@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -89,7 +90,7 @@ def test_with_concurrency_one_no_two_reloads_of_the_group_overlap(
     store.put("/app/backend", b"10.0.0.2")
     wait_for(lambda: len(_intervals(log)) == 10, 60, "five more reloads")
     spans = sorted(_intervals(log), key=lambda s: s[1])
-    for (a, _, a_end), (b, b_start, _) in zip(spans, spans[1:], strict=False):
+    for (a, _, a_end), (b, b_start, _) in itertools.pairwise(spans):
         assert a_end <= b_start, f"{a}'s reload overlapped {b}'s"
     for w in watchers:
         assert w.stop() == 0
