@@ -8,7 +8,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from confpy.commands._common import connection_flags, duration_arg, exit_codes, settings_from
+from confpy.commands._common import (
+    USAGE,
+    connection_flags,
+    duration_arg,
+    exit_codes,
+    settings_from,
+)
 
 if TYPE_CHECKING:
     from confpy.fleet.view import Host
@@ -26,7 +32,7 @@ daemon stops, and expires 20 s after its daemon was killed.
 EXIT_CODES = exit_codes(
     ("0", "every reporting daemon is healthy (and at --wait-revision or later)"),
     ("1", "some are not, or none reports: the last line names them"),
-    ("2", "usage error"),
+    USAGE,
     ("3", "etcd could not be reached"),
 )
 
