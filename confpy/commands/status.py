@@ -26,7 +26,7 @@ Read the status records daemons publish with `render --watch --report-prefix PRE
 daemon is healthy. With --wait-revision R, each must also report that its files reflect
 etcd revision R or later (the revision a write returned: `etcdctl put -w json`); confpy
 watches the prefix until they do or --timeout runs out. A record is removed when its
-daemon stops, and expires 20 s after its daemon was killed.
+daemon stops, and expires 30 s after its daemon was killed.
 """
 
 EXIT_CODES = exit_codes(

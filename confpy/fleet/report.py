@@ -1,12 +1,14 @@
 """The status record a daemon publishes under `--report-prefix`, and the thread that does.
 
 The record (JSON, at `PREFIX/ID`, under a lease of `REPORT_TTL` seconds kept by a
-`confpy.register.Registration`) says what the daemon's `/healthz` says, per resource the
-checksum of the installed file, and the etcd revision every file reflects. It never holds
+`confpy.register.Registration`, refreshed every ttl/2) says what the daemon's `/healthz`
+says, per resource the checksum of the installed file, and the etcd revision every file
+reflects. It never holds
 a value or a line of a file. It is rebuilt from `health.Status` once a second (local
 work, no request) and put when it changed: at most once a second, and at most every
-`REVISION_ONLY_EVERY` seconds when only the revision moved (etcd moves on with every
-write, other daemons' records included).
+`REVISION_ONLY_EVERY` seconds when only the revision moved: etcd's revision moves with
+every write anywhere (the progress notifications of an idle watch carry it), other
+daemons' records included, and a move caused by this record's own put is no news at all.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from confpy.register import Registration
 from confpy.resource import TemplateResource
 from confpy.snapshot import Store
 
-REPORT_TTL = 20
-"""Seconds a killed daemon's record outlives it (the lease TTL; refreshed every ttl/3)."""
-REVISION_ONLY_EVERY = 10.0
+REPORT_TTL = 30
+"""Seconds a killed daemon's record outlives it (the lease TTL, refreshed every ttl/2:
+one keep-alive and one one-key read per 15 s)."""
+REVISION_ONLY_EVERY = 30.0
 MIN_INTERVAL = 1.0
 
 
@@ -113,14 +116,16 @@ class Reporter:
         self.stop = threading.Event()
         self.published = self._record()
         self.published_at = clock()
+        self._own = _OwnPuts(store)
         self.registration = Registration(
-            store,
+            self._own,
             f"{prefix.rstrip('/')}/{report_id}",
             _encode(self.published),
             ttl,
             stop=self.stop,
             sleep=self._nap,
         )
+        self.registration.interval = ttl / 2
         self._thread = threading.Thread(
             target=self.registration.run, name="confpy-report", daemon=True
         )
@@ -152,6 +157,8 @@ class Reporter:
         if record == self.published:
             return False
         moved_only = {**record, "revision": 0} == {**self.published, "revision": 0}
+        if moved_only and record["revision"] <= self._own.revision:
+            return False  # only our own last put moved it
         if now - self.published_at < (REVISION_ONLY_EVERY if moved_only else MIN_INTERVAL):
             return False
         self.registration.replace_value(_encode(record))
@@ -169,6 +176,21 @@ class Reporter:
             if left <= 0:
                 return
             self.stop.wait(min(left, MIN_INTERVAL))
+
+
+class _OwnPuts:
+    """The store, remembering the revision of the record's last put."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.revision = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
+        self.revision = self._store.put(key, value, lease=lease)
+        return self.revision
 
 
 def _encode(record: dict[str, Any]) -> bytes:
