@@ -1,17 +1,21 @@
-"""What `confpy status` makes of records (pure), and the fleet resource fields."""
+"""What `confpy status` makes of records, the fleet resource fields, when a record goes out."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from confpy.errors import ConfigError
+from confpy.fleet.report import Reporter
 from confpy.fleet.view import parse_host, shown, summary
+from confpy.health import Status
 from confpy.resource import TemplateResource, load_resource
+from confpy.snapshot import Store
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -81,3 +85,65 @@ def test_a_bad_fleet_field_is_refused_naming_it(tmp_path: Path, extra: str, fiel
     with pytest.raises(ConfigError) as e:
         _resource(tmp_path, extra)
     assert f"{field}:" in str(e.value) and "t.toml:" in str(e.value)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _PutStore:
+    """Only what the reporter's refresh touches: puts answer with a growing revision."""
+
+    def __init__(self) -> None:
+        self.revision = 100
+
+    def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
+        self.revision += 1
+        return self.revision
+
+
+def _reporter() -> tuple[Reporter, Status, _Clock]:
+    clock = _Clock()
+    status = Status(clock)
+    status.mark_started()
+    status.set_connected(True)
+    status.set_synced(True)
+    status.set_revision(50)
+    reporter = Reporter(
+        cast(Store, _PutStore()), status, lambda: [], prefix="/s", report_id="a", clock=clock
+    )
+    return reporter, status, clock
+
+
+def test_a_state_change_goes_out_at_most_once_a_second() -> None:
+    """A resource that starts failing is published, but not twice within a second."""
+    reporter, status, clock = _reporter()
+    clock.now += 2
+    status.resource_failed("app", "check: exited 1")
+    assert reporter.refresh()
+    status.resource_recovered("app")
+    assert not reporter.refresh()
+    clock.now += 1
+    assert reporter.refresh()
+
+
+def test_a_moved_revision_alone_goes_out_every_30_s_and_never_for_our_own_put() -> None:
+    """etcd's revision moving (other writers) is published at most every 30 s; a move to
+    the revision of the record's own put is not published at all."""
+    reporter, status, clock = _reporter()
+    own = reporter.registration.store.put("/s/a", b"{}")  # the record's put, at 101
+    status.set_revision(own)
+    clock.now += 60
+    assert not reporter.refresh()
+    status.set_revision(own + 5)
+    clock.now += 1
+    assert reporter.refresh()
+    status.set_revision(own + 9)
+    clock.now += 10
+    assert not reporter.refresh()
+    clock.now += 20
+    assert reporter.refresh()
