@@ -197,9 +197,17 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("data", "stdout"):
             if getattr(args, flag, None):
                 raise ConfigError(f"--{flag} works with --onetime only")
+        on_etcd = args.backend in ("etcdv3", "etcd")
+        if not on_etcd and args.report_prefix:
+            raise ConfigError("--report-prefix publishes to etcd: it needs --backend etcdv3")
         store = open_store(args.backend, settings, args.file, args.filter)
         return watch_daemon(
-            settings, config, watch_options(args, options), store, args.health_addr, fleet=args
+            settings,
+            config,
+            watch_options(args, options),
+            store,
+            args.health_addr,
+            fleet=args if on_etcd else None,
         )
 
     if args.report_prefix or args.report_id:

@@ -42,14 +42,15 @@ class FileChecksums:
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
-    def of_file(self, path: Path) -> str | None:
+    def of_file(self, path: Path, read: Callable[[Path], str] | None = None) -> str | None:
+        """`read(path)` (default: the sha256 of its bytes), again only once it changed."""
         try:
             st = os.stat(path)
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             cached = self._cache.get(path)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = (read or _sha256)(path)
         except OSError:
             self._cache.pop(path, None)
             return None
@@ -62,11 +63,18 @@ class FileChecksums:
         if r.each is None:
             digest = self.of_file(r.dest)
             return None if digest is None else "sha256:" + digest
-        from confpy.each_manifest import read_manifest
+        from confpy.each_manifest import manifest_path, read_manifest
 
-        names, _ = read_manifest(r)
-        lines = [f"{name} {self.of_file(r.dest.parent / name)}\n" for name in sorted(names)]
+        def listed(manifest: Path) -> str:  # read (and warned about) once per change
+            return "\0".join(sorted(read_manifest(r)[0]))  # no file name holds a NUL
+
+        names = self.of_file(manifest_path(r), listed) or ""
+        lines = [f"{n} {self.of_file(r.dest.parent / n)}\n" for n in names.split("\0") if n]
         return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_record(
