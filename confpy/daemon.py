@@ -43,7 +43,7 @@ from confpy.resource_state import ResourceTable
 from confpy.runner import Config, apply, render_all
 from confpy.schedule import Debouncer, ReloadLimiter
 from confpy.snapshot import Snapshot, Store, WatchBatch
-from confpy.wakeup import Wakeup
+from confpy.wakeup import Wakeup, call_answering_signals
 from confpy.watcher import Inbox, Received, Resync, Watcher, endpoint
 
 log = get_logger("confpy.daemon")
@@ -95,6 +95,9 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
         self._wakeup.wake()
+        # Ends any read of the loop's own still in flight (a snapshot against a frozen
+        # etcd): nothing uses the store once stopped.
+        self.store.close()
 
     def request_reload(self) -> None:
         self._reload.set()
@@ -336,18 +339,26 @@ class Daemon:
             on_retry=say,
         )
         try:
-            snapshot = retrying(self.store.snapshot, self.config.patterns)
+            snapshot = retrying(self._read_snapshot)
         except StoreUnavailableError:
             return None
         self.status.set_connected(True)
         self.status.heard(snapshot.revision)
         return snapshot
 
+    def _read_snapshot(self) -> Snapshot:
+        """A snapshot read while the loop still answers signals (a stop cancels it)."""
+        return call_answering_signals(
+            self._wakeup, self._on_signals, self.store.snapshot, self.config.patterns
+        )
+
     def _resync(self, reason: str) -> None:
         self._schedule_resync()
         try:
-            snapshot = self.store.snapshot(self.config.patterns)
+            snapshot = self._read_snapshot()
         except StoreError as e:
+            if self._stop.is_set():
+                return
             log.warning("resync failed, will try again", error=str(e))
             self.status.set_connected(False)
             return

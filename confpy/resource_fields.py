@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from confpy.command_paths import refusal
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 from confpy.fleet import fields as fleet_fields
@@ -365,13 +366,13 @@ class FieldParser:
         )
         if value is None:
             return None
-        if isinstance(value, list):
-            if not value or not all(isinstance(a, str) for a in value):
-                raise self.error(name, "an array command must be a non-empty array of strings")
-            return tuple(value)
-        if not value.strip():
-            raise self.error(name, "must not be empty")
-        return value
+        if isinstance(value, list) and not (value and all(isinstance(a, str) for a in value)):
+            raise self.error(name, "an array command must be a non-empty array of strings")
+        command = tuple(value) if isinstance(value, list) else value
+        blank = isinstance(command, str) and not command.strip()  # refusal: see command_paths
+        if problem := "must not be empty" if blank else refusal(command):
+            raise self.error(name, problem)
+        return command
 
 
 def _uid_of(name: str) -> int:

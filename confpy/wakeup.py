@@ -23,7 +23,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 from confpy.errors import ProcessError
 
@@ -158,3 +158,38 @@ class Wakeup:
 
 def _record_only(signum: int, frame: FrameType | None) -> None:
     """Python-level handler: the C-level handler already wrote the signal to the pipe."""
+
+
+_T = TypeVar("_T")
+
+
+def call_answering_signals(
+    wakeup: Wakeup,
+    on_signals: Callable[[list[signal.Signals]], object],
+    fn: Callable[..., _T],
+    *args: Any,
+) -> _T:
+    """`fn(*args)`, run in a helper thread while this thread keeps taking signals from
+    `wakeup` and handing them to `on_signals`: a loop blocked in a read of etcd still
+    hears SIGTERM, and its stop can cancel the read (see `Daemon.stop`).
+
+    Rings from other threads that arrive meanwhile are taken here too: callers check
+    their own state (queues) afterwards, as after any `wait()`.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as e:  # handed back to the caller's thread
+            outcome.append((False, e))
+        finally:
+            wakeup.wake()
+
+    threading.Thread(target=work, name="confpy-read", daemon=True).start()
+    while not outcome:
+        on_signals(wakeup.wait(None))
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return cast(_T, value)

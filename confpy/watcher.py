@@ -103,7 +103,8 @@ class Watcher:
         self._stop.set()
         self.generation += 1
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            # Bounded: a thread still inside a read delivers only stale items (generation).
+            self._thread.join(timeout=1.0)
             self._thread = None
 
     def _follow(

@@ -6,6 +6,7 @@ import contextlib
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,18 +170,26 @@ def test_setting_stop_ends_a_quiet_watch_at_once(
     assert f.error is None
 
 
-def test_an_idle_watch_reports_progress_to_etcds_current_revision(
-    store: EtcdStore, followers: list[Follower]
+def test_an_idle_watch_follows_etcds_own_progress_notifications(
+    tmp_path: Path, followers: list[Follower]
 ) -> None:
-    """No event for the watched keys while others change: the watch still yields at least
-    every progress_interval, and its revision reaches etcd's."""
-    store.progress_interval = 0.3
-    followers.append(f := Follower(store, ["/idle"], store.current_revision() + 1))
-    wait_for(lambda: f.batches, what="the created batch")
-    elsewhere = store.put("/elsewhere", b"x")
-    wait_for(lambda: f.batches[-1].revision >= elsewhere, what="progress past the other write")
-    assert f.events() == []
-    assert f.error is None
+    """No event for the watched keys while others change: etcd's own progress
+    notifications (here every 0.5 s) carry the watch's revision up to etcd's."""
+    server = EtcdServer(
+        tmp_path / "data", extra_args=("--experimental-watch-progress-notify-interval=500ms",)
+    )
+    server.start()
+    try:
+        idle_store = store_on(server.url)
+        followers.append(f := Follower(idle_store, ["/idle"], idle_store.current_revision() + 1))
+        wait_for(lambda: f.batches, what="the created batch")
+        elsewhere = idle_store.put("/elsewhere", b"x")
+        wait_for(lambda: f.batches[-1].revision >= elsewhere, what="progress past the other write")
+        assert f.events() == []
+        assert f.error is None
+        idle_store.close()
+    finally:
+        server.stop()
 
 
 class FreezingProxy:
@@ -235,20 +244,21 @@ def test_a_stream_that_stalls_is_replaced_without_losing_an_event(
     store: EtcdStore, etcd_server: EtcdServer, followers: list[Follower]
 ) -> None:
     """The watch connection stops delivering (a stuck proxy, a half-open link) while a key
-    changes: after progress_interval of silence the store opens a new stream from the
-    last revision it delivered, and the change arrives exactly once."""
+    changes: etcd still answers, but after stream_silence without a message (not even a
+    progress notification) the store opens a new stream from the last revision it delivered, and the change arrives exactly once."""
     proxy = FreezingProxy(etcd_server.client_port)
     try:
         proxied = store_on(f"http://127.0.0.1:{proxy.port}")
-        proxied.progress_interval = 0.5
+        proxied.progress_interval = 0.2
+        proxied.timing.stream_silence = 1.0
         followers.append(f := Follower(proxied, ["/stall"], store.current_revision() + 1))
         wait_for(lambda: f.batches, what="the created batch")
         proxy.freeze()
         rev = store.put("/stall/k", b"while-frozen")
         wait_for(lambda: f.events(), what="the change through a new stream")
-        store.put("/other", b"x")
-        wait_for(lambda: f.batches[-1].revision > rev, what="progress after the change")
-        assert f.events() == [("/stall/k", b"while-frozen", rev)]
+        after = store.put("/stall/k", b"after")
+        wait_for(lambda: len(f.events()) == 2, what="the next change")
+        assert f.events() == [("/stall/k", b"while-frozen", rev), ("/stall/k", b"after", after)]
         assert f.error is None
         proxied.close()
     finally:
@@ -258,7 +268,7 @@ def test_a_stream_that_stalls_is_replaced_without_losing_an_event(
 def test_a_frozen_etcd_makes_the_watch_raise_silent(
     tmp_path: Path, followers: list[Follower]
 ) -> None:
-    """etcd stops answering (SIGSTOP): within progress_interval and a request timeout the
+    """etcd stops answering (SIGSTOP): within the check interval and a request timeout the
     watch raises StoreUnavailableError, so the daemon reconnects and /healthz can tell."""
     server = EtcdServer(tmp_path / "data")
     server.start()
@@ -271,12 +281,16 @@ def test_a_frozen_etcd_makes_the_watch_raise_silent(
         wait_for(lambda: f.batches, what="the created batch")
         assert server.process is not None
         server.process.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
         try:
             wait_for(lambda: f.error is not None, timeout=10, what="the watch to give up")
+            noticed = time.monotonic() - frozen_at
         finally:
             server.process.send_signal(signal.SIGCONT)
+        # The documented bound: a check interval (jitter included) plus a request timeout.
+        assert noticed < frozen_store.progress_interval + 1.0
         assert isinstance(f.error, StoreUnavailableError)
-        assert "watch stream silent" in str(f.error)
+        assert "liveness check" in str(f.error)
     finally:
         server.stop()
 

@@ -65,6 +65,7 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     """Run `confd ARGV`; the exit code confd would give."""
     from confpy.confd_config import FLAGS, build, parse_command_line
     from confpy.goflags import FlagError, HelpRequested, usage
+    from confpy.log import error_line
 
     try:
         parsed = parse_command_line(argv)
@@ -80,7 +81,7 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     try:
         return run(build(parsed), parsed.args)
     except ConfpyError as e:
-        print(f"confpy: error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)  # escaped: a key name may hold ESC
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from confpy.runner import RenderOptions, load_config
     from confpy.store import EtcdStore
     from confpy.supervisor import Supervisor
-    from confpy.wakeup import Wakeup
+    from confpy.wakeup import Wakeup, call_answering_signals
 
     argv = list(args.command)
     if argv and argv[0] == "--":
@@ -142,16 +142,23 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(128 + sig)
 
     store = EtcdStore(settings)
-    with early:
-        report = run_onetime(config, store, options, sleep=sleep_or_stop)
-        for sig in early.poll():
-            store.close()
+
+    def stop_early(caught: list[signal.Signals]) -> None:
+        for sig in caught:
+            store.close()  # ends the read under way at once
             raise SystemExit(128 + sig)
+
+    with early:
+        # The first render runs beside a loop that still hears signals.
+        report = call_answering_signals(
+            early, stop_early, lambda: run_onetime(config, store, options, sleep=sleep_or_stop)
+        )
+        stop_early(early.poll())
     if not report.ok:
         for o in report.outcomes:
             if o.failed:
-                print(f"confpy: error: {o.resource.name}: {o.error}", file=sys.stderr)
-        print(f"confpy: error: not starting {argv[0]}: the first render failed", file=sys.stderr)
+                print(log.error_line(f"{o.resource.name}: {o.error}"), file=sys.stderr)
+        print(log.error_line(f"not starting {argv[0]}: the first render failed"), file=sys.stderr)
         store.close()
         return EXIT_FAILED
 

@@ -12,61 +12,92 @@ started threads of its own; the JSON gateway is served by etcd 3.4 and 3.5 on th
 
 from __future__ import annotations
 
-import base64
+import contextlib
+import functools
 import threading
 from binascii import a2b_base64
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
-from confpy.errors import ConflictError, StoreError
+from confpy.errors import ConflictError
 from confpy.keys import key_matches
 from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
-from confpy.store._http import Transport, translate
+from confpy.store._cancel import Scope, cancel_on
+from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._errors import EtcdReply, Kind, translate
+from confpy.store._http import Transport
 from confpy.store._prefix import Entry, PrefixReads
+from confpy.store._watch import CHECK_JITTER, Timing, Watch
+from confpy.store._wire import Limits
 
 log = get_logger("confpy.store")
 
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
 
-__all__ = ["Entry", "EtcdStore", "prefix_end"]
+__all__ = ["Entry", "EtcdStore", "Limits", "prefix_end"]
 
 
-def prefix_end(prefix: bytes) -> bytes:
-    """The range end that makes a range read or watch cover every key starting with `prefix`."""
-    b = bytearray(prefix)
-    for i in range(len(b) - 1, -1, -1):
-        if b[i] < 0xFF:
-            b[i] += 1
-            return bytes(b[: i + 1])
-    return b"\0"
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+def _answers(what: str) -> Callable[[_F], _F]:
+    """Read etcd's reply inside `translate`: a reply whose content lies is a confpy error."""
 
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            with translate(what):
+                return method(*args, **kwargs)
 
-def unb64(text: str | None) -> bytes:
-    # binascii directly: base64.b64decode's argument checks cost more than the decoding
-    # on a snapshot of thousands of keys.
-    return a2b_base64(text) if text else b""
+        return cast(_F, translated)
+
+    return wrap
 
 
 class EtcdStore(PrefixReads):
     """A `Store` on an etcd v3 cluster, connecting lazily and failing over between endpoints."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, settings: Settings, *, timeout: float = 5.0, limits: Limits | None = None
+    ) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._transport = Transport(settings, timeout)
+        self._transport = Transport(settings, timeout, limits)
         # Set once etcd refuses to watch the whole span for lack of permission.
         self.split_watch = False
-        # A healthy watch yields at least this often (seconds); see `watch`.
-        self.progress_interval = 10.0
-        self._cancellers: dict[threading.Event, list[Any]] = {}
-        self._cancel_lock = threading.Lock()
+        self.timing = Timing()
+
+    @property
+    def progress_interval(self) -> float:
+        """A quiet, healthy watch yields at least every this many seconds (jitter included)
+        plus one request timeout; a dead member is noticed within the same bound."""
+        return self.timing.check_interval * (1 + CHECK_JITTER) + self.timeout
+
+    @progress_interval.setter
+    def progress_interval(self, seconds: float) -> None:
+        self.timing.check_interval = seconds
+
+    @contextlib.contextmanager
+    def cancelled_by(self, stop: threading.Event) -> Iterator[None]:
+        """Exchanges this thread starts inside end at once when `stop` is set (as a
+        `StoreUnavailableError`), so that a worker stops without waiting for a timeout."""
+        scope = Scope()
+        cancel_on(stop, scope)
+        with self._transport.scope(scope):
+            yield
+
+    @property
+    def last_confirmed(self) -> float | None:
+        """When etcd last answered this store (`time.monotonic()`), or None: never."""
+        return self._transport.confirmed_at
+
+    @property
+    def cluster_id(self) -> str | None:
+        """The cluster ID in etcd's latest reply header (it changes when etcd is replaced)."""
+        return self._transport.cluster_id
 
     @property
     def endpoint(self) -> str:
@@ -91,11 +122,13 @@ class EtcdStore(PrefixReads):
 
     # -- reads ------------------------------------------------------------------------------
 
+    @_answers("status")
     def current_revision(self) -> int:
         """etcd's revision now (the member's status: any authenticated user may ask)."""
         reply = self._rpc("status", "/maintenance/status", {})
         return int(reply["header"]["revision"])
 
+    @_answers("snapshot read")
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
         """Every key matching `patterns`, read in transactions pinned to one revision."""
         ranges: list[tuple[bytes, bytes | None]] = []
@@ -135,6 +168,7 @@ class EtcdStore(PrefixReads):
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
         return revision, replies
 
+    @_answers("get")
     def get(self, key: str) -> tuple[bytes | None, int]:
         reply = self._rpc("get", "/kv/range", {"key": b64(key.encode())})
         kvs = reply.get("kvs")
@@ -144,6 +178,7 @@ class EtcdStore(PrefixReads):
 
     # -- writes -----------------------------------------------------------------------------
 
+    @_answers("put")
     def put(self, key: str, value: bytes, *, lease: int | None = None) -> int:
         body: dict[str, Any] = {"key": b64(key.encode()), "value": b64(value)}
         if lease:
@@ -151,10 +186,12 @@ class EtcdStore(PrefixReads):
         reply = self._rpc("put", "/kv/put", body, idempotent=False)
         return int(reply["header"]["revision"])
 
+    @_answers("delete")
     def delete(self, key: str) -> int:
         reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())}, idempotent=False)
         return int(reply["header"]["revision"])
 
+    @_answers("transaction")
     def put_atomic(
         self,
         values: Mapping[str, bytes],
@@ -181,22 +218,27 @@ class EtcdStore(PrefixReads):
 
     # -- leases -----------------------------------------------------------------------------
 
+    @_answers("lease grant")
     def grant_lease(self, ttl: int) -> int:
         reply = self._rpc("lease grant", "/lease/grant", {"TTL": str(ttl)}, idempotent=False)
         return int(reply["ID"])
 
+    @_answers("lease keep-alive")
     def keep_alive(self, lease_id: int) -> int:
         """Refresh a lease once; return its remaining TTL in seconds (0: it has expired)."""
         reply = self._rpc("lease keep-alive", "/lease/keepalive", {"ID": str(lease_id)})
         return int(reply.get("TTL", 0))
 
-    def revoke_lease(self, lease_id: int) -> None:
-        try:
-            self._rpc("lease revoke", "/lease/revoke", {"ID": str(lease_id)})
-        except StoreError as e:
-            # An expired lease is already gone: that is what revoking wanted.
-            if "not found" not in str(e):
-                raise
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
+        """Revoke a lease (its keys go at once); `timeout` bounds it below the store's own
+        (a revoke on the way out must not hold up a stop)."""
+        with translate("lease revoke"):
+            try:
+                self._transport.call("/lease/revoke", {"ID": str(lease_id)}, timeout=timeout)
+            except EtcdReply as e:
+                # An expired lease is already gone: that is what revoking wanted.
+                if e.kind is not Kind.NOT_FOUND:
+                    raise
 
     def compact(self, revision: int) -> None:
         self._rpc(
@@ -215,35 +257,15 @@ class EtcdStore(PrefixReads):
 
         See `confpy.store._watch` for the stream, its liveness and the per-range fallback.
         """
-        from confpy.store._watch import watch
-
-        return watch(self, patterns, start_revision, stop)
-
-    def _unchanged_since(self, spans: Sequence[tuple[bytes, bytes]], since: int) -> int | None:
-        """etcd's revision now if no key in `spans` changed after `since`, else None.
-
-        Nothing changed iff no live key was modified after `since` and as many keys live
-        now as lived then: a live key last modified at or before `since` lived then with the
-        same value, so equal counts leave no room for a deletion.
-        """
-        requests: list[dict[str, Any]] = []
-        for low, high in spans:
-            span = {"key": b64(low), "range_end": b64(high)}
-            requests += [
-                {**span, "keys_only": True, "min_mod_revision": str(since + 1)},
-                {**span, "count_only": True},
-                {**span, "count_only": True, "revision": str(since)},
-            ]
-        try:
-            revision, replies = self._read_txn("watch liveness check", requests)
-        except StoreError as e:
-            if "compacted" in str(e):
-                return None
-            raise
-        for modified, now, then in zip(replies[0::3], replies[1::3], replies[2::3], strict=True):
-            if modified.get("kvs") or int(now.get("count", 0)) != int(then.get("count", 0)):
-                return None
-        return revision
+        watch = Watch(
+            self._transport,
+            self.timing,
+            patterns,
+            stop,
+            split=self.split_watch,
+            on_split=lambda: setattr(self, "split_watch", True),
+        )
+        return watch.run(start_revision)
 
 
 def _range(key: bytes, end: bytes | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""etcd's v3 JSON gateway: failover between endpoints, login tokens, and the error map.
+"""etcd's v3 JSON gateway: failover between endpoints, login tokens, cancellation.
 
 `Transport` sends JSON requests to `/v3/...` on one endpoint at a time (over `_wire`'s
 HTTP/1.1) and moves to the next one when an endpoint does not answer or answers as
-something other than etcd. `translate()` is the one place where a transport failure or
-an etcd error reply becomes one of confpy's errors, raised `from` the original.
+something other than etcd. Errors are mapped to confpy's by `_errors.translate`.
+`close()` ends every exchange in flight at once; a `Scope` ends one caller's.
+
+Proxies and TLS: see `_endpoint`.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from confpy.errors import (
-    ConfigError,
-    RevisionCompactedError,
-    StoreAccessError,
-    StoreError,
-    StoreUnavailableError,
-)
 from confpy.log import get_logger
 from confpy.settings import Endpoint, Settings
-from confpy.store._wire import Connection, Unreachable, parse_json
+from confpy.store._cancel import Scope
+from confpy.store._endpoint import say_proxy_ignored, tls_context
+from confpy.store._errors import Code, EtcdReply, Kind, etcd_shaped, reply_error
+from confpy.store._wire import (
+    Cancelled,
+    Connection,
+    Limits,
+    TooLarge,
+    Unreachable,
+    parse_json,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -33,69 +38,22 @@ log = get_logger("confpy.store")
 
 # A failed endpoint is tried again after this long (unless every endpoint has failed).
 RETRY_FAILED_AFTER = 1.0
-# gRPC status codes in the gateway's error replies.
-_CANCELLED, _INVALID_ARGUMENT, _DEADLINE, _NOT_FOUND, _PERMISSION = 1, 3, 4, 5, 7
-_FAILED_PRECONDITION, _OUT_OF_RANGE, _UNAVAILABLE, _UNAUTHENTICATED = 9, 11, 14, 16
-
-
-class EtcdReply(Exception):
-    """etcd answered with an error: its gRPC `code` and message."""
-
-    def __init__(self, code: int, message: str, *, compact_revision: int = 0) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.compact_revision = compact_revision
-
-
-@contextlib.contextmanager
-def translate(what: str) -> Iterator[None]:
-    """Map every transport failure and etcd error reply to confpy's errors."""
-    try:
-        yield
-    except Unreachable as e:
-        raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
-    except EtcdReply as e:
-        message = e.message
-        if e.code == _OUT_OF_RANGE and "compacted" in message:
-            raise RevisionCompactedError(0, e.compact_revision) from e
-        if e.code == _INVALID_ARGUMENT and "authentication failed" in message:
-            raise StoreAccessError(
-                "etcd refused the login: check CONFPY_USERNAME and the password"
-            ) from e
-        if e.code == _UNAUTHENTICATED and "invalid auth token" in message:
-            raise StoreUnavailableError(f"etcd auth token expired during {what}") from e
-        if e.code in (_UNAUTHENTICATED, _PERMISSION) or (
-            e.code == _INVALID_ARGUMENT and "user name is empty" in message
-        ):
-            raise StoreAccessError(
-                f"etcd refused {what}: {message} (check the etcd user's roles)"
-            ) from e
-        if e.code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
-            raise StoreUnavailableError(f"etcd unavailable during {what}: {message}") from e
-        raise StoreError(f"etcd error during {what}: {message}") from e
-    except (OSError, ValueError) as e:
-        # What escaped the transport's own handling (a TLS file that went away, say).
-        raise StoreUnavailableError(f"etcd unavailable during {what}: {e}") from e
-
-
-def reply_error(data: Any) -> EtcdReply:
-    """The error in a gateway reply: `{"code", "message"}`, or in a stream `{"error": {...}}`."""
-    if isinstance(data, dict):
-        inner = data.get("error")
-        if isinstance(inner, dict):
-            return EtcdReply(int(inner.get("grpc_code", 2)), str(inner.get("message", "")))
-        if "code" in data:
-            return EtcdReply(int(data["code"]), str(data.get("message") or data.get("error")))
-    return EtcdReply(2, "unexpected reply")
+# Replies that carry keys and values get the generous range limit.
+_RANGE_PATHS = frozenset({"/kv/range", "/kv/txn"})
 
 
 class Transport:
     """Requests to the gateway with failover between endpoints and a login token per endpoint."""
 
-    def __init__(self, settings: Settings, timeout: float) -> None:
+    def __init__(self, settings: Settings, timeout: float, limits: Limits | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.limits = limits or Limits()
+        self._inflight: set[Connection] = set()
+        self.confirmed_at: float | None = None
+        self.cluster_id: str | None = None
+        self._closed = False
+        self._local = threading.local()
         self.endpoints = settings.endpoints
         self._lock = threading.Lock()
         self._current = 0
@@ -133,42 +91,25 @@ class Transport:
 
     def tls_context(self) -> ssl.SSLContext:
         """Built once, on the first https:// connection: http:// clusters never load `ssl`."""
-        if self._tls is not None:
-            return self._tls
-        import ssl
+        if self._tls is None:
+            self._tls = tls_context(self.settings)
+        return self._tls
 
-        s = self.settings
-        try:
-            context = ssl.create_default_context()
-        except ssl.SSLError as e:  # pragma: no cover - the system store itself is broken
-            raise ConfigError(f"cannot load the system CA certificates: {e}") from None
-        if s.ca_file is not None:
-            try:
-                context.load_verify_locations(cafile=str(s.ca_file))
-            except (ssl.SSLError, OSError, ValueError) as e:
-                raise ConfigError(
-                    f"--ca-file {s.ca_file}: not a readable PEM CA certificate ({_reason(e)})",
-                    field="ca_file",
-                ) from None
-        if s.cert_file is not None:
-            try:
-                context.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
-            except (ssl.SSLError, OSError, ValueError) as e:
-                raise ConfigError(
-                    f"--cert-file {s.cert_file} / --key-file {s.key_file}: not a readable PEM "
-                    f"certificate and matching key ({_reason(e)})",
-                    field="cert_file",
-                ) from None
-        self._tls = context
-        return context
-
-    def _connection(self, index: int) -> Connection:
+    def _connection(self, index: int, deadline: float) -> Connection:
+        """An idle connection to endpoint `index` that is still in step, or a new one."""
         with self._lock:
-            idle = self._idle.get(index)
-            if idle:
-                return idle.pop()
+            idle = self._idle.get(index, [])
+            while idle:
+                conn = idle.pop()
+                if conn.idle_ok():
+                    return conn
+                conn.close()  # closed by the endpoint, or bytes nobody asked for: never read
+        return self._connect(index, deadline)
+
+    def _connect(self, index: int, deadline: float) -> Connection:
         endpoint = self.endpoints[index]
-        return Connection(endpoint, self.tls_context() if endpoint.secure else None, self.timeout)
+        say_proxy_ignored(endpoint)
+        return Connection(endpoint, self.tls_context() if endpoint.secure else None, deadline)
 
     def _release(self, index: int, conn: Connection) -> None:
         if not conn.reusable:
@@ -178,12 +119,50 @@ class Transport:
             self._idle.setdefault(index, []).append(conn)
 
     def close(self) -> None:
+        """Close every connection, ending exchanges in flight at once; no new ones start."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, {}
+            inflight, self._inflight = list(self._inflight), set()
             self._tokens.clear()
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+        for conn in inflight:
+            conn.cancel()
+
+    @contextlib.contextmanager
+    def scope(self, scope: Scope) -> Iterator[None]:
+        """Exchanges this thread starts inside are cancelled with `scope`."""
+        outer = getattr(self._local, "scope", None)
+        self._local.scope = scope
+        try:
+            yield
+        finally:
+            self._local.scope = outer
+
+    @contextlib.contextmanager
+    def _cancellable(self, conn: Connection) -> Iterator[None]:
+        """While inside, `close()` and the thread's `Scope` can cancel `conn`'s exchange."""
+        scope: Scope | None = getattr(self._local, "scope", None)
+        with self._lock:
+            if self._closed:
+                conn.close()
+                raise Cancelled("the store is closed")
+            self._inflight.add(conn)
+        try:
+            if scope is not None:
+                scope.add(conn)
+            yield
+        except (Unreachable, TooLarge) as e:
+            if conn.cancelled:
+                raise Cancelled("stopped") from e
+            raise
+        finally:
+            with self._lock:
+                self._inflight.discard(conn)
+            if scope is not None:
+                scope.discard(conn)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -194,18 +173,24 @@ class Transport:
         *,
         idempotent: bool = True,
         timeout: float | None = None,
+        only: Endpoint | None = None,
     ) -> dict[str, Any]:
-        """POST `body` to `/v3{path}`; the reply's first JSON object.
+        """POST `body` to `/v3{path}`; the reply's first JSON object (`only`: ask that
+        endpoint and no other).
 
         An endpoint that cannot have acted on the request (refused, not etcd) is skipped at
-        once; one that may have, only for idempotent requests. Raises `Unreachable` when no
-        endpoint answered, `EtcdReply` for etcd's own error replies.
+        once; one that may have, only for idempotent requests. Each endpoint gets one
+        deadline of `timeout` for the whole exchange. Raises `Unreachable` when no endpoint
+        answered, `EtcdReply` for etcd's own error replies, `TooLarge` for a reply over its
+        limit.
         """
         payload = json.dumps(body).encode()
         failures: list[Unreachable] = []
-        for index in self._order():
+        order = self._order() if only is None else [self.endpoints.index(only)]
+        for index in order:
+            deadline = time.monotonic() + (timeout or self.timeout)
             try:
-                reply = self._call_one(index, path, payload, timeout or self.timeout)
+                reply = self._call_one(index, path, payload, deadline, idempotent)
             except Unreachable as e:
                 self._failed(index)
                 failures.append(e)
@@ -213,22 +198,32 @@ class Transport:
                     continue
                 raise
             except EtcdReply as e:
-                if e.code == _UNAVAILABLE and idempotent:
+                if e.code is Code.UNAVAILABLE and idempotent:
                     # A member without a leader, or stopping: another member may answer.
                     self._failed(index)
                     failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
                 raise
             self._succeeded(index)
+            self.heard(reply)
             return reply
         raise _all_failed(failures)
 
-    def _call_one(self, index: int, path: str, payload: bytes, timeout: float) -> dict[str, Any]:
-        headers = self._auth_headers(index)
+    def heard(self, reply: dict[str, Any]) -> None:
+        """etcd answered: note when, and which cluster (its reply header's `cluster_id`)."""
+        self.confirmed_at = time.monotonic()
+        header = reply.get("header")
+        if isinstance(header, dict) and header.get("cluster_id"):
+            self.cluster_id = str(header["cluster_id"])
+
+    def _call_one(
+        self, index: int, path: str, payload: bytes, deadline: float, idempotent: bool
+    ) -> dict[str, Any]:
+        headers = self._auth_headers(index, deadline)
         try:
-            return self._exchange(index, path, payload, headers, timeout)
+            return self._exchange(index, path, payload, headers, deadline, idempotent)
         except EtcdReply as e:
-            if e.code != _UNAUTHENTICATED or "invalid auth token" not in e.message:
+            if e.kind is not Kind.TOKEN_INVALID:
                 raise
             if not self.settings.username:
                 raise
@@ -237,37 +232,64 @@ class Transport:
         with self._lock:
             self._tokens.pop(index, None)
         log.info("etcd auth token expired, logging in again", endpoint=str(self.endpoints[index]))
-        return self._exchange(index, path, payload, self._auth_headers(index), timeout)
+        headers = self._auth_headers(index, deadline)
+        return self._exchange(index, path, payload, headers, deadline, idempotent)
 
     def _exchange(
-        self, index: int, path: str, payload: bytes, headers: dict[str, str], timeout: float
+        self,
+        index: int,
+        path: str,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        idempotent: bool,
     ) -> dict[str, Any]:
-        conn = self._connection(index)
-        pooled = conn.used
+        conn = self._connection(index, deadline)
         try:
-            try:
-                conn.send("/v3" + path, payload, headers)
-                status, head = conn.read_head(timeout)
-            except Unreachable as e:
-                if not pooled or not isinstance(e.__cause__, ConnectionError):
-                    raise
-                # The endpoint had closed this idle connection (reset, not a timeout): once
-                # more on a new one.
-                conn.close()
-                conn = Connection(conn.endpoint, conn.tls, timeout)
-                conn.send("/v3" + path, payload, headers)
-                status, head = conn.read_head(timeout)
-            raw = conn.read_body(head, timeout)
-            data = parse_json(conn.endpoint, raw, status)
+            with self._cancellable(conn):
+                status, _, raw = self._ask_and_read(
+                    conn, index, path, payload, headers, deadline, idempotent
+                )
+            data = parse_json(conn.endpoint, raw, status, fresh=not conn.used)
         except BaseException:
             conn.close()  # midway through an exchange: never reused, never left open
             raise
+        fresh = not conn.used
         conn.used = True
         self._release(index, conn)
+        return self._answer(conn, status, data, fresh)
+
+    def _ask_and_read(
+        self,
+        conn: Connection,
+        index: int,
+        path: str,
+        payload: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        idempotent: bool,
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            conn.send("/v3" + path, payload, headers, deadline)
+            status, head = conn.read_head(deadline)
+        except Unreachable as e:
+            reset = isinstance(e.__cause__, ConnectionError)
+            if not conn.used or conn.cancelled or not (e.unsent or (idempotent and reset)):
+                raise
+            # The endpoint had closed this idle connection just as we used it: once more on
+            # a new one, if etcd cannot have acted on the request or it may run twice.
+            conn.reopen(deadline)
+            conn.send("/v3" + path, payload, headers, deadline)
+            status, head = conn.read_head(deadline)
+        limit, kind = self._limit(path, status)
+        return status, head, conn.read_body(head, deadline, limit, kind)
+
+    @staticmethod
+    def _answer(conn: Connection, status: int, data: dict[str, Any], fresh: bool) -> dict[str, Any]:
         if status != 200:
-            if not _etcd_shaped(data):
+            if not etcd_shaped(data):
                 raise Unreachable(
-                    conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
+                    conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=fresh
                 )
             raise reply_error(data)
         if "result" in data and "header" not in data:
@@ -276,11 +298,21 @@ class Transport:
             raise reply_error(data)
         if "header" not in data:
             raise Unreachable(
-                conn.endpoint, "answered without etcd's reply header (not etcd?)", unsent=True
+                conn.endpoint, "answered without etcd's reply header (not etcd?)", unsent=fresh
             )
         return data
 
-    def _auth_headers(self, index: int) -> dict[str, str]:
+    def _limit(self, path: str, status: int) -> tuple[int, str]:
+        """The size limit of a reply to `path` (see `Limits`), and its kind's name."""
+        if status != 200:
+            return self.limits.error, "an error reply"
+        if path in _RANGE_PATHS:
+            return self.limits.range, "a range reply"
+        if path == "/watch":
+            return self.limits.event, "a watch event"
+        return self.limits.small, "a reply"
+
+    def _auth_headers(self, index: int, deadline: float) -> dict[str, str]:
         s = self.settings
         if not s.username:
             return {}
@@ -289,9 +321,9 @@ class Transport:
         if token is None:
             payload = json.dumps({"name": s.username, "password": s.password or ""}).encode()
             try:
-                reply = self._exchange(index, "/auth/authenticate", payload, {}, self.timeout)
+                reply = self._exchange(index, "/auth/authenticate", payload, {}, deadline, True)
             except EtcdReply as e:
-                if e.code == _FAILED_PRECONDITION and "not enabled" in e.message:
+                if e.kind is Kind.AUTH_NOT_ENABLED:
                     return {}  # auth is off on this cluster: no token needed
                 raise
             token = str(reply.get("token", ""))
@@ -306,36 +338,38 @@ class Transport:
         """
         failures: list[Unreachable] = []
         for index in self._order():
+            deadline = time.monotonic() + timeout
             try:
-                headers = self._auth_headers(index)
+                headers = self._auth_headers(index, deadline)
                 # A member that loses its leader cancels the watch instead of going quiet.
                 headers["Grpc-Metadata-Hasleader"] = "true"
-                conn = Connection(
-                    self.endpoints[index],
-                    self.tls_context() if self.endpoints[index].secure else None,
-                    timeout,
-                )
-                conn.send("/v3" + path, body, headers)
-                status, head = conn.read_head(timeout)
-                if status != 200:
-                    data = parse_json(conn.endpoint, conn.read_body(head, timeout), status)
+                conn = self._connect(index, deadline)
+                try:
+                    with self._cancellable(conn):
+                        conn.send("/v3" + path, body, headers, deadline)
+                        status, head = conn.read_head(deadline)
+                    if status != 200:
+                        limit, kind = self._limit(path, status)
+                        raw = conn.read_body(head, deadline, limit, kind)
+                        data = parse_json(conn.endpoint, raw, status)
+                        if not etcd_shaped(data):
+                            raise Unreachable(
+                                conn.endpoint,
+                                f"answered HTTP {status}, not as etcd does",
+                                unsent=True,
+                            )
+                        raise reply_error(data)
+                    if head.get("transfer-encoding", "").lower() != "chunked":
+                        raise Unreachable(conn.endpoint, "not an etcd watch stream", unsent=True)
+                except BaseException:
                     conn.close()
-                    if not _etcd_shaped(data):
-                        raise Unreachable(
-                            conn.endpoint, f"answered HTTP {status}, not as etcd does", unsent=True
-                        )
-                    raise reply_error(data)
-                if head.get("transfer-encoding", "").lower() != "chunked":
-                    conn.close()
-                    raise Unreachable(
-                        self.endpoints[index], "not an etcd watch stream", unsent=True
-                    )
+                    raise
             except Unreachable as e:
                 self._failed(index)
                 failures.append(e)
                 continue
             except EtcdReply as e:
-                if e.code == _UNAVAILABLE:
+                if e.code is Code.UNAVAILABLE:
                     self._failed(index)
                     failures.append(Unreachable(self.endpoints[index], e.message, unsent=True))
                     continue
@@ -363,14 +397,3 @@ def _all_failed(failures: list[Unreachable]) -> Unreachable:
     return Unreachable(
         last.endpoint, last.reason, unsent=all(f.unsent for f in failures), others=failures[:-1]
     )
-
-
-def _etcd_shaped(data: dict[str, Any]) -> bool:
-    inner = data.get("error")
-    return ("code" in data and "message" in data) or (
-        isinstance(inner, dict) and "grpc_code" in inner
-    )
-
-
-def _reason(e: BaseException) -> str:
-    return str(getattr(e, "reason", None) or getattr(e, "strerror", None) or e)

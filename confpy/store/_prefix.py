@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from confpy.store._codec import b64, prefix_end, unb64
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -35,8 +37,6 @@ class PrefixReads:
     def read_prefix(self, prefix: str, *, limit: int = MAX_ENTRIES) -> tuple[int, list[Entry]]:
         """(revision, every key under `prefix` + "/" ordered by create revision, at most
         `limit` of them: the oldest)."""
-        from confpy.store import b64, prefix_end, unb64
-
         low = prefix.rstrip("/").encode() + b"/"
         reply = self._rpc(
             "prefix read",

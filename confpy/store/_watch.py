@@ -1,4 +1,4 @@
-"""The watch: one `/v3/watch` stream over the JSON gateway, kept provably alive.
+"""The watch: one `/v3/watch` stream over the JSON gateway, kept alive at near-zero cost.
 
 One watch spans from the smallest to the largest pattern, so that all events of one
 transaction arrive in one response (separate watches deliver them in separate responses,
@@ -8,31 +8,36 @@ watch per range on the same stream, gathers responses that arrive together (`SET
 raises `WatchGapError` if that stream breaks, since no single revision is then known to
 resume from.
 
-Liveness. The gateway reads a request body to its end before it answers (Go's HTTP/1.1
-server discards an unread body before writing a response), so a client cannot send a
-`progress_request` on an open watch: tried against etcd 3.5, a chunked body kept open gets
-no response at all. Instead, when a stream has been silent for `progress_interval`, the
-store checks with one read transaction that no watched key changed since the last revision
-it delivered (`EtcdStore._unchanged_since`), closes the silent stream and opens a new one
-from the revision that check read at; the new stream's `created` reply is yielded as the
-progress notification (an empty batch at that revision). If something did change, the new
-stream starts where the old one stopped and delivers it. If the check or the new stream
-fails, the watch raises `StoreUnavailableError("watch stream silent ...")`. Either way a
-healthy watch yields at least every `progress_interval` plus one round trip, a dead or
-frozen connection is noticed within that, and no revision is skipped or repeated.
-etcd's own periodic progress notifications (`progress_notify`) are used as well.
-
-Cancelling: when `stop` is set, the watch's connection is shut down, which ends the read
-at once. One helper thread per `stop` event waits for it (`Event.wait()`, no polling).
+Liveness, at a cost to etcd that does not grow with the watched keys. The gateway reads
+a request body to its end before it answers, so a client cannot send a
+`progress_request` on an open watch (tried against etcd 3.5: no response at all). So:
+- every socket has TCP keepalive (`_wire.KEEPALIVE`: a vanished peer is noticed in 60 s);
+- the watch asks for etcd's own progress notifications (`progress_notify`, sent on a
+  quiet stream every `--experimental-watch-progress-notify-interval`, 10 min by default);
+- while the stream is silent, one `Status` call to the same member every
+  `Timing.check_interval` (60 s, jittered up to +20 %) proves the member answers and
+  has a leader; it costs etcd the same whatever is watched. Each proof is yielded as an
+  empty batch at the revision already delivered (it claims nothing new), so the daemon
+  knows etcd was heard;
+- a stream on which nothing at all arrived for `Timing.stream_silence` (21 min: two
+  progress periods and a margin) although the member answers is stuck (a proxy that
+  stopped passing bytes): it is replaced by a new stream from the last delivered
+  revision, so no revision is skipped or repeated.
+A failed check raises `StoreUnavailableError`; the caller reconnects.
+Cancelling: a `Watch` owns a `Scope` holding every connection it has open (the stream
+and any check in flight); when `stop` is set the scope is cancelled, which ends every
+read at once.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from confpy.errors import (
     RevisionCompactedError,
@@ -42,17 +47,106 @@ from confpy.errors import (
     WatchGapError,
 )
 from confpy.keys import key_matches, watch_ranges
+from confpy.log import get_logger
 from confpy.snapshot import Event, WatchBatch
-from confpy.store._http import EtcdReply, reply_error, translate
-from confpy.store._wire import Connection, Unreachable, parse_json
+from confpy.store._cancel import Scope, cancel_on
+from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._errors import EtcdReply, Kind, classify, reply_error, translate
+from confpy.store._http import Transport
+from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
 
-if TYPE_CHECKING:
-    from confpy.store import EtcdStore
+log = get_logger("confpy.store")
 
 # With one watch per range, one transaction's events arrive as one response per range:
 # gather responses until the stream has been quiet this long (at most SETTLE_MAX).
 SETTLE = 0.02
 SETTLE_MAX = 0.2
+CHECK_JITTER = 0.2
+
+
+@dataclass
+class Timing:
+    """How a quiet watch proves itself alive (see the module docstring)."""
+
+    check_interval: float = 60.0
+    stream_silence: float = 21 * 60.0
+
+
+class Watch:
+    """Watch `patterns` until `stop`: owns its stream, its checks and its cancellation."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        timing: Timing,
+        patterns: Sequence[str],
+        stop: threading.Event,
+        *,
+        split: bool,
+        on_split: Callable[[], object] = lambda: None,
+    ) -> None:
+        self.transport = transport
+        self.timing = timing
+        self.patterns = patterns
+        self.stop = stop
+        self.split = split
+        self._on_split = on_split
+        self.scope = Scope()
+        cancel_on(stop, self.scope)
+
+    def run(self, start_revision: int) -> Iterator[WatchBatch]:
+        ranges = watch_ranges(self.patterns)
+        if not ranges:
+            self.stop.wait()
+            return
+        spans = [(r.encode(), prefix_end(r.encode())) for r in ranges]
+        with self.transport.scope(self.scope):
+            if not self.split:
+                if ranges == ["/"]:
+                    whole = (b"/", prefix_end(b"/"))
+                else:
+                    whole = (spans[0][0], max(end for _, end in spans))
+                try:
+                    yield from _Stream(self, [whole]).run(start_revision)
+                    return
+                except SpanRefused:
+                    if len(spans) == 1:
+                        raise StoreAccessError(
+                            f"etcd refused to watch {ranges[0]}: permission denied "
+                            "(the etcd user's roles must allow reading it)"
+                        ) from None
+                    self.split = True
+                    self._on_split()
+                    log.warning(
+                        "no read permission on the span from the lowest to the highest "
+                        "watched key; watching each range separately",
+                        ranges=ranges,
+                    )
+            try:
+                yield from _Stream(self, spans).run(start_revision)
+            except SpanRefused as e:
+                raise WatchGapError(
+                    f"etcd refused to watch {ranges[e.index]}: permission denied "
+                    "(the etcd user's roles must allow reading it)"
+                ) from None
+            except StoreError as e:
+                if isinstance(e, WatchGapError | RevisionCompactedError):
+                    raise
+                raise WatchGapError(str(e)) from e
+
+    def check(self, conn: Connection) -> None:
+        """Ask the stream's member for its status: it answers, and it has a leader."""
+        try:
+            with translate("watch liveness check"):
+                status = self.transport.call("/maintenance/status", {}, only=conn.endpoint)
+                if str(status.get("leader") or "0") == "0":
+                    raise StoreUnavailableError(f"etcd member {conn.endpoint} has no leader")
+        except StoreError as e:
+            if not self.stop.is_set():
+                self.transport.endpoint_failed(conn.endpoint)  # reconnect elsewhere first
+            raise StoreUnavailableError(
+                f"watch liveness check: etcd did not answer in time: {e}"
+            ) from e
 
 
 class SpanRefused(Exception):
@@ -63,97 +157,40 @@ class SpanRefused(Exception):
         self.index = index
 
 
-def watch(
-    store: EtcdStore, patterns: Sequence[str], start_revision: int, stop: threading.Event
-) -> Iterator[WatchBatch]:
-    from confpy.store import log, prefix_end
-
-    ranges = watch_ranges(patterns)
-    if not ranges:
-        stop.wait()
-        return
-    spans = [(r.encode(), prefix_end(r.encode())) for r in ranges]
-    if not store.split_watch:
-        if ranges == ["/"]:
-            whole = (b"/", prefix_end(b"/"))
-        else:
-            whole = (spans[0][0], max(end for _, end in spans))
-        try:
-            yield from _Stream(store, [whole], spans, patterns, stop).run(start_revision)
-            return
-        except SpanRefused:
-            if len(spans) == 1:
-                raise StoreAccessError(
-                    f"etcd refused to watch {ranges[0]}: permission denied "
-                    "(the etcd user's roles must allow reading it)"
-                ) from None
-            store.split_watch = True
-            log.warning(
-                "no read permission on the span from the lowest to the highest "
-                "watched key; watching each range separately",
-                ranges=ranges,
-            )
-    try:
-        yield from _Stream(store, spans, spans, patterns, stop).run(start_revision)
-    except SpanRefused as e:
-        raise WatchGapError(
-            f"etcd refused to watch {ranges[e.index]}: permission denied "
-            "(the etcd user's roles must allow reading it)"
-        ) from None
-    except StoreError as e:
-        if isinstance(e, WatchGapError | RevisionCompactedError):
-            raise
-        raise WatchGapError(str(e)) from e
+class _Silent(Exception):
+    """Nothing at all arrived on the stream for `Timing.stream_silence`."""
 
 
 class _Stream:
-    """Watches on `spans` over one connection, replaced when it falls silent."""
+    """Watches on `spans` over one connection, replaced when it is stuck."""
 
-    def __init__(
-        self,
-        store: EtcdStore,
-        spans: list[tuple[bytes, bytes]],
-        ranges: list[tuple[bytes, bytes]],
-        patterns: Sequence[str],
-        stop: threading.Event,
-    ) -> None:
-        self.store = store
+    def __init__(self, watch: Watch, spans: list[tuple[bytes, bytes]]) -> None:
+        self.watch = watch
         self.spans = spans
-        self.ranges = ranges  # what the liveness check reads: the watched ranges themselves
-        self.patterns = patterns
-        self.stop = stop
         self.settle = len(spans) > 1
+        self.delivered = 0  # every event up to here has been yielded
 
     def run(self, start_revision: int) -> Iterator[WatchBatch]:
-        delivered = start_revision - 1  # every event up to here has been yielded
+        self.delivered = start_revision - 1
         first = True
-        while not self.stop.is_set():
-            conn = self._open(delivered + 1, first)
+        while not self.watch.stop.is_set():
+            conn = self._open(self.delivered + 1, first)
             if conn is None:
                 return  # stopped
             try:
-                for batch in self._read(conn, delivered + 1):
-                    delivered = max(delivered, batch.revision)
+                for batch in self._read(conn, self.delivered + 1):
+                    self.delivered = max(self.delivered, batch.revision)
                     yield batch
-                    if self.stop.is_set():
+                    if self.watch.stop.is_set():
                         return
             except _Silent:
-                # Every event up to `delivered` arrived; prove nothing happened since,
-                # or replay it, on a new stream.
-                try:
-                    with translate("watch liveness check"):
-                        unchanged = self.store._unchanged_since(self.ranges, delivered)
-                except StoreError as e:
-                    if self.stop.is_set():
-                        return
-                    raise StoreUnavailableError(
-                        f"watch stream silent for {self.store.progress_interval:g}s and etcd "
-                        f"did not answer: {e}"
-                    ) from e
-                if unchanged is not None:
-                    delivered = max(delivered, unchanged)
+                log.warning(
+                    "watch stream silent although etcd answers; opening a new one",
+                    endpoint=str(conn.endpoint),
+                    resume_from=self.delivered + 1,
+                )
             finally:
-                _unregister(self.store, self.stop, conn)
+                self.watch.scope.discard(conn)
                 conn.close()
             first = False
 
@@ -162,8 +199,8 @@ class _Stream:
             json.dumps(
                 {
                     "create_request": {
-                        "key": _b64(low),
-                        "range_end": _b64(high),
+                        "key": b64(low),
+                        "range_end": b64(high),
                         "start_revision": str(start),
                         "progress_notify": True,
                     }
@@ -173,86 +210,115 @@ class _Stream:
         ).encode()
         try:
             with translate("watch"):
-                conn = self.store._transport.open_stream("/watch", body, self.store.timeout)
+                conn = self.watch.transport.open_stream(
+                    "/watch", body, self.watch.transport.timeout
+                )
+                self.watch.scope.add(conn)
         except StoreUnavailableError as e:
-            if self.stop.is_set():
+            if self.watch.stop.is_set():
                 return None
             if first:
                 raise
-            raise StoreUnavailableError(f"watch stream silent, and reconnecting failed: {e}") from e
-        if not _register(self.store, self.stop, conn):
-            conn.close()
-            return None
+            raise StoreUnavailableError(f"watch stream stuck, and reconnecting failed: {e}") from e
         return conn
 
     def _read(self, conn: Connection, start: int) -> Iterator[WatchBatch]:
+        reader = _Reader(self, conn, start)
+        with translate("watch"):
+            try:
+                yield from reader.batches()
+            except Unreachable:
+                if self.watch.stop.is_set():
+                    return
+                self.watch.transport.endpoint_failed(conn.endpoint)
+                raise
+            except TooLarge as e:
+                # Reading the stream again would meet the same message: a full snapshot
+                # (bounded by the range limit) bridges it instead.
+                raise WatchGapError(f"watch event refused: {e}; reading a full snapshot") from e
+            except EtcdReply as e:
+                if e.kind is Kind.TOKEN_INVALID:
+                    self.watch.transport.forget_token(conn.endpoint)
+                raise
+
+
+class _Reader:
+    """One stream's messages turned into batches, with the liveness clock."""
+
+    def __init__(self, stream: _Stream, conn: Connection, start: int) -> None:
+        self.stream = stream
+        self.watch = stream.watch
+        self.conn = conn
+        self.start = start
+        self.created = 0
+
+    def batches(self) -> Iterator[WatchBatch]:
         pending = bytearray()
-        created = 0
         held: list[Event] = []
         held_revision = 0
         first_at = last_at = 0.0
-        interval = self.store.progress_interval
-        silent_since = time.monotonic()
-        with translate("watch"):
+        timing = self.watch.timing
+        limit = self.watch.transport.limits.event
+        heard_at = time.monotonic()
+        next_check = heard_at + _jittered(timing.check_interval)
+        while True:
+            deadline = min(next_check, heard_at + timing.stream_silence)
+            if held:
+                deadline = min(deadline, last_at + SETTLE, first_at + SETTLE_MAX)
             try:
-                while True:
-                    now = time.monotonic()
-                    deadline = silent_since + interval
-                    if held:
-                        deadline = min(deadline, last_at + SETTLE, first_at + SETTLE_MAX)
-                    try:
-                        result = read_message(conn, pending, max(0.0, deadline - now))
-                    except TimeoutError:
-                        if held:
-                            yield WatchBatch(held_revision, tuple(held))
-                            held, held_revision = [], 0
-                            continue
-                        raise _Silent from None
-                    silent_since = time.monotonic()
-                    self._raise_if_ended(result, conn, start, created)
-                    raw_events = result.get("events") or ()
-                    if result.get("created") and not raw_events:
-                        created += 1
-                        if created == len(self.spans):
-                            # Connected; nothing new yet. Events from `start` follow.
-                            yield WatchBatch(start - 1, ())
-                        continue
-                    events = _matching_events(raw_events, self.patterns)
-                    if not self.settle:
-                        yield WatchBatch(_revision(result, raw_events), events)
-                    elif events:
-                        # etcd's periodic progress notifications are not used here: each
-                        # range's would only speak for that range.
-                        now = time.monotonic()
-                        if not held:
-                            first_at = now
-                        last_at = now
-                        held.extend(events)
-                        held_revision = max(held_revision, *(e.mod_revision for e in events))
-            except Unreachable:
-                if self.stop.is_set():
-                    return
-                self.store._transport.endpoint_failed(conn.endpoint)
-                raise
-            except EtcdReply as e:
-                if "invalid auth token" in e.message:
-                    self.store._transport.forget_token(conn.endpoint)
-                raise
+                result = read_message(self.conn, pending, deadline, limit)
+            except TimeoutError:
+                if held:
+                    yield WatchBatch(held_revision, tuple(held))
+                    held, held_revision = [], 0
+                    continue
+                now = time.monotonic()
+                if now >= heard_at + timing.stream_silence:
+                    raise _Silent from None
+                self.watch.check(self.conn)
+                next_check = time.monotonic() + _jittered(timing.check_interval)
+                yield WatchBatch(self.stream.delivered, ())  # alive; claims nothing new
+                continue
+            heard_at = time.monotonic()
+            next_check = heard_at + _jittered(timing.check_interval)
+            self.watch.transport.heard(result)
+            self._raise_if_ended(result)
+            raw_events = result.get("events") or ()
+            if result.get("created") and not raw_events:
+                self.created += 1
+                if self.created == len(self.stream.spans):
+                    # Connected; nothing new yet. Events from `start` follow.
+                    yield WatchBatch(self.start - 1, ())
+                continue
+            events = _matching_events(raw_events, self.watch.patterns)
+            if not self.stream.settle:
+                yield WatchBatch(_revision(result, raw_events), events)
+            elif events:
+                # (etcd's progress notifications: each range's speaks for that range only)
+                now = time.monotonic()
+                if not held:
+                    first_at = now
+                last_at = now
+                held.extend(events)
+                held_revision = max(held_revision, *(e.mod_revision for e in events))
 
-    def _raise_if_ended(
-        self, result: dict[str, Any], conn: Connection, start: int, created: int
-    ) -> None:
+    def _raise_if_ended(self, result: dict[str, Any]) -> None:
         """A compacted start revision or a watch etcd cancelled ends the stream: say why."""
         if result.get("compact_revision"):
-            raise RevisionCompactedError(start, int(result["compact_revision"]))
+            raise RevisionCompactedError(self.start, int(result["compact_revision"]))
         if result.get("canceled"):
-            reason = result.get("cancel_reason") or "no reason given"
-            if "invalid auth token" in reason:
-                # Log in again before the caller reconnects.
-                self.store._transport.forget_token(conn.endpoint)
-            if "permission denied" in reason and created < len(self.spans):
-                raise SpanRefused(created)
-            raise StoreUnavailableError("etcd cancelled the watch: " + reason)
+            reason = str(result.get("cancel_reason") or "no reason given")
+            kind = classify(reason)
+            if kind is Kind.TOKEN_INVALID:
+                self.watch.transport.forget_token(self.conn.endpoint)
+            if kind is Kind.PERMISSION_DENIED and self.created < len(self.stream.spans):
+                raise SpanRefused(self.created)
+            raise StoreUnavailableError("etcd cancelled the watch: " + EtcdReply(0, reason).message)
+
+
+def _jittered(interval: float) -> float:
+    """`interval` stretched by up to CHECK_JITTER, so that a fleet's checks spread out."""
+    return interval * (1 + CHECK_JITTER * random.random())  # noqa: S311 - not security
 
 
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:
@@ -262,26 +328,28 @@ def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> i
     return int(result["header"]["revision"])
 
 
-def read_message(conn: Connection, pending: bytearray, timeout: float | None) -> dict[str, Any]:
-    """The next JSON message of a watch stream; TimeoutError when none came in `timeout`.
+def read_message(
+    conn: Connection, pending: bytearray, deadline: float | None, limit: int
+) -> dict[str, Any]:
+    """The next JSON message of a watch stream; TimeoutError when none came by `deadline`.
 
-    The gateway ends each message with a newline; chunks need not align with messages.
+    The gateway ends each message with a newline; chunks need not align with messages. A
+    message dripped a byte at a time still ends at `deadline`: silence is the absence of
+    whole messages, not of bytes. One message may have at most `limit` bytes (`TooLarge`).
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
     while (end := pending.find(b"\n")) < 0:
-        remaining = None if deadline is None else deadline - time.monotonic()
         try:
-            chunk = conn.next_chunk(remaining)
-        except TimeoutError:
-            raise
+            chunk = conn.next_chunk(deadline, limit, "a watch event", have=len(pending))
         except (OSError, ValueError) as e:
+            if isinstance(e, TimeoutError):
+                raise
             raise Unreachable(conn.endpoint, f"watch stream broken: {e}", unsent=False) from e
         if not chunk:
             raise Unreachable(conn.endpoint, "etcd closed the watch stream", unsent=False)
         pending += chunk
     line = bytes(pending[:end])
     del pending[: end + 1]
-    data = parse_json(conn.endpoint, line, 200)
+    data = parse_json(conn.endpoint, line, 200, fresh=False)
     if "error" in data:
         raise reply_error(data)
     result = data.get("result")
@@ -290,15 +358,9 @@ def read_message(conn: Connection, pending: bytearray, timeout: float | None) ->
     return result
 
 
-class _Silent(Exception):
-    """Nothing arrived on the stream for `progress_interval`."""
-
-
 def _matching_events(
     raw_events: Sequence[dict[str, Any]], patterns: Sequence[str]
 ) -> tuple[Event, ...]:
-    from confpy.store import unb64
-
     out = []
     for ev in raw_events:
         kv = ev["kv"]
@@ -307,46 +369,3 @@ def _matching_events(
             value = None if ev.get("type") == "DELETE" else unb64(kv.get("value"))
             out.append(Event(key, value, int(kv["mod_revision"])))
     return tuple(out)
-
-
-def _b64(raw: bytes) -> str:
-    from confpy.store import b64
-
-    return b64(raw)
-
-
-# -- cancelling on stop -----------------------------------------------------------------------
-
-
-def _register(store: EtcdStore, stop: threading.Event, conn: Connection) -> bool:
-    """Make `stop` shut `conn` down; False if `stop` is already set."""
-    with store._cancel_lock:
-        if stop.is_set():
-            return False
-        holder = store._cancellers.get(stop)
-        if holder is None:
-            holder = store._cancellers[stop] = [conn]
-            threading.Thread(
-                target=_cancel_on_stop,
-                args=(store, stop),
-                name="confpy-watch-cancel",
-                daemon=True,
-            ).start()
-        else:
-            holder[0] = conn
-    return True
-
-
-def _unregister(store: EtcdStore, stop: threading.Event, conn: Connection) -> None:
-    with store._cancel_lock:
-        holder = store._cancellers.get(stop)
-        if holder is not None and holder[0] is conn:
-            holder[0] = None
-
-
-def _cancel_on_stop(store: EtcdStore, stop: threading.Event) -> None:
-    stop.wait()
-    with store._cancel_lock:
-        holder = store._cancellers.pop(stop, [None])
-    if holder[0] is not None:
-        holder[0].close()
