@@ -85,11 +85,16 @@ class Fleet:
         owner = f"{report_id}.{secrets.token_hex(4)}"
         self._slots = Slots(self.store, status, prefix=fleet_prefix, owner=owner)
         self.reporter: Reporter | None = None
+        self._pause: Pause | None = None
 
-    def slots(
-        self, resources: Sequence[TemplateResource], pause: Pause
-    ) -> AbstractContextManager[bool]:
-        return self._slots.hold(resources, pause)
+    def attach(self, pause: Pause) -> None:
+        """The daemon's way to wait (`Daemon.pause`): it exists only once the daemon does."""
+        self._pause = pause
+
+    def slots(self, resources: Sequence[TemplateResource]) -> AbstractContextManager[bool]:
+        """`Hooks.slots`."""
+        assert self._pause is not None, "attach() the daemon's pause first"
+        return self._slots.hold(resources, self._pause)
 
     def start_report(self, resources: Callable[[], Sequence[TemplateResource]]) -> None:
         if self.report_prefix is None:

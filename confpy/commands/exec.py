@@ -181,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         slots=fleet.slots,
     )
     daemon = Daemon(config, store, watch_options(args, options), hooks, status=status)
+    fleet.attach(daemon.pause)
     fleet.start_report(lambda: daemon.config.resources)
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)

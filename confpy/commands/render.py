@@ -278,6 +278,7 @@ def watch_daemon(
     daemon = Daemon(config, store, options, hooks, status=status)
     try:
         if wired is not None:
+            wired.attach(daemon.pause)
             wired.start_report(lambda: daemon.config.resources)
         return daemon.run()
     finally:
