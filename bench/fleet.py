@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=5)
     parser.add_argument("--confd", type=Path, default=DEFAULT_CONFD)
     parser.add_argument("--report", action="store_true", help="add confpy --report-prefix")
+    parser.add_argument("--report-only", action="store_true", help="measure that column alone")
     args = parser.parse_args()
     confd = args.confd if args.confd.is_file() and os.access(args.confd, os.X_OK) else None
     if confd is None:
@@ -202,13 +203,15 @@ def main() -> None:
         columns: list[tuple[str, Tool, Callable[[Path], list[str]]]] = [
             (t.name, t, t.watch) for t in tools
         ]
-        if args.report:
+        if args.report or args.report_only:
             confpy = tools[-1]
 
             def reporting(c: Path) -> list[str]:
                 return [*confpy.watch(c), "--report-prefix", "/bench/status", "--report-id", c.name]
 
             columns.append(("confpy --report-prefix", confpy, reporting))
+        if args.report_only:
+            columns = [c for c in columns if c[0] == "confpy --report-prefix"]
         results = {}
         for name, tool, argv_of in columns:
             print(f"measuring {name} with {args.daemons} daemons...", file=sys.stderr, flush=True)

@@ -44,6 +44,7 @@ class Registration:
         stop: threading.Event | None = None,
         sleep: Callable[[float], object] | None = None,
         backoff_max: float | None = None,
+        retry_jitter: float = 0.2,
     ) -> None:
         self.store = store
         self.key = key
@@ -55,6 +56,8 @@ class Registration:
         # Retry no slower than the refresh interval: once etcd answers again, the key must
         # come back before consumers give up on it.
         self.backoff_max = backoff_max if backoff_max is not None else max(self.interval, 0.5)
+        # Many keepers that lost etcd together (a fleet's status records) retry apart.
+        self.retry_jitter = retry_jitter
         # Not `sleep`: that returns at once when stopping, and release runs when stopping.
         self.release_sleep: Callable[[float], None] = time.sleep
         self.lease: int | None = None
@@ -126,7 +129,7 @@ class Registration:
         """Register and refresh until `stop` is set, then revoke. Never raises on outages."""
 
         retry = retrying(
-            Backoff(0.1, self.backoff_max, jitter=0.2),
+            Backoff(0.1, self.backoff_max, jitter=self.retry_jitter),
             retry_on=StoreUnavailableError,
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=self.sleep,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
@@ -65,6 +63,9 @@ class Fleet:
     """The daemon's fleet hooks: reload slots always, the status record when asked."""
 
     def __init__(self, args: argparse.Namespace, settings: Settings, status: Status) -> None:
+        import secrets
+        import socket
+
         from confpy.fleet.slots import Slots
         from confpy.store import EtcdStore
 
