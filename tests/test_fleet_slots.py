@@ -45,6 +45,7 @@ def _daemon(
     first: str = "-",
     hold: float = 1.0,
     extra: tuple[str, ...] = (),
+    concurrency: int = 1,
 ) -> Watcher:
     tree = ConfTree(root / who)
     script = root / "reload.py"
@@ -54,7 +55,7 @@ def _daemon(
         "lb",
         "backend {{ getv('/app/backend') }}\n",
         ["/app/backend"],
-        f'reload_cmd = [{reload_cmd}]\nfleet_group = "lb"\nfleet_concurrency = 1\n'
+        f'reload_cmd = [{reload_cmd}]\nfleet_group = "lb"\nfleet_concurrency = {concurrency}\n'
         'command_timeout = "700s"\n',
     )
     return Watcher(confpy, tree, "--report-id", who, *extra)
@@ -149,3 +150,19 @@ def test_a_daemon_waiting_for_a_slot_says_so_and_stops_at_once_on_sigterm(
     assert not (tmp_path / "waiter" / "out" / "lb").exists()
     os.kill(int(_started(log)[0][3]), signal.SIGKILL)
     holder.proc.kill()
+
+
+def test_with_concurrency_two_at_most_two_reload_at_once(
+    confpy: Confpy, store, tmp_path: Path, watchers: list[Watcher]
+) -> None:
+    """Four daemons, fleet_concurrency = 2, reloads of 2 s: never three at once, and the
+    group does use its two slots (two reloads do overlap)."""
+    store.put("/app/backend", b"10.0.0.1")
+    log = tmp_path / "reloads.log"
+    watchers += [_daemon(confpy, tmp_path, f"d{i}", log, hold=2.0, concurrency=2) for i in range(4)]
+    wait_for(lambda: len(_intervals(log)) == 4, 60, "four reloads")
+    spans = _intervals(log)
+    at_once = max(sum(s <= t < e for _, s, e in spans) for _, t, _ in spans)
+    assert at_once == 2
+    for w in watchers:
+        assert w.stop() == 0
