@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 from confpy.fleet.slots import SLOT_TTL
+from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher, healthz
@@ -59,6 +61,11 @@ def _daemon(
         'command_timeout = "700s"\n',
     )
     return Watcher(confpy, tree, "--report-id", who, *extra)
+
+
+def _record(store: EtcdStore, key: str) -> dict[str, object]:
+    value, _ = store.get(key)
+    return {} if value is None else dict(json.loads(value))
 
 
 def _intervals(log: Path) -> list[tuple[str, float, float]]:
@@ -125,8 +132,8 @@ def test_a_daemon_killed_during_its_reload_blocks_the_others_no_longer_than_its_
 def test_a_daemon_waiting_for_a_slot_says_so_and_stops_at_once_on_sigterm(
     confpy: Confpy, store, tmp_path: Path, watchers: list[Watcher]
 ) -> None:
-    """While another daemon holds the only slot, /healthz names the slot it waits for, and
-    SIGTERM ends the wait and the daemon within 2 s, its file untouched."""
+    """While another daemon holds the only slot, /healthz and the status record name the
+    slot it waits for, and SIGTERM ends the wait and the daemon within 2 s, its file untouched."""
     store.put("/app/backend", b"10.0.0.1")
     log = tmp_path / "reloads.log"
     first = str(tmp_path / "first")
@@ -135,13 +142,23 @@ def test_a_daemon_waiting_for_a_slot_says_so_and_stops_at_once_on_sigterm(
     wait_for(lambda: _started(log), 30, "the holder's reload")
     port = free_port()
     waiter = _daemon(
-        confpy, tmp_path, "waiter", log, first=first, extra=("--health-addr", f"127.0.0.1:{port}")
+        confpy,
+        tmp_path,
+        "waiter",
+        log,
+        first=first,
+        extra=("--health-addr", f"127.0.0.1:{port}", "--report-prefix", "/fleet/status"),
     )
     watchers.append(waiter)
     wait_for(
         lambda: "fleet slot lb" in str(healthz(port)[1].get("waiting_for")),
         30,
         "the waiter to say it waits for a slot",
+    )
+    wait_for(
+        lambda: "fleet slot lb" in str(_record(store, "/fleet/status/waiter").get("waiting_for")),
+        30,
+        "the waiter's status record to say it too",
     )
     sent = time.monotonic()
     waiter.proc.send_signal(signal.SIGTERM)
