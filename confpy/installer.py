@@ -30,7 +30,8 @@ from confpy.errors import (
 )
 from confpy.log import get_logger
 from confpy.process import run_checked
-from confpy.resource import TemplateResource
+from confpy.redact import is_private
+from confpy.resource import TemplateResource, file_owner
 
 log = get_logger("confpy.installer")
 
@@ -80,8 +81,12 @@ def desired_state(resource: TemplateResource, content: bytes) -> FileState:
         if resource.mode is not None
         else (stat.S_IMODE(st.st_mode) if st else DEFAULT_MODE)
     )
-    uid = resource.uid if resource.uid is not None else (st.st_uid if st else os.geteuid())
-    gid = resource.gid if resource.gid is not None else (st.st_gid if st else os.getegid())
+    try:
+        uid, gid = file_owner(resource)
+    except LookupError as e:  # an owner or group this machine lacks fails this file alone
+        raise InstallError(str(e), dest=str(resource.dest)) from None
+    uid = uid if uid is not None else (st.st_uid if st else os.geteuid())
+    gid = gid if gid is not None else (st.st_gid if st else os.getegid())
     return FileState(content, mode, uid, gid)
 
 
@@ -251,20 +256,25 @@ def discard(staged: Staged, *, keep: bool = False) -> None:
 
 
 def diff(resource: TemplateResource, desired: FileState) -> str:
-    """A unified diff of a pending change, hiding contents of files only their owner may read."""
+    """A unified diff of a pending change; checksums only for a private file (`secret`, or
+    its old or new mode denies others read: `confpy.redact.is_private`)."""
+    old_mode: int | None = None
     try:
         old = resource.dest.read_bytes()
         st = os.stat(resource.dest)
-        old_meta = f"mode {stat.S_IMODE(st.st_mode):04o} owner {st.st_uid}:{st.st_gid}"
+        old_mode = stat.S_IMODE(st.st_mode)
+        old_meta = f"mode {old_mode:04o} owner {st.st_uid}:{st.st_gid}"
     except FileNotFoundError:
         old, old_meta = b"", "absent"
     except OSError as e:
         raise InstallError(f"cannot read: {e.strerror}", dest=str(resource.dest)) from None
     new_meta = f"mode {desired.mode:04o} owner {desired.uid}:{desired.gid}"
     header = f"--- {resource.dest} ({old_meta})\n+++ {resource.dest} ({new_meta})\n"
-    if desired.mode & 0o077 == 0:
+    if resource.secret or is_private(old_mode, desired.mode):  # 0600 becoming 0644 too
+        modes = f"{old_mode:04o} -> " if old_mode not in (None, desired.mode) else ""
         return header + (
-            f"  contents hidden (mode {desired.mode:04o}): {_checksum(old)} -> {desired.checksum}\n"
+            f"  contents hidden (mode {modes}{desired.mode:04o}): "
+            f"{_checksum(old)} -> {desired.checksum}\n"
         )
     lines = difflib.unified_diff(
         old.decode("utf-8", "replace").splitlines(keepends=True),

@@ -24,6 +24,14 @@ from confpy.resource import TemplateResource
 log = get_logger("confpy.runner")
 
 
+Scrub = Callable[[ConfpyError], ConfpyError]
+"""Makes a failed reload's error safe to show (`confpy.command_output`)."""
+
+
+def _as_is(error: ConfpyError) -> ConfpyError:
+    return error
+
+
 class Limiter(Protocol):
     """How often reload actions may run (`confpy.schedule.ReloadLimiter`)."""
 
@@ -39,6 +47,7 @@ def reload_once(
     outcomes: dict[str, Outcome],
     revision: int,
     limiter: Limiter | None,
+    scrub: Scrub = _as_is,
 ) -> int:
     """Run each distinct reload action once, in resource order, after all files are in place.
 
@@ -74,7 +83,7 @@ def reload_once(
                     done[key] = None
                     log.info("reloaded", resource=r.name, action=key[0], revision=revision)
                 except (CommandError, ProcessError) as e:
-                    done[key] = e
+                    done[key] = scrub(e)  # before it is logged: output may echo the file
         errors = [done[key] for key, _ in actions if done[key] is not None]
         if errors and errors[0] is not None:
             fail(outcomes[r.name], "reload", errors[0], revision)
@@ -104,6 +113,7 @@ def roll_back(
     outcomes: dict[str, Outcome],
     previous: dict[str, Staged],
     revision: int,
+    scrub: Scrub = _as_is,
 ) -> int:
     """`on_reload_failure = "rollback"`: put back the previous file of every resource whose
     reload failed, then reload those once more. The resource stays failed either way.
@@ -145,7 +155,7 @@ def roll_back(
         return 0
     first = {r.name: outcomes[r.name].error for r in restored}
     again = {r.name: Outcome(r) for r in restored}
-    count = reload_once(restored, again, revision, None)  # never deferred: undo now
+    count = reload_once(restored, again, revision, None, scrub)  # never deferred: undo now
     for r in restored:
         after = again[r.name].error
         what = (

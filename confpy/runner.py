@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confpy import each
+from confpy.command_output import CommandOutput
 from confpy.errors import (
     CheckFailedError,
     ConfigProblems,
@@ -35,9 +36,7 @@ from confpy.installer import (
     stage_removal,
     sync_directories,
 )
-from confpy.keys import select
 from confpy.log import get_logger
-from confpy.redact import scrub
 from confpy.reloads import Limiter, Unlimited, reload_actions, reload_once, roll_back
 from confpy.report import Outcome, Report, fail
 from confpy.resource import TemplateResource, load_resources
@@ -69,9 +68,20 @@ class Config:
         return sorted({k for r in self.resources for k in r.full_keys})
 
 
-def load_config(confdir: Path, prefix: str = "") -> Config:
-    """Load every resource and compile every template; raise ConfigProblems listing all faults."""
+def load_config(
+    confdir: Path, prefix: str = "", warn: Callable[[str], None] | None = None
+) -> Config:
+    """Load every resource and compile every template; raise ConfigProblems listing all faults.
+
+    What loading let pass (an unknown field...) goes to `warn`, one line each: by default
+    the log, once per load."""
     loaded = load_resources(confdir, prefix)
+    for resource in loaded.resources:
+        for warning in resource.warnings:
+            if warn is None:
+                log.warning(warning, resource=resource.name)
+            else:
+                warn(warning)
     templates, template_errors = TemplateSet.load(confdir / "templates", loaded.resources)
     problems: list[ConfpyError] = [*loaded.errors, *template_errors]
     if problems:
@@ -227,13 +237,16 @@ def _apply_files(
             fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    output = CommandOutput(snapshot)  # what check and reload output must not show
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
     with ExitStack() as held:  # the guard, from the first install to the last reload
         try:
             for r in resources:
-                _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
+                _stage_one(
+                    r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged, output
+                )
             if atomic and any(o.failed for o in outcomes.values()):
                 _hold_back(staged, outcomes, snapshot.revision)
                 return report
@@ -249,7 +262,7 @@ def _apply_files(
         if slot and limiter is not None:
             limiter = Unlimited(limiter)  # the slot paces these reloads, not the limiter
         report.reloads = _reload_installed(
-            resources, outcomes, previous, snapshot.revision, limiter
+            resources, outcomes, previous, snapshot.revision, limiter, output
         )
         if installed and notify is not None:
             notify(installed)
@@ -279,6 +292,7 @@ def _stage_one(
     snapshot: Snapshot,
     options: RenderOptions,
     staged: list[Staged],
+    output: CommandOutput,
 ) -> None:
     """Stage (and check) one resource's file unless it is current; a failure goes in `o`."""
     if o.failed:
@@ -300,10 +314,11 @@ def _stage_one(
             return
         s = stage(r, desired)
         staged.append(s)
+        output.staged(r, desired.content, desired.mode)
         if not options.sync_only:
             check(s)
     except CheckFailedError as e:
-        fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
+        fail(o, "check", output.check_failed(e, r), snapshot.revision)
     except InstallError as e:
         fail(o, "stage", e, snapshot.revision)
 
@@ -360,8 +375,11 @@ def _reload_installed(
     previous: dict[str, Staged],
     revision: int,
     limiter: Limiter | None,
+    output: CommandOutput,
 ) -> int:
-    """Reload what was installed or owed, rolling back where asked; how many reloads ran."""
+    """Reload what was installed or owed, rolling back where asked; how many reloads ran.
+
+    What a reload command prints is scrubbed of every file of the change set first."""
     for o in outcomes.values():
         if o.status == "installed":
             o.reload_owed = bool(reload_actions(o.resource))
@@ -373,27 +391,9 @@ def _reload_installed(
         if previous and limiter is not None:
             # A rollback judges the file just installed: its reload is never deferred.
             limiter = Unlimited(limiter)
-        reloads = reload_once(to_reload, outcomes, revision, limiter)
-        reloads += roll_back(to_reload, outcomes, previous, revision)
+        scrub = output.scrub_for(to_reload)
+        reloads = reload_once(to_reload, outcomes, revision, limiter, scrub)
+        reloads += roll_back(to_reload, outcomes, previous, revision, scrub)
     for backup in previous.values():  # kept for a reload that did not run (deferred)
         discard(backup)
     return reloads
-
-
-def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) -> CheckFailedError:
-    """The check failure without the values its command printed.
-
-    A check command may echo the staged file (Logstash prints the configuration around
-    an error): the one redaction rule (confpy.redact) holds for its output too. What the
-    template itself says stays readable.
-    """
-    values = {
-        k: v.decode("utf-8", "surrogateescape")
-        for k, v in select(snapshot.values, r.full_keys).items()
-    }
-    try:
-        public = [r.src.read_text(errors="replace"), *r.keys]
-    except OSError:
-        public = list(r.keys)
-    reason = scrub(error.reason, values, public)
-    return error if reason == error.reason else CheckFailedError(reason, dest=error.dest)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import cache
 from pathlib import Path
 
 from confpy.resource import load_resource
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
+
+
+@cache
+def pem() -> str:
+    """A real RSA private key in PEM, made once: the secret that must never be shown."""
+    from confpy import tls
+
+    return tls.key_to_pem(tls.generate_key("rsa2048")).decode()
 
 
 class ConfTree:
@@ -59,7 +68,7 @@ def render_resource(
 ) -> bytes:
     """Render `source` as confpy renders a resource whose template is `name`.
 
-    The extension picks the syntax as it does for users (`.tmpl` is Go, else Jinja2);
+    The extension picks the syntax as it does for users (`.j2`/`.jinja`/`.jinja2` is Jinja2, else Go);
     `syntax`, when given, asserts that it did.
     """
     (tmp_path / "templates").mkdir(exist_ok=True)

@@ -6,7 +6,6 @@ confd` with the same arguments on the same etcd and compares the files byte for 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from confpy.store import EtcdStore
-from tests.confd_diff import CONFD, confd_available
+from tests.confd_diff import CONFD, confd_available, confd_env
 from tests.conftest import ROOT, Confpy, wait_for
 
 needs_confd = pytest.mark.skipif(
@@ -48,10 +47,6 @@ def keys(store: EtcdStore) -> EtcdStore:
     store.put("/app/servers/a", b"10.0.0.1:80")
     store.put("/app/servers/b", b"10.0.0.2:80")
     return store
-
-
-def confd_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
 
 
 def run_confd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,10 +105,6 @@ def test_onetime_renders_confds_bytes_in_every_flag_spelling(
 
 
 @needs_confd
-@pytest.mark.xfail(
-    reason="needs engineer corpus's resource loader (Go unless src ends in .j2/.jinja)",
-    strict=False,
-)
 def test_a_src_not_ending_in_tmpl_is_a_go_template_as_in_confd(
     keys: EtcdStore, etcd: str, tmp_path: Path
 ) -> None:
@@ -133,6 +124,18 @@ def test_global_prefix_replaces_the_resource_prefix_as_in_confd(
             "-prefix", "/site"]  # fmt: skip
     confd, confpy = both(tmp_path, argv, prefix="/other")
     assert confd is not None and b"name=prefixed" in confd
+    assert confpy == confd
+
+
+@needs_confd
+def test_global_prefix_of_the_root_replaces_the_resource_prefix_as_in_confd(
+    keys: EtcdStore, etcd: str, tmp_path: Path
+) -> None:
+    """`-prefix /` with a resource `prefix = "/other"` reads from the root, as confd does."""
+    argv = ["-onetime", "-backend", "etcdv3", "-node", etcd, "-confdir", "{confdir}",
+            "-prefix", "/"]  # fmt: skip
+    confd, confpy = both(tmp_path, argv, prefix="/other")
+    assert confd is not None and b"name=web" in confd
     assert confpy == confd
 
 
