@@ -12,11 +12,10 @@ is owed, and retried likewise until it succeeds (`confpy.resource_state`). While
 keep coming, each reload action runs at most once per `min_reload_interval`; files are
 installed at once all the same, and the owed reload runs when it may.
 
-The daemon knows nothing of argparse, systemd or child processes: the command that runs
-it passes typed `WatchOptions` and `Hooks` (see `confpy.daemon_options`). The loop
-sleeps on a `Wakeup` pipe, which the watch thread rings and `Hooks.signals` arrive on: a
-signal delivered to any thread wakes it at once and is handled as ordinary code (see
-`confpy.wakeup`).
+The daemon knows nothing of argparse, systemd or child processes: the command that runs it
+passes typed `WatchOptions` and `Hooks` (see `confpy.daemon_options`). The loop sleeps on a
+`Wakeup` pipe, which the watch thread rings and `Hooks.signals` arrive on: a signal delivered to
+any thread wakes it at once and is handled as ordinary code (see `confpy.wakeup`).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import tenacity
 
 from confpy import backoff
 from confpy.changesets import change_sets, transaction_ties
-from confpy.daemon_options import Hooks, WatchOptions
+from confpy.daemon_options import Hooks, Pause, WatchOptions
 from confpy.errors import ConfpyError, StoreError, StoreUnavailableError
 from confpy.health import Status
 from confpy.keys import PatternIndex
@@ -79,8 +78,8 @@ class Daemon:
         self._wakeup = Wakeup(self.hooks.signals)
         self._inbox = Inbox(self._wakeup)
         self._watcher = Watcher(store, self.status, self._inbox, clock)
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        self._stop, self._reload = threading.Event(), threading.Event()
+        self.pause = Pause(self._wakeup, self._on_signals, self._stop)  # for Hooks.slots
         self._mirror = Mirror()
         self._owners: tuple[Config, PatternIndex, dict[str, TemplateResource]] | None = None
         self._debouncer = Debouncer(options.wait)
@@ -300,6 +299,7 @@ class Daemon:
                 notify=self._after_install if self.hooks.on_installed is not None else None,
                 owed={r.name for r in group} & self._table.owed,
                 limiter=self._limiter,
+                guard=self.hooks.slots,
             )
         record(report, self._table, self.status, self._clock(), snapshot.revision)
 

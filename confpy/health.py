@@ -56,6 +56,7 @@ class Status:
         self.failing: dict[str, str] = {}
         self.failing_reloads: set[str] = set()
         self.config_error: str | None = None
+        self.waiting_for: str | None = None
         self.behind_since: float | None = None
         self.last_heard: float | None = None
         self.max_lag = 30.0
@@ -105,6 +106,11 @@ class Status:
         """The last SIGHUP configuration was refused with `error` (no values in it)."""
         with self._lock:
             self.config_error = error
+
+    def set_waiting(self, what: str | None) -> None:
+        """What the daemon is blocked on (a fleet reload slot), or None."""
+        with self._lock:
+            self.waiting_for = what
 
     def config_accepted(self) -> None:
         with self._lock:
@@ -205,6 +211,7 @@ class Status:
                 "failing": {name: one_line(text) for name, text in self.failing.items()},
                 "failing_reloads": sorted(self.failing_reloads),
                 "config_error": self.config_error,
+                "waiting_for": self.waiting_for,
             }
 
     def metrics(self) -> str:

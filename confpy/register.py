@@ -44,6 +44,7 @@ class Registration:
         stop: threading.Event | None = None,
         sleep: Callable[[float], object] | None = None,
         backoff_max: float | None = None,
+        retry_jitter: float = 0.2,
     ) -> None:
         self.store = store
         self.key = key
@@ -55,11 +56,25 @@ class Registration:
         # Retry no slower than the refresh interval: once etcd answers again, the key must
         # come back before consumers give up on it.
         self.backoff_max = backoff_max if backoff_max is not None else max(self.interval, 0.5)
+        # Many keepers that lost etcd together (a fleet's status records) retry apart.
+        self.retry_jitter = retry_jitter
         # Not `sleep`: that returns at once when stopping, and release runs when stopping.
         self.release_sleep: Callable[[float], None] = time.sleep
         self.lease: int | None = None
         self.registrations = 0
         self.registered = threading.Event()
+        self._value_lock = threading.Lock()
+        self._stale = False  # `replace_value` gave a value not yet put
+
+    def replace_value(self, value: bytes) -> None:
+        """Hold `value` from now on; the loop's next `step` puts it under the lease."""
+        with self._value_lock:
+            self.value, self._stale = value, True
+
+    def _take_value(self) -> tuple[bytes, bool]:
+        with self._value_lock:
+            value, stale, self._stale = self.value, self._stale, False
+        return value, stale
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -75,17 +90,30 @@ class Registration:
             self.registered.clear()
             self._register()
             return
-        value, _ = self.store.get(self.key)
-        if value is None:
-            # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
-            log.warning("key was deleted, putting it back", key=self.key, lease=_hex(self.lease))
-            self.store.put(self.key, self.value, lease=self.lease)
+        value, stale = self._take_value()
+        try:
+            if not stale:
+                found, _ = self.store.get(self.key)
+                if found is not None:
+                    return
+                # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
+                log.warning(
+                    "key was deleted, putting it back", key=self.key, lease=_hex(self.lease)
+                )
+            self.store.put(self.key, value, lease=self.lease)
+        except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale  # put it at the next step
+            raise
 
     def _register(self) -> None:
         lease = self.store.grant_lease(self.ttl)
+        value, stale = self._take_value()
         try:
-            self.store.put(self.key, self.value, lease=lease)
+            self.store.put(self.key, value, lease=lease)
         except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale
             # Don't leave a lease behind that nothing refreshes or revokes.
             with contextlib.suppress(StoreError):
                 self.store.revoke_lease(lease)
@@ -101,7 +129,7 @@ class Registration:
         """Register and refresh until `stop` is set, then revoke. Never raises on outages."""
 
         retry = retrying(
-            Backoff(0.1, self.backoff_max, jitter=0.2),
+            Backoff(0.1, self.backoff_max, jitter=self.retry_jitter),
             retry_on=StoreUnavailableError,
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=self.sleep,

@@ -60,6 +60,8 @@ class TemplateResource:
     reload_method: str = "POST"
     min_bytes: int = 0
     on_reload_failure: str = "keep"
+    fleet: tuple[str, int] | None = None
+    """`fleet_group` and `fleet_concurrency`: reload slots shared across the fleet."""
     owner_names: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """`owner`/`group` names this machine lacked at load: looked up again by `file_owner`."""
     warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)

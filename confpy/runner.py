@@ -9,6 +9,7 @@ live in `confpy.reloads`, what it reports in `confpy.report`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from confpy.errors import (
     InstallError,
     RenderError,
 )
+from confpy.fleet import guard as slot_guard
 from confpy.installer import (
     Staged,
     check,
@@ -150,10 +152,12 @@ def apply(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
     """Execute a change set's plan: install what changed, remove what the plan removes, then
     reload each distinct command once, after every file is in place.
 
+    `guard` (fleet reload slots) is held from the first install to the last reload.
     The report has one outcome per configured resource: the files of an `each` resource
     (issue 14) fold into its one outcome, so callers (retries, health) see the resources
     they know. `owed` names configured resources.
@@ -169,6 +173,7 @@ def apply(
         notify=notify,
         owed=owed,
         limiter=limiter,
+        guard=guard,
     )
     statuses = {o.resource.name: o.status for o in report.outcomes}
     return plan.fold(report, each.finish(plan, statuses, adopted, noop=options.noop))
@@ -185,6 +190,7 @@ def _apply_files(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
@@ -213,29 +219,32 @@ def _apply_files(
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
-    try:
-        for op in plan.files:
-            _stage_one(
-                op, outcomes[op.name], rendered.get(op.name), snapshot, options, staged, output
-            )
-        if atomic and any(o.failed for o in outcomes.values()):
-            _hold_back(staged, outcomes, snapshot.revision)
-            return report
-        for s in staged:
-            if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
-                renamed_into.add(s.resource.dest.parent)
-                installed.append(s.resource)
-    finally:
-        _tidy_up(staged, outcomes, renamed_into, options)
-
-    if options.sync_only:
-        return report
     files = [op.file for op in plan.files]
-    report.reloads = _reload_installed(
-        files, outcomes, previous, snapshot.revision, limiter, output
-    )
-    if installed and notify is not None:
-        notify(installed)
+    with ExitStack() as held:  # the guard, from the first install to the last reload
+        try:
+            for op in plan.files:
+                _stage_one(
+                    op, outcomes[op.name], rendered.get(op.name), snapshot, options, staged, output
+                )
+            if atomic and any(o.failed for o in outcomes.values()):
+                _hold_back(staged, outcomes, snapshot.revision)
+                return report
+            slot = slot_guard.enter(held, guard, files, staged, outcomes, snapshot.revision)
+            for s in staged if slot is not None else ():
+                if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
+                    renamed_into.add(s.resource.dest.parent)
+                    installed.append(s.resource)
+        finally:
+            _tidy_up(staged, outcomes, renamed_into, options)
+        if options.sync_only or slot is None:
+            return report
+        if slot and limiter is not None:
+            limiter = Unlimited(limiter)  # the slot paces these reloads, not the limiter
+        report.reloads = _reload_installed(
+            files, outcomes, previous, snapshot.revision, limiter, output
+        )
+        if installed and notify is not None:
+            notify(installed)
     return report
 
 

@@ -46,11 +46,12 @@ EXIT_CODES = exit_codes(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from confpy.commands._fleet import fleet_flags
     from confpy.commands.render import render_flags
 
     p = subparsers.add_parser(
         "exec",
-        parents=[connection_flags(), render_flags(noop=False)],
+        parents=[connection_flags(), render_flags(noop=False), fleet_flags()],
         help="render, then run and supervise a command, reloading it on changes",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
@@ -165,7 +166,10 @@ def run(args: argparse.Namespace) -> int:
         if any(r.exec_notify for r in resources):
             supervisor.notify()
 
+    from confpy.commands._fleet import Fleet
+
     status, server = health_server(args.health_addr)
+    fleet = Fleet(args, settings, status)
     hooks = Hooks(
         load_config=lambda: load_config(settings.confdir, settings.prefix),
         # The child's reload is one more reload action: files it reads (exec_notify) are
@@ -174,8 +178,11 @@ def run(args: argparse.Namespace) -> int:
         ties=lambda r: [_CHILD_RELOAD] if r.exec_notify else [],
         # Check and reload commands are children too: the supervisor must not reap them.
         command_guard=supervisor.reaping_paused,
+        slots=fleet.slots,
     )
     daemon = Daemon(config, store, watch_options(args, options), hooks, status=status)
+    fleet.attach(daemon.pause)
+    fleet.start_report(lambda: daemon.config.resources)
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)
     watcher = threading.Thread(target=_run_daemon, args=(daemon, supervisor), name="confpy-daemon")
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         daemon.stop()
         watcher.join(timeout=30)
+        fleet.close()
         if server is not None:
             server.shutdown()
     return code

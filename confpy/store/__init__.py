@@ -28,6 +28,7 @@ from confpy.store._cancel import Scope, cancel_on
 from confpy.store._codec import b64, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
+from confpy.store._prefix import Entry, PrefixReads
 from confpy.store._watch import CHECK_JITTER, Timing, Watch
 from confpy.store._wire import Limits
 
@@ -36,7 +37,7 @@ log = get_logger("confpy.store")
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
 
-__all__ = ["EtcdStore", "Limits", "prefix_end"]
+__all__ = ["Entry", "EtcdStore", "Limits", "prefix_end"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -56,7 +57,7 @@ def _answers(what: str) -> Callable[[_F], _F]:
     return wrap
 
 
-class EtcdStore:
+class EtcdStore(PrefixReads):
     """A `Store` on an etcd v3 cluster, connecting lazily and failing over between endpoints."""
 
     def __init__(
