@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
+from confpy.each import plan
 from confpy.errors import StoreUnavailableError
 from confpy.resource import TemplateResource, load_resources
 from confpy.runner import RenderOptions, apply
@@ -41,7 +42,15 @@ def test_the_guard_spans_install_and_reload_and_sees_what_goes_in(tree: ConfTree
         seen.append(("exit", names, (tree.out / "lb").exists(), log.exists()))
 
     rendered = {"lb": b"one\n", "app": b"two\n"}
-    report = apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(), atomic=True, guard=guard)
+    report = apply(
+        plan(rs, Snapshot(5, {})),
+        Snapshot(5, {}),
+        rendered,
+        {},
+        RenderOptions(),
+        atomic=True,
+        guard=guard,
+    )
     assert report.ok
     assert seen == [("enter", ["app", "lb"], False, False), ("exit", ["app", "lb"], True, True)]
 
@@ -58,7 +67,15 @@ def test_a_guard_that_cannot_be_taken_installs_nothing_and_fails_at_the_slot(
         raise StoreUnavailableError("etcd unavailable during lease grant: refused")
 
     rendered = {"lb": b"one\n", "app": b"two\n"}
-    report = apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(), atomic=True, guard=guard)
+    report = apply(
+        plan(rs, Snapshot(5, {})),
+        Snapshot(5, {}),
+        rendered,
+        {},
+        RenderOptions(),
+        atomic=True,
+        guard=guard,
+    )
     assert [(o.status, o.step) for o in report.outcomes] == [("failed", "slot")] * 2
     assert not (tree.out / "lb").exists() and not (tree.out / "app").exists()
     assert not log.exists()
@@ -69,12 +86,20 @@ def test_unchanged_files_take_no_slot(tree: ConfTree) -> None:
     """A resync that renders what is installed already never asks for a slot."""
     rs = _resources(tree, str(tree.root / "reloads"))
     rendered = {"lb": b"one\n", "app": b"two\n"}
-    apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(), atomic=True)
+    apply(plan(rs, Snapshot(5, {})), Snapshot(5, {}), rendered, {}, RenderOptions(), atomic=True)
     asked: list[object] = []
 
     def guard(going: Sequence[TemplateResource]) -> contextlib.AbstractContextManager[bool]:
         asked.append(going)
         return contextlib.nullcontext(True)
 
-    apply(rs, Snapshot(6, {}), rendered, {}, RenderOptions(), atomic=True, guard=guard)
+    apply(
+        plan(rs, Snapshot(6, {})),
+        Snapshot(6, {}),
+        rendered,
+        {},
+        RenderOptions(),
+        atomic=True,
+        guard=guard,
+    )
     assert asked == []
