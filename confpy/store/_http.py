@@ -20,6 +20,7 @@ from confpy.errors import (
     RevisionCompactedError,
     StoreAccessError,
     StoreError,
+    StoreFullError,
     StoreUnavailableError,
 )
 from confpy.log import get_logger
@@ -35,6 +36,7 @@ log = get_logger("confpy.store")
 RETRY_FAILED_AFTER = 1.0
 # gRPC status codes in the gateway's error replies.
 _CANCELLED, _INVALID_ARGUMENT, _DEADLINE, _NOT_FOUND, _PERMISSION = 1, 3, 4, 5, 7
+_RESOURCE_EXHAUSTED = 8
 _FAILED_PRECONDITION, _OUT_OF_RANGE, _UNAVAILABLE, _UNAUTHENTICATED = 9, 11, 14, 16
 
 
@@ -70,6 +72,11 @@ def translate(what: str) -> Iterator[None]:
         ):
             raise StoreAccessError(
                 f"etcd refused {what}: {message} (check the etcd user's roles)"
+            ) from e
+        if e.code == _RESOURCE_EXHAUSTED and "space exceeded" in message:
+            raise StoreFullError(
+                f"etcd refused {what}: database space exceeded (the NOSPACE alarm is raised; "
+                "an operator must compact, defragment and disarm it)"
             ) from e
         if e.code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
             raise StoreUnavailableError(f"etcd unavailable during {what}: {message}") from e
