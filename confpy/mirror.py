@@ -23,6 +23,8 @@ class Mirror:
         # mirror already. Not `revision`: with one watch per range, an event from one
         # range may arrive after a newer one from another, and must still be applied.
         self._snapshot_revision = 0
+        self.cluster_id = 0
+        """The etcd cluster the revisions belong to (0: not known)."""
 
     def replace(self, snapshot: Snapshot) -> bool:
         """Start over from `snapshot`; False (and nothing changes) when it is older."""
@@ -32,12 +34,27 @@ class Mirror:
         self._keys = SortedKeys(self._values)
         self.revision = snapshot.revision
         self._snapshot_revision = snapshot.revision
+        self.cluster_id = snapshot.cluster_id or self.cluster_id
         return True
 
+    def went_back(self, snapshot: Snapshot) -> str | None:
+        """How `snapshot`, read after everything the mirror holds, shows that etcd went
+        back (wiped, replaced, restored from a backup), or None.
+
+        A snapshot is a linearizable read: never older than what etcd delivered before it,
+        unless etcd itself went back; and revisions of another cluster say nothing of ours.
+        """
+        if self.cluster_id and snapshot.cluster_id and snapshot.cluster_id != self.cluster_id:
+            return f"cluster ID {self.cluster_id:x} replaced by {snapshot.cluster_id:x}"
+        if snapshot.revision < self.revision:
+            return f"revision went back from {self.revision} to {snapshot.revision}"
+        return None
+
     def reset(self) -> None:
-        """Accept the next snapshot whatever its revision (a new configuration watches
-        other keys, so an older revision of them is still news)."""
+        """Accept the next snapshot whatever its revision and cluster (a new configuration
+        watches other keys, so an older revision of them is still news; etcd went back)."""
         self.revision = 0
+        self.cluster_id = 0
 
     def apply(self, batch: WatchBatch) -> list[str]:
         """Apply a watch batch; return the keys it changed, in order."""

@@ -28,6 +28,9 @@ class Snapshot:
     values: Mapping[str, bytes] = field(default_factory=dict)
     sorted_keys: SortedKeys | None = field(default=None, compare=False, repr=False)
     """The keys of `values` sorted, when the caller keeps them up to date (the daemon)."""
+    cluster_id: int = field(default=0, compare=False)
+    """The etcd cluster that answered (its reply header), 0 when unknown: a new one means
+    etcd was replaced, and revisions start over."""
 
     @cached_property
     def index(self) -> SortedKeys:
@@ -54,6 +57,11 @@ class WatchBatch:
 
     revision: int
     events: tuple[Event, ...]
+    cluster_id: int = 0
+    """The cluster that sent the batch (0: unknown); see `Snapshot.cluster_id`."""
+    header_revision: int = 0
+    """etcd's own revision when it sent the batch (0: unknown). Below a revision already
+    received, etcd went back (wiped, restored) or the member lags the others."""
 
 
 class Store(Protocol):

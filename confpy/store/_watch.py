@@ -211,15 +211,18 @@ class _Stream:
                     silent_since = time.monotonic()
                     self._raise_if_ended(result, conn, start, created)
                     raw_events = result.get("events") or ()
+                    cluster, etcd_revision = _header(result)
                     if result.get("created") and not raw_events:
                         created += 1
                         if created == len(self.spans):
                             # Connected; nothing new yet. Events from `start` follow.
-                            yield WatchBatch(start - 1, ())
+                            yield WatchBatch(start - 1, (), cluster, etcd_revision)
                         continue
                     events = _matching_events(raw_events, self.patterns)
                     if not self.settle:
-                        yield WatchBatch(_revision(result, raw_events), events)
+                        yield WatchBatch(
+                            _revision(result, raw_events), events, cluster, etcd_revision
+                        )
                     elif events:
                         # etcd's periodic progress notifications are not used here: each
                         # range's would only speak for that range.
@@ -253,6 +256,12 @@ class _Stream:
             if "permission denied" in reason and created < len(self.spans):
                 raise SpanRefused(created)
             raise StoreUnavailableError("etcd cancelled the watch: " + reason)
+
+
+def _header(result: dict[str, Any]) -> tuple[int, int]:
+    """The cluster ID and etcd's revision from a message's header (0 when absent)."""
+    header = result.get("header") or {}
+    return int(header.get("cluster_id") or 0), int(header.get("revision") or 0)
 
 
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:

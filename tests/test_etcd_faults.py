@@ -1,0 +1,294 @@
+"""The daemon through etcd's own faults: wiped or replaced, frozen, restarted under a fleet."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from confpy.daemon import Daemon
+from confpy.daemon_options import WatchOptions
+from confpy.errors import StoreUnavailableError, WorkerDiedError
+from confpy.health import Status
+from confpy.runner import load_config
+from confpy.settings import load_settings
+from confpy.snapshot import Snapshot, WatchBatch
+from confpy.store import EtcdStore
+from confpy.testing.etcd import EtcdServer, free_port
+from confpy.testing.memory import MemoryStore
+from confpy.wakeup import Wakeup
+from confpy.watcher import RECONNECT_BACKOFF, Inbox, Resync, Watcher
+from tests.conftest import Confpy, wait_for
+from tests.helpers import ConfTree
+from tests.test_daemon import Watcher as WatchProcess
+from tests.test_daemon import read
+from tests.test_daemon_reload import healthz
+
+
+@pytest.fixture
+def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+    """An etcd of the test's own, free to be frozen, wiped and replaced."""
+    server = EtcdServer(tmp_path / "etcd" / "data")
+    server.start()
+    yield server
+    if server.process is not None:
+        server.process.send_signal(signal.SIGCONT)
+    server.stop()
+
+
+def store_on(server: EtcdServer) -> EtcdStore:
+    return EtcdStore(load_settings({"endpoints": server.url, "confdir": "/nonexistent"}, {}))
+
+
+# -- item 8: etcd wiped or replaced -----------------------------------------------------------
+
+
+@pytest.mark.etcd
+@pytest.mark.parametrize("how", ["wiped", "replaced"])
+def test_a_daemon_follows_an_etcd_that_was_wiped_or_replaced(
+    own_etcd: EtcdServer, tree: ConfTree, how: str
+) -> None:
+    """wiped: the same cluster from revision 1 again; replaced: another cluster ID, whose
+    revision passes the old one before the daemon is back. Either way the file comes to
+    reflect the new etcd, and /healthz its revision, with one line saying why."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store = store_on(own_etcd)
+    store.put("/app/v", b"old")
+    for i in range(40):
+        store.put("/app/n", str(i).encode())
+    before = store.current_revision()
+    store.close()
+    port = free_port()
+    confpy = Confpy(own_etcd.url)
+    daemon = WatchProcess(confpy, tree, "--health-addr", f"127.0.0.1:{port}")
+    try:
+        wait_for(lambda: read(dest) == "old", timeout=20, what="first render")
+        wait_for(lambda: healthz(port)[1].get("revision") == before, what="the revision")
+        own_etcd.stop()
+        shutil.rmtree(own_etcd.data_dir)
+        if how == "replaced":
+            own_etcd.cluster_token = "another-cluster"
+        own_etcd.start()
+        store = store_on(own_etcd)
+        store.put("/app/v", b"new")
+        for i in range(60 if how == "replaced" else 0):
+            store.put("/app/other", str(i).encode())
+        now = store.current_revision()
+        store.close()
+        wait_for(lambda: read(dest) == "new", timeout=30, what="the new etcd's value")
+        wait_for(
+            lambda: (h := healthz(port)[1]).get("revision") == now and h.get("in_sync"),
+            timeout=20,
+            what=f"/healthz in sync at revision {now}",
+        )
+    finally:
+        code = daemon.stop()
+        confpy.close()
+    assert code == 0
+    assert len(daemon.events("etcd went back, starting over from its current state")) == 1
+
+
+class _WentBack(MemoryStore):
+    """Delivers one batch, then acts as an etcd that came back empty (revision 1)."""
+
+    def __init__(self, cluster: int) -> None:
+        super().__init__({"/a": b"1"})
+        self.cluster = cluster
+        self.calls = 0
+
+    def watch(
+        self, patterns: Sequence[str], start_revision: int, stop: threading.Event
+    ) -> Iterator[WatchBatch]:
+        self.calls += 1
+        if self.calls == 1:
+            yield WatchBatch(start_revision - 1, (), 7, start_revision - 1)
+            raise StoreUnavailableError("etcd went away")
+        yield WatchBatch(start_revision - 1, (), self.cluster, 1)
+        stop.wait()
+
+    def snapshot(self, patterns: Sequence[str]) -> Snapshot:
+        return Snapshot(1, {}, cluster_id=self.cluster) if self.calls > 1 else Snapshot(41, {})
+
+
+@pytest.mark.parametrize(
+    ("cluster", "how"),
+    [(7, "revision went back from 41 to 1"), (8, "cluster ID 7 replaced by 8")],
+)
+def test_the_watcher_queues_a_resync_when_etcd_went_back(cluster: int, how: str) -> None:
+    """A header below what was received (or from another cluster) is checked by a read."""
+    store = _WentBack(cluster)
+    inbox = Inbox(Wakeup(()))
+    watcher = Watcher(store, Status(), inbox, lambda: 0.0, pause=lambda stop, s: None)
+    watcher.start(["/a"], start_revision=42, cluster_id=7)
+    try:
+        item = wait_for(lambda: _first_resync(inbox), what="a resync")
+    finally:
+        watcher.stop()
+    assert isinstance(item, Resync)
+    assert (item.snapshot.revision, item.went_back) == (1, how)
+
+
+def _first_resync(inbox: Inbox) -> Resync | None:
+    while (item := inbox.take()) is not None:
+        if isinstance(item, Resync):
+            return item
+    return None
+
+
+# -- item 9: in_sync means "known to be in sync" ------------------------------------------------
+
+
+def _in_sync_status() -> Status:
+    status = Status(lambda: 0.0)
+    status.mark_started()
+    status.set_connected(True)
+    status.set_synced(True)
+    status.heard(5)
+    status.set_revision(5)
+    return status
+
+
+@pytest.mark.parametrize(
+    "doubt",
+    ["disconnected", "resync pending", "change on its way", "etcd ahead", "silent"],
+)
+def test_in_sync_is_false_whenever_the_daemon_cannot_know(doubt: str) -> None:
+    """Each reason to doubt alone makes in_sync false; without any, it is true."""
+    status = _in_sync_status()
+    assert status.health()["in_sync"] is True
+    if doubt == "disconnected":
+        status.set_connected(False)
+    elif doubt == "resync pending":
+        status.resync_needed()
+    elif doubt == "change on its way":
+        status.behind()
+    elif doubt == "etcd ahead":
+        status.heard(6)
+    else:
+        status.set_bounds(30.0, silent_after=0.5)
+        status.clock = lambda: 1.0
+    assert status.health()["in_sync"] is False
+
+
+@pytest.mark.etcd
+def test_in_sync_is_false_while_etcd_is_frozen_and_true_once_it_thaws(
+    own_etcd: EtcdServer, tree: ConfTree
+) -> None:
+    """SIGSTOP on the only member: the daemon cannot know, so /healthz must not say so."""
+    tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store = store_on(own_etcd)
+    store.put("/app/v", b"1")
+    watched = EtcdStore(
+        load_settings({"endpoints": own_etcd.url, "confdir": "/nonexistent"}, {}), timeout=1.0
+    )
+    watched.progress_interval = 1.0  # notice a frozen etcd within seconds, not tens
+    daemon = Daemon(load_config(tree.confdir), watched, WatchOptions(max_lag=1.0))
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    assert own_etcd.process is not None
+    try:
+        wait_for(lambda: daemon.status.health()["in_sync"], timeout=20, what="in sync")
+        own_etcd.process.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(
+                lambda: daemon.status.health()["in_sync"] is False,
+                timeout=30,
+                what="in_sync false while etcd is frozen",
+            )
+        finally:
+            own_etcd.process.send_signal(signal.SIGCONT)
+        revision = store.put("/app/v", b"2")
+        wait_for(
+            lambda: (h := daemon.status.health())["in_sync"] and h["revision"] == revision,
+            timeout=30,
+            what="in sync again, at the new revision",
+        )
+    finally:
+        daemon.stop()
+        thread.join(timeout=20)
+        store.close()
+
+
+# -- item 7 for the daemon: a dead watch thread ends it -----------------------------------------
+
+
+def test_a_daemon_whose_watch_thread_dies_stops_with_one_error(tree: ConfTree) -> None:
+    """A bug in the watch thread must not leave a daemon that looks alive and watches nothing."""
+    tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+
+    class Broken(MemoryStore):
+        def watch(
+            self, patterns: Sequence[str], start_revision: int, stop: threading.Event
+        ) -> Iterator[WatchBatch]:
+            raise KeyError("injected fault")
+
+    daemon = Daemon(load_config(tree.confdir), Broken({"/app/v": "1"}), WatchOptions())
+    with pytest.raises(WorkerDiedError, match="confpy-watch died: KeyError: 'injected fault'"):
+        daemon.run()
+
+
+# -- issue 20.2: no thundering herd ----------------------------------------------------------
+
+
+class _BreaksOnce(MemoryStore):
+    """A watch that breaks `breaks` times, then ends the watcher (it sets `stop`)."""
+
+    def __init__(self, breaks: int) -> None:
+        super().__init__()
+        self.breaks = breaks
+
+    def watch(
+        self, patterns: Sequence[str], start_revision: int, stop: threading.Event
+    ) -> Iterator[WatchBatch]:
+        if self.breaks:
+            self.breaks -= 1
+            raise StoreUnavailableError("etcd restarting")
+        stop.set()
+        return iter(())
+
+
+def fleet_waits(daemons: int, breaks: int) -> list[list[float]]:
+    """The waits each of `daemons` watchers chose before reconnecting, no real sleep."""
+    fleet = []
+    for i in range(daemons):
+        waits: list[float] = []
+        watcher = Watcher(
+            _BreaksOnce(breaks),
+            Status(),
+            Inbox(Wakeup(())),
+            lambda: 0.0,
+            rng=random.Random(i),
+            pause=lambda stop, seconds, waits=waits: waits.append(seconds),  # type: ignore[misc]
+        )
+        watcher.start(["/a"], start_revision=1)
+        wait_for(lambda waits=waits: len(waits) == breaks, what="the reconnect waits")  # type: ignore[misc]
+        watcher.stop()
+        fleet.append(waits)
+    return fleet
+
+
+def test_a_fleet_reconnects_spread_over_the_first_window() -> None:
+    """200 daemons whose streams break together: first reconnects uniform over [0, 1 s],
+    so no 100 ms slot holds more than twice its share."""
+    first = sorted(w[0] for w in fleet_waits(200, breaks=1))
+    window = RECONNECT_BACKOFF.initial
+    assert 0 <= first[0] < 0.05 * window and 0.95 * window < first[-1] <= window
+    slots = [
+        sum(1 for w in first if k * window / 10 <= w < (k + 1) * window / 10) for k in range(10)
+    ]
+    assert max(slots) <= 2 * 200 / 10, slots
+
+
+def test_reconnect_windows_grow_to_the_ceiling() -> None:
+    """Failing again, each daemon waits in a window twice as wide, up to the maximum."""
+    fleet = fleet_waits(100, breaks=5)
+    for n in range(5):
+        ceiling = min(RECONNECT_BACKOFF.maximum, RECONNECT_BACKOFF.initial * 2**n)
+        waits = [w[n] for w in fleet]
+        assert max(waits) <= ceiling
+        assert max(waits) > 0.8 * ceiling  # the whole window is used
