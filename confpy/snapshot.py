@@ -57,9 +57,10 @@ class WatchBatch:
 
     revision: int
     events: tuple[Event, ...]
-    cluster_id: int = 0
+    # Not compared: they say who sent the batch and when, not what it holds.
+    cluster_id: int = field(default=0, compare=False)
     """The cluster that sent the batch (0: unknown); see `Snapshot.cluster_id`."""
-    header_revision: int = 0
+    header_revision: int = field(default=0, compare=False)
     """etcd's own revision when it sent the batch (0: unknown). Below a revision already
     received, etcd went back (wiped, restored) or the member lags the others."""
 

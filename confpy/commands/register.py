@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from confpy.commands._common import CMD_CODE, USAGE, connection_flags, exit_codes, settings_from
+from confpy.commands._common import CMD_CODE, connection_flags, exit_codes, settings_from
 from confpy.errors import ConfigError
 
 DESCRIPTION = """\
@@ -42,7 +42,8 @@ EXIT_CODES = exit_codes(
         "CMD could not be started, or the registration thread died of an unexpected "
         "error (one line says which); etcd's errors are retried, never an exit",
     ),
-    USAGE,
+    # Not USAGE: a refused login or role is retried like every etcd error (roles get fixed).
+    ("2", "usage or configuration error"),
     CMD_CODE,
 )
 
