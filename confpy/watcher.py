@@ -211,11 +211,15 @@ class Watcher:
             # Separate watches per range (the etcd role does not cover the whole span)
             # have no common revision to resume from: read everything again, after the
             # same spread-out wait as a reconnect (a fleet's streams break together).
+            # Until a snapshot is read: a watch resumed without one could miss changes.
             log.warning("watch broken, reading a full snapshot", error=str(error))
-            self._wait(stop, at.failures)
-            if not stop.is_set():
-                resumed = self._resync(patterns, "watch gap", generation)
-                at.next_revision = resumed or at.next_revision
+            while not stop.is_set():
+                self._wait(stop, at.failures)
+                resumed = None if stop.is_set() else self._resync(patterns, "watch gap", generation)
+                if resumed is not None:
+                    at.next_revision = resumed
+                    return
+                at.failures += 1
             return
         delay = RECONNECT_BACKOFF.delay(at.failures, self._rng)
         log.warning(
@@ -272,7 +276,11 @@ class Watcher:
         """Tell etcd gone back from a lagging member by a linearizable read: if etcd went
         back, queue its state as a `Resync` and return the revision to watch from."""
         self._status.resync_needed()
-        snapshot = self._store.snapshot(patterns)  # a StoreError: reconnect, check again
+        try:
+            snapshot = self._store.snapshot(patterns)
+        except StoreError:
+            self._status.resync_done()  # not known to be needed: the next stream checks again
+            raise
         known = next_revision - 1
         if self.cluster_id and snapshot.cluster_id and snapshot.cluster_id != self.cluster_id:
             how = f"cluster ID {self.cluster_id:x} replaced by {snapshot.cluster_id:x}"

@@ -13,7 +13,7 @@ import pytest
 
 from confpy.daemon import Daemon
 from confpy.daemon_options import WatchOptions
-from confpy.errors import StoreUnavailableError, WorkerDiedError
+from confpy.errors import StoreUnavailableError, WatchGapError, WorkerDiedError
 from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
@@ -292,3 +292,50 @@ def test_reconnect_windows_grow_to_the_ceiling() -> None:
         waits = [w[n] for w in fleet]
         assert max(waits) <= ceiling
         assert max(waits) > 0.8 * ceiling  # the whole window is used
+
+
+class _GapThenDown(MemoryStore):
+    """A per-range watch breaks (a gap); the next two full reads fail, the third works."""
+
+    def __init__(self) -> None:
+        super().__init__({"/a": b"1"})
+        self.watches = 0
+        self.reads = 0
+
+    def watch(
+        self, patterns: Sequence[str], start_revision: int, stop: threading.Event
+    ) -> Iterator[WatchBatch]:
+        self.watches += 1
+        if self.watches == 1:
+            raise WatchGapError("stream broke")
+        stop.wait()
+        return iter(())
+
+    def snapshot(self, patterns: Sequence[str]) -> Snapshot:
+        self.reads += 1
+        if self.reads < 3:
+            raise StoreUnavailableError("etcd restarting")
+        return super().snapshot(patterns)
+
+
+def test_a_watch_gap_is_bridged_by_a_snapshot_retried_with_spread_backoff() -> None:
+    """No watch resumes across a gap without a snapshot, and no read is retried at once."""
+    store, status, waits = _GapThenDown(), Status(), []
+    inbox = Inbox(Wakeup(()))
+    watcher = Watcher(
+        store,
+        status,
+        inbox,
+        lambda: 0.0,
+        rng=random.Random(1),
+        pause=lambda stop, seconds: waits.append(seconds),
+    )
+    watcher.start(["/a"], start_revision=2)
+    try:
+        item = wait_for(lambda: _first_resync(inbox), what="the resync")
+        wait_for(lambda: store.watches == 2, what="the watch resumed after it")
+    finally:
+        watcher.stop()
+    assert isinstance(item, Resync) and item.reason == "watch gap"
+    assert store.reads == 3 and len(waits) == 3
+    assert status.resync_pending  # until the daemon has applied the snapshot
