@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from confpy.daemon import Daemon
 from confpy.daemon_options import WatchOptions
@@ -18,7 +20,7 @@ from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
 from confpy.snapshot import Snapshot, WatchBatch
-from confpy.store import EtcdStore
+from confpy.store import EtcdStore, header_int
 from confpy.testing.etcd import EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
@@ -339,3 +341,18 @@ def test_a_watch_gap_is_bridged_by_a_snapshot_retried_with_spread_backoff() -> N
     assert isinstance(item, Resync) and item.reason == "watch gap"
     assert store.reads == 3 and len(waits) == 3
     assert status.resync_pending  # until the daemon has applied the snapshot
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=10,
+)
+
+
+@given(header=_json | st.dictionaries(st.sampled_from(["cluster_id", "revision"]), _json))
+def test_a_reply_header_that_lies_never_raises(header: object) -> None:
+    """Whatever etcd (or something posing as it) puts in a header, it reads as a number."""
+    assert header_int({"cluster_id": float("inf")}, "cluster_id") == 0
+    assert isinstance(header_int(header, "cluster_id"), int)
+    assert isinstance(header_int(header, "revision"), int)

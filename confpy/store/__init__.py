@@ -115,7 +115,7 @@ class EtcdStore:
                 values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
                     a2b_base64(value) if value else b""
                 )
-        return Snapshot(revision, values, cluster_id=int(header.get("cluster_id", 0)))
+        return Snapshot(revision, values, cluster_id=header_int(header, "cluster_id"))
 
     def _read_txn(
         self,
@@ -251,6 +251,15 @@ class EtcdStore:
             if modified.get("kvs") or int(now.get("count", 0)) != int(then.get("count", 0)):
                 return None
         return revision
+
+
+def header_int(header: Any, name: str) -> int:
+    """A number from a reply header; 0 when absent or not a number (a reply that lies
+    about who sent it must not end a watch or a read)."""
+    try:
+        return int(header.get(name) or 0) if isinstance(header, dict) else 0
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
+        return 0
 
 
 def _range(key: bytes, end: bytes | None) -> dict[str, Any]:

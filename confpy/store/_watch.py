@@ -260,8 +260,10 @@ class _Stream:
 
 def _header(result: dict[str, Any]) -> tuple[int, int]:
     """The cluster ID and etcd's revision from a message's header (0 when absent)."""
-    header = result.get("header") or {}
-    return int(header.get("cluster_id") or 0), int(header.get("revision") or 0)
+    from confpy.store import header_int
+
+    header = result.get("header")
+    return header_int(header, "cluster_id"), header_int(header, "revision")
 
 
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:
