@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from confpy.daemon import Daemon
 from confpy.daemon_options import WatchOptions
-from confpy.errors import StoreUnavailableError, WatchGapError, WorkerDiedError
+from confpy.errors import StoreError, StoreUnavailableError, WatchGapError, WorkerDiedError
 from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store import EtcdStore, header_int
-from confpy.testing.etcd import EtcdServer, free_port
+from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
 from confpy.watcher import RECONNECT_BACKOFF, Inbox, Resync, Watcher
@@ -214,6 +214,54 @@ def test_in_sync_is_false_while_etcd_is_frozen_and_true_once_it_thaws(
         daemon.stop()
         thread.join(timeout=20)
         store.close()
+
+
+@pytest.mark.etcd
+def test_healthz_in_sync_is_false_while_the_cluster_has_lost_quorum(
+    tmp_path: Path, tree: ConfTree
+) -> None:
+    """Two of three members down: 503 "not connected" and in_sync false for the whole
+    outage; both back (and a change made): 200 and in sync again."""
+    cluster = EtcdCluster.create(tmp_path / "cluster", 3)
+    cluster.start()
+    confpy = Confpy(",".join(cluster.urls))
+    port = free_port()
+    daemon: WatchProcess | None = None
+    store = EtcdStore(load_settings({"endpoints": cluster.urls, "confdir": "/none"}, {}))
+    try:
+        tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+        store.put("/app/v", b"1")
+        daemon = WatchProcess(confpy, tree, "--health-addr", f"127.0.0.1:{port}")
+        wait_for(lambda: healthz(port)[1].get("in_sync"), timeout=20, what="in sync")
+        cluster.members[1].kill()
+        cluster.members[2].kill()
+        _, health = wait_for(
+            lambda: (r := healthz(port))[0] == 503 and r,  # type: ignore[misc]
+            timeout=30,
+            what="503 once quorum is lost",
+        )
+        assert health["in_sync"] is False, health  # type: ignore[index]
+        cluster.members[1].start(wait=False)
+        cluster.members[2].start()
+        revision = wait_for(lambda: _put(store, "/app/v", b"2"), timeout=30, what="a write")
+        wait_for(
+            lambda: (h := healthz(port)[1]).get("in_sync") and h.get("revision") == revision,
+            timeout=30,
+            what="in sync again at the new revision",
+        )
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        confpy.close()
+        store.close()
+        cluster.stop()
+
+
+def _put(store: EtcdStore, key: str, value: bytes) -> int:
+    try:
+        return store.put(key, value)
+    except StoreError:
+        return 0
 
 
 # -- item 7 for the daemon: a dead watch thread ends it -----------------------------------------
