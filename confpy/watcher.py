@@ -44,8 +44,13 @@ from confpy.workers import Worker
 log = get_logger("confpy.daemon")
 
 RECONNECT_BACKOFF = Backoff(initial=1.0, maximum=5.0, spread=True)
-"""Before each attempt to re-establish a broken watch or read a full snapshot: uniform in
-[0, 1 s] the first time, doubling to [0, 5 s]."""
+"""Before each attempt to re-establish a broken watch (or to read a snapshot again):
+uniform in [0, 1 s] the first time, doubling to [0, 5 s]."""
+
+FULL_READ_SPREAD = Backoff(initial=3.0, maximum=3.0, spread=True)
+"""Before a full read the watch needs (compaction, a gap, etcd gone back): uniform in
+[0, 3 s]. These follow a reconnect, which a whole fleet makes within a second or two, and
+a full read costs etcd what all the watched keys weigh: spread them wider."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ class Watcher:
                     requested=at.next_revision,
                     compacted=e.compacted,
                 )
-                resumed = self._resync(patterns, "compacted", generation)
+                resumed = self._resync(patterns, "compacted", generation, stop)
                 if resumed is None:
                     # etcd did not answer the read: back off before trying again.
                     at.failures += 1
@@ -209,16 +214,15 @@ class Watcher:
         self._status.count("reconnects")
         if isinstance(error, WatchGapError):
             # Separate watches per range (the etcd role does not cover the whole span)
-            # have no common revision to resume from: read everything again, after the
-            # same spread-out wait as a reconnect (a fleet's streams break together).
-            # Until a snapshot is read: a watch resumed without one could miss changes.
+            # have no common revision to resume from: read everything again, until a
+            # snapshot is read (a watch resumed without one could miss changes).
             log.warning("watch broken, reading a full snapshot", error=str(error))
             while not stop.is_set():
-                self._wait(stop, at.failures)
-                resumed = None if stop.is_set() else self._resync(patterns, "watch gap", generation)
+                resumed = self._resync(patterns, "watch gap", generation, stop)
                 if resumed is not None:
                     at.next_revision = resumed
                     return
+                self._wait(stop, at.failures)
                 at.failures += 1
             return
         delay = RECONNECT_BACKOFF.delay(at.failures, self._rng)
@@ -236,14 +240,19 @@ class Watcher:
         """One watch stream from `at`, until it ends or etcd went back."""
         stream = self._store.watch(patterns, at.next_revision, stop)
         try:
-            self._deliver(stream, patterns, at, generation)
+            self._deliver(stream, patterns, at, generation, stop)
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # a stream left for a new position: its connection goes now
 
     def _deliver(
-        self, stream: Iterator[WatchBatch], patterns: list[str], at: _Position, generation: int
+        self,
+        stream: Iterator[WatchBatch],
+        patterns: list[str],
+        at: _Position,
+        generation: int,
+        stop: threading.Event,
     ) -> None:
         checked = False
         for batch in stream:
@@ -254,7 +263,7 @@ class Watcher:
             if not checked and self._suspect(batch, at.next_revision):
                 # Once per stream: a member that lags the others would repeat it.
                 checked = True
-                resumed = self._went_back(patterns, at.next_revision, generation)
+                resumed = self._went_back(patterns, at.next_revision, generation, stop)
                 if resumed is not None:
                     at.next_revision = resumed
                     return
@@ -272,15 +281,20 @@ class Watcher:
         )
         return other_cluster or 0 < batch.header_revision < next_revision - 1
 
-    def _went_back(self, patterns: list[str], next_revision: int, generation: int) -> int | None:
+    def _went_back(
+        self, patterns: list[str], next_revision: int, generation: int, stop: threading.Event
+    ) -> int | None:
         """Tell etcd gone back from a lagging member by a linearizable read: if etcd went
         back, queue its state as a `Resync` and return the revision to watch from."""
         self._status.resync_needed()
         try:
-            snapshot = self._store.snapshot(patterns)
+            snapshot = self._read_all(patterns, stop)
         except StoreError:
             self._status.resync_done()  # not known to be needed: the next stream checks again
             raise
+        if snapshot is None:  # stopping
+            self._status.resync_done()
+            return None
         known = next_revision - 1
         if self.cluster_id and snapshot.cluster_id and snapshot.cluster_id != self.cluster_id:
             how = f"cluster ID {self.cluster_id:x} replaced by {snapshot.cluster_id:x}"
@@ -294,16 +308,26 @@ class Watcher:
         self._post(Resync(generation, snapshot, "etcd went back", went_back=how))
         return snapshot.revision + 1
 
-    def _resync(self, patterns: list[str], reason: str, generation: int) -> int | None:
-        """Queue a full snapshot for the main loop; the revision to watch from, or None."""
+    def _resync(
+        self, patterns: list[str], reason: str, generation: int, stop: threading.Event
+    ) -> int | None:
+        """Queue a full snapshot for the main loop; the revision to watch from, or None
+        (etcd did not answer, or stopping)."""
         self._status.resync_needed()
         try:
-            snapshot = self._store.snapshot(patterns)
+            snapshot = self._read_all(patterns, stop)
         except StoreError:
             return None  # the watch's own retry follows
+        if snapshot is None:
+            return None
         self._status.heard(snapshot.revision)
         self._post(Resync(generation, snapshot, reason))
         return snapshot.revision + 1
+
+    def _read_all(self, patterns: list[str], stop: threading.Event) -> Snapshot | None:
+        """A full snapshot, after a random wait in FULL_READ_SPREAD; None when stopping."""
+        self._pause(stop, FULL_READ_SPREAD.delay(1, self._rng))
+        return None if stop.is_set() else self._store.snapshot(patterns)
 
     def _post(self, item: Received | Resync) -> None:
         """Hand an item to the loop; the lag clock runs until the loop has dealt with it."""

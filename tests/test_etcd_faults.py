@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from confpy.daemon import Daemon
 from confpy.daemon_options import WatchOptions
-from confpy.errors import StoreError, StoreUnavailableError, WatchGapError, WorkerDiedError
+from confpy.errors import (
+    RevisionCompactedError,
+    StoreError,
+    StoreUnavailableError,
+    WatchGapError,
+    WorkerDiedError,
+)
 from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
@@ -24,7 +30,7 @@ from confpy.store import EtcdStore, header_int
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
-from confpy.watcher import RECONNECT_BACKOFF, Inbox, Resync, Watcher
+from confpy.watcher import FULL_READ_SPREAD, RECONNECT_BACKOFF, Inbox, Resync, Watcher
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 from tests.test_daemon import Watcher as WatchProcess
@@ -286,29 +292,32 @@ def test_a_daemon_whose_watch_thread_dies_stops_with_one_error(tree: ConfTree) -
 
 
 class _BreaksOnce(MemoryStore):
-    """A watch that breaks `breaks` times, then ends the watcher (it sets `stop`)."""
+    """A watch that breaks `breaks` times (with `error`), then ends the watcher (it sets
+    `stop`)."""
 
-    def __init__(self, breaks: int) -> None:
+    def __init__(self, breaks: int, error: Exception | None = None) -> None:
         super().__init__()
         self.breaks = breaks
+        self.error = error or StoreUnavailableError("etcd restarting")
 
     def watch(
         self, patterns: Sequence[str], start_revision: int, stop: threading.Event
     ) -> Iterator[WatchBatch]:
         if self.breaks:
             self.breaks -= 1
-            raise StoreUnavailableError("etcd restarting")
+            raise self.error
         stop.set()
         return iter(())
 
 
-def fleet_waits(daemons: int, breaks: int) -> list[list[float]]:
-    """The waits each of `daemons` watchers chose before reconnecting, no real sleep."""
+def fleet_waits(daemons: int, breaks: int, error: Exception | None = None) -> list[list[float]]:
+    """The waits each of `daemons` watchers chose before reconnecting or reading, no real
+    sleep."""
     fleet = []
     for i in range(daemons):
         waits: list[float] = []
         watcher = Watcher(
-            _BreaksOnce(breaks),
+            _BreaksOnce(breaks, error),
             Status(),
             Inbox(Wakeup(())),
             lambda: 0.0,
@@ -332,6 +341,15 @@ def test_a_fleet_reconnects_spread_over_the_first_window() -> None:
         sum(1 for w in first if k * window / 10 <= w < (k + 1) * window / 10) for k in range(10)
     ]
     assert max(slots) <= 2 * 200 / 10, slots
+
+
+def test_a_fleet_whose_position_was_compacted_spreads_its_full_reads_wider() -> None:
+    """200 daemons that must all read everything again: over [0, 3 s], not one second."""
+    waits = sorted(w[0] for w in fleet_waits(200, 1, RevisionCompactedError(1, 5)))
+    window = FULL_READ_SPREAD.maximum
+    assert 0 <= waits[0] < 0.05 * window and 0.95 * window < waits[-1] <= window
+    per_second = [sum(1 for w in waits if k <= w < k + 1) for k in range(3)]
+    assert max(per_second) <= 200 / 3 * 1.3, per_second
 
 
 def test_reconnect_windows_grow_to_the_ceiling() -> None:
@@ -387,7 +405,9 @@ def test_a_watch_gap_is_bridged_by_a_snapshot_retried_with_spread_backoff() -> N
     finally:
         watcher.stop()
     assert isinstance(item, Resync) and item.reason == "watch gap"
-    assert store.reads == 3 and len(waits) == 3
+    # Each read waits its spread (up to 3 s); each failure the reconnect backoff.
+    assert store.reads == 3 and len(waits) == 3 + 2
+    assert all(w <= FULL_READ_SPREAD.maximum for w in waits)
     assert status.resync_pending  # until the daemon has applied the snapshot
 
 
