@@ -144,7 +144,7 @@ class Daemon:
     def _start(self) -> bool:
         if self.hooks.watchdog is not None:
             self._next_watchdog = self._clock()
-        snapshot = self._snapshot_until_stopped()
+        snapshot = self._snapshot_until_stopped(self.config.patterns)
         if snapshot is None:
             return False
         self._replace_mirror(snapshot)
@@ -322,11 +322,9 @@ class Daemon:
 
     # -- snapshots, resync, configuration reload -----------------------------------------------
 
-    def _snapshot_until_stopped(self) -> Snapshot | None:
+    def _snapshot_until_stopped(self, patterns: list[str]) -> Snapshot | None:
         """Read a full snapshot, retrying while etcd is unreachable; None when stopped."""
-        return snapshot_until_stopped(
-            self.store, self.config.patterns, self.status, self._stop, self._pause
-        )
+        return snapshot_until_stopped(self.store, patterns, self.status, self._stop, self._pause)
 
     def _resync(self, reason: str) -> None:
         self._schedule_resync()
@@ -372,6 +370,9 @@ class Daemon:
             return
         try:
             config = self.hooks.load_config()
+            # Read before switching: a new configuration whose keys etcd refuses (roles)
+            # is refused like a broken one, and the running one goes on.
+            snapshot = self._snapshot_until_stopped(config.patterns)
         except ConfpyError as e:
             problems = getattr(e, "problems", [e])
             for p in problems:
@@ -379,6 +380,8 @@ class Daemon:
             self.status.count("config_refusals")
             self.status.config_refused("; ".join(str(p) for p in problems))
             return
+        if snapshot is None:
+            return  # stopped while etcd was away
         log.info("configuration reloaded", resources=len(config.resources))
         self.status.count("config_reloads")
         self.status.config_accepted()
@@ -388,9 +391,6 @@ class Daemon:
         self.config = config
         self._table.keep(names)
         self.status.keep_resources(names)
-        snapshot = self._snapshot_until_stopped()
-        if snapshot is None:
-            return
         self._mirror.reset()
         self._replace_mirror(snapshot)
         self._render(names, reason="reload")

@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from confpy.daemon import Daemon
-from confpy.daemon_options import WatchOptions
+from confpy.daemon_options import Hooks, WatchOptions
 from confpy.errors import (
     RevisionCompactedError,
+    StoreAccessError,
     StoreError,
     StoreUnavailableError,
     WatchGapError,
@@ -268,6 +269,42 @@ def _put(store: EtcdStore, key: str, value: bytes) -> int:
         return store.put(key, value)
     except StoreError:
         return 0
+
+
+def test_a_sighup_configuration_whose_keys_etcd_refuses_is_refused_and_the_daemon_goes_on(
+    tree: ConfTree,
+) -> None:
+    """An etcd error class on reload (a role that does not cover the new keys) must not
+    end the daemon: the new configuration is refused, the running one keeps following."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+
+    class Roles(MemoryStore):
+        def snapshot(self, patterns: Sequence[str]) -> Snapshot:
+            if "/secret" in patterns:
+                raise StoreAccessError("etcd refused snapshot read: permission denied")
+            return super().snapshot(patterns)
+
+    store = Roles({"/app/v": "1"})
+    daemon = Daemon(
+        load_config(tree.confdir),
+        store,
+        WatchOptions(),
+        Hooks(load_config=lambda: load_config(tree.confdir)),
+    )
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(lambda: read(dest) == "1", what="first render")
+        tree.simple("secret", "{{ getv('/secret/v') }}", ["/secret"])
+        daemon.request_reload()
+        wait_for(lambda: daemon.status.health()["config_error"], what="the refusal")
+        assert "permission denied" in str(daemon.status.health()["config_error"])
+        store.put("/app/v", b"2")
+        wait_for(lambda: read(dest) == "2", what="the running configuration follows etcd")
+        assert thread.is_alive()
+    finally:
+        daemon.stop()
+        thread.join(timeout=20)
 
 
 # -- item 7 for the daemon: a dead watch thread ends it -----------------------------------------
