@@ -78,6 +78,7 @@ def retrying(
     *,
     retry_on: _Errors,
     stop: tenacity.stop.stop_base,
+    unless: _Errors = (),
     sleep: Callable[[float], object] = time.sleep,
     log: Any = None,
     event: str = "retrying",
@@ -86,7 +87,8 @@ def retrying(
     clock: Callable[[], float] = time.monotonic,
     **fields: object,
 ) -> tenacity.Retrying:
-    """Retry a call while it raises `retry_on`, waiting as `backoff` says, until `stop`.
+    """Retry a call while it raises `retry_on` (but not `unless`), waiting as `backoff`
+    says, until `stop`.
 
     The last error is re-raised as itself. Before each wait, `log` (when given) gets a
     warning `event` with `fields`, the error, the attempt number and the wait; `on_retry`
@@ -120,7 +122,9 @@ def retrying(
         return max(0.0, min(grow(state), end - clock()))
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(retry_on),
+        retry=tenacity.retry_if_exception(
+            lambda e: isinstance(e, retry_on) and not isinstance(e, unless)
+        ),
         wait=wait,
         stop=stop | _StopAt(end, clock),
         sleep=pause,

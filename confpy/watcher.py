@@ -31,8 +31,8 @@ from confpy import backoff
 from confpy.backoff import Backoff
 from confpy.errors import (
     RevisionCompactedError,
+    StoreAccessError,
     StoreError,
-    StoreUnavailableError,
     WatchGapError,
 )
 from confpy.health import Status
@@ -342,8 +342,9 @@ def snapshot_until_stopped(
     stop: threading.Event,
     pause: Callable[[float], object],
 ) -> Snapshot | None:
-    """Read a full snapshot, retrying (spread out) while etcd is unreachable; None when
-    `stop` is set. `pause(seconds)` waits between attempts."""
+    """Read a full snapshot, retrying (spread out) while etcd fails; None when `stop` is
+    set. `pause(seconds)` waits between attempts. A refused login or role is raised: the
+    operator must fix it (exit 2 at start; a SIGHUP configuration is refused)."""
 
     def say(error: BaseException, wait: float) -> None:
         status.set_connected(False)
@@ -351,14 +352,17 @@ def snapshot_until_stopped(
 
     retrying = backoff.retrying(
         RECONNECT_BACKOFF,
-        retry_on=StoreUnavailableError,
+        retry_on=StoreError,
+        unless=StoreAccessError,
         stop=tenacity.stop_when_event_set(stop),
         sleep=pause,
         on_retry=say,
     )
     try:
         snapshot = retrying(store.snapshot, patterns)
-    except StoreUnavailableError:
+    except StoreError:
+        if not stop.is_set():
+            raise
         return None
     status.set_connected(True)
     status.heard(snapshot.revision)

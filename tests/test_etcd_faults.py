@@ -307,6 +307,32 @@ def test_a_sighup_configuration_whose_keys_etcd_refuses_is_refused_and_the_daemo
         thread.join(timeout=20)
 
 
+def test_a_daemon_starting_while_etcd_answers_errors_retries_until_it_reads(
+    tree: ConfTree,
+) -> None:
+    """An etcd error of any class but a refused login (here "too many requests", as an
+    etcd under a herd says) is retried at start, not an exit."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+
+    class Busy(MemoryStore):
+        reads = 0
+
+        def snapshot(self, patterns: Sequence[str]) -> Snapshot:
+            self.reads += 1
+            if self.reads < 3:
+                raise StoreError("etcd error during snapshot read: etcdserver: too many requests")
+            return super().snapshot(patterns)
+
+    daemon = Daemon(load_config(tree.confdir), Busy({"/app/v": "1"}), WatchOptions())
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(lambda: read(dest) == "1", what="the first render once etcd reads")
+    finally:
+        daemon.stop()
+        thread.join(timeout=20)
+
+
 # -- item 7 for the daemon: a dead watch thread ends it -----------------------------------------
 
 
