@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -349,6 +351,49 @@ def test_a_daemon_whose_watch_thread_dies_stops_with_one_error(tree: ConfTree) -
     daemon = Daemon(load_config(tree.confdir), Broken({"/app/v": "1"}), WatchOptions())
     with pytest.raises(WorkerDiedError, match="confpy-watch died: KeyError: 'injected fault'"):
         daemon.run()
+
+
+_INJECT_WATCH_FAULT = """
+import sys
+from confpy.store import EtcdStore
+def broken(self, patterns, start_revision, stop):
+    raise KeyError("injected fault")
+EtcdStore.watch = broken
+from confpy.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]])
+def test_a_command_whose_watch_thread_dies_exits_1_with_one_line(
+    confpy: Confpy, store: EtcdStore, tree: ConfTree, command: list[str]
+) -> None:
+    """render --watch and exec (stopping its child) end with one line, no traceback."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    store.put("/app/v", b"1")
+    tail = ["--", "sleep", "60"] if command == ["exec"] else []
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _INJECT_WATCH_FAULT,
+            *command,
+            "--confdir",
+            str(tree.confdir),
+            *tail,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=confpy.env(CONFPY_LOG_FORMAT="console"),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "injected fault" in line]
+    assert lines == [
+        "confpy: error: thread confpy-watch died: KeyError: 'injected fault'; stopping"
+    ], proc.stderr
+    assert read(dest) == "1"
 
 
 # -- issue 20.2: no thundering herd ----------------------------------------------------------
