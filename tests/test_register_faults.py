@@ -168,3 +168,45 @@ def test_failure_log_says_each_kind_of_failure_once_until_recovery() -> None:
         "StoreFullError",
     ]
     assert log.lines[3] == ("etcd answers again", {"key": KEY, "failures": 102})
+
+
+_INJECT_ROTATE = """
+import sys
+import confpy.rotate_every
+def broken(*args, **kwargs):
+    raise RuntimeError("injected fault")
+confpy.rotate_every.rotate = broken
+from confpy.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_tls_rotate_every_exits_1_with_one_line_when_its_thread_dies(
+    confpy: Confpy, store: EtcdStore
+) -> None:
+    """The rotation loop's thread dying of an unexpected error: one line, exit 1."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _INJECT_ROTATE,
+            "tls",
+            "rotate",
+            "--prefix",
+            "/svc",
+            "--cn",
+            "svc",
+            "--every",
+            "1h",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=confpy.env(CONFPY_LOG_FORMAT="console"),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "injected fault" in line]
+    assert errors == [
+        "confpy: error: thread confpy-rotate died: RuntimeError: injected fault; stopping"
+    ], proc.stderr
