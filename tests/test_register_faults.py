@@ -1,4 +1,5 @@
-"""`confpy register` survives every etcd error class, and never outlives its own thread."""
+"""`confpy register` survives every etcd error class; it and `tls rotate --every` never
+outlive their own worker thread."""
 
 from __future__ import annotations
 
