@@ -216,7 +216,6 @@ class Daemon:
             self.status.count("resyncs")
             if self._replace_mirror(item.snapshot, went_back=item.went_back):
                 self._touch_all(item.reason)
-            self.status.resync_done()
 
     def _note_caught_up(self) -> None:
         """Stop the lag clock once nothing received waits to reach a file or a reload."""
@@ -233,7 +232,9 @@ class Daemon:
 
     def _replace_mirror(self, snapshot: Snapshot, went_back: str | None = None) -> bool:
         """Take `snapshot` as the daemon's view, unless older than it (a watch batch got
-        there first); with `went_back` (etcd was wiped or replaced) start over from it."""
+        there first); with `went_back` (etcd was wiped or replaced) start over from it.
+        Whichever: a full snapshot was read, so no resync is pending any more."""
+        self.status.resync_done()
         if went_back is not None:
             log.warning("etcd went back, starting over from its current state", how=went_back)
             self._mirror.reset()
@@ -341,7 +342,6 @@ class Daemon:
         went_back = self._mirror.went_back(snapshot)
         if self._replace_mirror(snapshot, went_back=went_back):
             self._touch_all(reason if went_back is None else "etcd went back")
-        self.status.resync_done()
         if went_back is not None:
             # The watch follows revisions of the etcd that is gone: start it again.
             self._watcher.stop()
