@@ -362,7 +362,7 @@ class Daemon:
     def _start_watch(self) -> None:
         if self.options.interval is None:
             self._watcher.start(
-                self.config.patterns, self._mirror.revision + 1, self._mirror.cluster_id
+                self.config.patterns, self._mirror.revision + 1, self._mirror.origin
             )
 
     def _reload_config(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from confpy.keys import SortedKeys
-from confpy.snapshot import Snapshot, WatchBatch
+from confpy.snapshot import Origin, Snapshot, WatchBatch
 
 
 class Mirror:
@@ -23,8 +23,8 @@ class Mirror:
         # mirror already. Not `revision`: with one watch per range, an event from one
         # range may arrive after a newer one from another, and must still be applied.
         self._snapshot_revision = 0
-        self.cluster_id = 0
-        """The etcd cluster the revisions belong to (0: not known)."""
+        self.origin = Origin()
+        """The etcd the revisions belong to (see `Origin`)."""
 
     def replace(self, snapshot: Snapshot) -> bool:
         """Start over from `snapshot`; False (and nothing changes) when it is older."""
@@ -34,7 +34,7 @@ class Mirror:
         self._keys = SortedKeys(self._values)
         self.revision = snapshot.revision
         self._snapshot_revision = snapshot.revision
-        self.cluster_id = snapshot.cluster_id or self.cluster_id
+        self.origin = self.origin.then(snapshot.origin)
         return True
 
     def went_back(self, snapshot: Snapshot) -> str | None:
@@ -42,10 +42,11 @@ class Mirror:
         back (wiped, replaced, restored from a backup), or None.
 
         A snapshot is a linearizable read: never older than what etcd delivered before it,
-        unless etcd itself went back; and revisions of another cluster say nothing of ours.
+        nor from an older raft term, unless etcd itself went back; and revisions of another
+        cluster say nothing of ours.
         """
-        if self.cluster_id and snapshot.cluster_id and snapshot.cluster_id != self.cluster_id:
-            return f"cluster ID {self.cluster_id:x} replaced by {snapshot.cluster_id:x}"
+        if how := self.origin.departed(snapshot.origin):
+            return how
         if snapshot.revision < self.revision:
             return f"revision went back from {self.revision} to {snapshot.revision}"
         return None
@@ -54,7 +55,7 @@ class Mirror:
         """Accept the next snapshot whatever its revision and cluster (a new configuration
         watches other keys, so an older revision of them is still news; etcd went back)."""
         self.revision = 0
-        self.cluster_id = 0
+        self.origin = Origin()
 
     def apply(self, batch: WatchBatch) -> list[str]:
         """Apply a watch batch; return the keys it changed, in order."""

@@ -11,9 +11,9 @@ A fleet reconnects spread out: every wait before a reconnect or a full read is "
 jitter" (uniform from 0 to the backoff step, the first one included), so that N daemons
 whose streams break together when etcd restarts do not come back in the same second.
 
-etcd wiped or replaced: a reply header from another cluster, or at a revision below what
-was already received, makes the watcher read a (linearizable) snapshot; if that is older
-too, or from another cluster, etcd went back, and the snapshot is queued as a `Resync`
+etcd wiped or replaced: a reply header from another cluster, from an older raft term, or
+at a revision below what was already received, makes the watcher read a (linearizable)
+snapshot; if that says the same, etcd went back, and the snapshot is queued as a `Resync`
 whose `went_back` says so: the daemon starts over from it.
 """
 
@@ -37,7 +37,7 @@ from confpy.errors import (
 )
 from confpy.health import Status
 from confpy.log import get_logger
-from confpy.snapshot import Snapshot, Store, WatchBatch
+from confpy.snapshot import Origin, Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
 from confpy.workers import Worker
 
@@ -137,15 +137,17 @@ class Watcher:
         self._rng = rng
         self._pause = pause or (lambda stop, seconds: stop.wait(seconds))
         self.generation = 0
-        self.cluster_id = 0
-        """The etcd cluster the watched revisions belong to (0: not known yet)."""
+        self.origin = Origin()
+        """The etcd the watched revisions belong to: its cluster, the highest term heard."""
         self._stop = threading.Event()
         self._worker: Worker | None = None
 
-    def start(self, patterns: Sequence[str], start_revision: int, cluster_id: int = 0) -> None:
-        """Watch `patterns` from `start_revision` (of cluster `cluster_id`) in a new thread."""
+    def start(
+        self, patterns: Sequence[str], start_revision: int, origin: Origin | None = None
+    ) -> None:
+        """Watch `patterns` from `start_revision` (of etcd `origin`) in a new thread."""
         self._stop = stop = threading.Event()
-        self.cluster_id = cluster_id
+        self.origin = origin or Origin()
         generation = self.generation
         self._worker = Worker(
             "confpy-watch",
@@ -267,8 +269,8 @@ class Watcher:
                 if resumed is not None:
                     at.next_revision = resumed
                     return
-            if batch.cluster_id and not self.cluster_id:
-                self.cluster_id = batch.cluster_id
+            # Members with a leader (the watch asks for one) speak in the cluster's term.
+            self.origin = self.origin.then(batch.origin)
             self._status.heard(batch.revision)
             if batch.events or batch.revision >= at.next_revision:
                 self._post(Received(generation, self._clock(), batch))
@@ -276,10 +278,8 @@ class Watcher:
 
     def _suspect(self, batch: WatchBatch, next_revision: int) -> bool:
         """Whether a batch's header says etcd may have gone back (or the member lags)."""
-        other_cluster = bool(self.cluster_id and batch.cluster_id) and (
-            batch.cluster_id != self.cluster_id
-        )
-        return other_cluster or 0 < batch.header_revision < next_revision - 1
+        departed = self.origin.departed(batch.origin) is not None
+        return departed or 0 < batch.header_revision < next_revision - 1
 
     def _went_back(
         self, patterns: list[str], next_revision: int, generation: int, stop: threading.Event
@@ -296,15 +296,15 @@ class Watcher:
             self._status.resync_done()
             return None
         known = next_revision - 1
-        if self.cluster_id and snapshot.cluster_id and snapshot.cluster_id != self.cluster_id:
-            how = f"cluster ID {self.cluster_id:x} replaced by {snapshot.cluster_id:x}"
-        elif snapshot.revision < known:
+        how = self.origin.departed(snapshot.origin)
+        if how is None and snapshot.revision < known:
             how = f"revision went back from {known} to {snapshot.revision}"
-        else:
+        if how is None:
             # A member behind the leader: it catches up, and the stream delivers from there.
             self._status.resync_done()
+            self.origin = self.origin.then(snapshot.origin)
             return None
-        self.cluster_id = snapshot.cluster_id
+        self.origin = snapshot.origin
         self._post(Resync(generation, snapshot, "etcd went back", went_back=how))
         return snapshot.revision + 1
 

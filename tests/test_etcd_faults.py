@@ -28,7 +28,7 @@ from confpy.errors import (
 from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
-from confpy.snapshot import Snapshot, WatchBatch
+from confpy.snapshot import Origin, Snapshot, WatchBatch
 from confpy.store import EtcdStore, header_int
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
@@ -104,12 +104,59 @@ def test_a_daemon_follows_an_etcd_that_was_wiped_or_replaced(
     assert len(daemon.events("etcd went back, starting over from its current state")) == 1
 
 
-class _WentBack(MemoryStore):
-    """Delivers one batch, then acts as an etcd that came back empty (revision 1)."""
+@pytest.mark.etcd
+def test_a_daemon_frozen_while_etcd_was_wiped_and_refilled_past_its_revision_follows(
+    own_etcd: EtcdServer, tree: ConfTree
+) -> None:
+    """Same cluster ID, a revision already past the old one when the daemon is back: only
+    the raft term (older than one heard before) tells that etcd went back."""
+    dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
+    own_etcd.kill()
+    own_etcd.start()  # a restart raises the raft term: a wiped etcd starts below it
+    store = store_on(own_etcd)
+    store.put("/app/v", b"old")
+    before = store.current_revision()
+    store.close()
+    port = free_port()
+    confpy = Confpy(own_etcd.url)
+    daemon = WatchProcess(confpy, tree, "--health-addr", f"127.0.0.1:{port}")
+    try:
+        wait_for(lambda: read(dest) == "old", timeout=20, what="first render")
+        wait_for(lambda: healthz(port)[1].get("in_sync"), timeout=20, what="in sync")
+        daemon.proc.send_signal(signal.SIGSTOP)
+        try:
+            own_etcd.kill()
+            shutil.rmtree(own_etcd.data_dir)
+            own_etcd.start()
+            store = store_on(own_etcd)
+            store.put("/app/v", b"new")
+            while store.current_revision() <= before + 5:
+                store.put("/other", b"x")
+            now = store.current_revision()
+            store.close()
+        finally:
+            daemon.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: read(dest) == "new", timeout=30, what="the new etcd's value")
+        wait_for(
+            lambda: (h := healthz(port)[1]).get("revision") == now and h.get("in_sync"),
+            timeout=20,
+            what=f"/healthz in sync at revision {now}",
+        )
+    finally:
+        code = daemon.stop()
+        confpy.close()
+    assert code == 0
+    went_back = daemon.events("etcd went back, starting over from its current state")
+    assert [e["how"] for e in went_back] == ["raft term went back from 3 to 2"]
 
-    def __init__(self, cluster: int) -> None:
+
+class _WentBack(MemoryStore):
+    """Delivers one batch (etcd at revision 41, term 5), then acts as an etcd that came
+    back as `after` at revision `revision`."""
+
+    def __init__(self, after: Origin, revision: int) -> None:
         super().__init__({"/a": b"1"})
-        self.cluster = cluster
+        self.after, self.revision_after = after, revision
         self.calls = 0
 
     def watch(
@@ -117,31 +164,58 @@ class _WentBack(MemoryStore):
     ) -> Iterator[WatchBatch]:
         self.calls += 1
         if self.calls == 1:
-            yield WatchBatch(start_revision - 1, (), 7, start_revision - 1)
+            yield WatchBatch(start_revision - 1, (), Origin(7, 5), start_revision - 1)
             raise StoreUnavailableError("etcd went away")
-        yield WatchBatch(start_revision - 1, (), self.cluster, 1)
+        yield WatchBatch(start_revision - 1, (), self.after, self.revision_after)
         stop.wait()
 
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
-        return Snapshot(1, {}, cluster_id=self.cluster) if self.calls > 1 else Snapshot(41, {})
+        if self.calls > 1:
+            return Snapshot(self.revision_after, {}, origin=self.after)
+        return Snapshot(41, {}, origin=Origin(7, 5))
 
 
 @pytest.mark.parametrize(
-    ("cluster", "how"),
-    [(7, "revision went back from 41 to 1"), (8, "cluster ID 7 replaced by 8")],
+    ("after", "revision", "how"),
+    [
+        (Origin(7, 6), 1, "revision went back from 41 to 1"),
+        (Origin(8, 2), 90, "cluster ID 7 replaced by 8"),
+        (Origin(7, 2), 90, "raft term went back from 5 to 2"),
+    ],
+    ids=["wiped", "replaced", "wiped-and-refilled-past"],
 )
-def test_the_watcher_queues_a_resync_when_etcd_went_back(cluster: int, how: str) -> None:
-    """A header below what was received (or from another cluster) is checked by a read."""
-    store = _WentBack(cluster)
+def test_the_watcher_queues_a_resync_when_etcd_went_back(
+    after: Origin, revision: int, how: str
+) -> None:
+    """A header below what was received, from another cluster or from an older raft term
+    is checked by a read; if that says the same, the watcher starts over from it."""
+    store = _WentBack(after, revision)
     inbox = Inbox(Wakeup(()))
     watcher = Watcher(store, Status(), inbox, lambda: 0.0, pause=lambda stop, s: None)
-    watcher.start(["/a"], start_revision=42, cluster_id=7)
+    watcher.start(["/a"], start_revision=42, origin=Origin(7, 5))
     try:
         item = wait_for(lambda: _first_resync(inbox), what="a resync")
     finally:
         watcher.stop()
     assert isinstance(item, Resync)
-    assert (item.snapshot.revision, item.went_back) == (1, how)
+    assert (item.snapshot.revision, item.went_back) == (revision, how)
+
+
+def test_a_member_that_lags_is_not_taken_for_an_etcd_that_went_back() -> None:
+    """A restarted member's header (older term, lower revision) before it caught up: the
+    linearizable read says all is well, and nothing is queued."""
+    store = _WentBack(Origin(7, 4), 30)
+    store.snapshot = lambda patterns: Snapshot(45, {}, origin=Origin(7, 6))  # type: ignore[method-assign]
+    inbox = Inbox(Wakeup(()))
+    status = Status()
+    watcher = Watcher(store, status, inbox, lambda: 0.0, pause=lambda stop, s: None)
+    watcher.start(["/a"], start_revision=42, origin=Origin(7, 5))
+    try:
+        wait_for(lambda: watcher.origin == Origin(7, 6), what="the check")
+    finally:
+        watcher.stop()
+    assert _first_resync(inbox) is None
+    assert not status.resync_pending
 
 
 def _first_resync(inbox: Inbox) -> Resync | None:

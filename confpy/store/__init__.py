@@ -22,7 +22,7 @@ from confpy.errors import ConflictError, StoreError
 from confpy.keys import key_matches
 from confpy.log import get_logger
 from confpy.settings import Settings
-from confpy.snapshot import Snapshot, WatchBatch
+from confpy.snapshot import Origin, Snapshot, WatchBatch
 from confpy.store._http import Transport, translate
 
 log = get_logger("confpy.store")
@@ -115,7 +115,7 @@ class EtcdStore:
                 values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
                     a2b_base64(value) if value else b""
                 )
-        return Snapshot(revision, values, cluster_id=header_int(header, "cluster_id"))
+        return Snapshot(revision, values, origin=origin(header))
 
     def _read_txn(
         self,
@@ -251,6 +251,11 @@ class EtcdStore:
             if modified.get("kvs") or int(now.get("count", 0)) != int(then.get("count", 0)):
                 return None
         return revision
+
+
+def origin(header: Any) -> Origin:
+    """Which etcd answered, from a reply header."""
+    return Origin(header_int(header, "cluster_id"), header_int(header, "raft_term"))
 
 
 def header_int(header: Any, name: str) -> int:

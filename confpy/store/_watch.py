@@ -42,7 +42,7 @@ from confpy.errors import (
     WatchGapError,
 )
 from confpy.keys import key_matches, watch_ranges
-from confpy.snapshot import Event, WatchBatch
+from confpy.snapshot import Event, Origin, WatchBatch
 from confpy.store._http import EtcdReply, reply_error, translate
 from confpy.store._wire import Connection, Unreachable, parse_json
 
@@ -211,17 +211,17 @@ class _Stream:
                     silent_since = time.monotonic()
                     self._raise_if_ended(result, conn, start, created)
                     raw_events = result.get("events") or ()
-                    cluster, etcd_revision = _header(result)
+                    sender, etcd_revision = _header(result)
                     if result.get("created") and not raw_events:
                         created += 1
                         if created == len(self.spans):
                             # Connected; nothing new yet. Events from `start` follow.
-                            yield WatchBatch(start - 1, (), cluster, etcd_revision)
+                            yield WatchBatch(start - 1, (), sender, etcd_revision)
                         continue
                     events = _matching_events(raw_events, self.patterns)
                     if not self.settle:
                         yield WatchBatch(
-                            _revision(result, raw_events), events, cluster, etcd_revision
+                            _revision(result, raw_events), events, sender, etcd_revision
                         )
                     elif events:
                         # etcd's periodic progress notifications are not used here: each
@@ -258,12 +258,12 @@ class _Stream:
             raise StoreUnavailableError("etcd cancelled the watch: " + reason)
 
 
-def _header(result: dict[str, Any]) -> tuple[int, int]:
-    """The cluster ID and etcd's revision from a message's header (0 when absent)."""
-    from confpy.store import header_int
+def _header(result: dict[str, Any]) -> tuple[Origin, int]:
+    """Which etcd sent a message, and its revision then (0 when absent)."""
+    from confpy.store import header_int, origin
 
     header = result.get("header")
-    return header_int(header, "cluster_id"), header_int(header, "revision")
+    return origin(header), header_int(header, "revision")
 
 
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:
