@@ -1,9 +1,9 @@
 """Randomised faults against a real `confpy render --watch`: files always end where etcd is.
 
 Each sequence is a seeded random mix of puts, deletes, multi-key transactions (puts and
-deletes together), compactions, an etcd SIGKILL and restart, an etcd wiped (killed, its
-data removed, started empty: revisions start over), and a daemon SIGSTOP / SIGCONT around
-part of the sequence. After each, every file must equal what its template
+deletes together), compactions, an etcd SIGKILL and restart, an etcd replaced (killed,
+its data removed, started empty as a new cluster: revisions start over), and a daemon
+SIGSTOP / SIGCONT around part of the sequence. After each, every file must equal what its template
 renders from etcd's final state (rendered here with confpy's own renderer), a reload
 command must have seen the last value, and /healthz must say healthy and in sync.
 
@@ -133,8 +133,12 @@ def run_sequence(
             elif op == "wipe":
                 server.kill()
                 shutil.rmtree(server.data_dir)
+                # A new cluster ID: an etcd wiped under the same ID and refilled past the
+                # old revision while the daemon was away is not detectable when the old
+                # one never changed its raft term (docs/operations.md).
+                server.cluster_token = f"soak-{rng.random()}"
                 server.start()
-                faults["etcd wiped"] += 1
+                faults["etcd replaced"] += 1
             elif op == "sigstop" and not stopped:
                 daemon.proc.send_signal(signal.SIGSTOP)
                 stopped = True
