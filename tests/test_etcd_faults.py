@@ -5,8 +5,6 @@ from __future__ import annotations
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,6 +37,7 @@ from tests.helpers import ConfTree
 from tests.test_daemon import Watcher as WatchProcess
 from tests.test_daemon import read
 from tests.test_daemon_reload import healthz
+from tests.test_register_faults import dies_with_one_line
 
 
 @pytest.fixture
@@ -91,12 +90,7 @@ def test_a_daemon_follows_an_etcd_that_was_wiped_or_replaced(
             store.put("/app/other", str(i).encode())
         now = store.current_revision()
         store.close()
-        wait_for(lambda: read(dest) == "new", timeout=30, what="the new etcd's value")
-        wait_for(
-            lambda: (h := healthz(port)[1]).get("revision") == now and h.get("in_sync"),
-            timeout=20,
-            what=f"/healthz in sync at revision {now}",
-        )
+        follows_the_new_etcd(dest, port, now)
     finally:
         code = daemon.stop()
         confpy.close()
@@ -136,18 +130,23 @@ def test_a_daemon_frozen_while_etcd_was_wiped_and_refilled_past_its_revision_fol
             store.close()
         finally:
             daemon.proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: read(dest) == "new", timeout=30, what="the new etcd's value")
-        wait_for(
-            lambda: (h := healthz(port)[1]).get("revision") == now and h.get("in_sync"),
-            timeout=20,
-            what=f"/healthz in sync at revision {now}",
-        )
+        follows_the_new_etcd(dest, port, now)
     finally:
         code = daemon.stop()
         confpy.close()
     assert code == 0
     went_back = daemon.events("etcd went back, starting over from its current state")
     assert [e["how"] for e in went_back] == ["raft term went back from 3 to 2"]
+
+
+def follows_the_new_etcd(dest: Path, port: int, revision: int) -> None:
+    """The file comes to hold the new etcd's value, and /healthz its revision, in sync."""
+    wait_for(lambda: read(dest) == "new", timeout=30, what="the new etcd's value")
+    wait_for(
+        lambda: (h := healthz(port)[1]).get("revision") == revision and h.get("in_sync"),
+        timeout=20,
+        what=f"/healthz in sync at revision {revision}",
+    )
 
 
 class _WentBack(MemoryStore):
@@ -427,17 +426,6 @@ def test_a_daemon_whose_watch_thread_dies_stops_with_one_error(tree: ConfTree) -
         daemon.run()
 
 
-_INJECT_WATCH_FAULT = """
-import sys
-from confpy.store import EtcdStore
-def broken(self, patterns, start_revision, stop):
-    raise KeyError("injected fault")
-EtcdStore.watch = broken
-from confpy.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.parametrize("command", [["render", "--watch"], ["exec"]])
 def test_a_command_whose_watch_thread_dies_exits_1_with_one_line(
     confpy: Confpy, store: EtcdStore, tree: ConfTree, command: list[str]
@@ -446,27 +434,8 @@ def test_a_command_whose_watch_thread_dies_exits_1_with_one_line(
     dest = tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     store.put("/app/v", b"1")
     tail = ["--", "sleep", "60"] if command == ["exec"] else []
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _INJECT_WATCH_FAULT,
-            *command,
-            "--confdir",
-            str(tree.confdir),
-            *tail,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=confpy.env(CONFPY_LOG_FORMAT="console"),
-    )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if "injected fault" in line]
-    assert lines == [
-        "confpy: error: thread confpy-watch died: KeyError: 'injected fault'; stopping"
-    ], proc.stderr
+    args = [*command, "--confdir", str(tree.confdir), *tail]
+    dies_with_one_line(confpy, "confpy.store:EtcdStore.watch", args, "confpy-watch", "KeyError")
     assert read(dest) == "1"
 
 

@@ -107,15 +107,40 @@ def test_register_outlives_a_nospace_alarm_and_registers_once_it_is_disarmed(
     assert store.get(KEY)[0] is None  # SIGTERM revoked the lease
 
 
-_INJECT = """
-import sys
-from confpy.store import EtcdStore
-def broken(self, lease_id):
-    raise RuntimeError("injected fault")
-EtcdStore.keep_alive = broken
+_RUN_WITH_FAULT = """
+import importlib, sys
+def broken(*args, **kwargs):
+    raise {error}("injected fault")
+owner = importlib.import_module("{module}")
+for name in "{path}".split(".")[:-1]:
+    owner = getattr(owner, name)
+setattr(owner, "{path}".split(".")[-1], broken)
 from confpy.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
+
+
+def dies_with_one_line(
+    confpy: Confpy, fault: str, args: list[str], thread: str, error: str = "RuntimeError"
+) -> None:
+    """Run `confpy ARGS` with `fault` ("module:attribute.path") raising `error`: it must end
+    with exit 1 and one line saying which thread died of what, no traceback."""
+    module, _, path = fault.partition(":")
+    script = _RUN_WITH_FAULT.format(error=error, module=module, path=path)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=confpy.env(CONFPY_LOG_FORMAT="console"),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    quoted = "'injected fault'" if error == "KeyError" else "injected fault"
+    lines = [line for line in proc.stderr.splitlines() if "injected fault" in line]
+    assert lines == [f"confpy: error: thread {thread} died: {error}: {quoted}; stopping"], (
+        proc.stderr
+    )
 
 
 @pytest.mark.parametrize("command", [[], ["--", "sleep", "60"]], ids=["alone", "with-command"])
@@ -124,19 +149,8 @@ def test_register_exits_1_with_one_line_when_its_thread_dies(
 ) -> None:
     """An error nothing retries ends the command (and its child) rather than leave it
     running without a registration."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _INJECT, "register", KEY, "v", "--ttl", "2", *command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=confpy.env(CONFPY_LOG_FORMAT="console"),
-    )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "RuntimeError" in line]
-    assert errors == [
-        "confpy: error: thread confpy-register died: RuntimeError: injected fault; stopping"
-    ], proc.stderr
+    args = ["register", KEY, "v", "--ttl", "2", *command]
+    dies_with_one_line(confpy, "confpy.store:EtcdStore.keep_alive", args, "confpy-register")
     assert store.get(KEY)[0] is None  # the lease was revoked on the way out
 
 
@@ -171,43 +185,9 @@ def test_failure_log_says_each_kind_of_failure_once_until_recovery() -> None:
     assert log.lines[3] == ("etcd answers again", {"key": KEY, "failures": 102})
 
 
-_INJECT_ROTATE = """
-import sys
-import confpy.rotate_every
-def broken(*args, **kwargs):
-    raise RuntimeError("injected fault")
-confpy.rotate_every.rotate = broken
-from confpy.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
 def test_tls_rotate_every_exits_1_with_one_line_when_its_thread_dies(
     confpy: Confpy, store: EtcdStore
 ) -> None:
     """The rotation loop's thread dying of an unexpected error: one line, exit 1."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _INJECT_ROTATE,
-            "tls",
-            "rotate",
-            "--prefix",
-            "/svc",
-            "--cn",
-            "svc",
-            "--every",
-            "1h",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=confpy.env(CONFPY_LOG_FORMAT="console"),
-    )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "injected fault" in line]
-    assert errors == [
-        "confpy: error: thread confpy-rotate died: RuntimeError: injected fault; stopping"
-    ], proc.stderr
+    args = ["tls", "rotate", "--prefix", "/svc", "--cn", "svc", "--every", "1h"]
+    dies_with_one_line(confpy, "confpy.rotate_every:rotate", args, "confpy-rotate")
