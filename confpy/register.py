@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 import tenacity
 
-from confpy.backoff import Backoff, retrying
+from confpy.backoff import Backoff, FailureLog, retrying
 from confpy.errors import StoreError, StoreUnavailableError
 from confpy.log import get_logger
 from confpy.snapshot import Store
 from confpy.supervisor import Supervisor
 from confpy.wakeup import Wakeup
+from confpy.workers import Worker
 
 log = get_logger("confpy.register")
 
@@ -126,23 +127,27 @@ class Registration:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Register and refresh until `stop` is set, then revoke. Never raises on outages."""
+        """Register and refresh until `stop` is set, then revoke.
 
+        Every etcd error is retried, whatever its class: unreachable, refused (roles being
+        fixed), out of space (the NOSPACE alarm, until an operator disarms it). Each kind
+        of failure is logged once while it lasts, and the recovery once.
+        """
+        failures = FailureLog(log, "etcd failing, retrying", key=self.key)
         retry = retrying(
             Backoff(0.1, self.backoff_max, jitter=self.retry_jitter),
-            retry_on=StoreUnavailableError,
+            retry_on=StoreError,
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=self.sleep,
-            log=log,
-            event="etcd unavailable, retrying",
-            key=self.key,
+            on_retry=failures.failed,
         )
         try:
             while not self.stop.is_set():
                 try:
                     retry(self.step)
-                except StoreUnavailableError:
-                    break  # stop was set while etcd was away
+                except StoreError:
+                    break  # stop was set while etcd was failing
+                failures.recovered()
                 self.sleep(self.interval)
         finally:
             self.release()
@@ -192,33 +197,40 @@ def serve(registration: Registration, command: Sequence[str] = ()) -> int:
     returns its exit status (128+N when a signal N ended it); the key goes when it exits.
     Without one: returns 0 on SIGTERM/SIGINT. Must run in the main thread (signals arrive
     through a `Wakeup`, whichever thread the kernel picks).
+
+    If the registration thread dies of anything unexpected, the command is stopped and
+    `WorkerDiedError` raised: never a process that lives on without its registration.
     """
     if not command:
-        with Wakeup(_STOP_SIGNALS) as wakeup, _kept(registration):
-            sig = _wait_for_stop_signal(wakeup)
+        with Wakeup(_STOP_SIGNALS) as wakeup, _kept(registration, wakeup.wake) as keeper:
+            sig = _wait_for_stop_signal(wakeup, keeper)
             log.info("stop signal received, deregistering", signal=sig.name)
         return 0
     # No kill timeout: the service takes as long as it needs to stop (the init system's own
     # stop timeout still applies), and the key stays until it has.
     supervisor = Supervisor(command, reload_signal=None, kill_timeout=math.inf)
     supervisor.start()  # a command that cannot start fails before anything is registered
-    with _kept(registration):
-        return supervisor.run()
+    with _kept(registration, supervisor.stop) as keeper:
+        code = supervisor.run()
+    keeper.check()
+    return code
 
 
 @contextlib.contextmanager
-def _kept(registration: Registration) -> Iterator[None]:
-    """Run `registration` in a thread while inside; stop it and wait for the revoke after."""
-    keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
-    keeper.start()
+def _kept(registration: Registration, on_death: Callable[[], object]) -> Iterator[Worker]:
+    """Run `registration` in a worker while inside; stop it and wait for the revoke after.
+
+    `on_death` is called if the worker dies of an error."""
+    keeper = Worker("confpy-register", registration.run, on_death=on_death).start()
     try:
-        yield
+        yield keeper
     finally:
         registration.stop.set()
         keeper.join()
 
 
-def _wait_for_stop_signal(wakeup: Wakeup) -> signal.Signals:
+def _wait_for_stop_signal(wakeup: Wakeup, keeper: Worker) -> signal.Signals:
     while True:
         for sig in wakeup.wait(None):
             return sig
+        keeper.check()

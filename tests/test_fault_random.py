@@ -1,8 +1,9 @@
 """Randomised faults against a real `confpy render --watch`: files always end where etcd is.
 
 Each sequence is a seeded random mix of puts, deletes, multi-key transactions (puts and
-deletes together), compactions, an etcd SIGKILL and restart, and a daemon SIGSTOP /
-SIGCONT around part of the sequence. After each, every file must equal what its template
+deletes together), compactions, an etcd SIGKILL and restart, an etcd replaced (killed,
+its data removed, started empty as a new cluster: revisions start over), and a daemon
+SIGSTOP / SIGCONT around part of the sequence. After each, every file must equal what its template
 renders from etcd's final state (rendered here with confpy's own renderer), a reload
 command must have seen the last value, and /healthz must say healthy and in sync.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import time
 import urllib.error
@@ -107,8 +109,8 @@ def run_sequence(
     try:
         for _ in range(rng.randrange(5, 40)):
             op = rng.choices(
-                ["put", "delete", "txn", "compact", "etcd_restart", "sigstop", "sigcont"],
-                weights=[50, 15, 15, 3, 1.5, 3, 3],
+                ["put", "delete", "txn", "compact", "etcd_restart", "wipe", "sigstop", "sigcont"],
+                weights=[50, 15, 15, 3, 1.5, 1, 3, 3],
             )[0]
             if op == "put":
                 key, v = rng.choice(KEYS), value(rng)
@@ -129,6 +131,15 @@ def run_sequence(
                 server.kill()
                 server.start()
                 faults["etcd SIGKILL/restart"] += 1
+            elif op == "wipe":
+                server.kill()
+                shutil.rmtree(server.data_dir)
+                # A new cluster ID: an etcd wiped under the same ID and refilled past the
+                # old revision while the daemon was away is not detectable when the old
+                # one never changed its raft term (docs/operations.md).
+                server.cluster_token = f"soak-{rng.random()}"
+                server.start()
+                faults["etcd replaced"] += 1
             elif op == "sigstop" and not stopped:
                 daemon.proc.send_signal(signal.SIGSTOP)
                 stopped = True

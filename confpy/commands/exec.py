@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from confpy.commands._common import (
     CMD_CODE,
@@ -15,10 +14,6 @@ from confpy.commands._common import (
     settings_from,
 )
 from confpy.errors import ConfigError
-
-if TYPE_CHECKING:
-    from confpy.daemon import Daemon
-    from confpy.supervisor import Supervisor
 
 DESCRIPTION = """\
 Render every template resource (waiting for keys with --wait-for-keys), then start CMD in
@@ -94,7 +89,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
     from confpy import log, template_cache
     from confpy.commands.render import health_server, watch_options
@@ -107,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from confpy.store import EtcdStore
     from confpy.supervisor import Supervisor
     from confpy.wakeup import Wakeup, call_answering_signals
+    from confpy.workers import Worker
 
     argv = list(args.command)
     if argv and argv[0] == "--":
@@ -185,8 +180,8 @@ def run(args: argparse.Namespace) -> int:
     fleet.start_report(lambda: daemon.config.resources)
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)
-    watcher = threading.Thread(target=_run_daemon, args=(daemon, supervisor), name="confpy-daemon")
-    watcher.start()
+    # If the watch dies, stop the child rather than run it unwatched, and say why.
+    watcher = Worker("confpy-daemon", daemon.run, on_death=supervisor.stop).start()
     try:
         code = supervisor.run(on_stop=daemon.stop)
     except ConfpyError:
@@ -198,19 +193,9 @@ def run(args: argparse.Namespace) -> int:
         fleet.close()
         if server is not None:
             server.shutdown()
+    watcher.check()
     return code
 
 
 _CHILD_RELOAD = ("exec", "child reload")
 """The change-set tie of every resource whose file the child reads (`exec_notify`)."""
-
-
-def _run_daemon(daemon: Daemon, supervisor: Supervisor) -> None:
-    """The watch loop in its thread; if it dies, stop the child rather than run unwatched."""
-    try:
-        daemon.run()
-    except Exception as e:
-        from confpy import log
-
-        log.get_logger("confpy.exec").error("watch failed, stopping", error=str(e))
-        supervisor.stop()

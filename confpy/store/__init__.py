@@ -25,7 +25,7 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._codec import b64, origin, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
 from confpy.store._prefix import Entry, PrefixReads
@@ -135,7 +135,8 @@ class EtcdStore(PrefixReads):
             ranges.append((raw, None))
             ranges.append((raw + b"/", prefix_end(raw + b"/")))
         requests = [_range(key, end) for key, end in ranges]
-        revision, replies = self._read_txn("snapshot read", requests)
+        header: dict[str, Any] = {}
+        revision, replies = self._read_txn("snapshot read", requests, header=header)
         values: dict[str, bytes] = {}
         for reply in replies:
             for kv in reply.get("kvs", ()):
@@ -143,15 +144,20 @@ class EtcdStore(PrefixReads):
                 values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
                     a2b_base64(value) if value else b""
                 )
-        return Snapshot(revision, values)
+        return Snapshot(revision, values, origin=origin(header))
 
     def _read_txn(
-        self, what: str, requests: list[dict[str, Any]], revision: int = 0
+        self,
+        what: str,
+        requests: list[dict[str, Any]],
+        revision: int = 0,
+        *,
+        header: dict[str, Any] | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
         """Range requests in transactions of at most `_TXN_OPS`, all at one revision.
 
         A request with its own "revision" keeps it; the others are pinned to the revision
-        the first transaction read at.
+        the first transaction read at. `header` receives the first reply's header.
         """
         replies: list[dict[str, Any]] = []
         for start in range(0, max(len(requests), 1), _TXN_OPS):
@@ -160,6 +166,8 @@ class EtcdStore(PrefixReads):
             reply = self._rpc(what, "/kv/txn", {"success": ops})
             if not revision:
                 revision = int(reply["header"]["revision"])
+                if header is not None:
+                    header.update(reply["header"])
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
         return revision, replies
 
