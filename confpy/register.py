@@ -28,6 +28,9 @@ from confpy.workers import Worker
 
 log = get_logger("confpy.register")
 
+RELEASE_WITHIN = 1.5
+"""Seconds a stop spends revoking the lease (every command stops within 2 s of SIGTERM)."""
+
 
 class Registration:
     """Holds `key` = `value` under a lease of `ttl` seconds until `stop` is set.
@@ -142,13 +145,16 @@ class Registration:
             on_retry=failures.failed,
         )
         try:
-            while not self.stop.is_set():
-                try:
-                    retry(self.step)
-                except StoreError:
-                    break  # stop was set while etcd was failing
-                failures.recovered()
-                self.sleep(self.interval)
+            # A stop ends an exchange in flight at once: a frozen etcd must not hold a
+            # SIGTERM for a request timeout.
+            with self.store.cancelled_by(self.stop):
+                while not self.stop.is_set():
+                    try:
+                        retry(self.step)
+                    except StoreError:
+                        break  # stop was set while etcd was failing
+                    failures.recovered()
+                    self.sleep(self.interval)
         finally:
             self.release()
 
@@ -160,14 +166,15 @@ class Registration:
             return
         # Retry briefly: right after an etcd restart the channel may still be reconnecting.
         # Past the TTL there is no point: the key has expired by then anyway.
+        # Within the 2 s a stop may take: past that the TTL removes the key anyway.
         retry = retrying(
             Backoff(0.05, 0.5, jitter=0.1),
             retry_on=StoreUnavailableError,
-            stop=tenacity.stop_after_delay(min(float(self.ttl), 5.0)),
+            stop=tenacity.stop_after_delay(min(float(self.ttl), RELEASE_WITHIN)),
             sleep=self.release_sleep,
         )
         try:
-            retry(self.store.revoke_lease, lease)
+            retry(self.store.revoke_lease, lease, timeout=RELEASE_WITHIN / 2)
         except StoreError as e:
             log.warning(
                 "could not revoke the lease; the key expires after its TTL",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -135,8 +136,14 @@ class Store(Protocol):
         """Refresh a lease; its remaining TTL, 0 when it has expired."""
         ...
 
-    def revoke_lease(self, lease_id: int) -> None:
-        """End a lease now: every key put under it is deleted."""
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
+        """End a lease now: every key put under it is deleted. `timeout` bounds the
+        exchange (default: the store's own)."""
+        ...
+
+    def cancelled_by(self, stop: threading.Event) -> AbstractContextManager[None]:
+        """Exchanges the calling thread starts inside end at once when `stop` is set (as a
+        `StoreUnavailableError`): a worker stops without waiting for a timeout."""
         ...
 
     def close(self) -> None: ...

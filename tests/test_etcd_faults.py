@@ -27,12 +27,14 @@ from confpy.health import Status
 from confpy.runner import load_config
 from confpy.settings import load_settings
 from confpy.snapshot import Origin, Snapshot, WatchBatch
-from confpy.store import EtcdStore, header_int
+from confpy.store import EtcdStore
+from confpy.store._codec import header_int
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
 from confpy.watcher import FULL_READ_SPREAD, RECONNECT_BACKOFF, Inbox, Resync, Watcher
 from tests.conftest import Confpy, wait_for
+from tests.etcd_admin import current_revision
 from tests.helpers import ConfTree
 from tests.test_daemon import Watcher as WatchProcess
 from tests.test_daemon import read
@@ -71,7 +73,7 @@ def test_a_daemon_follows_an_etcd_that_was_wiped_or_replaced(
     store.put("/app/v", b"old")
     for i in range(40):
         store.put("/app/n", str(i).encode())
-    before = store.current_revision()
+    before = current_revision(store)
     store.close()
     port = free_port()
     confpy = Confpy(own_etcd.url)
@@ -88,7 +90,7 @@ def test_a_daemon_follows_an_etcd_that_was_wiped_or_replaced(
         store.put("/app/v", b"new")
         for i in range(60 if how == "replaced" else 0):
             store.put("/app/other", str(i).encode())
-        now = store.current_revision()
+        now = current_revision(store)
         store.close()
         follows_the_new_etcd(dest, port, now)
     finally:
@@ -109,7 +111,7 @@ def test_a_daemon_frozen_while_etcd_was_wiped_and_refilled_past_its_revision_fol
     own_etcd.start()  # a restart raises the raft term: a wiped etcd starts below it
     store = store_on(own_etcd)
     store.put("/app/v", b"old")
-    before = store.current_revision()
+    before = current_revision(store)
     store.close()
     port = free_port()
     confpy = Confpy(own_etcd.url)
@@ -124,9 +126,9 @@ def test_a_daemon_frozen_while_etcd_was_wiped_and_refilled_past_its_revision_fol
             own_etcd.start()
             store = store_on(own_etcd)
             store.put("/app/v", b"new")
-            while store.current_revision() <= before + 5:
+            while current_revision(store) <= before + 5:
                 store.put("/other", b"x")
-            now = store.current_revision()
+            now = current_revision(store)
             store.close()
         finally:
             daemon.proc.send_signal(signal.SIGCONT)

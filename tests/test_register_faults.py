@@ -19,6 +19,7 @@ from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
+from tests.etcd_admin import current_revision
 
 KEY = "/svc/host"
 VALUE = b"10.0.0.5"
@@ -56,7 +57,7 @@ def etcdctl(server: EtcdServer, *args: str) -> str:
 def free_space(server: EtcdServer, store: EtcdStore) -> None:
     """What an operator does about NOSPACE: delete, compact, defragment, disarm."""
     etcdctl(server, "del", "--prefix", "/fill/")
-    revision = store.current_revision()
+    revision = current_revision(store)
     etcdctl(server, "compaction", "--physical", str(revision))
     etcdctl(server, "defrag")
     etcdctl(server, "alarm", "disarm")
