@@ -129,15 +129,17 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
     return one_line(text)
 
 
-_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@")
+# Up to the last `@` anywhere: a password typed unencoded may hold `/`, `?` or `#`, which
+# end the authority for a URL parser but not for the person who typed it.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?(.*)@", re.DOTALL)
 
 
 def redact_url(url: str) -> str:
     """`url` with its user information hidden: `http://user:***@host:2379`.
 
-    For every URL a message quotes, valid or not: what precedes the last `@` of the
-    authority (scheme optional) is user information; a password after its `:` becomes `***`,
-    and a user name alone (it may be a token) too.
+    For every URL a message quotes, valid or not: what precedes the last `@` (after the
+    scheme, if any) is user information, even where `/?#` would end a valid authority; a
+    password after its `:` becomes `***`, and a user name alone (it may be a token) too.
     """
     m = _USERINFO.match(url)
     if m is None:
