@@ -216,6 +216,7 @@ def _read_settings_file(path: Path) -> dict[str, tuple[Any, int | None]]:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+    text = text.removeprefix("\ufeff")  # a byte order mark, as confd.toml may have one
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
