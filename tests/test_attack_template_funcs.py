@@ -1,0 +1,85 @@
+"""The fork's template functions with hostile inputs: a render ends, in bounded time.
+
+A render that never ends stops a daemon's every later update (and `-onetime` in a
+container's start). What a template names (`include`) or what a value holds (the text a
+regex function scans) must never make it hang.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from confpy.errors import ConfpyError
+from confpy.gotemplate.engine import GoTemplate
+
+
+def render(source: str, base: Path, view: dict[str, str] | None = None) -> str:
+    return GoTemplate.compile(source, str(base / "t.tmpl")).render(view or {"/a": "1"}).decode()
+
+
+def test_include_of_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """`include "pipe"` of a FIFO in the templates directory blocked in open() for ever
+    (nobody writes to it); a file that is not a regular file is one error line."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(render('{{ include "pipe" }}', tmp_path))
+        except ConfpyError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # release the blocked open() before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(5)
+    assert outcome and isinstance(outcome[0], ConfpyError), outcome
+    assert "pipe" in str(outcome[0]) and "\n" not in str(outcome[0])
+
+
+PROGRAM = """
+import sys
+from confpy.errors import ConfpyError
+from confpy.gotemplate.engine import GoTemplate
+pattern, text = sys.argv[1], sys.argv[2] * int(sys.argv[3])
+source = '{{ regexMatch (getv "/p") (getv "/s") }}'
+try:
+    GoTemplate.compile(source, "/nonexistent/t.tmpl").render({"/p": pattern, "/s": text})
+except ConfpyError as e:
+    print(e)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="forkregex.py runs Go (RE2) patterns on Python's backtracking re: overlapping "
+    "alternatives, bounded repetitions of repetitions and polynomial patterns are not "
+    "refused and scan for hours; needs a linear-time engine (e.g. google-re2), not a "
+    "longer refusal list",
+)
+@pytest.mark.parametrize(
+    ("pattern", "unit", "count"),
+    [
+        ("(a|aa)+c", "a", 60),
+        ("(a+){1,5}c", "a", 3000),
+        (".*.*.*.*=", "x", 5000),
+    ],
+)
+def test_a_regex_function_ends_on_a_hostile_value(pattern: str, unit: str, count: int) -> None:
+    """Go's regexp is linear in the text whatever the pattern; a render with regexMatch of
+    a few thousand characters ends within 5 seconds (or refuses the pattern)."""
+    try:
+        subprocess.run(
+            [sys.executable, "-c", PROGRAM, pattern, unit, str(count)], timeout=5, check=True
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"regexMatch {pattern!r} on {count} characters still running after 5 s")
