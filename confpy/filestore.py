@@ -134,11 +134,10 @@ class FileStore(DataStore):
 
 def _read_bounded(file: Path) -> str:
     """The file's text, refused past MAX_DATA_BYTES (as `--data`): only that much is read."""
-    from confpy.limits import MAX_DATA_BYTES
+    from confpy.limits import MAX_DATA_BYTES, read_file_bounded
 
     try:
-        with open(file, "rb") as f:
-            raw = f.read(MAX_DATA_BYTES + 1)
+        raw = read_file_bounded(file, MAX_DATA_BYTES)
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(file)) from None
     if len(raw) > MAX_DATA_BYTES:

@@ -17,6 +17,7 @@ import pytest
 
 from confpy.errors import ConfpyError
 from confpy.gotemplate.engine import GoTemplate
+from tests.conftest import Confpy
 
 
 def render(source: str, base: Path, view: dict[str, str] | None = None) -> str:
@@ -50,6 +51,7 @@ PROGRAM = """
 import sys
 from confpy.errors import ConfpyError
 from confpy.gotemplate.engine import GoTemplate
+from tests.conftest import Confpy
 pattern, text = sys.argv[1], sys.argv[2] * int(sys.argv[3])
 source = '{{ regexMatch (getv "/p") (getv "/s") }}'
 try:
@@ -83,3 +85,31 @@ def test_a_regex_function_ends_on_a_hostile_value(pattern: str, unit: str, count
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"regexMatch {pattern!r} on {count} characters still running after 5 s")
+
+
+def fifo_confdir(root: Path, src: str, template: str) -> Path:
+    """A confdir whose resource renders `src` from `--data`, with templates/pipe a FIFO."""
+    (root / "conf.d").mkdir()
+    (root / "templates").mkdir()
+    os.mkfifo(root / "templates" / "pipe")
+    (root / "templates" / src).write_text(template)
+    (root / "conf.d" / "r.toml").write_text(
+        f'[template]\nsrc = "{src}"\ndest = "{root}/out"\nkeys = ["/v"]\n'
+    )
+    (root / "data.json").write_text('{"/v/name": "pipe"}')
+    return root
+
+
+def test_a_jinja_include_of_a_fifo_is_one_error_not_a_hang(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
+    """`{% include getv("/v/name") %}` naming a FIFO: exit non-zero with one line naming
+    it (open() blocked until a writer came, and the whole run with it)."""
+    root = fifo_confdir(tmp_path, "r.j2", '{% include getv("/v/name") %}')
+    result = confpy_offline.run(
+        "render", "--onetime", "--confdir", str(root), "--data", str(root / "data.json"),
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "not a regular file" in result.stderr
+    assert not (root / "out").exists()

@@ -10,10 +10,8 @@ template it runs against gostate.MAX_STEPS.
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
-import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +61,7 @@ class Includer:
     def _parsed(self, name: str, path: str) -> tuple[Template, str]:
         if path not in self.parsed:
             try:
-                source = from_bytes(_read_regular(path))
+                source = from_bytes(limits.read_file_bounded(path, limits.MAX_OUTPUT_CHARS))
             except OSError as e:
                 raise GoError(f"include {name}: {e.strerror or 'cannot be read'}") from None
             except ValueError:  # a NUL in the name: no file can have it
@@ -98,18 +96,6 @@ class Includer:
         finally:
             self.steps = ex.steps
         return "".join(ex.out)
-
-
-def _read_regular(path: str) -> bytes:
-    """The file's first MAX_OUTPUT_CHARS + 1 bytes; OSError for anything but a regular file.
-
-    Opened without blocking: a FIFO (or a device) named by a template would otherwise
-    hold the render, and every later one, for as long as nobody writes to it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        return f.read(limits.MAX_OUTPUT_CHARS + 1)
 
 
 def _reason(e: ConfpyError) -> str:
