@@ -53,7 +53,9 @@ class Endpoint:
 
     @property
     def netloc(self) -> str:
-        return f"{self.host}:{self.port}"
+        """`host:port` as a URL and a Host header write it: an IPv6 address in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     def __str__(self) -> str:
         return f"{'https' if self.secure else 'http'}://{self.netloc}"

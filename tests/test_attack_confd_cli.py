@@ -59,3 +59,14 @@ def test_resource_file_with_a_byte_order_mark_is_read_as_confd_reads_it(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (root / "out").read_text() == "name=web\n"
+
+
+def test_an_ipv6_node_is_shown_and_sent_in_brackets() -> None:
+    """`-node http://[::1]:2379` is shown (and sent as the Host header) as `[::1]:2379`:
+    `http://::1:2379` is no URL, and Host: ::1:2379 is not valid HTTP (RFC 9110 §7.2)."""
+    from confpy.settings import parse_endpoint
+
+    endpoint = parse_endpoint("http://[::1]:2379", source="-node")
+    assert str(endpoint) == "http://[::1]:2379"
+    assert endpoint.netloc == "[::1]:2379"
+    assert parse_endpoint(str(endpoint)) == endpoint
