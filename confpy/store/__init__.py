@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from binascii import a2b_base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -25,7 +24,7 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._codec import b64, prefix_end, read_revision, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
 from confpy.store._watch import CHECK_JITTER, Timing, Watch
@@ -125,7 +124,7 @@ class EtcdStore:
     def current_revision(self) -> int:
         """etcd's revision now (the member's status: any authenticated user may ask)."""
         reply = self._rpc("status", "/maintenance/status", {})
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     @_answers("snapshot read")
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
@@ -144,9 +143,7 @@ class EtcdStore:
         for reply in replies:
             for kv in reply.get("kvs", ()):
                 value = kv.get("value")
-                values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
-                    a2b_base64(value) if value else b""
-                )
+                values[unb64(kv["key"]).decode("utf-8", "replace")] = unb64(value)
         return Snapshot(revision, values)
 
     def _read_txn(
@@ -163,7 +160,7 @@ class EtcdStore:
             ops = [{"request_range": {"revision": revision, **r} if revision else r} for r in chunk]
             reply = self._rpc(what, "/kv/txn", {"success": ops})
             if not revision:
-                revision = int(reply["header"]["revision"])
+                revision = read_revision(reply["header"]["revision"])
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
         return revision, replies
 
@@ -173,7 +170,7 @@ class EtcdStore:
         kvs = reply.get("kvs")
         if not kvs:
             return None, 0
-        return unb64(kvs[0].get("value")), int(kvs[0]["mod_revision"])
+        return unb64(kvs[0].get("value")), read_revision(kvs[0]["mod_revision"])
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -183,12 +180,12 @@ class EtcdStore:
         if lease:
             body["lease"] = str(lease)
         reply = self._rpc("put", "/kv/put", body, idempotent=False)
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     @_answers("delete")
     def delete(self, key: str) -> int:
         reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())}, idempotent=False)
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     @_answers("transaction")
     def put_atomic(
@@ -213,7 +210,7 @@ class EtcdStore:
             raise ConflictError(
                 "another writer changed " + ", ".join(expect) + " first; nothing was written"
             )
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     # -- leases -----------------------------------------------------------------------------
 
