@@ -113,3 +113,20 @@ def test_a_jinja_include_of_a_fifo_is_one_error_not_a_hang(
     assert result.returncode != 0
     assert "not a regular file" in result.stderr
     assert not (root / "out").exists()
+
+
+def test_indent_refuses_a_huge_width_before_building_the_padding() -> None:
+    """`indent 200000000 "x"` built a 200 MB padding before its size check refused it
+    (10**10 is 10 GB written before the refusal; nindent is indent after a newline)."""
+    import tracemalloc
+
+    from confpy import forkstrings
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="larger than"):
+            forkstrings.indent(200_000_000, "x\ny")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
