@@ -190,7 +190,8 @@ def read_config_file(path: Path) -> tuple[dict[str, Value], list[str]]:
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
     try:
-        text = raw.decode("utf-8")
+        # BurntSushi/toml skips a byte order mark (a file saved by a Windows editor).
+        text = raw.decode("utf-8").removeprefix("\ufeff")
         data = tomllib.loads(text)
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1

@@ -61,10 +61,7 @@ class FileStore(DataStore):
 
         values: dict[str, bytes] = {}
         for file in self.files():
-            try:
-                text = file.read_bytes().decode("utf-8", "surrogateescape")
-            except OSError as e:
-                raise ConfigError(f"cannot read: {e.strerror}", file=str(file)) from None
+            text = _read_bounded(file)
             for key, value in read_yaml(text, str(file)).items():
                 values[key] = value.encode("utf-8", "surrogateescape")
         with self._lock:
@@ -133,6 +130,19 @@ class FileStore(DataStore):
             if path.is_dir():
                 out += [_stat(f) for f in _walk(path, self.filter)]
         return tuple(out)
+
+
+def _read_bounded(file: Path) -> str:
+    """The file's text, refused past MAX_DATA_BYTES (as `--data`): only that much is read."""
+    from confpy.limits import MAX_DATA_BYTES, read_file_bounded
+
+    try:
+        raw = read_file_bounded(file, MAX_DATA_BYTES)
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", file=str(file)) from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise ConfigError(f"larger than the limit of {MAX_DATA_BYTES} bytes", file=str(file))
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _stat(path: Path) -> tuple[str, int, int, int]:

@@ -25,8 +25,9 @@ def indent(spaces: int, s: str) -> str:
     """Each line of `s` after `spaces` spaces (none for a negative count); "" stays ""."""
     if s == "":
         return ""
-    pad = " " * max(spaces, 0)
-    _check_size("indent", len(pad) * (s.count("\n") + 1) + len(s))
+    width = max(spaces, 0)
+    _check_size("indent", width * (s.count("\n") + 1) + len(s))  # before building the pad
+    pad = " " * width
     return pad + s.replace("\n", "\n" + pad)
 
 

@@ -42,8 +42,14 @@ def read_yaml(text: str, name: str) -> dict[str, str]:
     """Every key confd's file backend reads from one YAML document; ConfigError names file:line."""
     import yaml
 
+    from confpy.yaml_bounded import DataLimitError, compose_bounded
+
     try:
-        node = yaml.compose(text, Loader=_loader())
+        # Bounded: an alias (also under a `<<` merge) costs the nodes it names, and an
+        # alias inside its own node is refused, before anything is walked.
+        node = compose_bounded(text, _loader())
+    except DataLimitError as e:
+        raise ConfigError(e.message, file=name, line=e.line) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -76,7 +82,7 @@ _RESOLVED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "b
 def _loader() -> Any:
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
         """Composes nodes only; every plain scalar is resolved here, as yaml.v2 resolves it."""
 
     Loader.yaml_implicit_resolvers = {}

@@ -14,8 +14,11 @@ an alias bomb or a file nested 20,000 levels deep is one `ConfigError`, not a bl
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import stat
 from typing import Any
 
 from confpy.errors import RenderError
@@ -45,6 +48,21 @@ MAX_INT_BITS = 16_384
 
 MAX_INCLUDE_DEPTH = 10
 """Deepest nesting of the fork's `include` (abtreece/confd allows 10)."""
+
+
+def read_file_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file (more than `limit`: the caller refuses).
+
+    Opened without blocking and refused unless it is a regular file (OSError "not a
+    regular file"): a FIFO would hold the read until someone writes to it, and a device
+    such as /dev/zero never ends.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return f.read(limit + 1)
+
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 

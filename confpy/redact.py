@@ -28,8 +28,12 @@ reads, values transformed by the template included. Its output is scrubbed of:
    template transformed, `upper` or `base64Encode`, when a command prints part of a line);
 7. for a private file (its resource says `secret = true`, or `is_private`: its old or
    new mode lets others not read it) the same without the exemption for template lines,
-   and its shorter lines of 4 characters or more too, where one stands alone in the
-   output (between blanks, `|` or the ends).
+   and its shorter lines and the words of its lines (split at blanks, quotes and
+   `=:,;()[]{}<>|`) that no template holds, of 4 characters or more, where one stands
+   alone in the output (not inside a longer word), of MIN_LINE or more wherever it occurs;
+8. every line of a raw value of MIN_LINE characters or more that no template holds,
+   wherever it occurs (a checker quoting the token it refuses: most passwords are
+   shorter than WINDOW).
 
 Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
 no secret worth hiding; a short secret is still caught by rule 6 as part of a longer
@@ -129,15 +133,17 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
     return one_line(text)
 
 
-_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@")
+# Up to the last `@` anywhere: a password typed unencoded may hold `/`, `?` or `#`, which
+# end the authority for a URL parser but not for the person who typed it.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?(.*)@", re.DOTALL)
 
 
 def redact_url(url: str) -> str:
     """`url` with its user information hidden: `http://user:***@host:2379`.
 
-    For every URL a message quotes, valid or not: what precedes the last `@` of the
-    authority (scheme optional) is user information; a password after its `:` becomes `***`,
-    and a user name alone (it may be a token) too.
+    For every URL a message quotes, valid or not: what precedes the last `@` (after the
+    scheme, if any) is user information, even where `/?#` would end a valid authority; a
+    password after its `:` becomes `***`, and a user name alone (it may be a token) too.
     """
     m = _USERINFO.match(url)
     if m is None:
@@ -164,7 +170,7 @@ class FileText:
 
 
 class OutputScrubber:
-    """Rules 5 to 7 and 2: what a command printed, without the files' lines and the values.
+    """Rules 5 to 8 and 2: what a command printed, without the files' lines and the values.
 
     Built once per change set (cheap: a dict of stripped lines); `scrub` costs a pass over
     the output, one lookup per line of the files and one pass over their text, and runs
@@ -180,6 +186,7 @@ class OutputScrubber:
         """Stripped line -> the file it is from: hidden wherever it occurs."""
         short: dict[str, str] = {}
         """Short lines of private files: hidden where one stands alone in the output."""
+        known = "\0".join(public)
         for f in files:
             for line in (*f.old.splitlines(), *f.new.splitlines()):
                 text = line.strip()
@@ -189,9 +196,16 @@ class OutputScrubber:
                     self.lines.setdefault(text, _label(f))
                 elif f.private and len(text) >= MIN_PRIVATE:
                     short.setdefault(text, _label(f))
+                if f.private:  # rule 7: its words too, wherever a checker quotes one
+                    _add_words(text, _label(f), known, self.lines, short)
+        for key, value in values.items():  # rule 8: a whole value, however short
+            for line in value.splitlines():
+                text = line.strip()
+                if len(text) >= MIN_LINE and text not in known:
+                    self.lines.setdefault(text, f"the value of {key}")
         self.short = short
         alone = "|".join(re.escape(t) for t in sorted(short, key=len, reverse=True))
-        self.alone = re.compile(rf"(?<![^\s|])(?:{alone})(?![^\s|])") if short else None
+        self.alone = re.compile(rf"(?<![\w.-])(?:{alone})(?![\w.-])") if short else None
         self.values = {f"the value of {k}": v for k, v in values.items()}
         # Lines joined by NUL: a stretch of output never matches across two lines of a file.
         # Files are matched as printed (raw), values also as repr and JSON escape them.
@@ -221,6 +235,19 @@ class OutputScrubber:
             for i in starts.get(text[:MIN_LINE], ()):
                 if output.startswith(text, i):
                     owner[i : i + len(text)] = [path] * len(text)
+
+
+_WORD = re.compile(r"""[^\s"'`=:,;()\[\]{}<>|]+""")
+
+
+def _add_words(
+    line: str, label: str, known: str, long: dict[str, str], short: dict[str, str]
+) -> None:
+    """A private file's line's words that no template holds: hidden wherever they occur
+    (MIN_LINE and longer) or where one stands alone (MIN_PRIVATE and longer)."""
+    for word in _WORD.findall(line):
+        if len(word) >= MIN_PRIVATE and word not in known:
+            (long if len(word) >= MIN_LINE else short).setdefault(word, label)
 
 
 def _label(f: FileText) -> str:

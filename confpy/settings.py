@@ -53,7 +53,9 @@ class Endpoint:
 
     @property
     def netloc(self) -> str:
-        return f"{self.host}:{self.port}"
+        """`host:port` as a URL and a Host header write it: an IPv6 address in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     def __str__(self) -> str:
         return f"{'https' if self.secure else 'http'}://{self.netloc}"
@@ -216,6 +218,7 @@ def _read_settings_file(path: Path) -> dict[str, tuple[Any, int | None]]:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+    text = text.removeprefix("\ufeff")  # a byte order mark, as confd.toml may have one
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -15,6 +15,7 @@ environment (`BoundedEnvironment`) bounds what a value can make a template do
 
 from __future__ import annotations
 
+import errno
 import sys
 import threading
 import traceback
@@ -58,7 +59,7 @@ class _Loader(jinja2.BaseLoader):
             raise jinja2.TemplateNotFound(template)
         path = (self.root / template).resolve()
         try:
-            source = path.read_bytes().decode("utf-8")
+            source = _read_template(path)
         except FileNotFoundError:
             raise jinja2.TemplateNotFound(template) from None
         except (OSError, UnicodeDecodeError) as e:
@@ -66,6 +67,14 @@ class _Loader(jinja2.BaseLoader):
         self.sources[template] = source
         mtime = path.stat().st_mtime
         return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
+
+
+def _read_template(path: Path) -> str:
+    """A template's text, bounded: a FIFO or /dev/zero is an OSError, not a read without end."""
+    raw = limits.read_file_bounded(path, limits.MAX_OUTPUT_CHARS)
+    if len(raw) > limits.MAX_OUTPUT_CHARS:
+        raise OSError(errno.EFBIG, f"larger than {limits.MAX_OUTPUT_CHARS} bytes")
+    return raw.decode("utf-8")
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -228,7 +237,7 @@ def _compile_go_contained(
     """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte);
     like `_compile_contained`, every exception is this template's problem alone."""
     try:
-        source = path.read_bytes().decode("utf-8")
+        source = _read_template(path)
     except (OSError, UnicodeDecodeError) as e:
         return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
     try:

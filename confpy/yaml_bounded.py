@@ -37,14 +37,18 @@ class _Open:
     items: list[Any] = field(default_factory=list)
 
 
-def compose_bounded(text: str) -> Any:
+def compose_bounded(text: str, loader_class: Any = None) -> Any:
     """The YAML text's one document as PyYAML nodes, or None.
 
-    DataLimitError past a limit; yaml.YAMLError (with its mark) for text that is not YAML.
+    `loader_class` resolves the scalars' tags (default: PyYAML's safe loader, libyaml's
+    where there is one). DataLimitError past a limit; yaml.YAMLError (with its mark) for
+    text that is not YAML.
     """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    if loader_class is None:
+        loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
         return _Composer(loader).document()
     finally:

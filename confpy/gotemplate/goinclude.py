@@ -61,8 +61,7 @@ class Includer:
     def _parsed(self, name: str, path: str) -> tuple[Template, str]:
         if path not in self.parsed:
             try:
-                with open(path, "rb") as f:
-                    source = from_bytes(f.read(limits.MAX_OUTPUT_CHARS + 1))
+                source = from_bytes(limits.read_file_bounded(path, limits.MAX_OUTPUT_CHARS))
             except OSError as e:
                 raise GoError(f"include {name}: {e.strerror or 'cannot be read'}") from None
             except ValueError:  # a NUL in the name: no file can have it

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from binascii import a2b_base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -25,7 +24,7 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, origin, prefix_end, unb64
+from confpy.store._codec import b64, origin, prefix_end, read_revision, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
 from confpy.store._prefix import Entry, PrefixReads
@@ -141,9 +140,7 @@ class EtcdStore(PrefixReads):
         for reply in replies:
             for kv in reply.get("kvs", ()):
                 value = kv.get("value")
-                values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
-                    a2b_base64(value) if value else b""
-                )
+                values[unb64(kv["key"]).decode("utf-8", "replace")] = unb64(value)
         return Snapshot(revision, values, origin=origin(header))
 
     def _read_txn(
@@ -165,7 +162,7 @@ class EtcdStore(PrefixReads):
             ops = [{"request_range": {"revision": revision, **r} if revision else r} for r in chunk]
             reply = self._rpc(what, "/kv/txn", {"success": ops})
             if not revision:
-                revision = int(reply["header"]["revision"])
+                revision = read_revision(reply["header"]["revision"])
                 if header is not None:
                     header.update(reply["header"])
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
@@ -177,7 +174,7 @@ class EtcdStore(PrefixReads):
         kvs = reply.get("kvs")
         if not kvs:
             return None, 0
-        return unb64(kvs[0].get("value")), int(kvs[0]["mod_revision"])
+        return unb64(kvs[0].get("value")), read_revision(kvs[0]["mod_revision"])
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -187,12 +184,12 @@ class EtcdStore(PrefixReads):
         if lease:
             body["lease"] = str(lease)
         reply = self._rpc("put", "/kv/put", body, idempotent=False)
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     @_answers("delete")
     def delete(self, key: str) -> int:
         reply = self._rpc("delete", "/kv/deleterange", {"key": b64(key.encode())}, idempotent=False)
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     @_answers("transaction")
     def put_atomic(
@@ -217,7 +214,7 @@ class EtcdStore(PrefixReads):
             raise ConflictError(
                 "another writer changed " + ", ".join(expect) + " first; nothing was written"
             )
-        return int(reply["header"]["revision"])
+        return read_revision(reply["header"]["revision"])
 
     # -- leases -----------------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
-"""The gateway's encoding: base64 bytes, the end of a prefix range, a reply header's numbers."""
+"""The gateway's encoding: base64 bytes, the end of a prefix range, the revisions a reply
+carries (read strictly: a reply that lies is an error, not data), a reply header's numbers."""
 
 from __future__ import annotations
 
 import base64
+from binascii import Error as Base64Error
 from binascii import a2b_base64
 from typing import Any
 
 from confpy.snapshot import Origin
+
+_MAX_REVISION = 2**63 - 1
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -24,9 +28,29 @@ def b64(raw: bytes) -> str:
 
 
 def unb64(text: str | None) -> bytes:
+    """Strict: text that is not base64 is a ValueError (lenient decoding drops what it
+    cannot read, and a lying reply would become an empty or shortened value)."""
     # binascii directly: base64.b64decode's argument checks cost more than the decoding
     # on a snapshot of thousands of keys.
-    return a2b_base64(text) if text else b""
+    if not text:
+        return b""
+    try:
+        return a2b_base64(text, strict_mode=True)
+    except Base64Error:
+        raise ValueError("etcd's reply holds a key or value that is not base64") from None
+
+
+def read_revision(value: object) -> int:
+    """A revision from a reply: an int64 from 0 as etcd has them, else ValueError."""
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= _MAX_REVISION:
+        raise ValueError(
+            f"etcd's reply holds a revision etcd cannot have ({len(str(value))} characters)"
+        )
+    return number
 
 
 def origin(header: Any) -> Origin:

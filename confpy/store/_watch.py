@@ -50,7 +50,7 @@ from confpy.keys import key_matches, watch_ranges
 from confpy.log import get_logger
 from confpy.snapshot import Event, Origin, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, header_int, origin, prefix_end, unb64
+from confpy.store._codec import b64, header_int, origin, prefix_end, read_revision, unb64
 from confpy.store._errors import EtcdReply, Kind, classify, reply_error, translate
 from confpy.store._http import Transport
 from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
@@ -331,8 +331,8 @@ def _header(result: dict[str, Any]) -> tuple[Origin, int]:
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:
     """The revision a response speaks for: its last event's, or etcd's at the time."""
     if raw_events:
-        return max(int(ev["kv"]["mod_revision"]) for ev in raw_events)
-    return int(result["header"]["revision"])
+        return max(read_revision(ev["kv"]["mod_revision"]) for ev in raw_events)
+    return read_revision(result["header"]["revision"])
 
 
 def read_message(
@@ -374,5 +374,5 @@ def _matching_events(
         key = unb64(kv["key"]).decode("utf-8", "replace")
         if any(key_matches(p, key) for p in patterns):
             value = None if ev.get("type") == "DELETE" else unb64(kv.get("value"))
-            out.append(Event(key, value, int(kv["mod_revision"])))
+            out.append(Event(key, value, read_revision(kv["mod_revision"])))
     return tuple(out)
