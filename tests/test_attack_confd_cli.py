@@ -43,11 +43,6 @@ def test_confpy_toml_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     assert settings.prefix == "/x"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resource.py (engineer corpus): a resource file starting with a BOM is refused "
-    "as 'invalid TOML: Invalid statement'; confd reads it",
-)
 def test_resource_file_with_a_byte_order_mark_is_read_as_confd_reads_it(
     tmp_path: Path, confpy_offline: Confpy
 ) -> None:
