@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from confpy.confd_config import read_config_file
 from confpy.settings import load_settings
 from tests.conftest import Confpy
