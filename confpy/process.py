@@ -14,7 +14,6 @@ confpy chose) are substituted.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import selectors
@@ -327,6 +326,8 @@ def set_subreaper(on: bool) -> int | None:
     """
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: only a supervisor needs it, not every run that imports this
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         prctl = libc.prctl
