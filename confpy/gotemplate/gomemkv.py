@@ -5,7 +5,7 @@ up exactly as written, never normalised, as confd does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from confpy.gotemplate.values import GoError, KVPair, Slice, go_str_less_key
 
@@ -64,6 +64,20 @@ class MissingKey(GoError):
 class BadPattern(GoError):
     def __init__(self) -> None:
         super().__init__("syntax error in pattern")
+
+
+_META = frozenset("*?[\\")
+
+
+def matcher(pattern: str) -> Callable[[str], bool]:
+    """`path_match` with `pattern` fixed: a literal or a literal and one trailing `*` (all
+    confd templates' `gets "/dir/*"`) is tested with string methods, once per key."""
+    head = pattern[:-1] if pattern.endswith("*") else None
+    if head is not None and not _META.intersection(head):
+        return lambda name: name.startswith(head) and "/" not in name[len(head) :]
+    if not _META.intersection(pattern):
+        return pattern.__eq__
+    return lambda name: path_match(pattern, name)
 
 
 def path_match(pattern: str, name: str) -> bool:
@@ -228,7 +242,8 @@ class MemKV:
         raise MissingKey(key)
 
     def gets(self, pattern: str) -> Slice:
-        ks = [KVPair(k, v) for k, v in self.m.items() if path_match(pattern, k)]
+        match = matcher(pattern)
+        ks = [KVPair(k, v) for k, v in self.m.items() if match(k)]
         ks.sort(key=lambda kv: go_str_less_key(kv.Key))
         return Slice.appended(ks, "memkv.KVPairs")
 
