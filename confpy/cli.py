@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(error: ConfpyError) -> None:
     from confpy.errors import ConfigProblems
+    from confpy.log import error_line
 
     problems = error.problems if isinstance(error, ConfigProblems) else [error]
     for problem in problems:
-        print(f"confpy: error: {problem}", file=sys.stderr)
+        print(error_line(problem), file=sys.stderr)  # escaped: a key name may hold ESC

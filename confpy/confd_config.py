@@ -249,18 +249,3 @@ def _line_of(lines: list[str], key: str) -> int | None:
             if stripped.startswith(spelled) and stripped[len(spelled) :].lstrip().startswith("="):
                 return number
     return None
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password in it replaced by `***` (`http://u:***@host:2379`).
-
-    A small local rule until confpy.redact has one for URLs: a node URL may carry
-    credentials, and node URLs appear in messages.
-    """
-    scheme, sep, rest = url.rpartition("://")
-    authority, slash, path = rest.partition("/")
-    userinfo, at, host = authority.rpartition("@")
-    if not at:
-        return url
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}{slash}{path}"

@@ -7,13 +7,14 @@ Jinja environment. A template using something plain Jinja cannot print exactly s
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from confpy.errors import ConfigError, ConfpyError, TemplateSyntaxError
+from confpy.errors import ConfigError, ConfpyError
 from confpy.gotemplate.translate import NotReadable, translate_readable
 
 __all__ = ["NotReadable", "convert_template", "convert_tree"]
@@ -22,18 +23,15 @@ __all__ = ["NotReadable", "convert_template", "convert_tree"]
 def convert_template(source: str, filename: str = "<template>") -> str:
     """Readable Jinja2 for a Go template; raises NotReadable (a TemplateSyntaxError) when
     plain Jinja cannot render the same bytes, and TemplateSyntaxError for broken syntax."""
-    from confpy.gotemplate.engine import GoTemplate
+    from confpy.gotemplate.engine import FUNCTION_NAMES
+    from confpy.gotemplate.goparse import parse
 
-    # Go's own parser first: what confd would refuse is reported as confd reports it.
-    GoTemplate.compile(source, filename)
-    try:
-        return translate_readable(source, filename)
-    except NotReadable:
-        raise
-    except TemplateSyntaxError as e:
-        # Valid Go that the readable translation does not handle: it stays a .tmpl.
-        reason = e.reason if "keep the .tmpl" in e.reason else f"{e.reason}; keep the .tmpl"
-        raise NotReadable(reason, file=e.file, line=e.line) from None
+    # The engine's own parser (keeping comments): what confd would refuse is reported as
+    # confd reports it, and the translation is a pass over the tree the engine runs.
+    name = os.path.basename(filename)
+    return translate_readable(
+        parse(source, name, FUNCTION_NAMES, filename, comments=True), filename
+    )
 
 
 def convert_tree(
@@ -95,7 +93,9 @@ def convert_tree(
         elif relative.parts[0] == "conf.d" and path.suffix == ".toml":
             dest = out / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(_retarget(path.read_text(encoding="utf-8"), renamed), encoding="utf-8")
+            # Bytes in and out: universal newlines would drop the file's CRs.
+            text = _retarget(path.read_bytes().decode("utf-8"), renamed)
+            dest.write_bytes(text.encode("utf-8"))
             shutil.copymode(path, dest)
         else:
             dest = out / relative
@@ -122,16 +122,32 @@ def _declared_syntaxes(confd: Path) -> tuple[set[str], set[str]]:
     return go, jinja
 
 
-_SRC_LINE = re.compile(r"""^(\s*src\s*=\s*)(["'])(.*?)\2""", re.MULTILINE)
+_SRC_LINE = re.compile(r"""^(\s*src\s*=\s*)(["'])(.*?)\2.*$""", re.MULTILINE)
 _SYNTAX_LINE = re.compile(r"""^(\s*syntax\s*=\s*)(["'])go\2""", re.MULTILINE)
+_PREFIX_LINE = re.compile(r"""^\s*prefix\s*=""", re.MULTILINE)
+_REPLACES = "global_prefix_replaces = true  # as confd did for the Go template"
 
 
 def _retarget(text: str, renamed: dict[str, str]) -> str:
-    """Point `src` at the converted file, touching nothing else (comments stay)."""
+    """Point `src` at the converted file, touching nothing else (comments and CRs stay).
+
+    With its own `prefix`, the resource keeps the Go rule: a global `--prefix` replaces it.
+    """
     match = _SRC_LINE.search(text)
     if match is None or match.group(3) not in renamed:
         return text
     quote = match.group(2)
-    text = text[: match.start(3)] + renamed[match.group(3)] + text[match.end(3) :]
+    crlf = match.group(0).endswith("\r")
+    end = match.end() - crlf
+    rule = ""
+    if _PREFIX_LINE.search(text) and "global_prefix_replaces" not in text:
+        rule = ("\r\n" if crlf else "\n") + _REPLACES
+    text = (
+        text[: match.start(3)]
+        + renamed[match.group(3)]
+        + text[match.end(3) : end]
+        + rule
+        + text[end:]
+    )
     # An explicit `syntax = "go"` would make confpy translate the Jinja file again.
     return _SYNTAX_LINE.sub(lambda m: f"{m.group(1)}{quote}jinja{quote}", text)

@@ -4,6 +4,11 @@ The file holds either a flat object of `"/key": "value"` or nested objects whose
 join with `/` (both may be mixed). Numbers and booleans become their text, YAML
 `!!binary` values stay raw bytes. Every mistake is a ConfigError naming the file and
 line; no value ever appears in a message.
+
+The file is bounded before it is walked (`confpy.limits`): at most MAX_DATA_BYTES are
+read; JSON nesting is measured before `json.loads` recurses; YAML is composed by
+`confpy.yaml_bounded`, which counts each alias as the whole node it names, so an alias
+bomb or a self-referencing anchor is refused before anything is expanded.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 from confpy.errors import ConfigError
 from confpy.keys import join_key, matches_any
+from confpy.limits import MAX_DATA_BYTES, MAX_DATA_DEPTH, json_too_deep
 from confpy.snapshot import Snapshot, WatchBatch
+from confpy.yaml_bounded import DataLimitError, compose_bounded
 
 REVISION = 1
 """Fixture data has one revision: templates and logs see it as etcd's."""
@@ -78,9 +85,14 @@ class DataStore:
 def load_data(path: Path) -> dict[str, bytes]:
     """Read a fixture file into absolute keys and byte values; ConfigError names file:line."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as f:  # never more than the limit: /dev/zero is a file too
+            raw = f.read(MAX_DATA_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"--data: cannot read: {e.strerror}", file=str(path)) from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise ConfigError(
+            f"--data: larger than the limit of {MAX_DATA_BYTES} bytes", file=str(path)
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -116,6 +128,10 @@ class _Flattener:
                 seen[k] = v
             return seen
 
+        deep = json_too_deep(self.text, MAX_DATA_DEPTH)
+        if deep is not None:
+            line = self.text.count("\n", 0, deep) + 1
+            raise self.error(f"nested more than {MAX_DATA_DEPTH} levels deep", line)
         try:
             # Numbers keep the text they were written as: 1.10 stays "1.10".
             data = json.loads(self.text, object_pairs_hook=pairs, parse_float=str, parse_int=str)
@@ -137,7 +153,9 @@ class _Flattener:
         import yaml
 
         try:
-            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            node = compose_bounded(self.text)
+        except DataLimitError as e:
+            raise self.error(e.message, e.line) from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from confpy.each_manifest import manifest_path, read_manifest, write_manifest
 from confpy.errors import ConfpyError, InstallError, RenderError
+from confpy.installer import NAME_MAX, stage_fits
 from confpy.keyfuncs import glob_regex
 from confpy.keys import matches_any
-from confpy.log import get_logger
+from confpy.log import escape, get_logger
 from confpy.resource import EachMatch, TemplateResource
 from confpy.resource_fields import EACH_NAME
 from confpy.snapshot import Snapshot
@@ -152,10 +153,13 @@ def _child(r: TemplateResource, name: str, match: EachMatch, rel: str) -> Templa
 def _refusal(
     r: TemplateResource, child: TemplateResource, name: str, rel: str
 ) -> ConfpyError | None:
-    if name in ("", ".", "..") or "/" in name or "\0" in name:
+    why = unsafe_name(name)
+    if why is None and not stage_fits(child.dest):
+        why = f"too long: with its stage file's suffix it passes {NAME_MAX} bytes"
+    if why is not None:
         return RenderError(
-            f"key {_absolute(r.prefix, rel)} gives the file name {name!r}, which each refuses "
-            "(empty, '.', '..' or with '/' or NUL)",
+            f"key {escape(_absolute(r.prefix, rel))} gives the file name {name!r}, which each "
+            f"refuses ({why})",
             file=str(r.path),
         )
     owner = r.each_reserved.get(str(child.dest))
@@ -164,6 +168,24 @@ def _refusal(
             f"match {name!r} would overwrite the file of resource {owner}; not written",
             dest=str(child.dest),
         )
+    return None
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a key name cannot be an `each` file name, or None.
+
+    The name becomes a path that commands are given and messages show: never a directory
+    step, never something a program reads as an option, never a character that moves a
+    terminal's cursor or splits a line (control and format characters, line separators).
+    """
+    if name in ("", ".", ".."):
+        return "empty, '.' or '..'"
+    if "/" in name:
+        return "it holds '/'"
+    if name.startswith("-"):
+        return "it starts with '-', which a command would read as an option"
+    if escape(name) != name:
+        return "it holds a control character (NUL, newline, ESC...)"
     return None
 
 
@@ -185,6 +207,8 @@ class _Owned:
     """File name -> per-file resource, for every match in this snapshot."""
     removals: dict[str, TemplateResource] = field(default_factory=dict)
     adopted: set[str] = field(default_factory=set)
+    refused: dict[str, ConfpyError] = field(default_factory=dict)
+    """`label` of a match -> why it cannot be a file: kept out of the change set."""
 
 
 @dataclass
@@ -203,10 +227,16 @@ def plan(
     failures: Mapping[str, ConfpyError],
 ) -> Plan | None:
     """Expand `each` resources, add removals of files whose match is gone, refuse foreign
-    files. None when the group holds no `each` resource."""
+    files. None when the group holds no `each` resource.
+
+    A match refused before rendering (its name, or another resource's file) stays out of
+    the change set: a key name nobody can fix by waiting never holds back the other files
+    (under `--watch` a change set installs all or nothing). `finish` reports it.
+    """
     if not any(r.each is not None and r.each_match is None for r in resources):
         return None
-    expanded, extra = expand(resources, snapshot)
+    expanded, refused = expand(resources, snapshot)
+    extra: dict[str, ConfpyError] = {}
     owned = {
         r.name: _Owned(r, *read_manifest(r))
         for r in resources
@@ -216,15 +246,19 @@ def plan(
         o = owned.get(r.each_match.parent) if r.each_match is not None else None
         if o is None:
             continue
-        o.current.setdefault(r.dest.name, r)
-        if r.name in failures or r.name in extra or r.dest.name in o.listed:
+        o.current.setdefault(r.dest.name, r)  # a refused name's file, if any, is not removed
+        if r.name in refused:
+            o.refused.setdefault(label(r), refused[r.name])
+            continue
+        if r.name in failures or r.dest.name in o.listed:
             continue
         error = _foreign(r, rendered.get(r.name), o)
         if error is not None:
             extra[r.name] = error
     # Removals go after the files that stay, in the same change set.
     removals = [removal for o in owned.values() for removal in _removals(o)]
-    return Plan([*expanded, *removals], extra, owned)
+    kept = [r for r in expanded if r.name not in refused]
+    return Plan([*kept, *removals], extra, owned)
 
 
 def _removals(o: _Owned) -> Iterable[TemplateResource]:
@@ -278,9 +312,14 @@ def finish(
 ) -> dict[str, ConfpyError]:
     """Record what each resource now owns; return manifest write failures by resource name.
 
-    `outcomes` maps per-file resource names to (status, error) after the apply.
+    `outcomes` maps per-file resource names to (status, error) after the apply. A match
+    refused before rendering is a problem of its resource, whatever the other files did.
     """
     problems: dict[str, ConfpyError] = {}
+    for name, o in p.owned.items():
+        if o.refused:
+            (first, error), more = next(iter(o.refused.items())), len(o.refused) - 1
+            problems[name] = EachFileError(first, error, more)
     if noop:
         return problems
     for name, o in p.owned.items():
@@ -300,7 +339,7 @@ def finish(
         try:
             write_manifest(o.resource, owned)
         except InstallError as e:
-            problems[name] = e
+            problems.setdefault(name, e)
     return problems
 
 

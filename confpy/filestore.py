@@ -152,7 +152,7 @@ def _diff(
 
 def _walk(root: Path, pattern: str) -> list[Path]:
     """Go's `filepath.Walk` in lexical order, keeping files whose name matches `pattern`."""
-    from confpy.gotemplate.gomemkv import BadPattern, path_match
+    from confpy.confdpath import BadPattern, path_match
 
     found: list[Path] = []
     try:

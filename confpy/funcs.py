@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json as _json
 import os
-import posixpath
 import re
 import socket
 from collections.abc import Callable, Iterable
@@ -17,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime as _datetime
 from typing import Any
 
-from confpy import limits
+from confpy import confdcore, limits
+from confpy.confdcore import KVPair
+from confpy.confdpath import path_base, path_dir
 from confpy.errors import RenderError
-from confpy.keyfuncs import KVPair
+from confpy.forkjinja import FORK_FUNCTIONS
 from confpy.redact import describe
 
 
@@ -94,19 +95,12 @@ def json_array(data: str) -> list[Any]:
 
 def base(path: str) -> str:
     """Go's path.Base: the last element, `.` for empty, `/` for a root."""
-    if path == "":
-        return "."
-    stripped = path.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
+    return path_base(path)
 
 
 def dir(path: str) -> str:
-    """Go's path.Dir: everything but the last element, cleaned."""
-    head = path[: path.rfind("/") + 1] if "/" in path else ""
-    cleaned = posixpath.normpath(head) if head else "."
-    return "/" if cleaned == "//" else cleaned
+    """Go's path.Dir: everything but the last element, cleaned (`//a/b` is `/a`)."""
+    return path_dir(path)
 
 
 def split(s: str, sep: str) -> list[str]:
@@ -201,30 +195,12 @@ def file_exists(path: str) -> bool:
     return os.path.exists(path)
 
 
-def _go_case(s: str, upper: bool) -> str:
-    """Go's strings.ToUpper/ToLower: one character to one (simple case mapping)."""
-    if s.isascii():
-        return s.upper() if upper else s.lower()
-    out: list[str] = []
-    for c in s:
-        if "\ud800" <= c <= "\udfff":
-            out.append("\ufffd")  # Go maps an invalid byte to U+FFFD
-            continue
-        m = c.upper() if upper else c.lower()
-        if len(m) != 1:
-            m = c.title() if upper else {"\u0130": "i"}.get(c, c)
-            if len(m) != 1:
-                m = c
-        out.append(m)
-    return "".join(out)
-
-
 def to_upper(s: str) -> str:
-    return _go_case(s, True)
+    return confdcore.go_case(s, upper=True)
 
 
 def to_lower(s: str) -> str:
-    return _go_case(s, False)
+    return confdcore.go_case(s, upper=False)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -237,11 +213,10 @@ def trim_suffix(s: str, suffix: str) -> str:
 
 def parse_bool(s: str) -> bool:
     """Go's strconv.ParseBool."""
-    if s in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if s in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise RenderError(f"parseBool: not a boolean: {describe(s)}")
+    try:
+        return confdcore.parse_bool(s)
+    except ValueError:
+        raise RenderError(f"parseBool: not a boolean: {describe(s)}") from None
 
 
 def reverse(items: Any) -> Any:
@@ -253,31 +228,12 @@ def reverse(items: Any) -> Any:
 
 def sort_by_length(items: Iterable[str]) -> list[str]:
     """Shortest first; ties in the order Go's sort.Sort leaves them, as in confd."""
-    from confpy.gotemplate.gosort import sort_sort
-
-    out = list(items)
-    sort_sort(
-        out,
-        lambda a, b: (
-            len(a.encode("utf-8", "surrogateescape")) < len(b.encode("utf-8", "surrogateescape"))
-        ),
-    )
-    return out
+    return confdcore.sort_by_byte_length(list(items), str)
 
 
 def sort_kv_by_length(items: Iterable[KVPair]) -> list[KVPair]:
     """Shortest key first; ties in the order Go's sort.Sort leaves them, as in confd."""
-    from confpy.gotemplate.gosort import sort_sort
-
-    out = list(items)
-    sort_sort(
-        out,
-        lambda a, b: (
-            len(a.key.encode("utf-8", "surrogateescape"))
-            < len(b.key.encode("utf-8", "surrogateescape"))
-        ),
-    )
-    return out
+    return confdcore.sort_by_byte_length(list(items), lambda kv: kv.key)
 
 
 def make_map(*pairs: Any) -> dict[Any, Any]:
@@ -387,5 +343,7 @@ STATIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mul": mul,
     "div": div,
     "mod": mod,
+    **FORK_FUNCTIONS,  # the maintained fork's (abtreece/confd), where Jinja has no such name
 }
-"""confd's functions that do not read etcd; `KeyFunctions.functions()` adds the ones that do."""
+"""confd's functions that do not read etcd, and the fork's; `KeyFunctions.functions()` adds
+the ones that do."""

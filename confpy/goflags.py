@@ -136,7 +136,7 @@ def _shown(text: str) -> str:
 
 def go_quote(s: str) -> str:
     """strconv.Quote, as `%q` prints an argument in Go's messages."""
-    from confpy.gotemplate.gostrconv import quote
+    from confpy.gostrconv import quote
 
     return quote(s)
 

@@ -191,7 +191,7 @@ def _text(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        from confpy.gotemplate.gostrconv import format_float
+        from confpy.gostrconv import format_float
 
         return format_float(value, "f", -1)
     return str(value)

@@ -14,13 +14,22 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from confpy.errors import CheckFailedError, CommandError, InstallError, RenderError
+from confpy.command_paths import prepare
+from confpy.errors import (
+    CheckFailedError,
+    CommandError,
+    ConfigError,
+    InstallError,
+    RenderError,
+)
 from confpy.log import get_logger
-from confpy.process import describe, run_checked, substitute
+from confpy.process import run_checked
+from confpy.redact import is_private
 from confpy.resource import TemplateResource
 
 log = get_logger("confpy.installer")
@@ -53,6 +62,9 @@ class Staged:
     kept: bool = False
     remove: bool = False
     """A removal (an `each` file whose match is gone): commit unlinks the destination."""
+    link: str | None = None
+    """A rollback of a destination that was a symbolic link: `path` is a new link to the
+    same target (this text), which commit renames into place."""
 
 
 def desired_state(resource: TemplateResource, content: bytes) -> FileState:
@@ -144,10 +156,27 @@ def create_beside(dest: Path, mode: int, suffix: str = "") -> tuple[int, Path]:
     names are taken.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    return _beside(dest, lambda path: (os.open(path, flags, mode), path), suffix)
+
+
+_T = TypeVar("_T")
+
+NAME_MAX = 255
+"""Bytes in one file name on Linux's filesystems (ext4, xfs, btrfs, tmpfs, overlayfs)."""
+
+
+def stage_fits(dest: Path) -> bool:
+    """Whether `dest`'s name leaves room for its stage file's name (the longest one)."""
+    return len(os.fsencode(f".{dest.name}.confpy-{2**22}-99")) <= NAME_MAX
+
+
+def _beside(dest: Path, make: Callable[[Path], _T], suffix: str = "") -> _T:
+    """`make(path)` on the first free hidden name next to `dest`; it must raise
+    FileExistsError when the name is taken."""
     for attempt in range(100):
         path = dest.parent / f".{dest.name}.confpy-{os.getpid()}-{attempt}{suffix}"
         try:
-            return os.open(path, flags, mode), path
+            return make(path)
         except FileExistsError:
             continue
     raise FileExistsError(f"no free stage file name in {dest.parent}")
@@ -158,12 +187,14 @@ def check(staged: Staged) -> None:
     resource = staged.resource
     if resource.check_cmd is None or staged.remove:
         return
-    command = substitute(resource.check_cmd, src=str(staged.path), dest=str(resource.dest))
     try:
+        command = prepare(
+            resource.check_cmd, field="check_cmd", src=str(staged.path), dest=str(resource.dest)
+        )
         run_checked(command, timeout=resource.command_timeout, what="check_cmd")
-    except CommandError as e:
+    except (CommandError, ConfigError) as e:
         raise CheckFailedError(e.message, dest=str(resource.dest)) from None
-    log.debug("check passed", resource=resource.name, command=describe(resource.check_cmd))
+    log.debug("check passed", resource=resource.name, command=command.shown)
 
 
 def commit(staged: Staged, *, sync_dir: bool = True) -> None:
@@ -180,7 +211,7 @@ def commit(staged: Staged, *, sync_dir: bool = True) -> None:
     try:
         os.rename(staged.path, dest)
     except OSError as e:
-        if e.errno not in (errno.EBUSY, errno.EXDEV):
+        if e.errno not in (errno.EBUSY, errno.EXDEV) or staged.link is not None:
             raise InstallError(f"cannot replace: {e.strerror}", dest=str(dest)) from None
         # A bind-mounted file (e.g. /etc/hosts in a container) cannot be renamed over:
         # rewrite it in place, which is not atomic, and say so.
@@ -220,20 +251,25 @@ def discard(staged: Staged, *, keep: bool = False) -> None:
 
 
 def diff(resource: TemplateResource, desired: FileState) -> str:
-    """A unified diff of a pending change, hiding contents of files only their owner may read."""
+    """A unified diff of a pending change; checksums only for a private file (`secret`, or
+    its old or new mode denies others read: `confpy.redact.is_private`)."""
+    old_mode: int | None = None
     try:
         old = resource.dest.read_bytes()
         st = os.stat(resource.dest)
-        old_meta = f"mode {stat.S_IMODE(st.st_mode):04o} owner {st.st_uid}:{st.st_gid}"
+        old_mode = stat.S_IMODE(st.st_mode)
+        old_meta = f"mode {old_mode:04o} owner {st.st_uid}:{st.st_gid}"
     except FileNotFoundError:
         old, old_meta = b"", "absent"
     except OSError as e:
         raise InstallError(f"cannot read: {e.strerror}", dest=str(resource.dest)) from None
     new_meta = f"mode {desired.mode:04o} owner {desired.uid}:{desired.gid}"
     header = f"--- {resource.dest} ({old_meta})\n+++ {resource.dest} ({new_meta})\n"
-    if desired.mode & 0o077 == 0:
+    if resource.secret or is_private(old_mode, desired.mode):  # 0600 becoming 0644 too
+        modes = f"{old_mode:04o} -> " if old_mode not in (None, desired.mode) else ""
         return header + (
-            f"  contents hidden (mode {desired.mode:04o}): {_checksum(old)} -> {desired.checksum}\n"
+            f"  contents hidden (mode {modes}{desired.mode:04o}): "
+            f"{_checksum(old)} -> {desired.checksum}\n"
         )
     import difflib
 
@@ -316,15 +352,40 @@ def keep_previous(resource: TemplateResource) -> Staged:
     """`on_reload_failure = "rollback"`: stage the destination as it is now, to restore it.
 
     The copy sits beside the destination with the same content, mode and owner, so
-    `commit()` of it is an atomic rename back. When there is no file yet, restoring
+    `commit()` of it is an atomic rename back. A symbolic link is kept as a link to the
+    same target (the install replaces the link, never its target): restoring it puts the
+    link back, so a shared target is followed again. When there is no file yet, restoring
     means removing the new one: the previous state was "no file".
     """
     dest = resource.dest
     try:
-        st = os.stat(dest)
+        st = os.lstat(dest)
+        if stat.S_ISLNK(st.st_mode):
+            return _keep_link(resource, st)
         content = dest.read_bytes()
     except FileNotFoundError:
         return stage_removal(resource)
     except OSError as e:
-        raise InstallError(f"cannot keep the previous file: {e.strerror}", dest=str(dest)) from None
+        raise InstallError(
+            f"cannot keep the previous file: {e.strerror or e}", dest=str(dest)
+        ) from None
     return stage(resource, FileState(content, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))
+
+
+def _keep_link(resource: TemplateResource, st: os.stat_result) -> Staged:
+    """A new link beside the destination, to the target its link names, with its owner."""
+    dest = resource.dest
+    target = os.readlink(dest)
+
+    def make(path: Path) -> Path:
+        os.symlink(target, path)
+        return path
+
+    path = _beside(dest, make)
+    try:
+        if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            os.lchown(path, st.st_uid, st.st_gid)
+    except OSError:
+        _unlink(path)
+        raise
+    return Staged(resource, FileState(b"", 0, st.st_uid, st.st_gid), path, link=target)

@@ -188,7 +188,7 @@ def _ancestors(key: str) -> Iterator[str]:
 
 # -- Key paths: the one place that spells a key or prefix the way confpy reads it ---------------
 # (The Go engine's confd functions deliberately look keys up exactly as written, as confd
-# does: confpy/gotemplate/confdfuncs.py keeps its own, non-normalising, path logic.)
+# does: confpy/confdpath.py keeps Go's own, non-normalising, path logic.)
 
 
 def clean_key(key: str) -> str:

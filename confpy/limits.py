@@ -1,4 +1,4 @@
-"""What one value may cost a render: explicit bounds, checked before the work is done.
+"""What one value or fixture file may cost: explicit bounds, checked before the work is done.
 
 A value in etcd is written by whoever may write under a resource's keys. Whatever it
 holds, rendering it must stay cheap and must fail that resource alone: these bounds
@@ -6,13 +6,16 @@ keep every value-driven cost (JSON depth and size, template recursion, arithmeti
 repetition, output size) well inside what Python itself can survive, instead of hoping
 that its recursion limit and the memory allocator hold. Each limit raises `RenderError`
 with a message that names the limit, never the value.
+
+A `--data` fixture file (`confpy.datastore`) gets the same treatment: its size, its
+nesting and the nodes its YAML aliases expand to are bounded before they are walked, so
+an alias bomb or a file nested 20,000 levels deep is one `ConfigError`, not a blow-up.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from itertools import accumulate
 from typing import Any
 
 from confpy.errors import RenderError
@@ -22,6 +25,15 @@ MAX_JSON_DEPTH = 100
 recurses once per level; its own limit is near 1,000 and shared with the template)."""
 MAX_JSON_CHARS = 16 * 1024 * 1024
 """Characters a `json`/`jsonArray` value may have (etcd's default request limit is 1.5 MiB)."""
+MAX_DATA_BYTES = 8 * 1024 * 1024
+"""Bytes a `--data` file may have; only this much is ever read (a fixture of a whole key
+space is rarely over a few hundred KiB; YAML this size composes in seconds)."""
+MAX_DATA_DEPTH = MAX_JSON_DEPTH
+"""Nesting of mappings and lists a `--data` file may have, YAML aliases expanded."""
+MAX_DATA_NODES = 250_000
+"""Nodes (keys, values, mappings, lists) a YAML `--data` file may have, each alias counting
+as the whole node it names: a kilobyte of aliases cannot stand for a billion values.
+About 100,000 keys; composing as many costs about 130 MB and a few seconds."""
 MAX_CALL_DEPTH = 48
 """Template calls nested in template calls: macros calling macros, `caller()`, `loop()`."""
 MAX_OUTPUT_CHARS = 64 * 1024 * 1024
@@ -31,8 +43,10 @@ MAX_SEQUENCE = 1_000_000
 MAX_INT_BITS = 16_384
 """Bits an integer computed with `*` or `**` may have (about 4,900 decimal digits)."""
 
-_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
-_DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
+MAX_INCLUDE_DEPTH = 10
+"""Deepest nesting of the fork's `include` (abtreece/confd allows 10)."""
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 
 def check_json_text(function: str, data: str) -> None:
@@ -41,11 +55,28 @@ def check_json_text(function: str, data: str) -> None:
         raise RenderError(
             f"{function}: value has {len(data)} characters, more than the limit of {MAX_JSON_CHARS}"
         )
-    if "[" not in data and "{" not in data:
-        return
-    brackets = [_DEPTH[c] for c in _STRING.sub("", data) if c in _DEPTH]
-    if brackets and max(accumulate(brackets)) > MAX_JSON_DEPTH:
+    if json_too_deep(data, MAX_JSON_DEPTH) is not None:
         raise RenderError(f"{function}: value is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def json_too_deep(data: str, limit: int) -> int | None:
+    """Where (an index into `data`) JSON text first nests deeper than `limit`, or None.
+
+    A scan of brackets outside strings, without parsing: Python's parser recurses once per
+    level, so the text is measured before it is handed over.
+    """
+    if "[" not in data and "{" not in data:
+        return None
+    depth = 0
+    for m in _JSON_TOKEN.finditer(data):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return None
 
 
 def check_sequence(function: str, count: int) -> None:

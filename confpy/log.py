@@ -11,6 +11,11 @@ line is what structlog's JSONRenderer would print after `add_logger_name`,
 "timestamp"}`). structlog, which loads asyncio and ssl (~7 MB, ~30 ms per process), is
 imported only for console output on a terminal, and then only with the first event that
 passes the level. Before `configure()`, events go to structlog's defaults.
+
+No text reaches a terminal raw: key names, paths and commands' output come from etcd or
+from files, and a control character in them (ESC, newline) could forge a line or drive
+the terminal. JSON lines escape them; the console's text goes through `escape` first,
+and so does every `confpy: error:` line (`error_line`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +33,36 @@ _LEVELS = {
     "warning": 30,
     "error": 40,
 }
+
+
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Characters never written raw to a terminal: control (NUL, newline, tab, ESC, DEL, C1),
+format (bidi overrides, zero-width), lone surrogates, line and paragraph separators."""
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """`text` on one line, safe for a terminal: each unsafe character written as its
+    Python escape (`\\x1b`, `\\n`, `\\u202e`), everything else as it is."""
+    if text.isprintable():
+        return text  # the common case, and no printable character is unsafe
+    return "".join(
+        _SHORT.get(c) or _hex(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c
+        for c in text
+    )
+
+
+def _hex(c: str) -> str:
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def error_line(message: object) -> str:
+    """`confpy: error: MESSAGE`, escaped: the one form of an error on stderr."""
+    return "confpy: error: " + escape(str(message))
 
 
 class _State:
@@ -107,6 +143,9 @@ class Logger:
         if _state.json and _state.level is not None:
             _write_json(self._name, level, event, kw)
             return
+        # Console text: escaped here, for every event (JSON lines escape their own).
+        event = escape(event)
+        kw = {k: escape(v) if isinstance(v, str) else v for k, v in kw.items()}
         if not _state.applied:
             _apply()
         if self._target is None:

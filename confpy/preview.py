@@ -3,14 +3,22 @@
 Nothing is staged, checked, installed or reloaded. Files come in conf.d order (the files
 of an `each` resource in name order), each preceded by `==> DEST <==`, as `tail` and
 `head` print several files, so a CI job can diff the whole output against a golden file.
+A private file (`secret = true`, or `confpy.redact.is_private`: its mode, or the mode of
+the file already at DEST, denies others read) shows its checksum, never its lines:
+stdout goes to CI logs.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import BinaryIO
 
 from confpy import each
 from confpy.errors import ConfpyError
+from confpy.installer import desired_state
+from confpy.redact import is_private
 from confpy.runner import Config, render_all
 from confpy.snapshot import Snapshot
 
@@ -28,8 +36,18 @@ def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, Co
         if content is None:
             continue
         out.write(f"==> {r.dest} <==\n".encode("utf-8", "surrogateescape"))
+        desired = desired_state(r, content)
+        if r.secret or is_private(_mode_now(r.dest), desired.mode):
+            content = f"(private, mode {desired.mode:04o}: {desired.checksum})\n".encode()
         out.write(content)
         if content and not content.endswith(b"\n"):
             out.write(b"\n")
     out.flush()
     return failures
+
+
+def _mode_now(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None

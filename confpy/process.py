@@ -7,15 +7,15 @@ Each command runs in its own session so that a timeout kills its whole process g
 not just the shell; its output is read against the same deadline, so a child that escapes
 the group or holds the pipe open cannot block confpy. Output is captured, cut to a sane
 length, and returned for the log.
-Values from etcd never reach a command line: only `{{ src }}` and `{{ dest }}` (paths
-confpy chose) are substituted.
+Values from etcd never reach a command line, and the paths `{{ src }}` and `{{ dest }}`
+reach it only as `command_paths.prepare` put them: a file name from an etcd key is never
+read as shell syntax or as an option.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import selectors
 import signal
 import subprocess
@@ -25,12 +25,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from confpy.command_paths import ENV, Prepared
 from confpy.errors import CommandError, ConfigError, ProcessError
 
 OUTPUT_LIMIT = 4096
 """Bytes of a command's combined output kept for the log and error messages."""
-
-_PLACEHOLDER = re.compile(r"\{\{\s*\.?(src|dest)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -41,25 +40,13 @@ class CommandResult:
     duration: float
 
 
-def describe(command: str | tuple[str, ...]) -> str:
+def describe(command: str | tuple[str, ...] | Prepared) -> str:
     """A printable form of a command for logs and messages."""
+    if isinstance(command, Prepared):
+        return command.shown
     if isinstance(command, str):
         return command
     return " ".join(command)
-
-
-def substitute(command: str | tuple[str, ...], **paths: str) -> str | tuple[str, ...]:
-    """Replace `{{ src }}`, `{{.src}}`, `{{ dest }}`, `{{.dest}}` with paths confpy chose."""
-
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in paths:
-            return m.group(0)
-        return paths[name]
-
-    if isinstance(command, str):
-        return _PLACEHOLDER.sub(repl, command)
-    return tuple(_PLACEHOLDER.sub(repl, arg) for arg in command)
 
 
 DRAIN_GRACE = 0.2
@@ -73,7 +60,9 @@ _TICK = 0.05
 """How often to look for the command's exit where the kernel has no pidfd to wait on."""
 
 
-def run_command(command: str | tuple[str, ...], *, timeout: float = 30.0) -> CommandResult:
+def run_command(
+    command: str | tuple[str, ...] | Prepared, *, timeout: float = 30.0
+) -> CommandResult:
     """Run `command`; return its result once it exits, whatever the exit status.
 
     `timeout` holds whatever the command does: output is read against the deadline, and a
@@ -83,12 +72,17 @@ def run_command(command: str | tuple[str, ...], *, timeout: float = 30.0) -> Com
     Raises CommandError only when the command cannot start or times out.
     """
     text = describe(command)
-    args: str | list[str] = command if isinstance(command, str) else list(command)
+    if not isinstance(command, Prepared):
+        command = Prepared(command, {}, text)
+    args: str | list[str] = command.args if isinstance(command.args, str) else list(command.args)
+    # The paths' variables are the command's own: none leaks in from confpy's environment.
+    env = {k: v for k, v in os.environ.items() if k not in ENV.values()} | dict(command.env)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             args,
-            shell=isinstance(command, str),
+            shell=isinstance(args, str),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -114,7 +108,11 @@ def run_command(command: str | tuple[str, ...], *, timeout: float = 30.0) -> Com
 
 
 def run_checked(
-    command: str | tuple[str, ...], *, timeout: float, what: str, dest: str | None = None
+    command: str | tuple[str, ...] | Prepared,
+    *,
+    timeout: float,
+    what: str,
+    dest: str | None = None,
 ) -> CommandResult:
     """Run `command` as step `what` (`check_cmd`, `reload_cmd`...); the one place a command's
     result becomes an error.

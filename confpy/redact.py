@@ -18,8 +18,23 @@ its templates:
 
 Names of keys a template asked for but etcd lacks are shown only when they look like key
 names (`describe_key`); a key built from a value is described by length and checksum.
-What a check command prints about the staged file gets rule 2 (`scrub`) against the
-resource's values, minus what its template says.
+
+What a command prints (check, reload, restart: `OutputScrubber`) may echo the files it
+reads, values transformed by the template included. Its output is scrubbed of:
+
+5. every line of the old and new file, stripped, of MIN_LINE characters or more, wherever
+   it occurs; a line a template contains verbatim stays (it is configuration, not data);
+6. rule 2 against the raw values and against the files' text (catching a value the
+   template transformed, `upper` or `base64Encode`, when a command prints part of a line);
+7. for a private file (its resource says `secret = true`, or `is_private`: its old or
+   new mode lets others not read it) the same without the exemption for template lines,
+   and its shorter lines of 4 characters or more too, where one stands alone in the
+   output (between blanks, `|` or the ends).
+
+Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
+no secret worth hiding; a short secret is still caught by rule 6 as part of a longer
+stretch, or by rule 7 in a private file. `redact_url` hides the user information of a
+URL (`http://user:***@host`): every message that quotes an endpoint uses it.
 """
 
 from __future__ import annotations
@@ -27,10 +42,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 WINDOW = 16
 """Shortest stretch of a value that rule 2 recognises inside a message."""
+MIN_LINE = 8
+"""Shortest line of a file that command output is scrubbed of wherever it occurs (rule 5)."""
+MIN_PRIVATE = 4
+"""Shortest line of a private file hidden where it stands alone in command output (rule 7)."""
 MAX_TOKEN = 100
 MAX_MESSAGE = 500
 MAX_SCANNED = 20_000
@@ -109,11 +129,103 @@ def redact(message: str, values: Mapping[str, str], public: Iterable[str] = ()) 
     return one_line(text)
 
 
-def scrub(text: str, values: Mapping[str, str], public: Iterable[str] = ()) -> str:
-    """Rule 2 alone, for text a command printed (a check_cmd echoing the staged file):
-    every 16+ character stretch of `values` (key or label -> text) that `public` lacks."""
-    known = "\0".join([*public, *values])
-    return _scrub_windows(text, values, known)
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """`url` with its user information hidden: `http://user:***@host:2379`.
+
+    For every URL a message quotes, valid or not: what precedes the last `@` of the
+    authority (scheme optional) is user information; a password after its `:` becomes `***`,
+    and a user name alone (it may be a token) too.
+    """
+    m = _USERINFO.match(url)
+    if m is None:
+        return url
+    scheme, userinfo = m.group(1) or "", m.group(2)
+    user, colon, _ = userinfo.partition(":")
+    hidden = f"{user}:***" if colon else "***"
+    return f"{scheme}{hidden}@{url[m.end() :]}"
+
+
+def is_private(*modes: int | None) -> bool:
+    """A file is private when any of its modes (old, new; None: no file) denies others read."""
+    return any(mode is not None and not mode & 0o004 for mode in modes)
+
+
+@dataclass(frozen=True)
+class FileText:
+    """A file a command may read, as rule 5 sees it: its path, old and new text."""
+
+    path: str
+    old: str
+    new: str
+    private: bool
+
+
+class OutputScrubber:
+    """Rules 5 to 7 and 2: what a command printed, without the files' lines and the values.
+
+    Built once per change set (cheap: a dict of stripped lines); `scrub` costs a pass over
+    the output, one lookup per line of the files and one pass over their text, and runs
+    only when there is output to show (a command failed).
+    """
+
+    def __init__(
+        self, files: Sequence[FileText], values: Mapping[str, str], public: Iterable[str]
+    ) -> None:
+        public = list(public)
+        template_lines = {line.strip() for text in public for line in text.splitlines()}
+        self.lines: dict[str, str] = {}
+        """Stripped line -> the file it is from: hidden wherever it occurs."""
+        short: dict[str, str] = {}
+        """Short lines of private files: hidden where one stands alone in the output."""
+        for f in files:
+            for line in (*f.old.splitlines(), *f.new.splitlines()):
+                text = line.strip()
+                if not text or (not f.private and text in template_lines):
+                    continue
+                if len(text) >= MIN_LINE:
+                    self.lines.setdefault(text, _label(f))
+                elif f.private and len(text) >= MIN_PRIVATE:
+                    short.setdefault(text, _label(f))
+        self.short = short
+        alone = "|".join(re.escape(t) for t in sorted(short, key=len, reverse=True))
+        self.alone = re.compile(rf"(?<![^\s|])(?:{alone})(?![^\s|])") if short else None
+        self.values = {f"the value of {k}": v for k, v in values.items()}
+        # Lines joined by NUL: a stretch of output never matches across two lines of a file.
+        # Files are matched as printed (raw), values also as repr and JSON escape them.
+        self.files = {
+            _label(f): "\0".join([*f.old.splitlines(), *f.new.splitlines()]) for f in files
+        }
+        self.known = "\0".join([*public, *values])
+
+    def scrub(self, output: str) -> str:
+        if not output:
+            return output
+        owner: list[str | None] = [None] * len(output)
+        self._mark_lines(output, owner)
+        _mark_windows(output, owner, self.values, self.known)
+        _mark_windows(output, owner, self.files, self.known, raw=True)
+        return _replace_marked(output, owner)
+
+    def _mark_lines(self, output: str, owner: list[str | None]) -> None:
+        """Rules 5 and 7: the output's MIN_LINE-character windows in a dict, each file line
+        looked up by its first MIN_LINE characters, then compared whole."""
+        for m in self.alone.finditer(output) if self.alone else ():
+            owner[m.start() : m.end()] = [self.short[m.group()]] * len(m.group())
+        starts: dict[str, list[int]] = {}
+        for i in range(len(output) - MIN_LINE + 1):
+            starts.setdefault(output[i : i + MIN_LINE], []).append(i)
+        for text, path in self.lines.items():
+            for i in starts.get(text[:MIN_LINE], ()):
+                if output.startswith(text, i):
+                    owner[i : i + len(text)] = [path] * len(text)
+
+
+def _label(f: FileText) -> str:
+    """How a hidden stretch names its file: by its base name (the message names the path)."""
+    return f"the file {f.path.rsplit('/', 1)[-1]}"
 
 
 def one_line(text: str) -> str:
@@ -147,32 +259,41 @@ def _forms(value: str) -> set[str]:
 
 
 def _scrub_windows(text: str, values: Mapping[str, str], known: str) -> str:
-    """Replace every stretch of WINDOW+ characters that also occurs in a value (rule 2).
+    """Replace every stretch of WINDOW+ characters that also occurs in a value (rule 2)."""
+    owner: list[str | None] = [None] * len(text)
+    _mark_windows(text, owner, {f"the value of {k}": v for k, v in values.items()}, known)
+    return _replace_marked(text, owner)
 
-    Costs one pass over the values' text: the message's windows go in a dict, and each
-    window of each value is looked up in it.
+
+def _mark_windows(
+    text: str, owner: list[str | None], values: Mapping[str, str], known: str, raw: bool = False
+) -> None:
+    """Mark every WINDOW+ stretch of `text` that also occurs in a value (label -> text) and
+    not in `known`, with the value's label.
+
+    Costs one pass over the values' text: the text's windows go in a dict, and each
+    window of each value is looked up in it; a window is marked once, however often the
+    values repeat it (a file of similar lines repeats most of them).
     """
     if len(text) < WINDOW:
-        return text
+        return
     starts: dict[str, list[int]] = {}
     for start in range(len(text) - WINDOW + 1):
         starts.setdefault(text[start : start + WINDOW], []).append(start)
-    owner: list[str | None] = [None] * len(text)
-    public: dict[str, bool] = {}
-    for key, value in values.items():
-        for form in _forms(value):
+    for label, value in values.items():
+        for form in (value,) if raw else _forms(value):
             for j in range(len(form) - WINDOW + 1):
                 window = form[j : j + WINDOW]
-                hits = starts.get(window)
-                if not hits:
-                    continue
-                if window not in public:
-                    public[window] = window in known
-                if public[window]:
+                hits = starts.pop(window, None)  # popped: the first value to hold it owns it
+                if not hits or window in known:
                     continue
                 for start in hits:
                     for i in range(start, start + WINDOW):
-                        owner[i] = owner[i] or key
+                        owner[i] = owner[i] or label
+
+
+def _replace_marked(text: str, owner: list[str | None]) -> str:
+    """Each run of marked characters becomes `<N characters of LABEL>`."""
     if not any(owner):
         return text
     out: list[str] = []
@@ -185,6 +306,6 @@ def _scrub_windows(text: str, values: Mapping[str, str], known: str) -> str:
         j = i
         while j < len(text) and owner[j] is not None:
             j += 1
-        out.append(f"<{j - i} characters of the value of {owner[i]}>")
+        out.append(f"<{j - i} characters of {owner[i]}>")
         i = j
     return "".join(out)

@@ -13,14 +13,23 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Protocol
 
-from confpy.errors import CommandError, ConfpyError, InstallError, ProcessError
+from confpy.command_paths import Prepared, prepare
+from confpy.errors import CommandError, ConfigError, ConfpyError, InstallError, ProcessError
 from confpy.installer import Staged, commit, discard
 from confpy.log import get_logger
-from confpy.process import describe, run_checked, signal_pidfile, substitute
+from confpy.process import run_checked, signal_pidfile
 from confpy.report import Outcome, fail
 from confpy.resource import TemplateResource
 
 log = get_logger("confpy.runner")
+
+
+Scrub = Callable[[ConfpyError], ConfpyError]
+"""Makes a failed reload's error safe to show (`confpy.command_output`)."""
+
+
+def _as_is(error: ConfpyError) -> ConfpyError:
+    return error
 
 
 class Limiter(Protocol):
@@ -38,6 +47,7 @@ def reload_once(
     outcomes: dict[str, Outcome],
     revision: int,
     limiter: Limiter | None,
+    scrub: Scrub = _as_is,
 ) -> int:
     """Run each distinct reload action once, in resource order, after all files are in place.
 
@@ -73,7 +83,7 @@ def reload_once(
                     done[key] = None
                     log.info("reloaded", resource=r.name, action=key[0], revision=revision)
                 except (CommandError, ProcessError) as e:
-                    done[key] = e
+                    done[key] = scrub(e)  # before it is logged: output may echo the file
         errors = [done[key] for key, _ in actions if done[key] is not None]
         if errors and errors[0] is not None:
             fail(outcomes[r.name], "reload", errors[0], revision)
@@ -103,6 +113,7 @@ def roll_back(
     outcomes: dict[str, Outcome],
     previous: dict[str, Staged],
     revision: int,
+    scrub: Scrub = _as_is,
 ) -> int:
     """`on_reload_failure = "rollback"`: put back the previous file of every resource whose
     reload failed, then reload those once more. The resource stays failed either way.
@@ -144,7 +155,7 @@ def roll_back(
         return 0
     first = {r.name: outcomes[r.name].error for r in restored}
     again = {r.name: Outcome(r) for r in restored}
-    count = reload_once(restored, again, revision, None)  # never deferred: undo now
+    count = reload_once(restored, again, revision, None, scrub)  # never deferred: undo now
     for r in restored:
         after = again[r.name].error
         what = (
@@ -169,8 +180,8 @@ def reload_keys(r: TemplateResource) -> list[tuple[str, ...]]:
 def reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable[[], None]]]:
     actions: list[tuple[tuple[str, ...], Callable[[], None]]] = []
     if r.reload_cmd is not None:
-        command = substitute(r.reload_cmd, dest=str(r.dest))
-        actions.append((("reload_cmd", describe(command)), lambda: _run(r, command, "reload_cmd")))
+        command = _prepared(r, r.reload_cmd, "reload_cmd")
+        actions.append((("reload_cmd", _shown(command)), lambda: _run(r, command, "reload_cmd")))
     if r.reload_signal and r.pidfile:
         pidfile, signame = r.pidfile, r.reload_signal
         actions.append((("signal", signame, str(pidfile)), lambda: _signal(pidfile, signame)))
@@ -180,11 +191,21 @@ def reload_actions(r: TemplateResource) -> list[tuple[tuple[str, ...], Callable[
             (("reload_url", method, url), lambda: _request(url, method, r.command_timeout))
         )
     if r.restart_cmd is not None:
-        command = substitute(r.restart_cmd, dest=str(r.dest))
-        actions.append(
-            (("restart_cmd", describe(command)), lambda: _run(r, command, "restart_cmd"))
-        )
+        restart = _prepared(r, r.restart_cmd, "restart_cmd")
+        actions.append((("restart_cmd", _shown(restart)), lambda: _run(r, restart, "restart_cmd")))
     return actions
+
+
+def _prepared(r: TemplateResource, command: str | tuple[str, ...], what: str) -> Prepared | str:
+    """The command with `{{ dest }}` bound, or the one-line reason it cannot be run."""
+    try:
+        return prepare(command, field=what, dest=str(r.dest))
+    except ConfigError as e:
+        return e.message
+
+
+def _shown(command: Prepared | str) -> str:
+    return command.shown if isinstance(command, Prepared) else f"refused: {command}"
 
 
 def _request(url: str, method: str, timeout: float) -> None:
@@ -197,5 +218,7 @@ def _signal(pidfile: Path, signame: str) -> None:
     signal_pidfile(pidfile, signame)
 
 
-def _run(r: TemplateResource, command: str | tuple[str, ...], what: str) -> None:
+def _run(r: TemplateResource, command: Prepared | str, what: str) -> None:
+    if not isinstance(command, Prepared):
+        raise CommandError(f"{r.dest}: {command}", command=what)
     run_checked(command, timeout=r.command_timeout, what=what, dest=str(r.dest))

@@ -44,6 +44,8 @@ class TemplateResource:
     command_timeout: float = 30.0
     exec_notify: bool = True
     make_dirs: bool = False
+    secret: bool = False
+    """Private whatever its mode: `--noop`, `--stdout` and command output never show its lines."""
     validate: str | None = None
     wait: tuple[float, float] | None = None
     min_reload_interval: float | None = None

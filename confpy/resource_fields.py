@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from confpy.command_paths import refusal
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 from confpy.keys import join_key
@@ -37,20 +38,22 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
-        "min_reload_interval",
+        *("min_reload_interval", "secret"),
         *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
+        "global_prefix_replaces",
     }
 )
 
 
-def _effective_prefix(global_prefix: str, own_prefix: str, syntax: str) -> str:
+def _effective_prefix(global_prefix: str, own_prefix: str, replaces: bool) -> str:
     """The prefix a resource reads under.
 
     A Go (confd) resource follows confd: a global prefix, when set, replaces the
     resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
-    the global prefix, then its own.
+    the global prefix, then its own; unless `global_prefix_replaces` says otherwise (what
+    `confpy convert` writes, so a converted resource reads what the Go one read).
     """
-    if syntax == "go" and global_prefix.strip("/"):
+    if replaces and global_prefix.strip("/"):
         return join_key(global_prefix, "").rstrip("/")
     return join_key(global_prefix, own_prefix).rstrip("/")
 
@@ -132,6 +135,7 @@ class FieldParser:
             ("command_timeout", self._command_timeout),
             ("exec_notify", lambda: self.get("exec_notify", bool, "true or false") is not False),
             ("make_dirs", lambda: bool(self.get("make_dirs", bool, "true or false"))),
+            ("secret", lambda: bool(self.get("secret", bool, "true or false"))),
             ("validate", self._validate),
             ("wait", self._wait),
             ("min_reload_interval", self._min_reload_interval),
@@ -203,11 +207,13 @@ class FieldParser:
 
     def _prefix(self) -> str:
         own_prefix = self.get("prefix", str, "a string") or ""
-        try:
-            syntax = self._syntax()
-        except ConfigError:
-            syntax = "jinja"  # reported by the syntax check
-        return _effective_prefix(self.global_prefix, own_prefix, syntax)
+        replaces = self.get("global_prefix_replaces", bool, "true or false")
+        if replaces is None:
+            try:
+                replaces = self._syntax() == "go"
+            except ConfigError:
+                replaces = False  # reported by the syntax check
+        return _effective_prefix(self.global_prefix, own_prefix, replaces)
 
     def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
@@ -367,13 +373,13 @@ class FieldParser:
         )
         if value is None:
             return None
-        if isinstance(value, list):
-            if not value or not all(isinstance(a, str) for a in value):
-                raise self.error(name, "an array command must be a non-empty array of strings")
-            return tuple(value)
-        if not value.strip():
-            raise self.error(name, "must not be empty")
-        return value
+        if isinstance(value, list) and not (value and all(isinstance(a, str) for a in value)):
+            raise self.error(name, "an array command must be a non-empty array of strings")
+        command = tuple(value) if isinstance(value, list) else value
+        blank = isinstance(command, str) and not command.strip()  # refusal: see command_paths
+        if problem := "must not be empty" if blank else refusal(command):
+            raise self.error(name, problem)
+        return command
 
 
 def _uid_of(name: str) -> int:

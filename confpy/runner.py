@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confpy import each
+from confpy.command_output import CommandOutput
 from confpy.errors import (
     CheckFailedError,
     ConfigProblems,
@@ -33,9 +34,7 @@ from confpy.installer import (
     stage_removal,
     sync_directories,
 )
-from confpy.keys import select
 from confpy.log import get_logger
-from confpy.redact import scrub
 from confpy.reloads import Limiter, Unlimited, reload_actions, reload_once, roll_back
 from confpy.report import Outcome, Report, fail
 from confpy.resource import TemplateResource, load_resources
@@ -221,12 +220,13 @@ def _apply_files(
             fail(outcomes[name], "render", error, snapshot.revision)
 
     staged: list[Staged] = []
+    output = CommandOutput(snapshot)  # what check and reload output must not show
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
     try:
         for r in resources:
-            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged)
+            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged, output)
         if atomic and any(o.failed for o in outcomes.values()):
             _hold_back(staged, outcomes, snapshot.revision)
             return report
@@ -239,7 +239,9 @@ def _apply_files(
 
     if options.sync_only:
         return report
-    report.reloads = _reload_installed(resources, outcomes, previous, snapshot.revision, limiter)
+    report.reloads = _reload_installed(
+        resources, outcomes, previous, snapshot.revision, limiter, output
+    )
     if installed and notify is not None:
         notify(installed)
     return report
@@ -268,6 +270,7 @@ def _stage_one(
     snapshot: Snapshot,
     options: RenderOptions,
     staged: list[Staged],
+    output: CommandOutput,
 ) -> None:
     """Stage (and check) one resource's file unless it is current; a failure goes in `o`."""
     if o.failed:
@@ -289,10 +292,11 @@ def _stage_one(
             return
         s = stage(r, desired)
         staged.append(s)
+        output.staged(r, desired.content, desired.mode)
         if not options.sync_only:
             check(s)
     except CheckFailedError as e:
-        fail(o, "check", _scrubbed(e, r, snapshot), snapshot.revision)
+        fail(o, "check", output.check_failed(e, r), snapshot.revision)
     except InstallError as e:
         fail(o, "stage", e, snapshot.revision)
 
@@ -349,8 +353,11 @@ def _reload_installed(
     previous: dict[str, Staged],
     revision: int,
     limiter: Limiter | None,
+    output: CommandOutput,
 ) -> int:
-    """Reload what was installed or owed, rolling back where asked; how many reloads ran."""
+    """Reload what was installed or owed, rolling back where asked; how many reloads ran.
+
+    What a reload command prints is scrubbed of every file of the change set first."""
     for o in outcomes.values():
         if o.status == "installed":
             o.reload_owed = bool(reload_actions(o.resource))
@@ -362,27 +369,9 @@ def _reload_installed(
         if previous and limiter is not None:
             # A rollback judges the file just installed: its reload is never deferred.
             limiter = Unlimited(limiter)
-        reloads = reload_once(to_reload, outcomes, revision, limiter)
-        reloads += roll_back(to_reload, outcomes, previous, revision)
+        scrub = output.scrub_for(to_reload)
+        reloads = reload_once(to_reload, outcomes, revision, limiter, scrub)
+        reloads += roll_back(to_reload, outcomes, previous, revision, scrub)
     for backup in previous.values():  # kept for a reload that did not run (deferred)
         discard(backup)
     return reloads
-
-
-def _scrubbed(error: CheckFailedError, r: TemplateResource, snapshot: Snapshot) -> CheckFailedError:
-    """The check failure without the values its command printed.
-
-    A check command may echo the staged file (Logstash prints the configuration around
-    an error): the one redaction rule (confpy.redact) holds for its output too. What the
-    template itself says stays readable.
-    """
-    values = {
-        k: v.decode("utf-8", "surrogateescape")
-        for k, v in select(snapshot.values, r.full_keys).items()
-    }
-    try:
-        public = [r.src.read_text(errors="replace"), *r.keys]
-    except OSError:
-        public = list(r.keys)
-    reason = scrub(error.reason, values, public)
-    return error if reason == error.reason else CheckFailedError(reason, dest=error.dest)

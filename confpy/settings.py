@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from confpy.errors import ConfigError
 from confpy.keys import normalize_prefix
+from confpy.redact import redact_url
 
 DEFAULT_CONFDIR = "/etc/confpy"
 DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
@@ -79,15 +80,19 @@ class Settings:
 def parse_endpoint(url: str, *, source: str = "--endpoints") -> Endpoint:
     """Parse `http://host:port`, `https://host:port` or `host:port` (confd's `-node` form)."""
     text = url.strip()
+    shown = redact_url(text)  # a password in the URL is never echoed
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed IPv6 bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{source}: not an etcd URL: {url!r} (use http://HOST:PORT)")
+        raise ConfigError(f"{source}: not an etcd URL: {shown!r} (use http://HOST:PORT)")
     try:
         port = parts.port or 2379
     except ValueError:
-        raise ConfigError(f"{source}: bad port in {url!r}") from None
+        raise ConfigError(f"{source}: bad port in {shown!r}") from None
     return Endpoint(host=parts.hostname, port=port, secure=parts.scheme == "https")
 
 

@@ -88,7 +88,7 @@ class TemplateSet:
                 continue
             template: jinja2.Template | GoTemplate | None
             if r.syntax == "go":
-                template, error = _compile_go_contained(templates_dir / name)
+                template, error = _compile_go_contained(templates_dir / name, templates_dir)
             else:
                 assert env is not None
                 template, error = _compile_contained(env, name, r.src)
@@ -153,7 +153,9 @@ def _short(e: BaseException) -> str:
     return f": {text}" if text else ""
 
 
-def _compile_go_contained(path: Path) -> tuple[GoTemplate | None, ConfpyError | None]:
+def _compile_go_contained(
+    path: Path, templates_dir: Path
+) -> tuple[GoTemplate | None, ConfpyError | None]:
     """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte);
     like `_compile_contained`, every exception is this template's problem alone."""
     from confpy.gotemplate.engine import GoTemplate
@@ -163,7 +165,7 @@ def _compile_go_contained(path: Path) -> tuple[GoTemplate | None, ConfpyError | 
     except (OSError, UnicodeDecodeError) as e:
         return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
     try:
-        return GoTemplate.compile(source, str(path)), None
+        return GoTemplate.compile(source, str(path), str(templates_dir)), None
     except ConfpyError as e:
         return None, e
     except RecursionError:

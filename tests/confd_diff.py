@@ -318,3 +318,8 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, float | int]:
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
+
+
+def confd_env() -> dict[str, str]:
+    """This environment without confpy's or confd's own variables, for either tool."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}

@@ -17,6 +17,9 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
 from tests.helpers import ConfTree
 
+# Fixtures several modules share, each in a module of its own.
+pytest_plugins = ["tests.servers"]
+
 if TYPE_CHECKING:
     # tests.daemons imports this module (for Confpy): only the annotation needs it here.
     from tests.daemons import Watcher

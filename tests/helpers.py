@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import cache
 from pathlib import Path
 
 from confpy.resource import load_resource
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
+
+
+@cache
+def pem() -> str:
+    """A real RSA private key in PEM, made once: the secret that must never be shown."""
+    from confpy import tls
+
+    return tls.key_to_pem(tls.generate_key("rsa2048")).decode()
 
 
 class ConfTree:

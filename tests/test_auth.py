@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,43 +16,9 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
+from tests.servers import ROOT_PASSWORD
 
 pytestmark = pytest.mark.etcd
-
-ROOT_PASSWORD = "root-pw"
-
-
-@pytest.fixture(scope="module")
-def auth_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
-    """An etcd with auth enabled, simple tokens that expire after 1 s, a reader and a nobody."""
-    server = EtcdServer(
-        tmp_path_factory.mktemp("auth") / "data",
-        extra_args=("--auth-token", "simple", "--auth-token-ttl", "1"),
-    )
-    server.start()
-    ctl = [str(find_etcd("etcdctl")), "--endpoints", server.url]
-
-    def run(*args: str) -> None:
-        subprocess.run([*ctl, *args], check=True, capture_output=True)
-
-    run("user", "add", "root", "--new-user-password", ROOT_PASSWORD)
-    run("user", "add", "reader", "--new-user-password", "reader-pw")
-    run("user", "add", "nobody", "--new-user-password", "nobody-pw")
-    run("role", "add", "app-read")
-    run("role", "grant-permission", "app-read", "--prefix=true", "read", "/app")
-    run("user", "grant-role", "reader", "app-read")
-    # Read on two prefixes, not on the span between them that confpy's one watch covers.
-    run("user", "add", "split", "--new-user-password", "split-pw")
-    run("role", "add", "two-prefixes")
-    run("role", "grant-permission", "two-prefixes", "--prefix=true", "read", "/elasticsearch/")
-    run("role", "grant-permission", "two-prefixes", "--prefix=true", "read", "/logstash/")
-    run("user", "grant-role", "split", "two-prefixes")
-    run("auth", "enable")
-    run("--user", f"root:{ROOT_PASSWORD}", "put", "/app/v", "1")
-    run("--user", f"root:{ROOT_PASSWORD}", "put", "/elasticsearch/host", "es-1")
-    run("--user", f"root:{ROOT_PASSWORD}", "put", "/logstash/host", "ls-1")
-    yield server
-    server.stop()
 
 
 def as_user(confpy: Confpy, server: EtcdServer, user: str, password: str) -> dict[str, str]:

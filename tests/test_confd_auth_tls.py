@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 
 from confpy.testing.etcd import EtcdServer
-from tests.confd_diff import CONFD, confd_available
-from tests.test_auth import auth_etcd  # noqa: F401  (a fixture)
-from tests.test_confd_command import confd_env
-from tests.test_tls_etcd import tls_etcd  # noqa: F401  (a fixture)
+from tests.confd_diff import CONFD, confd_available, confd_env
 
 pytestmark = [
     pytest.mark.etcd,
@@ -52,7 +49,7 @@ def render_both(
     return found[0], found[1], found[2], found[3]
 
 
-def test_basic_auth_logs_in_as_confd_does(auth_etcd: EtcdServer, tmp_path: Path) -> None:  # noqa: F811
+def test_basic_auth_logs_in_as_confd_does(auth_etcd: EtcdServer, tmp_path: Path) -> None:
     """-basic-auth -username reader -password ...: the same file as confd."""
     args = ["-node", auth_etcd.url, "-basic-auth", "-username", "reader", "-password", "reader-pw"]
     confd, confd_out, confpy, confpy_out = render_both(tmp_path, args)
@@ -62,7 +59,7 @@ def test_basic_auth_logs_in_as_confd_does(auth_etcd: EtcdServer, tmp_path: Path)
 
 
 def test_a_wrong_password_fails_both_and_is_never_printed(
-    auth_etcd: EtcdServer,  # noqa: F811
+    auth_etcd: EtcdServer,
     tmp_path: Path,
 ) -> None:
     """A refused login: exit 1 (confd's code), nothing written, the password in no message."""
@@ -74,7 +71,7 @@ def test_a_wrong_password_fails_both_and_is_never_printed(
 
 
 def test_tls_flags_connect_as_confd_does(
-    tls_etcd: tuple[EtcdServer, dict[str, Path]],  # noqa: F811
+    tls_etcd: tuple[EtcdServer, dict[str, Path]],
     tmp_path: Path,
 ) -> None:
     """-client-ca-keys, -client-cert, -client-key against an etcd that requires them."""
@@ -88,7 +85,7 @@ def test_tls_flags_connect_as_confd_does(
 
 
 def test_confd_client_variables_give_the_tls_files(
-    tls_etcd: tuple[EtcdServer, dict[str, Path]],  # noqa: F811
+    tls_etcd: tuple[EtcdServer, dict[str, Path]],
     tmp_path: Path,
 ) -> None:
     """CONFD_CLIENT_CAKEYS/CERT/KEY stand in for the flags, as in confd."""

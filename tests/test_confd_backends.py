@@ -20,9 +20,8 @@ from confpy.envstore import EnvStore, key_of, variable_prefix
 from confpy.errors import ConfigError, StoreUnavailableError
 from confpy.filestore import FileStore
 from confpy.goyaml import read_yaml
-from tests.confd_diff import CONFD, confd_available
+from tests.confd_diff import CONFD, confd_available, confd_env
 from tests.conftest import Confpy, wait_for
-from tests.test_confd_command import confd_env
 
 needs_confd = pytest.mark.skipif(
     not confd_available(), reason=f"the confd binary is absent ({CONFD}; set CONFD_BIN)"

@@ -6,7 +6,6 @@ confd` with the same arguments on the same etcd and compares the files byte for 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from confpy.store import EtcdStore
-from tests.confd_diff import CONFD, confd_available
+from tests.confd_diff import CONFD, confd_available, confd_env
 from tests.conftest import ROOT, Confpy, wait_for
 
 needs_confd = pytest.mark.skipif(
@@ -48,10 +47,6 @@ def keys(store: EtcdStore) -> EtcdStore:
     store.put("/app/servers/a", b"10.0.0.1:80")
     store.put("/app/servers/b", b"10.0.0.2:80")
     return store
-
-
-def confd_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
 
 
 def run_confd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

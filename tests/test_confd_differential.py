@@ -61,8 +61,9 @@ def test_documented_examples_render_as_confd_renders_them(outcomes: list[Outcome
 
 
 def test_converted_templates_render_as_confd_renders_them(outcomes: list[Outcome]) -> None:
-    """What `confpy convert` turns into Jinja renders confd's bytes in at least 99 % of cases."""
+    """Every template `confpy convert` turns into Jinja renders confd's bytes, or fails
+    where confd fails (the others it keeps as Go templates)."""
     converted = [o for o in outcomes if o.was_converted]
     bad = [o for o in converted if not o.converted_agrees]
     assert len(converted) >= 30
-    assert len(bad) <= len(converted) // 100, _shown(bad)
+    assert not bad, _shown(bad)

@@ -12,11 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from confpy.commands import convert as convert_command
 from confpy.convert import NotReadable, convert_template, convert_tree
 from confpy.errors import ConfigError, RenderError, TemplateSyntaxError
+from confpy.gotemplate.jinjatext import escape_text, jinja_string
 from confpy.resource import load_resources
 from confpy.snapshot import Snapshot
 from confpy.templates import TemplateSet
@@ -129,6 +133,12 @@ def test_getv_and_exists_read_as_calls() -> None:
     assert out == '{% if exists("/x") %}{{ getv("/host") }}{% endif %}'
 
 
+def test_a_parenthesised_argument_reads_without_extra_parentheses() -> None:
+    """`gets (printf ...)` is `gets("..."|format(...))`: a call's arguments need none."""
+    out = convert_template('{{range gets (printf "/s/%s/*" (getv "/n"))}}{{.Value}}{{end}}')
+    assert out == ('{% for kv in gets("/s/%s/*"|format(getv("/n"))) %}{{ kv.Value }}{% endfor %}')
+
+
 def test_go_variables_keep_their_names() -> None:
     """`$host :=` becomes `{% set host = ... %}`; a name clashing with a confd function
     gets a trailing underscore."""
@@ -140,6 +150,12 @@ def test_else_if_becomes_elif() -> None:
     """An `{{else if}}` chain is one Jinja if/elif/else."""
     out = convert_template('{{if eq (getv "/m") "a"}}A{{else if exists "/b"}}B{{else}}C{{end}}')
     assert out == '{% if getv("/m") == "a" %}A{% elif exists("/b") %}B{% else %}C{% endif %}'
+
+
+def test_go_comments_stay_as_jinja_comments() -> None:
+    """`{{/* ... */}}` becomes `{# ... #}`; trim markers still trim the text around it."""
+    out = convert_template('a {{- /* the upstreams */ -}} \n{{getv "/x"}}{{/* #} */}}')
+    assert out == 'a{# the upstreams #}{{ getv("/x") }}{# # } #}'
 
 
 def test_printf_becomes_the_format_filter() -> None:
@@ -159,7 +175,7 @@ def test_variable_assigned_in_a_loop_uses_a_namespace(tmp_path: Path) -> None:
 def test_broken_go_syntax_is_a_syntax_error() -> None:
     """Convert reports broken templates like the engine does."""
     with pytest.raises(TemplateSyntaxError, match="column"):
-        convert_template('{{template "x"}}', "x.tmpl")
+        convert_template("{{if}}", "x.tmpl")
 
 
 # Trees.
@@ -321,3 +337,13 @@ def test_convert_refuses_go_that_jinja_would_render_differently(source: str) -> 
     arguments: the template stays a .tmpl rather than render other bytes."""
     with pytest.raises(NotReadable):
         convert_template(source, "x.tmpl")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text())
+def test_jinja_literals_and_text_stand_for_exactly_their_characters(text: str) -> None:
+    """Any string, as a Jinja string literal or as literal template text, renders as itself
+    (quotes, backslashes, CRs, control characters, `{{`, `{%`, `{#`)."""
+    env = jinja2.Environment(keep_trailing_newline=True)
+    assert env.from_string("{{ " + jinja_string(text) + " }}").render() == text
+    assert env.from_string(escape_text(text)).render() == text

@@ -73,6 +73,7 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
         return EXIT_OK
     from confpy.confd_config import FLAGS, build, parse_command_line
     from confpy.goflags import FlagError, HelpRequested, usage
+    from confpy.log import error_line
 
     try:
         parsed = parse_command_line(argv)
@@ -88,7 +89,7 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     try:
         return run(build(parsed), parsed.args)
     except ConfpyError as e:
-        print(f"confpy: error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)  # escaped: a key name may hold ESC
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
@@ -223,7 +224,7 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
 
 
 def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoint, ...]:
-    from confpy.confd_config import redact_url
+    from confpy.redact import redact_url
     from confpy.settings import parse_endpoint
 
     if not backend.startswith("etcd"):

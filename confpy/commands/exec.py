@@ -156,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
     if not report.ok:
         for o in report.outcomes:
             if o.failed:
-                print(f"confpy: error: {o.resource.name}: {o.error}", file=sys.stderr)
-        print(f"confpy: error: not starting {argv[0]}: the first render failed", file=sys.stderr)
+                print(log.error_line(f"{o.resource.name}: {o.error}"), file=sys.stderr)
+        print(log.error_line(f"not starting {argv[0]}: the first render failed"), file=sys.stderr)
         store.close()
         return EXIT_FAILED
 

@@ -16,6 +16,7 @@ from confpy.commands._common import (
     wait_arg,
 )
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
+from confpy.log import error_line
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -295,7 +296,7 @@ def _without_install(
     finally:
         store.close()
     for name, error in failures.items():
-        print(f"confpy: error: {name}: {error}", file=sys.stderr)
+        print(error_line(f"{name}: {error}"), file=sys.stderr)
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -306,5 +307,5 @@ def report_exit(report: Report) -> int:
             sys.stdout.write(outcome.diff)
     for outcome in report.outcomes:
         if outcome.failed:
-            print(f"confpy: error: {outcome.resource.name}: {outcome.error}", file=sys.stderr)
+            print(error_line(f"{outcome.resource.name}: {outcome.error}"), file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED

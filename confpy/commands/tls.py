@@ -336,6 +336,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     from confpy.errors import KeysMissingError
     from confpy.keys import resolve_key
+    from confpy.log import escape
     from confpy.store import EtcdStore
     from confpy.tls_show import Published, examine
 
@@ -357,8 +358,8 @@ def run_show(args: argparse.Namespace) -> int:
     lines, problems = found.lines, found.problems
     lines.append(("status", "OK" if not problems else "FAILED"))
     width = max(len(k) for k, _ in lines) + 2
-    for k, v in lines:
-        print(f"{k + ':':<{width}}{v}")
+    for k, v in lines:  # escaped: a certificate's names come from etcd, and may hold ESC
+        print(f"{k + ':':<{width}}{escape(v)}")
     for p in problems:
-        print(f"confpy: {p}", file=sys.stderr)
+        print(f"confpy: {escape(p)}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK

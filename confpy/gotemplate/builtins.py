@@ -1,11 +1,13 @@
 """Go's time.Time for confd's `datetime`, which the engine and `convert` share.
 
 `go_time_format` and `_time_method` are Go's time.Time Format and methods on Python
-datetimes; `_next_chunk` splits a layout into Go's reference-time elements.
+datetimes; `_next_chunk` splits a layout into Go's reference-time elements. `time_now` is
+Go's time.Now: nanoseconds and a monotonic clock reading, which `String` prints (`m=+0.01`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,14 +19,84 @@ class _Named(int):
     """An integer that prints as a name, like Go's time.Month and time.Weekday."""
 
     name: str
+    gotype: str
 
-    def __new__(cls, value: int, name: str) -> _Named:
+    def __new__(cls, value: int, name: str, gotype: str = "time.Month") -> _Named:
         obj = super().__new__(cls, value)
         obj.name = name
+        obj.gotype = gotype
         return obj
 
     def __str__(self) -> str:
         return self.name
+
+    def go_string(self) -> str:
+        """Go's String method: what %v and %s print."""
+        return self.name
+
+
+class Location:
+    """Go's *time.Location: only its name ("Local" or "UTC") shows in a template."""
+
+    gotype = "*time.Location"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def go_string(self) -> str:
+        return self.name
+
+
+class GoTime(datetime):
+    """time.Time with what a datetime lacks: nanoseconds, and time.Now's monotonic reading
+    (nanoseconds since the process started; UTC and Local drop it, as Go's do)."""
+
+    nanos: int = 0
+    mono: int | None = None
+
+
+_PROCESS_START = time.monotonic_ns() - 1  # Go's startNano: readings start above zero
+
+
+def time_now() -> GoTime:
+    """Go's time.Now in the local zone."""
+    wall, mono = time.time_ns(), time.monotonic_ns()
+    return _with(
+        datetime.fromtimestamp(wall // 1_000_000_000).astimezone(),
+        wall % 10**9,
+        mono - _PROCESS_START,
+    )
+
+
+def _with(t: datetime, nanos: int, mono: int | None) -> GoTime:
+    out = GoTime(
+        t.year, t.month, t.day, t.hour, t.minute, t.second, nanos // 1000, t.tzinfo, fold=t.fold
+    )
+    out.nanos, out.mono = nanos, mono
+    return out
+
+
+def _nanos(t: datetime) -> int:
+    return t.nanos if isinstance(t, GoTime) else t.microsecond * 1000
+
+
+def _mono_suffix(t: datetime) -> str:
+    """Go's " m=+S.NNNNNNNNN" after a time that carries a monotonic reading."""
+    mono = t.mono if isinstance(t, GoTime) else None
+    if mono is None:
+        return ""
+    sign = "-" if mono < 0 else "+"
+    secs, frac = divmod(abs(mono), 1_000_000_000)
+    return f" m={sign}{secs}.{frac:09d}"
+
+
+def _moved(t: datetime, zone: datetime) -> GoTime:
+    """`t` in another zone (UTC, Local): same instant and nanoseconds, no monotonic reading."""
+    return _with(zone, _nanos(t), None)
+
+
+def _location(t: datetime) -> Location:
+    return Location("UTC" if t.tzinfo is UTC else "Local")
 
 
 _MONTHS = [
@@ -45,9 +117,11 @@ _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 
 
 def _time_string(t: datetime) -> str:
-    """time.Time.String without the monotonic clock reading."""
-    frac = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
-    return go_time_format(t, "2006-01-02 15:04:05") + frac + go_time_format(t, " -0700 MST")
+    """time.Time.String, with the monotonic clock reading when the time has one."""
+    nanos = _nanos(t)
+    frac = f".{nanos:09d}".rstrip("0") if nanos else ""
+    zone = go_time_format(t, " -0700 MST")
+    return go_time_format(t, "2006-01-02 15:04:05") + frac + zone + _mono_suffix(t)
 
 
 def _zone_name(t: datetime) -> str:
@@ -181,7 +255,7 @@ def _format_chunk(t: datetime, chunk: str) -> str:
         return simple[chunk]()
     if chunk[0] in ".,":
         digits = len(chunk) - 1
-        nanos = f"{t.microsecond * 1000:09d}"[:digits]
+        nanos = f"{_nanos(t):09d}"[:digits]
         if chunk[1] == "9":
             nanos = nanos.rstrip("0")
             return chunk[0] + nanos if nanos else ""
@@ -222,13 +296,14 @@ def _time_method(t: datetime, name: str, args: tuple[Any, ...]) -> Any:
         "Hour": lambda: t.hour,
         "Minute": lambda: t.minute,
         "Second": lambda: t.second,
-        "Nanosecond": lambda: t.microsecond * 1000,
+        "Nanosecond": lambda: _nanos(t),
         "YearDay": lambda: t.timetuple().tm_yday,
-        "Weekday": lambda: _Named((t.weekday() + 1) % 7, _DAYS[t.weekday()]),
+        "Weekday": lambda: _Named((t.weekday() + 1) % 7, _DAYS[t.weekday()], "time.Weekday"),
         "Unix": lambda: int(t.timestamp()),
-        "UnixNano": lambda: int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000,
-        "UTC": lambda: t.astimezone(UTC),
-        "Local": lambda: t.astimezone(),
+        "UnixNano": lambda: int(t.timestamp()) * 1_000_000_000 + _nanos(t),
+        "UTC": lambda: _moved(t, t.astimezone(UTC)),
+        "Local": lambda: _moved(t, t.astimezone()),
+        "Location": lambda: _location(t),
     }
     if name not in table:
         raise RenderError(f"can't evaluate field {name} in type time.Time")

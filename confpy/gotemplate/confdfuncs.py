@@ -2,8 +2,8 @@
 
 Each function carries its Go signature (`SIGNATURES`), so the evaluator can check
 arguments the way text/template does (`add "1" 2` is an error). The key functions are
-memkv's (confpy.gotemplate.gomemkv). A failing function raises GoError, which the
-evaluator reports as "error calling NAME: ...".
+memkv's (confpy.confdcore, in Go's types by confpy.gotemplate.gomemkv). A failing function
+raises GoError, which the evaluator reports as "error calling NAME: ...".
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import funcs
-from confpy.gotemplate.gomemkv import MemKV, path_base, path_dir, sorted_strings
-from confpy.gotemplate.gosort import sort_sort
+from confpy import confdcore, funcs
+from confpy.confdpath import path_base, path_dir
+from confpy.gotemplate.builtins import time_now
+from confpy.gotemplate.gomemkv import MemKV
 from confpy.gotemplate.values import (
     NULL,
     GoError,
@@ -49,8 +50,10 @@ def _json_value(data: str, what: str) -> Any:
 
     try:
         value = _json.loads(data, parse_float=num, parse_int=num, parse_constant=const)
-    except _json.JSONDecodeError as e:
-        raise GoError(f"json: {e.msg} at offset {e.pos}") from None
+    except _json.JSONDecodeError as e:  # Go's words, never Python's
+        if e.pos >= len(data.rstrip()):
+            raise GoError("unexpected end of JSON input") from None
+        raise GoError(f"invalid character at offset {e.pos} in JSON input") from None
     except RecursionError:
         raise GoError("json: exceeded max depth") from None
     return _fix_json(value)
@@ -132,11 +135,11 @@ def join(items: Slice, sep: str) -> str:
 
 
 def to_upper(s: str) -> str:
-    return funcs.to_upper(s)
+    return confdcore.go_case(s, upper=True)
 
 
 def to_lower(s: str) -> str:
-    return funcs.to_lower(s)
+    return confdcore.go_case(s, upper=False)
 
 
 def contains(s: str, sub: str) -> bool:
@@ -152,12 +155,11 @@ def replace(s: str, old: str, new: str, n: int) -> str:
         chars = list(s)
         out: list[str] = []
         count = 0
-        for i, c in enumerate(chars):
+        for c in chars:
             if n < 0 or count < n:
                 out.append(new)
                 count += 1
             out.append(c)
-            _ = i
         if n < 0 or count < n:
             out.append(new)
         return "".join(out)
@@ -169,22 +171,22 @@ def trim_suffix(s: str, suffix: str) -> str:
     return from_bytes(b[: len(b) - len(x)]) if x and b.endswith(x) else s
 
 
-def lookup_ip(name: str, family: int = 0) -> Slice | None:
+def lookup_ip(name: str, family: int = 0) -> Slice:
     try:
         infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
-        return None
-    return Slice(sorted_strings(sorted({str(i[4][0]) for i in infos})), "[]string")
+        return Slice([], "[]string", nil=True)  # confd returns a nil []string: `[]`
+    return Slice(confdcore.go_sorted({str(i[4][0]) for i in infos}), "[]string")
 
 
 def lookup_ipv4(name: str) -> Slice:
-    ips: list[str] = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name)
     found = [ip for ip in ips if "." in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
 
 def lookup_ipv6(name: str) -> Slice:
-    ips: list[str] = lookup_ip(name) or []
+    ips: list[str] = lookup_ip(name)
     found = [ip for ip in ips if ":" in ip]
     return Slice.appended(found, "[]string") if found else Slice([], "[]string", nil=True)
 
@@ -219,18 +221,16 @@ def base64_decode(s: str) -> str:
         out = base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError):
         raise GoError("illegal base64 data") from None
-    if base64.b64encode(out) != cleaned:
-        # Go rejects non-canonical trailing bits only in strict mode; StdEncoding accepts them.
-        pass
-    return from_bytes(out)
+    return from_bytes(out)  # non-canonical trailing bits are fine outside Go's strict mode
 
 
 def parse_bool(s: str) -> bool:
-    if s in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if s in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise GoError(f"strconv.ParseBool: parsing a {len(s)}-character string: invalid syntax")
+    try:
+        return confdcore.parse_bool(s)
+    except ValueError:
+        raise GoError(
+            f"strconv.ParseBool: parsing a {len(s)}-character string: invalid syntax"
+        ) from None
 
 
 def reverse(values: Any) -> Any:
@@ -240,12 +240,12 @@ def reverse(values: Any) -> Any:
 
 
 def sort_by_length(values: Slice) -> Slice:
-    sort_sort(values, lambda a, b: len(go_bytes(a)) < len(go_bytes(b)))
+    confdcore.sort_by_byte_length(values, str)
     return values
 
 
 def sort_kv_by_length(values: Slice) -> Slice:
-    sort_sort(values, lambda a, b: len(go_bytes(a.Key)) < len(go_bytes(b.Key)))
+    confdcore.sort_by_byte_length(values, lambda kv: kv.Key)
     out = Slice(values, "[]memkv.KVPair", values.cap)
     return out
 
@@ -297,7 +297,7 @@ def atoi(s: str) -> int:
 
 
 def datetime_now() -> datetime:
-    return datetime.now().astimezone()
+    return time_now()
 
 
 def url_query(s: str) -> str:

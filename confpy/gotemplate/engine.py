@@ -13,14 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confpy.errors import ConfpyError, RenderError, TemplateSyntaxError
-from confpy.gotemplate import confdfuncs, gomemkv
+from confpy.gotemplate import confdfuncs, forkfuncs, gomemkv
 from confpy.gotemplate.goexec import BUILTINS, Executor
+from confpy.gotemplate.goinclude import Includer
 from confpy.gotemplate.gonodes import Template
 from confpy.gotemplate.goparse import parse
 from confpy.gotemplate.values import from_bytes, go_bytes
 
-FUNCTION_NAMES = confdfuncs.NAMES | BUILTINS | {"each"}
-"""`each` is a file's match in an `each` resource (issue 14): `{{ (each).Name }}`."""
+FUNCTION_NAMES = confdfuncs.NAMES | frozenset(forkfuncs.SIGNATURES) | BUILTINS | {"each"}
+"""confd's functions, the maintained fork's (abtreece/confd: `include`, `default`, ...),
+text/template's, and `each`, a file's match in an `each` resource: `{{ (each).Name }}`."""
+_SIGNATURES = {**confdfuncs.SIGNATURES, **forkfuncs.SIGNATURES}
 _EACH_SIGNATURE: confdfuncs.Sig = ((), None)
 
 
@@ -31,9 +34,11 @@ class GoTemplate:
     tmpl: Template
     source: str
     filename: str
+    include_dir: str
+    """Where `include "name"` finds templates: the templates directory."""
 
     @classmethod
-    def compile(cls, source: str, filename: str) -> GoTemplate:
+    def compile(cls, source: str, filename: str, include_dir: str | None = None) -> GoTemplate:
         name = os.path.basename(filename)
         try:
             tmpl = parse(source, name, FUNCTION_NAMES, filename)
@@ -43,7 +48,7 @@ class GoTemplate:
             raise TemplateSyntaxError(
                 "template too large or too deeply nested", file=filename
             ) from None
-        return cls(tmpl, source, filename)
+        return cls(tmpl, source, filename, include_dir or os.path.dirname(filename) or ".")
 
     def render(
         self,
@@ -58,12 +63,13 @@ class GoTemplate:
             k: (from_bytes(v) if isinstance(v, bytes | bytearray) else v) for k, v in view.items()
         }
         store = gomemkv.MemKV(gomemkv.store_view(values))
-        funcs = {**confdfuncs.STATIC, **confdfuncs.key_functions(store)}
-        sigs = confdfuncs.SIGNATURES
+        funcs = {**confdfuncs.STATIC, **forkfuncs.STATIC, **confdfuncs.key_functions(store)}
+        sigs = _SIGNATURES
         if each is not None:
             match = dict(each)
             funcs["each"] = lambda: match
             sigs = {**sigs, "each": _EACH_SIGNATURE}
+        funcs["include"] = Includer(self.include_dir, FUNCTION_NAMES, funcs, sigs)
         ex = Executor(self.tmpl, self.source, self.filename, funcs, sigs, prefix.rstrip("/"))
         # A MissingKeyError names the key relative to `prefix` when none is given.
         try:

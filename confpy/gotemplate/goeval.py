@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from confpy.confdcore import KeyNotFound
+from confpy.confdpath import BadPattern
 from confpy.errors import RenderError
 from confpy.gotemplate.gofuncs import BUILTIN_FUNCS, is_true
-from confpy.gotemplate.gomemkv import MissingKey
 from confpy.gotemplate.gonodes import (
     BoolNode,
     ChainNode,
@@ -189,6 +190,10 @@ class Evaluator(State):
         has_args = len(args) > 1 or final is not MISSING
         if isinstance(receiver, datetime):
             return self.time_method(dot, receiver, name, node, args, final)
+        if name == "String" and hasattr(receiver, "go_string"):  # time.Month, *time.Location
+            if has_args:
+                raise ExecError(node, "wrong number of args for String: want 0 got 1")
+            return receiver.go_string()
         if isinstance(receiver, dict):
             if has_args:
                 raise ExecError(node, f"{name} is not a method but has arguments")
@@ -289,8 +294,10 @@ class Evaluator(State):
         """Call a template function; what it raises becomes Go's `error calling NAME: ...`."""
         try:
             return fn(*argv)
-        except MissingKey as e:
+        except KeyNotFound as e:
             raise MissingKeyAt(node, e.key) from None
+        except BadPattern as e:
+            raise ExecError(node, f"error calling {name}: {e}") from None
         except GoError as e:
             raise ExecError(node, f"error calling {name}: {e}") from None
         except ExecError:
@@ -378,4 +385,8 @@ def _assignable(value: Any, typ: str) -> bool:
         return isinstance(value, Slice) and value.gotype == "[]string"
     if typ == "[]memkv.KVPair":
         return isinstance(value, Slice) and value.gotype in ("[]memkv.KVPair", "memkv.KVPairs")
+    if typ == "map[string]interface {}":
+        return isinstance(value, dict)
+    if typ == "[]interface {}":
+        return isinstance(value, list) and type_name(value) == typ
     return False

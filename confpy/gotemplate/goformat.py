@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confpy.gotemplate.gostrconv import (
+from confpy.gostrconv import (
     MAX_RUNE,
     can_backquote,
     format_float,

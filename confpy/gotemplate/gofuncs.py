@@ -10,7 +10,6 @@ from confpy.gotemplate import gofmt
 from confpy.gotemplate.confdfuncs import url_query
 from confpy.gotemplate.values import (
     NULL,
-    ZERO_OF,
     GoError,
     NilMap,
     Slice,
@@ -19,6 +18,7 @@ from confpy.gotemplate.values import (
     kind,
     type_name,
 )
+from confpy.gounicode import go_is_print
 
 
 def is_true(val: Any) -> tuple[bool, bool]:
@@ -150,8 +150,8 @@ def _index(item: Any, *indexes: Any) -> Any:
                 raise GoError(f"index out of range: {x}")
             item = Uint8(seq[x]) if isinstance(item, str) else seq[x]
         elif isinstance(item, dict):
-            if index is None:
-                index = ""
+            if index is None:  # Go's prepareArg: nil is no string key
+                raise GoError("value is nil; should be of type string")
             if not isinstance(index, str):
                 raise GoError(f"value has type {type_name(index)}; should be string")
             item = item.get(index, NULL)
@@ -185,13 +185,12 @@ def _slice(item: Any, *indexes: Any) -> Any:
     if isinstance(item, str):
         return data[idx[0] : idx[1]].decode("utf-8", "surrogateescape")
     gotype = item.gotype if isinstance(item, Slice) else "[]interface {}"
-    elem = item.elem if isinstance(item, Slice) else "interface {}"
-    full = list(item) + [ZERO_OF.get(elem, NULL)] * (cap - length)
+    full = item.array() if isinstance(item, Slice) else list(item)
     if len(indexes) < 3:
-        return Slice(full[idx[0] : idx[1]], gotype, cap - idx[0])
+        return Slice.window(full, idx[0], idx[1], cap, gotype)
     if idx[1] > idx[2]:
         raise GoError(f"invalid slice index: {idx[1]} > {idx[2]}")
-    return Slice(full[idx[0] : idx[1]], gotype, idx[2] - idx[0])
+    return Slice.window(full, idx[0], idx[1], idx[2], gotype)
 
 
 def _eval_args(args: tuple[Any, ...]) -> str:
@@ -232,7 +231,7 @@ def _js(*args: Any) -> str:
             out.append(c)
         elif 0xDC80 <= o <= 0xDCFF:
             out.append(c)  # an invalid byte decodes as U+FFFD, printable: written as is
-        elif c.isprintable():
+        elif go_is_print(c):
             out.append(c)
         else:
             out.append(f"\\u{o:04X}")

@@ -13,6 +13,7 @@ BOOL, CHAR, CHARCONST, COMPLEX, ASSIGN, DECLARE = "BOOL", "CHAR", "CHARCONST", "
 DOT, FIELD, IDENT, NUMBER = "DOT", "FIELD", "IDENT", "NUMBER"
 PIPE, RAWSTRING, STRING = "|", "RAWSTRING", "STRING"
 VARIABLE, LPAREN, RPAREN, NIL, KEYWORD = "VARIABLE", "(", ")", "NIL", "KEYWORD"
+COMMENT = "COMMENT"  # only with comments=True (Go's parse.ParseComments)
 
 KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range", "nil"}
 KEYWORDS |= {"template", "with"}
@@ -31,8 +32,9 @@ def _is_alnum(c: str) -> bool:
 
 
 class Lexer:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, comments: bool = False) -> None:
         self.input = text
+        self.comments = comments
         self.pos = 0
         self.start = 0
         self.line = 1
@@ -133,12 +135,15 @@ class Lexer:
         if not delim:
             self.error("comment ends before closing delimiter")
             return None
+        item = Item(COMMENT, self.input[self.start : self.pos], self.start, self.start_line)
         if trim:
             self.pos += 2
         self.pos += 2
         if trim:
             self.pos += len(self.input[self.pos :]) - len(self.input[self.pos :].lstrip(SPACE))
         self.ignore()
+        if self.comments:
+            self.items.append(item)
         return self.lex_text
 
     def at_right_delim(self) -> tuple[bool, bool]:

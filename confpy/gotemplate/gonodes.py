@@ -20,7 +20,7 @@ class TextNode(Node):
 
 @dataclass
 class CommentNode(Node):
-    pass
+    text: str  # `/* ... */`
 
 
 @dataclass

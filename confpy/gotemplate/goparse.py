@@ -21,10 +21,11 @@ from confpy.gotemplate.goparseexpr import ExprParser, ParseError
 
 
 def parse(
-    text: str, name: str, funcs: set[str] | frozenset[str], filename: str
+    text: str, name: str, funcs: set[str] | frozenset[str], filename: str, comments: bool = False
 ) -> gonodes.Template:
-    """Parse a template file as template.New(name).Funcs(funcs).Parse(text) does."""
-    items = Lexer(text).run()
+    """Parse a template file as template.New(name).Funcs(funcs).Parse(text) does; with
+    `comments`, as Go's ParseComments mode (CommentNodes, for `convert`)."""
+    items = Lexer(text, comments).run()
     trees: dict[str, gonodes.ListNode] = {}
     p = _Parser(items, funcs, trees)
     try:
@@ -102,6 +103,8 @@ class _Parser(ExprParser):
             return gonodes.TextNode(it.pos, it.line, it.val)
         if it.typ == golex.LDELIM:
             return self.action()
+        if it.typ == golex.COMMENT:
+            return gonodes.CommentNode(it.pos, it.line, it.val)
         self.unexpected(it, "input")
         raise AssertionError
 

@@ -53,6 +53,9 @@ class Printer(Formatter):
 
             self.fmt_string(time_string(v), verb)
             return
+        if hasattr(v, "go_string") and verb in "vsxXq" and not self.erroring and not f.sharp_v:
+            self.fmt_string(v.go_string(), verb)  # a fmt.Stringer (time.Month, ...)
+            return
         if isinstance(v, bool):
             if verb in "tv":
                 self.pad("true" if v else "false")
@@ -91,7 +94,9 @@ class Printer(Formatter):
 
     def print_slice(self, v: list[Any], verb: str, depth: int) -> None:
         gotype = v.gotype if isinstance(v, Slice) else "[]interface {}"
-        if self.f.sharp_v:
+        if self.f.sharp_v and getattr(v, "nil", False):
+            self.buf.append(gotype + "(nil)")
+        elif self.f.sharp_v:
             self.buf.append(gotype + "{")
             for i, x in enumerate(v):
                 if i:

@@ -7,23 +7,10 @@ statements on top of it.
 
 from __future__ import annotations
 
+from confpy.gotemplate import gonodes as n
 from confpy.gotemplate.jinjacalls import CallTranslator, Typed
-from confpy.gotemplate.jinjatext import jinja_literal, jinja_string
-from confpy.gotemplate.parsenodes import (
-    Chain,
-    Decl,
-    Dot,
-    Field,
-    Ident,
-    Literal,
-    Node,
-    Paren,
-    Pipeline,
-    Var,
-)
-from confpy.gotemplate.parsenodes import (
-    Command as Cmd,
-)
+from confpy.gotemplate.jinjatext import jinja_number, jinja_string, number_kind
+from confpy.gotemplate.jinjavars import Decl
 
 _KEY_FUNCS = {"getv", "get", "exists", "gets", "getvs", "ls", "lsdir"}
 
@@ -46,84 +33,97 @@ class ExprTranslator(CallTranslator):
     """Each declaration's (by id) kind of value, as in `Typed.type`."""
     typed_dots: list[Typed]
     """The dot of each enclosing `with`/`range`, innermost last."""
+    decl_of: dict[int, Decl | None]
+    """Each variable node's (by id) declaration (the variables pass)."""
 
     def var(self, decl: Decl) -> str:
         return self.names[id(decl)]
 
     # Expressions.
 
-    def rpipe(self, pipe: Pipeline, line: int) -> Typed:
+    def rpipe(self, pipe: n.PipeNode) -> Typed:
         value: Typed | None = None
         for cmd in pipe.cmds:
             value = self.rcommand(cmd, value)
         assert value is not None
         return value
 
-    def rcommand(self, cmd: Cmd, final: Typed | None) -> Typed:
+    def rcommand(self, cmd: n.CommandNode, final: Typed | None) -> Typed:
         first = cmd.args[0]
-        if isinstance(first, Ident):
-            self.check_confd_only(first, cmd)
-        args = [self.rexpr(a, cmd.line) for a in cmd.args[1:]]
+        if isinstance(first, n.IdentifierNode):
+            self.check_confd_only(first.name, cmd)
+        args = [self.rexpr(a) for a in cmd.args[1:]]
         if final is not None:
             args.append(final)
-        if isinstance(first, Ident):
-            return self.rcall(first, args, cmd.line)
-        if isinstance(first, Field | Chain | Var) and first.names and args:
-            base, names = self.rbase(first, cmd.line)
-            for name in names[:-1]:
-                base = self.rfield(base, name, cmd.line)
-            return self.rmethod(base, names[-1], args, cmd.line)
-        if args:
-            raise self.error(cmd.line, cmd.col, "can't give argument to non-function")
-        return self.rexpr(first, cmd.line)
+        if isinstance(first, n.IdentifierNode):
+            return self.rcall(first.name, args, cmd.line)
+        if isinstance(first, n.FieldNode | n.ChainNode | n.VariableNode) and args:
+            base, names = self.rbase(first)
+            if names:
+                for name in names[:-1]:
+                    base = self.rfield(base, name, cmd.line)
+                return self.rmethod(base, names[-1], args, cmd.line)
+        if args or isinstance(first, n.NilNode):
+            raise self.fail(cmd.line, "an argument to a non-function, or nil,", "is an error in Go")
+        return self.rexpr(first)
 
-    def check_confd_only(self, ident: Ident, cmd: Cmd) -> None:
+    def check_confd_only(self, name: str, cmd: n.CommandNode) -> None:
         """Refuse calls whose Jinja spelling would behave unlike confd's Go function."""
-        name, args = ident.name, cmd.args[1:]
-        if name in _KEY_FUNCS and args and isinstance(args[0], Literal):
-            key = args[0].value
+        args = cmd.args[1:]
+        if name in _KEY_FUNCS and args and isinstance(args[0], n.StringNode):
+            key = args[0].text
             if name in ("ls", "lsdir") and key == "/":
                 raise self.fail(
                     cmd.line, f'{name} "/": confd lists only the keys right under the root there'
                 )
-            if isinstance(key, str) and not _clean_key(key):
+            if not _clean_key(key):
                 raise self.fail(
                     cmd.line,
                     f"{name} of {key!r}: confd looks keys up exactly as written "
                     "(no leading slash, or a trailing or double slash, finds nothing)",
                 )
         if name in ("reverse", "sortByLength", "sortKVByLength") and (
-            not args or not isinstance(args[0], Paren | Ident)
+            not args or not isinstance(args[0], n.PipeNode | n.IdentifierNode)
         ):
             raise self.fail(cmd.line, f"{name} of a variable (confd changes it in place)")
 
-    def rexpr(self, node: Node, line: int) -> Typed:
-        if isinstance(node, Dot):
+    def rexpr(self, node: n.Node) -> Typed:
+        if isinstance(node, n.DotNode):
             return self.typed_dots[-1]
-        if isinstance(node, Literal):
-            if isinstance(node.value, str) and any("\udc80" <= c <= "\udcff" for c in node.value):
-                raise self.fail(line, "a string literal holding bytes that are not UTF-8")
-            kinds = {"string": "str", "int": "int", "float": "float", "bool": "bool", "nil": "none"}
-            return Typed(jinja_literal(node), kinds[node.kind])
-        if isinstance(node, Ident):
-            return self.rcall(node, [], line)
-        if isinstance(node, Paren):
-            inner = self.rpipe(node.pipe, line)
-            return Typed(inner.text if inner.atomic else f"({inner.text})", inner.type)
-        base, names = self.rbase(node, line)
-        for name in names:
-            base = self.rfield(base, name, line)
-        return base
+        if isinstance(node, n.StringNode):
+            if any("\udc80" <= c <= "\udcff" for c in node.text):
+                raise self.fail(node.line, "a string literal holding bytes that are not UTF-8")
+            return Typed(jinja_string(node.text), "str", value=node.text)
+        if isinstance(node, n.NumberNode):
+            kind = number_kind(node)
+            if kind is None:
+                raise self.fail(node.line, f"the number {node.text}")
+            return Typed(jinja_number(node, kind), kind)
+        if isinstance(node, n.BoolNode):
+            return Typed("true" if node.value else "false", "bool")
+        if isinstance(node, n.NilNode):
+            return Typed("none", "none")
+        if isinstance(node, n.IdentifierNode):
+            return self.rcall(node.name, [], node.line)
+        if isinstance(node, n.PipeNode):
+            return self.rpipe(node)  # parenthesised where it is an operand
+        if isinstance(node, n.FieldNode | n.ChainNode | n.VariableNode):
+            base, names = self.rbase(node)
+            for name in names:
+                base = self.rfield(base, name, node.line)
+            return base
+        raise self.fail(node.line, type(node).__name__)
 
-    def rbase(self, node: Field | Chain | Var, line: int) -> tuple[Typed, tuple[str, ...]]:
-        if isinstance(node, Field):
-            return self.typed_dots[-1], node.names
-        if isinstance(node, Var):
-            if node.decl is None:
-                return Typed("none", "none"), node.names
-            return Typed(self.var(node.decl), self.types.get(id(node.decl), "any")), node.names
-        inner = self.rexpr(node.node, line)
-        return Typed(inner.text if inner.atomic else f"({inner.text})", inner.type), node.names
+    def rbase(self, node: n.FieldNode | n.ChainNode | n.VariableNode) -> tuple[Typed, list[str]]:
+        if isinstance(node, n.FieldNode):
+            return self.typed_dots[-1], node.ident
+        if isinstance(node, n.VariableNode):
+            decl = self.decl_of[id(node)]
+            if decl is None:
+                return Typed("none", "none"), node.ident[1:]
+            return Typed(self.var(decl), self.types.get(id(decl), "any")), node.ident[1:]
+        inner = self.rexpr(node.node)
+        return Typed(inner.operand(), inner.type), node.field
 
     def rfield(self, base: Typed, name: str, line: int) -> Typed:
         if base.type == "none":
@@ -131,7 +131,7 @@ class ExprTranslator(CallTranslator):
         if base.type == "kv" and name in ("Key", "Value"):
             return Typed(f"{base.text}.{name}", "str")
         if base.type == "srv" and name in ("Target", "Port", "Priority", "Weight"):
-            return Typed(f"{base.text}.{name}", "str" if name == "Target" else "int")
+            return Typed(f"{base.text}.{name}", "str" if name == "Target" else "uint16")
         if base.type == "time":
             return self.rmethod(base, name, [], line)
         key = jinja_string(name)

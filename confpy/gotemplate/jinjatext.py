@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import re
 
-from confpy.gotemplate.parsenodes import Literal
+from confpy.gotemplate.gonodes import NumberNode
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES.update({chr(c): f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in _ESCAPES})
 
 
 def jinja_string(s: str) -> str:
     """A Jinja string literal for `s` (Jinja decodes backslash escapes in literals)."""
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in s) + '"'
 
 
 def escape_text(text: str) -> str:
@@ -49,21 +37,22 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
-def jinja_literal(node: Literal) -> str:
-    """The Jinja literal for a Go string, number, bool or nil literal."""
-    v = node.value
-    if node.kind == "string":
-        assert isinstance(v, str)
-        return jinja_string(v)
-    if node.kind == "bool":
-        return "true" if v else "false"
-    if node.kind == "nil":
-        return "none"
-    if node.kind == "float":
-        assert isinstance(v, float)
-        text = repr(v)
-        return f"({text})" if text.startswith("-") else text
-    return f"({v})" if isinstance(v, int) and v < 0 else str(v)
+def number_kind(n: NumberNode) -> str | None:
+    """The Go kind a number literal is evaluated as (int, float), as exec's idealConstant
+    decides; None for complex numbers and unsigned values that overflow int."""
+    text = n.text
+    hex_int = text[:2] in ("0x", "0X") and not any(c in text for c in "pP")
+    if n.is_complex:
+        return None
+    if n.is_float and not hex_int and text[0] != "'" and any(c in text for c in ".eEpP"):
+        return "float"
+    return "int" if n.is_int else None
+
+
+def jinja_number(n: NumberNode, kind: str) -> str:
+    """The Jinja literal for a Go number literal of `kind` (int or float)."""
+    text = repr(n.float64) if kind == "float" else str(n.int64)
+    return f"({text})" if text.startswith("-") else text
 
 
 _IDENT_RE = re.compile(r"[^A-Za-z0-9_]")

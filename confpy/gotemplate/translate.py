@@ -1,83 +1,44 @@
-"""Turn a Go template into the idiomatic Jinja2 a person would write (`confpy convert`).
+"""Turn a parsed Go template into the idiomatic Jinja2 a person would write (`confpy convert`).
 
-This module walks the statements (text, comments, actions, if/with/range blocks) and
-names the variables; expressions are `jinjaexpr`'s, calls `jinjacalls`', literal text
-`jinjatext`'s. The result renders the same bytes as confd's Go template; what plain
-Jinja cannot say exactly is refused with `NotReadable` (confpy still runs the `.tmpl`).
+A pass over the engine's own tree (`gonodes`, as Go's html/template rewrites parse.Tree):
+this module walks the statements (text, actions, if/with/range blocks) after the
+variables pass (`jinjavars`) has told which declaration each `$name` is; expressions are
+`jinjaexpr`'s, calls `jinjacalls`', literal text `jinjatext`'s. The result renders the
+same bytes as confd's Go template; what plain Jinja cannot say exactly is refused with
+`NotReadable` naming file and line (confpy still runs the `.tmpl`).
 """
 
 from __future__ import annotations
 
-from confpy import funcs, keyfuncs
-from confpy.gotemplate.jinjacalls import NotReadable, Typed
+import os
+
+from confpy.gotemplate import gonodes as n
+from confpy.gotemplate.jinjacalls import _RETURNS, NotReadable, Typed
 from confpy.gotemplate.jinjaexpr import ExprTranslator
 from confpy.gotemplate.jinjatext import escape_text, safe_name
-from confpy.gotemplate.parsenodes import (
-    CommentNode,
-    Ident,
-    IfNode,
-    Pipeline,
-    Stmt,
-    TextNode,
-    Tree,
-)
-from confpy.gotemplate.parser import parse
+from confpy.gotemplate.jinjavars import Decl, Unresolved, Variables
 
-__all__ = ["CONFD_FUNCTIONS", "NotReadable", "translate_readable"]
-
-CONFD_FUNCTIONS = frozenset(funcs.STATIC_FUNCTIONS) | frozenset(keyfuncs.KEY_FUNCTION_NAMES)
-CONFD_FUNCTIONS |= {"each"}  # `{{ (each).Name }}` in a file of an `each` resource (issue 14)
-
+__all__ = ["NotReadable", "translate_readable"]
 
 _LOOP_NAMES = {
-    "gets": "kv",
-    "sortKVByLength": "kv",
-    "getvs": "value",
-    "ls": "name",
-    "lsdir": "name",
-    "lookupIP": "ip",
-    "lookupIPV4": "ip",
-    "lookupIPV6": "ip",
-    "lookupSRV": "srv",
-    "seq": "n",
-    "split": "part",
-    "jsonArray": "item",
+    **dict.fromkeys(("gets", "sortKVByLength"), "kv"),
+    **dict.fromkeys(("ls", "lsdir"), "name"),
+    **dict.fromkeys(("lookupIP", "lookupIPV4", "lookupIPV6"), "ip"),
+    **{"getvs": "value", "lookupSRV": "srv", "seq": "n", "split": "part", "jsonArray": "item"},
 }
 _WITH_NAMES = {"get": "kv", "getv": "value", "dir": "parent", "base": "name", "json": "data"}
+# Jinja's keywords, tests and globals, and the macro's names: never a variable's name.
 _RESERVED = {
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "if",
-    "else",
-    "elif",
-    "for",
-    "endfor",
-    "loop",
-    "namespace",
-    "range",
-    "dict",
-    "lipsum",
-    "cycler",
-    "joiner",
-    "self",
-    "caller",
-    "varargs",
-    "kwargs",
-    "ns",
-    "go_value",
-    "with",
-    "set",
-    "block",
+    *("true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if"),
+    *("else", "elif", "for", "endfor", "loop", "namespace", "range", "dict", "lipsum", "self"),
+    *("cycler", "joiner", "caller", "varargs", "kwargs", "ns", "go_value", "with", "set", "block"),
 }
+_KEYWORDS = {
+    n.TemplateNode: "{{template}}",
+    n.BreakNode: "{{break}}",
+    n.ContinueNode: "{{continue}}",
+}
+
 # Newlines inside the macro sit before `{%-` tags, which strip them: it prints nothing extra.
 _GO_VALUE_MACRO = (
     "{# go_value(v) prints v as confd's Go templates did: true, <no value>, [a b], map[k:v] #}"
@@ -99,26 +60,39 @@ _GO_VALUE_MACRO = (
 )
 
 
-def translate_readable(source: str, filename: str = "<template>") -> str:
-    """Idiomatic Jinja2 for `source`, for people to keep editing; raises NotReadable."""
-    tree = parse(source, filename, CONFD_FUNCTIONS)
-    return _Readable(tree, filename).run()
+def translate_readable(tmpl: n.Template, filename: str = "<template>") -> str:
+    """Idiomatic Jinja2 for the parsed template `tmpl`; raises NotReadable."""
+    root = tmpl.trees[os.path.basename(filename)]
+    if len(tmpl.trees) > 1:
+        raise NotReadable(
+            "{{define}}/{{block}} has no plain-Jinja form; keep the .tmpl (confpy runs it as is)",
+            file=filename,
+            line=next(t.line for name, t in tmpl.trees.items() if t is not root),
+        )
+    try:
+        variables = Variables(root)
+    except Unresolved as e:
+        raise NotReadable(
+            "a variable Go finds only at run time has no plain-Jinja form; keep the .tmpl",
+            file=filename,
+            line=e.node.line,
+        ) from None
+    return _Readable(variables, filename).run(root)
 
 
 class _Readable(ExprTranslator):
     """Plain Jinja with confd's function names: loops, ifs and filters a person would write."""
 
-    def __init__(self, tree: Tree, filename: str) -> None:
-        self.tree = tree
+    def __init__(self, variables: Variables, filename: str) -> None:
         self.filename = filename
-        self.used: set[str] = set(CONFD_FUNCTIONS) | _RESERVED
+        self.decl_of = variables.decl_of
+        self.used: set[str] = set(_RETURNS) | _RESERVED
         self.names: dict[int, str] = {}
         self.types: dict[int, str] = {}
         self.needs_ns = False
         self.needs_macro = False
         self.typed_dots: list[Typed] = [Typed("none", "none")]
-        self.line = 1
-        for decl in tree.decls:
+        for decl in variables.decls:
             if decl.assigned_in_loop:
                 self.needs_ns = True
                 self.names[id(decl)] = "ns." + self.claim(decl.name)
@@ -128,15 +102,15 @@ class _Readable(ExprTranslator):
     def claim(self, stem: str) -> str:
         stem = safe_name(stem)
         name = stem if stem not in self.used else stem + "_"
-        n = 2
+        i = 2
         while name in self.used:
-            name = f"{stem}{n}"
-            n += 1
+            name = f"{stem}{i}"
+            i += 1
         self.used.add(name)
         return name
 
-    def run(self) -> str:
-        body = self.stmts(self.tree.body)
+    def run(self, root: n.ListNode) -> str:
+        body = self.stmts(root)
         prelude = ""
         if self.needs_ns:
             prelude += "{% set ns = namespace() %}"
@@ -144,139 +118,139 @@ class _Readable(ExprTranslator):
             prelude += _GO_VALUE_MACRO
         return prelude + body
 
+    def decls(self, pipe: n.PipeNode) -> list[Decl]:
+        return [d for d in (self.decl_of[id(v)] for v in pipe.decl) if d is not None]
+
     # Statements.
 
-    def stmts(self, nodes: list[Stmt]) -> str:
-        return "".join(self.stmt(n) for n in nodes)
+    def stmts(self, nodes: n.ListNode) -> str:
+        return "".join(self.stmt(x) for x in nodes.nodes)
 
-    def stmt(self, node: Stmt) -> str:
-        if isinstance(node, TextNode):
+    def stmt(self, node: n.Node) -> str:
+        if isinstance(node, n.TextNode):
             return escape_text(node.text)
-        if isinstance(node, CommentNode):
-            return "{# " + node.text.strip().replace("#}", "# }") + " #}"
-        if isinstance(node, IfNode):
+        if isinstance(node, n.CommentNode):
+            return "{# " + node.text[2:-2].strip().replace("#}", "# }") + " #}"
+        if isinstance(node, n.BranchNode):
             return self.block(node)
-        self.line = node.line
-        value = self.rpipe(node.pipe, node.line)
-        if node.pipe.decls:
-            decl = node.pipe.decls[0]
-            self.types.setdefault(id(decl), value.type)
-            if not node.pipe.assign and self.types[id(decl)] != value.type:
+        if not isinstance(node, n.ActionNode):
+            raise self.fail(node.line, _KEYWORDS.get(type(node), type(node).__name__))
+        value = self.rpipe(node.pipe)
+        if node.pipe.decl:
+            decl = self.decls(node.pipe)[0]
+            if self.types.setdefault(id(decl), value.type) != value.type:
                 self.types[id(decl)] = "any"
             return f"{{% set {self.var(decl)} = {value.text} %}}"
-        return "{{ " + self.show(value) + " }}"
+        return "{{ " + self.show(value, node.line) + " }}"
 
-    def show(self, value: Typed) -> str:
+    def show(self, value: Typed, line: int) -> str:
         t = value.type
-        if t in ("str", "int"):
+        if t in ("str", "int", "uint16"):
             return value.text
         if t == "bool":
             return f'"true" if {value.text} else "false"'
         if t in ("list:str", "list:int"):
-            return f'"[" ~ {value.text}|join(" ") ~ "]"'
+            return f'"[" ~ {value.operand()}|join(" ") ~ "]"'
         if t == "none":
             return '"<no value>"'
         if t in ("map:any", "list:any"):
             raise self.fail(
-                self.line, "printing a whole JSON object or array (Go prints numbers as float64)"
+                line, "printing a whole JSON object or array (Go prints numbers as float64)"
             )
         if t == "any":
             self.needs_macro = True
             return f"go_value({value.text})"
-        raise self.fail(self.line, f"printing a {t} value")
+        raise self.fail(line, f"printing a {t} value")
 
-    def block(self, node: IfNode, chained: bool = False) -> str:
-        value = self.rpipe(node.pipe, node.line)
-        decls = node.pipe.decls
+    def block(self, node: n.BranchNode, chained: bool = False) -> str:
+        value = self.rpipe(node.pipe)
+        decls = self.decls(node.pipe)
         out: list[str] = []
         if node.kind == "range":
             return self.range_block(node, value)
+        subject_t = value
         if decls:
-            subject = self.var(decls[0])
             self.types[id(decls[0])] = value.type
-            out.append(f"{{% set {subject} = {value.text} %}}")
-            subject_t = Typed(subject, value.type)
-        elif node.kind == "with":
+            out.append(f"{{% set {self.var(decls[0])} = {value.text} %}}")
+            subject_t = Typed(self.var(decls[0]), value.type)
+        if node.kind == "with" and (not decls or decls[0].assigned):
+            # The dot's own name: `$x = ...` in the body must not change the dot.
             subject = self.claim(self.guess_name(node.pipe, _WITH_NAMES, "it"))
-            out.append(f"{{% set {subject} = {value.text} %}}")
+            out.append(f"{{% set {subject} = {subject_t.text} %}}")
             subject_t = Typed(subject, value.type)
-        else:
-            subject_t = value
         keyword = "elif" if chained else "if"
-        always_true = subject_t.type in ("kv", "time") and node.else_body is None
+        always_true = subject_t.type in ("kv", "time") and node.else_list is None
         if not always_true:
-            out.append(f"{{% {keyword} {self.cond(subject_t)} %}}")
+            out.append(f"{{% {keyword} {subject_t.text} %}}")
         if node.kind == "with":
             self.typed_dots.append(subject_t)
-        out.append(self.stmts(node.body))
+        out.append(self.stmts(node.list))
         if node.kind == "with":
             self.typed_dots.pop()
-        if node.else_body is not None:
-            nested = node.else_body[0] if node.else_chain else None
+        if node.else_list is not None:
+            nested = node.else_list.nodes
             if (
-                isinstance(nested, IfNode)
-                and nested.kind == "if"
-                and not nested.pipe.decls
+                len(nested) == 1
+                and isinstance(nested[0], n.BranchNode)
+                and nested[0].kind == "if"
+                and not nested[0].pipe.decl
                 and not always_true
             ):
                 # `{{else if}}` without a declaration is Jinja's elif.
-                return "".join(out) + self.block(nested, chained=True)
-            out.append("{% else %}" + self.stmts(node.else_body))
+                return "".join(out) + self.block(nested[0], chained=True)
+            out.append("{% else %}" + self.stmts(node.else_list))
         if not always_true:
             out.append("{% endif %}")
         return "".join(out)
 
-    def range_block(self, node: IfNode, value: Typed) -> str:
-        decls = node.pipe.decls
+    def range_block(self, node: n.BranchNode, value: Typed) -> str:
+        decls = self.decls(node.pipe)
         t = value.type
         if t in ("none", "str", "int", "bool", "float", "kv", "time"):
-            raise self.fail(node.line, f"range over a {t} value (Go refuses or skips it)")
+            raise self.fail(node.line, f"range over a {t} value")
         elem_type = t.split(":", 1)[1] if ":" in t else "any"
         out: list[str] = []
         elem_decl = decls[-1] if decls else None
         index_decl = decls[0] if len(decls) == 2 else None
-        if elem_decl is not None and not elem_decl.assigned_in_loop:
+        if elem_decl is not None and not elem_decl.assigned:
             elem = self.var(elem_decl)
         else:
             elem = self.claim(self.guess_name(node.pipe, _LOOP_NAMES, "item"))
         if t.startswith("map:"):
             key = self.var(index_decl) if index_decl and not index_decl.assigned_in_loop else None
             key = key or self.claim("key")
-            out.append(f"{{% for {key}, {elem} in {value.text}|dictsort(true) %}}")
+            out.append(f"{{% for {key}, {elem} in {value.operand()}|dictsort(true) %}}")
             if index_decl is not None and index_decl.assigned_in_loop:
                 out.append(f"{{% set {self.var(index_decl)} = {key} %}}")
             if index_decl is not None:
                 self.types[id(index_decl)] = "str"
         elif t.startswith("list:"):
-            out.append(f"{{% for {elem} in {value.text} %}}")
+            out.append(f"{{% for {elem} in {value.operand()} %}}")
             if index_decl is not None:
                 self.types[id(index_decl)] = "int"
                 out.append(f"{{% set {self.var(index_decl)} = loop.index0 %}}")
         else:
             if index_decl is not None:
                 raise self.fail(node.line, "range with an index over a value of unknown kind")
-            src = value.text if value.atomic else f"({value.text})"
+            src = value.operand()
             out.append(
                 f"{{% for {elem} in ({src}|dictsort(true)|map(attribute=1)|list"
                 f" if {src} is mapping else {src}) %}}"
             )
         if elem_decl is not None:
             self.types[id(elem_decl)] = elem_type
-            if elem_decl.assigned_in_loop:
+            if elem_decl.assigned:  # `$e = ...` in the body must not change the dot
                 out.append(f"{{% set {self.var(elem_decl)} = {elem} %}}")
         self.typed_dots.append(Typed(elem, elem_type))
-        out.append(self.stmts(node.body))
+        out.append(self.stmts(node.list))
         self.typed_dots.pop()
-        if node.else_body is not None:
-            out.append("{% else %}" + self.stmts(node.else_body))
+        if node.else_list is not None:
+            out.append("{% else %}" + self.stmts(node.else_list))
         out.append("{% endfor %}")
         return "".join(out)
 
-    def guess_name(self, pipe: Pipeline, table: dict[str, str], default: str) -> str:
+    def guess_name(self, pipe: n.PipeNode, table: dict[str, str], default: str) -> str:
         last = pipe.cmds[-1].args[0]
-        if isinstance(last, Ident) and last.name in table:
+        if isinstance(last, n.IdentifierNode) and last.name in table:
             return table[last.name]
         return default
-
-    def cond(self, value: Typed) -> str:
-        return value.text

@@ -10,9 +10,11 @@ an interface, e.g. a JSON null), `Uint8` (a byte from `index` of a string), `KVP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from confpy.confdcore import KVPair as KVPair  # memkv.KVPair, the one both engines use
+from confpy.confdcore import byte_order
 
 
 class GoError(Exception):
@@ -43,14 +45,6 @@ class Uint8(int):
     """A byte, as `index` of a string returns it (Go's uint8)."""
 
 
-@dataclass(frozen=True)
-class KVPair:
-    """memkv.KVPair: a struct with the fields Key and Value."""
-
-    Key: str
-    Value: str
-
-
 class Slice(list[Any]):
     """A Go slice: its elements, its type name (`[]string`, `memkv.KVPairs`, ...) and cap."""
 
@@ -66,6 +60,22 @@ class Slice(list[Any]):
         self.gotype = gotype
         self.cap = len(self) if cap < 0 else max(cap, len(self))
         self.nil = nil and not len(self)
+        self._beyond: list[Any] = []
+        """What the backing array holds past the length, up to the capacity, when this
+        slice was cut from a longer one (`slice $s 0 1`); zeros when it grew by append."""
+
+    def array(self) -> list[Any]:
+        """The elements up to the capacity, as Go's `s[:cap(s)]` sees them."""
+        beyond = self._beyond[: self.cap - len(self)]
+        zeros = [ZERO_OF.get(self.elem, NULL)] * (self.cap - len(self) - len(beyond))
+        return list(self) + beyond + zeros
+
+    @classmethod
+    def window(cls, array: list[Any], low: int, high: int, cap: int, gotype: str) -> Slice:
+        """Go's `array[low:high:cap]`: the elements past `high` stay reachable."""
+        s = cls(array[low:high], gotype, cap - low)
+        s._beyond = array[high:cap]
+        return s
 
     @classmethod
     def appended(cls, items: Any, gotype: str) -> Slice:
@@ -102,6 +112,9 @@ def type_name(v: Any) -> str:
     """reflect.TypeOf(v).String()."""
     if v is None or v is NULL:
         return "<nil>"
+    named = getattr(v, "gotype", None)  # a Slice, time.Month, *time.Location, ...
+    if isinstance(named, str):
+        return named
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, Uint8):
@@ -152,9 +165,8 @@ def kind(v: Any) -> str:
     return "struct"
 
 
-def go_str_less_key(s: str) -> bytes:
-    """Go compares strings byte by byte."""
-    return go_bytes(s)
+go_str_less_key = byte_order
+"""Go compares strings byte by byte."""
 
 
 def wrap_int(n: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from confpy.gounicode import go_is_print
+
 MAX_RUNE = 0x10FFFF
 
 
@@ -174,7 +176,8 @@ def _hex_float(a: float, prec: int, verb: str) -> str:
 
 
 def is_print(c: str) -> bool:
-    return c == " " or (c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
+    """strconv.IsPrint as Go 1.19 has it (Unicode 13, confpy.gounicode)."""
+    return c == " " or (go_is_print(c) and not 0xD800 <= ord(c) <= 0xDFFF)
 
 
 def quote(s: str, ascii_only: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""`gets`'s pattern test: the string-method fast path agrees with Go's path.Match (issue 22)."""
+"""Go's path.Match fast path (`confdpath.matcher`) agrees with `path_match` (issue 22)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.gotemplate.gomemkv import BadPattern, matcher, path_match
+from confpy.confdpath import BadPattern, matcher, path_match
 
 # Few letters, so that patterns and names overlap often; every metacharacter of path.Match.
 _PATTERN = st.text(alphabet="ab/*?[]^-\\", max_size=8)
