@@ -73,7 +73,6 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
         return EXIT_OK
     from confpy.confd_config import FLAGS, build, parse_command_line
     from confpy.goflags import FlagError, HelpRequested, usage
-    from confpy.log import error_line
 
     try:
         parsed = parse_command_line(argv)
@@ -89,6 +88,8 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     try:
         return run(build(parsed), parsed.args)
     except ConfpyError as e:
+        from confpy.log import error_line  # here: -help and -version do not load logging
+
         print(error_line(e), file=sys.stderr)  # escaped: a key name may hold ESC
         return EXIT_FAILED
     except KeyboardInterrupt:
