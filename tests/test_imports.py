@@ -120,11 +120,11 @@ def test_confd_version_loads_nothing_but_the_cli_and_the_confd_command(
 
 
 def test_help_loads_no_settings_or_dataclasses(confpy_offline: Confpy, tmp_path: Path) -> None:
-    """`confpy --help` builds every parser and reads no settings: no dataclasses, inspect,
+    """`confpy --help` builds every parser and reads no settings nor logs: no dataclasses, inspect,
     tomllib or urllib.parse (which the interpreter may load itself, so only if it did not)."""
     modules = loaded_modules(confpy_offline, tmp_path, "--help")
     extra = modules - interpreter_modules(confpy_offline, tmp_path)
-    assert present(extra, _SETTINGS | {"confpy.keys"}) == set()
+    assert present(extra, _SETTINGS | {"confpy.keys", "confpy.log"}) == set()
 
 
 def test_confd_help_loads_no_dataclasses_or_toml(confpy_offline: Confpy, tmp_path: Path) -> None:
