@@ -106,19 +106,26 @@ def convert_tree(
 
 
 def _declared_syntaxes(confd: Path) -> tuple[set[str], set[str]]:
-    """Template names resources declare as `syntax = "go"` and as `syntax = "jinja"`."""
+    """Template names resources read as Go and as Jinja2, by the loader's rule: `syntax`
+    when set, else Go unless the name ends in `.j2`, `.jinja` or `.jinja2` (as confd,
+    which has one template language, reads `haproxy.cfg`)."""
+    from confpy.resource_values import JINJA_SUFFIXES
+
     go: set[str] = set()
     jinja: set[str] = set()
-    for toml in sorted(confd.glob("*.toml")) if confd.is_dir() else []:
+    for toml in sorted(confd.rglob("*.toml")) if confd.is_dir() else []:
         try:
             table = tomllib.loads(toml.read_text(encoding="utf-8")).get("template", {})
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read resource: {e}", file=str(toml)) from None
         src, syntax = table.get("src"), table.get("syntax")
-        if isinstance(src, str) and syntax == "go":
-            go.add(src)
-        elif isinstance(src, str) and syntax == "jinja":
+        if not isinstance(src, str):
+            continue
+        src = src.lstrip("/")  # confd joins a leading / to templates/ too
+        if syntax == "jinja" or (syntax is None and src.endswith(JINJA_SUFFIXES)):
             jinja.add(src)
+        else:
+            go.add(src)
     return go, jinja
 
 

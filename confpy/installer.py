@@ -30,7 +30,7 @@ from confpy.errors import (
 from confpy.log import get_logger
 from confpy.process import run_checked
 from confpy.redact import is_private
-from confpy.resource import TemplateResource
+from confpy.resource import TemplateResource, file_owner
 
 log = get_logger("confpy.installer")
 
@@ -80,8 +80,12 @@ def desired_state(resource: TemplateResource, content: bytes) -> FileState:
         if resource.mode is not None
         else (stat.S_IMODE(st.st_mode) if st else DEFAULT_MODE)
     )
-    uid = resource.uid if resource.uid is not None else (st.st_uid if st else os.geteuid())
-    gid = resource.gid if resource.gid is not None else (st.st_gid if st else os.getegid())
+    try:
+        uid, gid = file_owner(resource)
+    except LookupError as e:  # an owner or group this machine lacks fails this file alone
+        raise InstallError(str(e), dest=str(resource.dest)) from None
+    uid = uid if uid is not None else (st.st_uid if st else os.geteuid())
+    gid = gid if gid is not None else (st.st_gid if st else os.getegid())
     return FileState(content, mode, uid, gid)
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from confpy.errors import ConfigError, ConfigProblems
 from confpy.keys import join_key
-from confpy.resource_fields import EACH_NAME, Command, FieldParser, line_of
+from confpy.resource_fields import EACH_NAME, Command, FieldParser
+from confpy.resource_values import CONFD_FIELDS, gid_of, line_of, shown, uid_of
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class TemplateResource:
     """Set on the per-file resources `confpy.each` derives from an `each` resource."""
     each_reserved: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Other resources' dests an `each` resource must never write: path -> resource name."""
+    owner_names: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """`owner`/`group` names this machine lacked at load: looked up again by `file_owner`."""
+    warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """What loading noticed but let pass (an unknown field...): one line each, file and field."""
 
     @property
     def full_keys(self) -> tuple[str, ...]:
@@ -106,6 +111,22 @@ class EachMatch:
         return {"Key": self.key, "Name": self.name, "Value": self.value}
 
 
+def file_owner(resource: TemplateResource) -> tuple[int | None, int | None]:
+    """The uid and gid a destination gets (None: keep or default); a name this machine
+    lacked at load is looked up now, and a LookupError names the one still missing."""
+    uid, gid = resource.uid, resource.gid
+    for field_name, lookup, kind in (("owner", uid_of, "user"), ("group", gid_of, "group")):
+        name = resource.owner_names.get(field_name)
+        if name is None:
+            continue
+        try:
+            number = lookup(name)
+        except KeyError:
+            raise LookupError(f"{field_name}: no such {kind} {name!r} on this machine") from None
+        uid, gid = (number, gid) if field_name == "owner" else (uid, number)
+    return uid, gid
+
+
 def each_base(pattern: str) -> str:
     """The glob-free leading directories of an `each` pattern: what to read and watch."""
     parts = pattern.split("/")
@@ -132,13 +153,17 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
             ConfigError("no conf.d directory with template resources", file=str(confd))
         )
         return result
-    files = sorted(confd.glob("*.toml"))
+    files = _resource_files(confd)
     if not files:
         result.errors.append(ConfigError("no *.toml template resources found", file=str(confd)))
     seen: dict[str, Path] = {}
+    names: dict[str, Path] = {}
     for path in files:
         try:
             res = load_resource(path, confdir / "templates", prefix)
+            if path.parent != confd:  # conf.d/site/app.toml is "site.app": names stay unique
+                rel = path.relative_to(confd)
+                res = replace(res, name=".".join((*rel.parent.parts, res.name)))
         except ConfigProblems as e:
             result.errors.extend(p for p in e.problems if isinstance(p, ConfigError))
             continue
@@ -160,9 +185,25 @@ def load_resources(confdir: Path, prefix: str = "") -> LoadResult:
             )
             continue
         seen[real] = path
+        if res.name in names:
+            result.errors.append(
+                ConfigError(f"resource name {res.name} is also {names[res.name]}'s", file=str(path))
+            )
+            continue
+        names[res.name] = path
         result.resources.append(res)
     _each_overlaps(result)
     return result
+
+
+def _resource_files(confd: Path) -> list[Path]:
+    """Every file under conf.d, subdirectories included, whose name ends in `toml`: confd's
+    `RecursiveFilesLookup(confdir, "*toml")`, in its lexical walk order."""
+    found: list[Path] = []
+    for directory, dirs, names in os.walk(confd):
+        dirs.sort()
+        found.extend(Path(directory) / n for n in names if n.endswith("toml"))
+    return sorted(found, key=lambda p: p.relative_to(confd).parts)
 
 
 def _each_overlaps(result: LoadResult) -> None:
@@ -214,6 +255,7 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+    text = text.removeprefix("\ufeff")  # a byte order mark, which confd's decoder skips
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -222,26 +264,56 @@ def load_resource(path: Path, templates_dir: Path, prefix: str = "") -> Template
             f"invalid TOML: {_toml_error_text(e)}", file=str(path), line=line
         ) from None
 
+    # confd reads the [template] table and ignores everything else: so does confpy, saying so.
+    outside: list[str] = []
     for name, value in data.items():
         if name == "template":
             continue
         if isinstance(value, dict):
-            raise ConfigError(
-                f"unknown table [{name}]: a resource file holds one [template] table",
-                file=str(path),
-                line=line_of(text, name, table=True),
+            outside.append(
+                str(
+                    ConfigError(
+                        f"unknown table [{shown(name)}], ignored: a resource file holds one "
+                        "[template]",
+                        file=str(path),
+                        line=line_of(text, name, table=True),
+                    )
+                )
             )
-        raise ConfigError(
-            f"{name}: field is outside the [template] table",
-            file=str(path),
-            line=line_of(text, name),
-            field=name,
+            continue
+        outside.append(
+            str(
+                ConfigError(
+                    f"{shown(name)}: field is outside the [template] table, ignored",
+                    file=str(path),
+                    line=line_of(text, name),
+                )
+            )
         )
     table = data.get("template")
     if not isinstance(table, dict):
         raise ConfigError("missing [template] table", file=str(path))
-    fields = FieldParser(path, text, table, templates_dir, prefix).parse()
-    return TemplateResource(name=path.stem, path=path, **fields)
+    parser = FieldParser(path, text, _confd_field_names(table), templates_dir, prefix)
+    fields = parser.parse()
+    return TemplateResource(
+        name=path.stem,
+        path=path,
+        owner_names=parser.owner_names,
+        warnings=(*outside, *parser.warnings),
+        **fields,
+    )
+
+
+def _confd_field_names(table: dict[str, object]) -> dict[str, object]:
+    """confd's TOML decoder matches field names regardless of case (`Dest`, `SRC`): the
+    table with those spelled as confpy spells them."""
+    out: dict[str, object] = {}
+    for name, value in table.items():
+        lower = name.lower()
+        if name not in CONFD_FIELDS and lower in CONFD_FIELDS and lower not in table:
+            name = lower
+        out[name] = value
+    return out
 
 
 def _toml_error_line(e: tomllib.TOMLDecodeError) -> int | None:

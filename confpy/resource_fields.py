@@ -6,10 +6,9 @@ field and line; `confpy.resource` reads the file and builds the `TemplateResourc
 
 from __future__ import annotations
 
-import grp
-import pwd
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,16 @@ from confpy.command_paths import refusal
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
 from confpy.keys import join_key
+from confpy.resource_values import (
+    JINJA_SUFFIXES,
+    closest,
+    effective_prefix,
+    gid_of,
+    line_of,
+    parse_mode,
+    shown,
+    uid_of,
+)
 
 Command = str | tuple[str, ...]
 """A string runs through `/bin/sh -c` as in confd; an array runs without a shell."""
@@ -45,19 +54,6 @@ KNOWN_FIELDS = frozenset(
 )
 
 
-def _effective_prefix(global_prefix: str, own_prefix: str, replaces: bool) -> str:
-    """The prefix a resource reads under.
-
-    A Go (confd) resource follows confd: a global prefix, when set, replaces the
-    resource's own `prefix` (resource/template/resource.go). A Jinja resource joins them:
-    the global prefix, then its own; unless `global_prefix_replaces` says otherwise (what
-    `confpy convert` writes, so a converted resource reads what the Go one read).
-    """
-    if replaces and global_prefix.strip("/"):
-        return join_key(global_prefix, "").rstrip("/")
-    return join_key(global_prefix, own_prefix).rstrip("/")
-
-
 class FieldParser:
     """Field-by-field checks for one `[template]` table, each error naming its field and line."""
 
@@ -66,6 +62,12 @@ class FieldParser:
     ) -> None:
         self.path, self.text, self.table = path, text, table
         self.templates_dir, self.global_prefix = templates_dir, prefix
+        # What loading lets pass (one line each); owner/group names this machine lacks.
+        self.warnings: list[str] = []
+        self.owner_names: dict[str, str] = {}
+
+    def warn(self, name: str, message: str) -> None:
+        self.warnings.append(str(self.error(name, message)))
 
     def error(self, name: str, message: str) -> ConfigError:
         return ConfigError(
@@ -125,8 +127,8 @@ class FieldParser:
             ("keys", self._keys),
             ("prefix", self._prefix),
             ("mode", self._mode),
-            ("uid", lambda: self._id("uid", "owner", _uid_of)),
-            ("gid", lambda: self._id("gid", "group", _gid_of)),
+            ("uid", lambda: self._id("uid", "owner", uid_of)),
+            ("gid", lambda: self._id("gid", "group", gid_of)),
             ("check_cmd", lambda: self.command("check_cmd")),
             ("reload_cmd", lambda: self.command("reload_cmd")),
             ("restart_cmd", lambda: self.command("restart_cmd")),
@@ -146,13 +148,12 @@ class FieldParser:
         problems: list[ConfpyError] = []
         for name in self.table:
             if name not in KNOWN_FIELDS:
-                hint = _closest(name, KNOWN_FIELDS)
-                problems.append(
-                    self.error(
-                        name, "unknown field" + (f" (did you mean {hint!r}?)" if hint else "")
-                    )
+                hint = closest(name, KNOWN_FIELDS)
+                self.warnings.append(
+                    f"{self.path}:{line_of(self.text, name)}: {shown(name)}: unknown field, "
+                    "ignored" + (f" (did you mean {hint!r}?)" if hint else "")
                 )
-        for required in ("src", "dest") if "each" in self.table else ("src", "dest", "keys"):
+        for required in ("src", "dest"):
             if required not in self.table:
                 problems.append(
                     ConfigError(
@@ -163,6 +164,8 @@ class FieldParser:
                 )
         try:
             src = self._src()
+        except ConfigProblems as e:  # none: a missing src is reported just above
+            problems.extend(e.problems)
         except ConfigError as e:
             problems.append(e)
         if len(problems) == 1:
@@ -177,7 +180,9 @@ class FieldParser:
             raise ConfigProblems([])
         if not src_name:
             raise self.error("src", "must not be empty")
-        relative = Path(src_name)
+        # confd joins src to the templates directory (filepath.Join): `/x.tmpl` is
+        # templates/x.tmpl. A `..` that leaves templates/ is refused, as before.
+        relative = Path(src_name.lstrip("/") or src_name)
         if relative.is_absolute() or ".." in relative.parts:
             raise self.error(
                 "src", f"must name a file under {self.templates_dir}, got {src_name!r}"
@@ -191,18 +196,21 @@ class FieldParser:
         dest_name = self.get("dest", str, "an absolute path")
         if dest_name is None:
             raise ConfigProblems([])
-        if not dest_name or not dest_name.startswith("/"):
-            raise self.error("dest", f"must be an absolute path, got {dest_name!r}")
+        if not dest_name:
+            raise self.error("dest", "must not be empty")
+        if not dest_name.startswith("/"):
+            # confd writes a relative dest relative to its working directory: so does confpy.
+            self.warn("dest", f"relative path {dest_name!r}: written under the working directory")
+            return Path(os.path.abspath(dest_name))
         return Path(dest_name)
 
     def _keys(self) -> tuple[str, ...]:
         keys = self.get("keys", list, "an array of keys")
-        if keys is None and "each" in self.table:
-            return ()
-        if keys is None:
-            raise ConfigProblems([])
-        if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
-            raise self.error("keys", "must be a non-empty array of non-empty strings")
+        if not keys:
+            return ()  # missing or [] reads nothing, as in confd
+        if not all(isinstance(k, str) for k in keys):
+            raise self.error("keys", "must be an array of strings")
+        # `""` is confd's path.Join(prefix, ""): the whole prefix, as "/" is.
         return tuple(join_key("", k) for k in keys)
 
     def _prefix(self) -> str:
@@ -213,18 +221,28 @@ class FieldParser:
                 replaces = self._syntax() == "go"
             except ConfigError:
                 replaces = False  # reported by the syntax check
-        return _effective_prefix(self.global_prefix, own_prefix, replaces)
+        return effective_prefix(self.global_prefix, own_prefix, replaces=replaces)
 
     def _mode(self) -> int | None:
         if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
             # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
             raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
         text = self.get("mode", str, 'an octal string such as "0644"')
-        if text is None:
-            return None
-        if not re.fullmatch(r"0?[0-7]{3,4}", text):
+        if not text:
+            return None  # confd: "" is no mode (keep the file's own)
+        mode = parse_mode(text)
+        if mode is None:
             raise self.error("mode", f'must be an octal string such as "0644", got {text!r}')
-        mode = int(text, 8)
+        if re.fullmatch(r"[1-7][0-7]{2,3}", text) and mode != int(text, 10) & 0o777:
+            # confd: strconv.ParseUint(mode, 0, 32) reads "644" as decimal 644 = 0o1204, and
+            # Go's chmod keeps only the 0o777 bits: the file gets 0o204. confpy reads octal.
+            self.warn(
+                "mode",
+                f"confd reads {text!r} as decimal (the file would get "
+                f"{int(text, 10) & 0o777:04o}); confpy reads it as octal {mode:04o}",
+            )
+        if mode > 0o7777:
+            raise self.error("mode", f"{text}: {mode:o} is not a file mode (at most 7777 octal)")
         if mode & 0o7000:
             raise self.error(
                 "mode", f"{text}: setuid, setgid and sticky bits are refused for a config file"
@@ -238,6 +256,9 @@ class FieldParser:
     def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
         """uid from `uid` or from a user name in `owner` (gid and group alike)."""
         number: int | None = self.get(name, int, "an integer")
+        if number is not None and number < -1:
+            raise self.error(name, f"must be 0 or more (or -1: unset), got {number}")
+        number = None if number == -1 else number  # confd's -1: the default id
         value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
         if value is None:
             return number
@@ -246,8 +267,11 @@ class FieldParser:
         try:
             return lookup(value)
         except KeyError:
-            kind = "user" if by_name == "owner" else "group"
-            raise self.error(by_name, f"no such {kind} {value!r}") from None
+            # Not the whole confdir: this file fails when it installs (if the user does not
+            # exist by then: an entrypoint may create it after confpy starts).
+            kind, self.owner_names[by_name] = ("user" if by_name == "owner" else "group"), value
+            self.warn(by_name, f"no such {kind} {value!r} on this machine: installing will fail")
+            return None
 
     def _reload_signal(self) -> str | None:
         reload_signal: str | None = self.get("reload_signal", str, 'a signal name such as "HUP"')
@@ -297,7 +321,8 @@ class FieldParser:
         syntax: str | None = self.get("syntax", str, "jinja or go")
         if syntax is None:
             src_name = self.table.get("src")
-            return "go" if isinstance(src_name, str) and src_name.endswith(".tmpl") else "jinja"
+            jinja = isinstance(src_name, str) and src_name.endswith(JINJA_SUFFIXES)
+            return "jinja" if jinja else "go"
         if syntax not in SYNTAXES:
             raise self.error("syntax", f"must be jinja or go, got {syntax!r}")
         return syntax
@@ -373,33 +398,14 @@ class FieldParser:
         )
         if value is None:
             return None
-        if isinstance(value, list) and not (value and all(isinstance(a, str) for a in value)):
-            raise self.error(name, "an array command must be a non-empty array of strings")
-        command = tuple(value) if isinstance(value, list) else value
-        blank = isinstance(command, str) and not command.strip()  # refusal: see command_paths
-        if problem := "must not be empty" if blank else refusal(command):
+        if isinstance(value, list):
+            if not value or not all(isinstance(a, str) for a in value):
+                raise self.error(name, "an array command must be a non-empty array of strings")
+            command: str | tuple[str, ...] = tuple(value)
+        elif not value.strip():
+            return None  # confd: "" is no command
+        else:
+            command = value
+        if problem := refusal(command):
             raise self.error(name, problem)
         return command
-
-
-def _uid_of(name: str) -> int:
-    return pwd.getpwnam(name).pw_uid
-
-
-def _gid_of(name: str) -> int:
-    return grp.getgrnam(name).gr_gid
-
-
-def line_of(text: str, name: str, *, table: bool = False) -> int | None:
-    pattern = rf"^\s*\[\s*{re.escape(name)}\s*\]" if table else rf"^\s*{re.escape(name)}\s*="
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(pattern, line):
-            return number
-    return None
-
-
-def _closest(name: str, known: Iterable[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
-    return matches[0] if matches else None

@@ -66,9 +66,20 @@ class Config:
         return sorted({k for r in self.resources for k in r.full_keys})
 
 
-def load_config(confdir: Path, prefix: str = "") -> Config:
-    """Load every resource and compile every template; raise ConfigProblems listing all faults."""
+def load_config(
+    confdir: Path, prefix: str = "", warn: Callable[[str], None] | None = None
+) -> Config:
+    """Load every resource and compile every template; raise ConfigProblems listing all faults.
+
+    What loading let pass (an unknown field...) goes to `warn`, one line each: by default
+    the log, once per load."""
     loaded = load_resources(confdir, prefix)
+    for resource in loaded.resources:
+        for warning in resource.warnings:
+            if warn is None:
+                log.warning(warning, resource=resource.name)
+            else:
+                warn(warning)
     templates, template_errors = TemplateSet.load(confdir / "templates", loaded.resources)
     problems: list[ConfpyError] = [*loaded.errors, *template_errors]
     if problems:

@@ -68,7 +68,7 @@ def render_resource(
 ) -> bytes:
     """Render `source` as confpy renders a resource whose template is `name`.
 
-    The extension picks the syntax as it does for users (`.tmpl` is Go, else Jinja2);
+    The extension picks the syntax as it does for users (`.j2`/`.jinja`/`.jinja2` is Jinja2, else Go);
     `syntax`, when given, asserts that it did.
     """
     (tmp_path / "templates").mkdir(exist_ok=True)

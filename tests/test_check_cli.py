@@ -27,14 +27,14 @@ def test_check_reports_every_problem_with_file_and_line(
     """All broken files and templates are listed, one line each, exit 2."""
     tree = ConfTree(tmp_path)
     tree.simple("a", "{% if %}", ["/a"])
-    tree.simple("b", "ok", ["/b"], extra="bogus = 1\n")
+    tree.simple("b", "ok", ["/b"], extra='mode = "rw"\n')
     tree.resource("c", "[template\n")
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("confpy: error:")]
     assert len(errors) == 3, result.stderr
     assert any("a.j2:1:" in e for e in errors)
-    assert any("b.toml:5: bogus: unknown field" in e for e in errors)
+    assert any("b.toml:5: mode: must be an octal string" in e for e in errors)
     assert any("c.toml:1: invalid TOML" in e for e in errors)
     assert "Traceback" not in result.stderr
 
@@ -63,9 +63,9 @@ def test_check_reports_every_problem_of_every_file(tmp_path: Path, confpy_offlin
     tree = ConfTree(tmp_path)
     tree.template("t.j2", "x")
     tree.resource(
-        "a", '[template]\nsrc = "t.j2"\ndest = "rel"\nkeys = ["/a"]\nmode = "7777"\nbogus = 1\n'
+        "a", '[template]\nsrc = "t.j2"\ndest = ""\nkeys = ["/a"]\nmode = "7777"\nuid = "x"\n'
     )
-    tree.resource("b", '[template]\nsrc = "../../etc/passwd"\ndest = "/x"\nkeys = []\n')
+    tree.resource("b", '[template]\nsrc = "../../etc/passwd"\ndest = "/x"\nkeys = [1]\n')
     result = confpy_offline.run("check", "--confdir", str(tree.confdir))
     assert result.returncode == 2
     errors = _errors(result)

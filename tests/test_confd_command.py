@@ -105,10 +105,6 @@ def test_onetime_renders_confds_bytes_in_every_flag_spelling(
 
 
 @needs_confd
-@pytest.mark.xfail(
-    reason="needs engineer corpus's resource loader (Go unless src ends in .j2/.jinja)",
-    strict=False,
-)
 def test_a_src_not_ending_in_tmpl_is_a_go_template_as_in_confd(
     keys: EtcdStore, etcd: str, tmp_path: Path
 ) -> None:
@@ -128,6 +124,18 @@ def test_global_prefix_replaces_the_resource_prefix_as_in_confd(
             "-prefix", "/site"]  # fmt: skip
     confd, confpy = both(tmp_path, argv, prefix="/other")
     assert confd is not None and b"name=prefixed" in confd
+    assert confpy == confd
+
+
+@needs_confd
+def test_global_prefix_of_the_root_replaces_the_resource_prefix_as_in_confd(
+    keys: EtcdStore, etcd: str, tmp_path: Path
+) -> None:
+    """`-prefix /` with a resource `prefix = "/other"` reads from the root, as confd does."""
+    argv = ["-onetime", "-backend", "etcdv3", "-node", etcd, "-confdir", "{confdir}",
+            "-prefix", "/"]  # fmt: skip
+    confd, confpy = both(tmp_path, argv, prefix="/other")
+    assert confd is not None and b"name=web" in confd
     assert confpy == confd
 
 

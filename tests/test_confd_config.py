@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confpy.commands import confd as confd_command
-from confpy.confd_config import ConfdConfig, build, parse_command_line, redact_url
+from confpy.confd_config import ConfdConfig, build, parse_command_line
 from confpy.errors import ConfigError
+from confpy.redact import redact_url
 
 
 def config(tmp_path: Path, toml: str | None, *argv: str, **env: str) -> ConfdConfig:

@@ -241,6 +241,22 @@ def test_tree_conversion_renames_templates_and_retargets_resources(tmp_path: Pat
     assert set(written) == {p for p in out.rglob("*") if p.is_file()}
 
 
+def test_tree_conversion_converts_go_templates_whatever_their_name(tmp_path: Path) -> None:
+    """`src = "haproxy.cfg"` is a Go template, as the loader (and confd) read it: converted."""
+    confdir = tmp_path / "confd"
+    (confdir / "conf.d").mkdir(parents=True)
+    (confdir / "templates").mkdir()
+    (confdir / "templates" / "haproxy.cfg").write_text('host {{getv "/app/host"}}\n')
+    (confdir / "conf.d" / "haproxy.toml").write_text(
+        '[template]\nsrc = "haproxy.cfg"\ndest = "/tmp/haproxy.cfg"\nkeys = ["/app"]\n'
+    )
+    out = tmp_path / "out"
+    convert_tree(confdir, out, force=False)
+    assert (out / "templates" / "haproxy.cfg.j2").is_file()
+    assert 'src = "haproxy.cfg.j2"' in (out / "conf.d" / "haproxy.toml").read_text()
+    assert render_all(out) == render_all(confdir)
+
+
 def test_tree_conversion_keeps_templates_it_cannot_convert(tmp_path: Path) -> None:
     """A template plain Jinja cannot render exactly stays `.tmpl`, and the caller is told."""
     confdir = make_confdir(tmp_path)

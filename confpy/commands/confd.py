@@ -191,11 +191,17 @@ def _render(config: ConfdConfig, settings: Settings, store: Store, mode: WatchOp
         store.close()
 
 
+def _prefix(text: str) -> str:
+    """confd's -prefix: any non-empty one replaces a resource's own, even `/` (the root)."""
+    from confpy.keys import normalize_prefix
+
+    return normalize_prefix(text) or ("/" if text.strip() else "")
+
+
 def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     """confpy's connection settings from confd's: nodes, TLS files, basic auth, prefix."""
     from pathlib import Path
 
-    from confpy.keys import normalize_prefix
     from confpy.settings import Settings
 
     ca, cert, key = (_file(config, n) for n in ("client-ca-keys", "client-cert", "client-key"))
@@ -213,7 +219,7 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     return Settings(
         endpoints=_endpoints(config, backend, tls=bool(ca or cert)),
         confdir=Path(config.text("confdir")),
-        prefix=normalize_prefix(config.text("prefix")),
+        prefix=_prefix(config.text("prefix")),
         username=username,
         password=password,
         ca_file=ca,
