@@ -16,7 +16,6 @@ environment (`confpy.jinja_env.BoundedEnvironment`) bounds what a value can make
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,6 +320,8 @@ def _absolute(prefix: str, rel: str) -> str:
 
 def _template_line(filename: str) -> int | None:
     """The template line of the exception being handled (Jinja rewrites its frames)."""
+    import traceback  # here: only a failed render reads a traceback
+
     tb: TracebackType | None = sys.exc_info()[2]
     line = None
     for frame, lineno in traceback.walk_tb(tb):

@@ -48,8 +48,17 @@ _GRPC = {"grpc", "google.protobuf", "etcd3"}
 # What `--help` needs none of: settings (dataclasses brings inspect, ast, dis, tokenize).
 _SETTINGS = {"confpy.settings", "dataclasses", "inspect", "tomllib", "urllib.parse"}
 # Loaded only where they run: the subreaper (ctypes), --noop diffs (difflib), a float in a
-# Go template (decimal), a watch's jitter (random), a non-ASCII host name (idna).
-_NOT_RUN_BY_A_ONESHOT = {"ctypes", "difflib", "decimal", "random", "encodings.idna", "stringprep"}
+# Go template (decimal), a watch's jitter (random), a non-ASCII host name (idna), a failed
+# render's template line (traceback).
+_NOT_RUN_BY_A_ONESHOT = {
+    "ctypes",
+    "difflib",
+    "decimal",
+    "random",
+    "encodings.idna",
+    "stringprep",
+    "traceback",
+}
 _JINJA = {"jinja2", "markupsafe", "confpy.jinja_env"}
 _GO_ENGINE = {"confpy.gotemplate.engine", "confpy.gotemplate.goexec", "confpy.gotemplate.goparse"}
 _NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store", *_GRPC}
