@@ -10,6 +10,7 @@ a clock they were given. Nothing here sleeps on its own.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,23 +23,46 @@ _Errors = type[BaseException] | tuple[type[BaseException], ...]
 
 @dataclass(frozen=True)
 class Backoff:
-    """Wait `initial` after the first failure, doubling up to `maximum`, plus 0..`jitter`."""
+    """Wait `initial` after the first failure, doubling up to `maximum`, plus 0..`jitter`.
+
+    With `spread`, "full jitter" instead: a random time between 0 and that step, the first
+    one included. Many processes that fail together (a fleet of daemons when etcd restarts)
+    then come back spread over the whole step rather than all at once after it.
+    """
 
     initial: float = 0.1
     maximum: float = 5.0
     jitter: float = 0.0
+    spread: bool = False
 
-    def wait(self) -> tenacity.wait_exponential_jitter:
-        """The tenacity wait strategy, for `tenacity.Retrying(wait=...)`."""
+    def wait(self, rng: random.Random | None = None) -> tenacity.wait.wait_base:
+        """The tenacity wait strategy, for `tenacity.Retrying(wait=...)`; `rng` for tests."""
+        if self.spread:
+            return _FullJitter(self.initial, self.maximum, rng or _RANDOM)
         return tenacity.wait_exponential_jitter(
             multiplier=self.initial, max=self.maximum, jitter=self.jitter
         )
 
-    def delay(self, failures: int) -> float:
+    def delay(self, failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after `failures` consecutive failures (1 = the first)."""
         state = tenacity.RetryCallState(_OWNER, None, (), {})
         state.attempt_number = max(failures, 1)
-        return float(self.wait()(state))
+        return float(self.wait(rng)(state))
+
+
+class _FullJitter(tenacity.wait.wait_base):
+    """Uniform in [0, min(maximum, initial * 2**(attempt-1))], drawn from `rng`."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random) -> None:
+        self.initial, self.maximum, self.rng = initial, maximum, rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        # The exponent is capped: past the ceiling it no longer matters, and 2**n overflows.
+        step = self.initial * 2 ** min(max(retry_state.attempt_number, 1) - 1, 60)
+        return self.rng.uniform(0.0, min(self.maximum, step))
+
+
+_RANDOM = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 WAITING_FOR_ETCD = Backoff(initial=0.2, maximum=5.0, jitter=0.5)
@@ -54,6 +78,7 @@ def retrying(
     *,
     retry_on: _Errors,
     stop: tenacity.stop.stop_base,
+    unless: _Errors = (),
     sleep: Callable[[float], object] = time.sleep,
     log: Any = None,
     event: str = "retrying",
@@ -62,7 +87,8 @@ def retrying(
     clock: Callable[[], float] = time.monotonic,
     **fields: object,
 ) -> tenacity.Retrying:
-    """Retry a call while it raises `retry_on`, waiting as `backoff` says, until `stop`.
+    """Retry a call while it raises `retry_on` (but not `unless`), waiting as `backoff`
+    says, until `stop`.
 
     The last error is re-raised as itself. Before each wait, `log` (when given) gets a
     warning `event` with `fields`, the error, the attempt number and the wait; `on_retry`
@@ -96,13 +122,48 @@ def retrying(
         return max(0.0, min(grow(state), end - clock()))
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(retry_on),
+        retry=tenacity.retry_if_exception(
+            lambda e: isinstance(e, retry_on) and not isinstance(e, unless)
+        ),
         wait=wait,
         stop=stop | _StopAt(end, clock),
         sleep=pause,
         before_sleep=before_sleep if log is not None or on_retry is not None else None,
         reraise=True,
     )
+
+
+class FailureLog:
+    """Say each kind of failure once while a retry loop keeps meeting it, and the recovery.
+
+    A loop that retries every few seconds for an hour (etcd out of space until an operator
+    steps in) would otherwise print hundreds of identical lines. A line is logged when the
+    error's class differs from the previous failure's; `recovered()` logs one line after
+    failures. Messages are confpy's own (they never hold a value).
+    """
+
+    def __init__(self, log: Any, event: str, **fields: object) -> None:
+        self.log, self.event, self.fields = log, event, fields
+        self.failures = 0
+        self._last: type[BaseException] | None = None
+
+    def failed(self, error: BaseException, wait: float) -> None:
+        self.failures += 1
+        if type(error) is self._last:
+            return
+        self._last = type(error)
+        self.log.warning(
+            self.event,
+            **self.fields,
+            error=str(error),
+            kind=type(error).__name__,
+            retry_in=round(wait, 2),
+        )
+
+    def recovered(self) -> None:
+        if self.failures:
+            self.log.info("etcd answers again", **self.fields, failures=self.failures)
+        self.failures, self._last = 0, None
 
 
 class _StopAt(tenacity.stop.stop_base):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo", "confd")
+COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo", "confd", "status")
 
 EXIT_CODE_BY_ERROR: tuple[tuple[type[ConfpyError], int], ...] = (
     # The first row the error is an instance of wins: subclasses before their parents.

@@ -6,32 +6,31 @@ changes to a `confpy.mirror.Mirror` of the watched keys, debounces, and renders 
 sets (`confpy.changesets`) from the mirror at an exact revision. It starts from a full
 snapshot and watches from the snapshot's revision + 1; after a broken stream it resumes
 from the last received revision + 1; after compaction, and every `resync_interval`, it
-re-reads a full snapshot. A failing resource keeps its old file and is retried with
-backoff until it succeeds, independent of further changes to its keys; a failed reload
-is owed, and retried likewise until it succeeds (`confpy.resource_state`). While changes
+re-reads a full snapshot; if etcd went back (wiped or replaced: a lower revision, another
+cluster ID), it starts over from etcd's current state. A failing resource keeps its old
+file and is retried with backoff until it succeeds, independent of further changes to its
+keys; a failed reload is owed, and retried likewise until it succeeds
+(`confpy.resource_state`). While changes
 keep coming, each reload action runs at most once per `min_reload_interval`; files are
 installed at once all the same, and the owed reload runs when it may.
 
-The daemon knows nothing of argparse, systemd or child processes: the command that runs
-it passes typed `WatchOptions` and `Hooks` (see `confpy.daemon_options`). The loop
-sleeps on a `Wakeup` pipe, which the watch thread rings and `Hooks.signals` arrive on: a
-signal delivered to any thread wakes it at once and is handled as ordinary code (see
-`confpy.wakeup`).
+The daemon knows nothing of argparse, systemd or child processes: the command that runs it
+passes typed `WatchOptions` and `Hooks` (see `confpy.daemon_options`). The loop sleeps on a
+`Wakeup` pipe, which the watch thread rings and `Hooks.signals` arrive on: a signal delivered to
+any thread wakes it at once and is handled as ordinary code (see `confpy.wakeup`).
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Hashable
 
-import tenacity
-
-from confpy import backoff
 from confpy.changesets import change_sets, transaction_ties
-from confpy.daemon_options import Hooks, WatchOptions
-from confpy.errors import ConfpyError, StoreError, StoreUnavailableError
+from confpy.daemon_options import Hooks, Pause, WatchOptions
+from confpy.errors import ConfpyError, StoreError
 from confpy.health import Status
 from confpy.keys import PatternIndex
 from confpy.log import get_logger
@@ -40,11 +39,11 @@ from confpy.outcomes import record
 from confpy.reloads import reload_keys
 from confpy.resource import TemplateResource
 from confpy.resource_state import ResourceTable
-from confpy.runner import Config, apply, render_all
+from confpy.runner import Config, apply, plan_change_set, render_all
 from confpy.schedule import Debouncer, ReloadLimiter
 from confpy.snapshot import Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup, call_answering_signals
-from confpy.watcher import Inbox, Received, Resync, Watcher, endpoint
+from confpy.watcher import Inbox, Received, Resync, Watcher, endpoint, snapshot_until_stopped
 
 log = get_logger("confpy.daemon")
 
@@ -66,6 +65,7 @@ class Daemon:
         *,
         status: Status | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -78,9 +78,10 @@ class Daemon:
         self._next_watchdog = float("inf")
         self._wakeup = Wakeup(self.hooks.signals)
         self._inbox = Inbox(self._wakeup)
-        self._watcher = Watcher(store, self.status, self._inbox, clock)
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._watcher = Watcher(store, self.status, self._inbox, clock, rng=self._rng)
+        self._stop, self._reload = threading.Event(), threading.Event()
+        self.pause = Pause(self._wakeup, self._on_signals, self._stop)  # for Hooks.slots
         self._mirror = Mirror()
         self._owners: tuple[Config, PatternIndex, dict[str, TemplateResource]] | None = None
         self._debouncer = Debouncer(options.wait)
@@ -145,7 +146,7 @@ class Daemon:
     def _start(self) -> bool:
         if self.hooks.watchdog is not None:
             self._next_watchdog = self._clock()
-        snapshot = self._snapshot_until_stopped()
+        snapshot = self._snapshot_until_stopped(self.config.patterns)
         if snapshot is None:
             return False
         self._replace_mirror(snapshot)
@@ -189,6 +190,7 @@ class Daemon:
         self._on_signals(self._wakeup.wait(min(timeout, 3600)))
         while (item := self._inbox.take()) is not None:
             self._handle(item)
+        self._watcher.check()  # a dead watch thread ends the daemon, never a silent one
 
     def _pause(self, seconds: float) -> None:
         """Sleep between retries, still answering signals; return early when stopping."""
@@ -214,7 +216,7 @@ class Daemon:
             self._apply_batch(item.batch, item.at)
         else:
             self.status.count("resyncs")
-            if self._replace_mirror(item.snapshot):
+            if self._replace_mirror(item.snapshot, went_back=item.went_back):
                 self._touch_all(item.reason)
 
     def _note_caught_up(self) -> None:
@@ -230,7 +232,15 @@ class Daemon:
 
     # -- state ------------------------------------------------------------------------------
 
-    def _replace_mirror(self, snapshot: Snapshot) -> bool:
+    def _replace_mirror(self, snapshot: Snapshot, went_back: str | None = None) -> bool:
+        """Take `snapshot` as the daemon's view, unless older than it (a watch batch got
+        there first); with `went_back` (etcd was wiped or replaced) start over from it.
+        Whichever: a full snapshot was read, so no resync is pending any more."""
+        self.status.resync_done()
+        if went_back is not None:
+            log.warning("etcd went back, starting over from its current state", how=went_back)
+            self._mirror.reset()
+            self.status.start_over(snapshot.revision)
         if not self._mirror.replace(snapshot):
             return False
         self.status.set_revision(self._mirror.revision)
@@ -287,10 +297,11 @@ class Daemon:
         return ties
 
     def _render_group(self, group: list[TemplateResource], snapshot: Snapshot, reason: str) -> None:
-        rendered, failures = render_all(self.config, group, snapshot)
+        plan = plan_change_set(self.config, group, snapshot)
+        rendered, failures = render_all(self.config, plan, snapshot)
         with self.hooks.command_guard():
             report = apply(
-                group,
+                plan,
                 snapshot,
                 rendered,
                 failures,
@@ -299,6 +310,7 @@ class Daemon:
                 notify=self._after_install if self.hooks.on_installed is not None else None,
                 owed={r.name for r in group} & self._table.owed,
                 limiter=self._limiter,
+                guard=self.hooks.slots,
             )
         record(report, self._table, self.status, self._clock(), snapshot.revision)
 
@@ -315,27 +327,18 @@ class Daemon:
 
     # -- snapshots, resync, configuration reload -----------------------------------------------
 
-    def _snapshot_until_stopped(self) -> Snapshot | None:
+    def _snapshot_until_stopped(self, patterns: list[str]) -> Snapshot | None:
         """Read a full snapshot, retrying while etcd is unreachable; None when stopped."""
-
-        def say(error: BaseException, wait: float) -> None:
-            self.status.set_connected(False)
-            log.warning("waiting for etcd", error=str(error), retry_in=round(wait, 2))
-
-        retrying = backoff.retrying(
-            backoff.WAITING_FOR_ETCD,
-            retry_on=StoreUnavailableError,
-            stop=tenacity.stop_when_event_set(self._stop),
-            sleep=self._pause,
-            on_retry=say,
+        return snapshot_until_stopped(
+            self.store,
+            patterns,
+            self.status,
+            self._stop,
+            self._pause,
+            read=lambda p: call_answering_signals(
+                self._wakeup, self._on_signals, self.store.snapshot, p
+            ),
         )
-        try:
-            snapshot = retrying(self._read_snapshot)
-        except StoreUnavailableError:
-            return None
-        self.status.set_connected(True)
-        self.status.heard(snapshot.revision)
-        return snapshot
 
     def _read_snapshot(self) -> Snapshot:
         """A snapshot read while the loop still answers signals (a stop cancels it)."""
@@ -357,23 +360,40 @@ class Daemon:
             self.status.set_connected(True)
         self.status.heard(snapshot.revision)
         self.status.count("resyncs")
-        if self._replace_mirror(snapshot):
-            self._touch_all(reason)
+        went_back = self._mirror.went_back(snapshot)
+        if self._replace_mirror(snapshot, went_back=went_back):
+            self._touch_all(reason if went_back is None else "etcd went back")
+        if went_back is not None:
+            # The watch follows revisions of the etcd that is gone: start it again.
+            self._watcher.stop()
+            self._start_watch()
 
     def _schedule_resync(self) -> None:
         o = self.options
         period = o.interval if o.interval is not None else o.resync_interval
-        self._next_resync = self._clock() + period if period and period > 0 else float("inf")
+        if not period or period <= 0:
+            self._next_resync = float("inf")
+            return
+        if o.interval is None:
+            # Up to 10 % early, at random: daemons started together (a fleet after an etcd
+            # restart) drift apart instead of reading everything in the same second.
+            period *= 1 - 0.1 * self._rng.random()
+        self._next_resync = self._clock() + period
 
     def _start_watch(self) -> None:
         if self.options.interval is None:
-            self._watcher.start(self.config.patterns, self._mirror.revision + 1)
+            self._watcher.start(
+                self.config.patterns, self._mirror.revision + 1, self._mirror.origin
+            )
 
     def _reload_config(self) -> None:
         if self.hooks.load_config is None:
             return
         try:
             config = self.hooks.load_config()
+            # Read before switching: a new configuration whose keys etcd refuses (roles)
+            # is refused like a broken one, and the running one goes on.
+            snapshot = self._snapshot_until_stopped(config.patterns)
         except ConfpyError as e:
             problems = getattr(e, "problems", [e])
             for p in problems:
@@ -381,6 +401,8 @@ class Daemon:
             self.status.count("config_refusals")
             self.status.config_refused("; ".join(str(p) for p in problems))
             return
+        if snapshot is None:
+            return  # stopped while etcd was away
         log.info("configuration reloaded", resources=len(config.resources))
         self.status.count("config_reloads")
         self.status.config_accepted()
@@ -390,9 +412,6 @@ class Daemon:
         self.config = config
         self._table.keep(names)
         self.status.keep_resources(names)
-        snapshot = self._snapshot_until_stopped()
-        if snapshot is None:
-            return
         self._mirror.reset()
         self._replace_mirror(snapshot)
         self._render(names, reason="reload")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Callable, Hashable, Iterable
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from confpy.resource import TemplateResource
 from confpy.runner import Config, RenderOptions
+from confpy.wakeup import Wakeup
 
 DEFAULT_MIN_RELOAD_INTERVAL = 1.0
 """Seconds between two runs of one reload action while changes keep arriving (see
@@ -48,6 +50,25 @@ class WatchOptions:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """How a hook that blocks inside the daemon's loop (a fleet reload slot) waits; the
+    daemon's is `Daemon.pause`. `wait(seconds)` returns after a `wake()` (any thread), a
+    signal (handed to the daemon) or `seconds`, and says False once the daemon stops."""
+
+    wakeup: Wakeup
+    on_signals: Callable[[list[signal.Signals]], object]
+    stopping: threading.Event
+
+    def wait(self, seconds: float) -> bool:
+        if not self.stopping.is_set():
+            self.on_signals(self.wakeup.wait(seconds))
+        return not self.stopping.is_set()
+
+    def wake(self) -> None:
+        self.wakeup.wake()
+
+
+@dataclass(frozen=True)
 class Hooks:
     """What the command running the daemon plugs into it; every hook is optional."""
 
@@ -66,6 +87,10 @@ class Hooks:
     the etcd transaction that touched them: equal ties are installed all or nothing."""
     command_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
     """Held while check and reload commands run (e.g. to pause a child reaper)."""
+    slots: Callable[[Sequence[TemplateResource]], AbstractContextManager[bool]] | None = None
+    """Held from installing a change set's files to the end of its reloads, given the
+    resources about to be installed or reloaded (fleet reload slots, `confpy.fleet.slots`);
+    may block, waiting with `Daemon.pause`; enters True when it holds something."""
     signals: tuple[signal.Signals, ...] = ()
     """Caught for the whole of `run()` (which must then be on the main thread): SIGHUP
     means `request_reload()`, any other `stop()`."""

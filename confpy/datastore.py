@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,8 +76,11 @@ class DataStore:
     def keep_alive(self, lease_id: int) -> int:
         raise ConfigError(f"{self.source} is read-only")
 
-    def revoke_lease(self, lease_id: int) -> None:
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
         raise ConfigError(f"{self.source} is read-only")
+
+    def cancelled_by(self, stop: threading.Event) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # a file is read at once: nothing to cancel
 
     def close(self) -> None:
         pass

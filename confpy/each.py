@@ -1,9 +1,10 @@
-"""One template to many files: expand `each` resources per snapshot, and own their files.
+"""One template to many files: plan `each` resources' files per snapshot, and own them.
 
-An `each` resource renders once per key or key directory matching its glob. Each match
-becomes an ordinary per-file `TemplateResource` named `NAME[match]`, so rendering,
-staging, `check_cmd`, change sets, reloads and retries treat it like any resource, and
-the runner folds the per-file outcomes back into one outcome for `NAME`.
+An `each` resource renders once per key or key directory matching its glob. `plan` turns
+a change set's resources into file operations (`confpy.plan`) before anything renders:
+each match is a file with a resource derived for it (named `NAME[match]`), so rendering,
+staging, `check_cmd`, reloads and retries treat it like any resource, and the runner
+folds the files' outcomes back into one outcome for `NAME`.
 
 Which files a resource created is recorded in a manifest in the dest's directory
 (`.confpy-each.NAME.json`). A file is removed only when its match disappeared, the
@@ -19,71 +20,102 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from confpy.each_manifest import manifest_path, read_manifest, write_manifest
-from confpy.errors import ConfpyError, InstallError, RenderError
+from confpy.errors import ConfpyError, EachFileError, InstallError, RenderError
 from confpy.installer import NAME_MAX, stage_fits
 from confpy.keyfuncs import glob_regex
 from confpy.keys import matches_any
 from confpy.log import escape, get_logger
-from confpy.resource import EachMatch, TemplateResource
+from confpy.plan import FileOp, Owned, Plan
+from confpy.resource import EachMatch, TemplateResource, each_dest_regex
 from confpy.resource_fields import EACH_NAME
 from confpy.snapshot import Snapshot
 
 log = get_logger("confpy.each")
 
-
-class EachFileError(ConfpyError):
-    """One file of an `each` resource failed; carries the file's own error."""
-
-    def __init__(self, label: str, error: ConfpyError, more: int = 0) -> None:
-        extra = f" (and {more} more of its files failed)" if more else ""
-        super().__init__(f"{label}: {error}{extra}")
-        self.error = error
+Reserved = Mapping[str, Mapping[str, str]]
+"""By `each` resource name: the other resources' dests it must never write (path -> owner)."""
 
 
-def is_removal(resource: TemplateResource) -> bool:
-    """A per-file resource standing for a file whose match disappeared."""
-    return resource.each_match is not None and resource.each_match.remove
+def reserved_dests(resources: Iterable[TemplateResource]) -> dict[str, dict[str, str]]:
+    """A plain resource's dest that an `each` dest could produce is reserved: that one
+    match fails instead of overwriting it."""
+    resources = list(resources)
+    plain = [r for r in resources if r.each is None]
+    reserved: dict[str, dict[str, str]] = {}
+    for r in resources:
+        if r.each is not None:
+            rx = each_dest_regex(str(r.dest))
+            mine = {str(p.dest): p.name for p in plain if rx.fullmatch(str(p.dest))}
+            if mine:
+                reserved[r.name] = mine
+    return reserved
 
 
-def render_snapshot(resource: TemplateResource, snapshot: Snapshot) -> Snapshot:
-    """What a per-file resource renders from: its match and the resource's keys only."""
-    if resource.each_match is None:
-        return snapshot
-    return Snapshot(snapshot.revision, resource.each_match.values)
+def plan(
+    resources: Sequence[TemplateResource],
+    snapshot: Snapshot,
+    reserved: Reserved | None = None,
+    *,
+    removals: bool = True,
+) -> Plan:
+    """A change set's files: one per plain resource, one per match of an `each` resource,
+    then the removal of each file whose match is gone. Reads the manifests.
+
+    A match refused here (its name, or another resource's file) stays out of the change
+    set: a key name nobody can fix by waiting never holds back the other files (under
+    `--watch` a change set installs all or nothing). `finish` reports it.
+
+    Without `removals` (a preview), no manifest is read and nothing is removed.
+    """
+    files: list[FileOp] = []
+    owned: dict[str, Owned] = {}
+    refusals: dict[str, ConfpyError] = {}
+    for r in resources:
+        if r.each is None:
+            files.append(FileOp(r, r.name))
+            continue
+        o = owned[r.name] = Owned(r, *(read_manifest(r) if removals else (set(), False)))
+        ops, refused = expand(r, snapshot, (reserved or {}).get(r.name, {}))
+        for op in ops:
+            o.current.setdefault(op.file.dest.name, op.name)  # a refused name's file stays
+            if op.name in refused:
+                refusals[op.name] = refused[op.name]
+                o.refused.setdefault(op.label, refused[op.name])
+            else:
+                files.append(replace(op, unlisted=op.file.dest.name not in o.listed))
+    # Removals go after the files that stay, in the same change set.
+    gone = [op for o in owned.values() if removals for op in _removals(o, reserved or {})]
+    return Plan(tuple(resources), (*files, *gone), owned, refusals)
 
 
 # -- expansion (pure) ------------------------------------------------------------------------
 
 
 def expand(
-    resources: Sequence[TemplateResource], snapshot: Snapshot
-) -> tuple[list[TemplateResource], dict[str, ConfpyError]]:
-    """Replace each `each` resource by one resource per match, in name order.
+    r: TemplateResource, snapshot: Snapshot, reserved: Mapping[str, str] | None = None
+) -> tuple[list[FileOp], dict[str, ConfpyError]]:
+    """One file per match of `r` in `snapshot`, in name order (pure).
 
-    Returns the resources and the failures known before rendering: a match whose name
-    cannot be a file name, or whose file another resource writes.
+    Returns the files and the refusals, by file name: a match whose name cannot be a
+    file name, or whose file another resource writes (`reserved`: path -> owner).
     """
-    out: list[TemplateResource] = []
+    ops: list[FileOp] = []
     failures: dict[str, ConfpyError] = {}
-    for r in resources:
-        if r.each is None or r.each_match is not None:
-            out.append(r)
-            continue
-        for child, error in _children(r, snapshot.values):
-            out.append(child)
-            if error is not None:
-                failures[child.name] = error
-    return out, failures
+    for op, error in _children(r, snapshot.values, reserved or {}):
+        ops.append(op)
+        if error is not None:
+            failures[op.name] = error
+    return ops, failures
 
 
 def _children(
-    r: TemplateResource, values: Mapping[str, bytes]
-) -> Iterable[tuple[TemplateResource, ConfpyError | None]]:
+    r: TemplateResource, values: Mapping[str, bytes], reserved: Mapping[str, str]
+) -> Iterable[tuple[FileOp, ConfpyError | None]]:
     assert r.each is not None
     prefix = r.prefix
     depth = r.each.count("/")
@@ -116,18 +148,16 @@ def _children(
         view = {**static, **found[rel]}
         raw = own_value.get(rel)
         match = EachMatch(
-            parent=r.name,
             key=rel,
             name=name,
             value=None if raw is None else raw.decode("utf-8", "surrogateescape"),
             values=view,
         )
-        child = _child(r, name, match, rel)
+        child = _child(r, name, rel)
         if name in first_key:
             # `/services/*/config` names every file `config`: only the first may write it.
-            child = replace(child, name=f"{r.name}[{rel}]")
             yield (
-                child,
+                FileOp(replace(child, name=f"{r.name}[{rel}]"), r.name, match),
                 RenderError(
                     f"key {_absolute(r.prefix, rel)} gives the file name {name!r} as "
                     f"{_absolute(r.prefix, first_key[name])} does; each name must be unique",
@@ -136,22 +166,17 @@ def _children(
             )
             continue
         first_key[name] = rel
-        yield child, _refusal(r, child, name, rel)
+        yield FileOp(child, r.name, match), _refusal(r, child, name, rel, reserved)
 
 
-def _child(r: TemplateResource, name: str, match: EachMatch, rel: str) -> TemplateResource:
+def _child(r: TemplateResource, name: str, rel: str) -> TemplateResource:
+    """The resource of one match's file: its own dest, reading the resource's keys and its match."""
     dest = EACH_NAME.sub(lambda _: name, str(r.dest))
-    return replace(
-        r,
-        name=f"{r.name}[{name}]",
-        dest=Path(dest),
-        keys=(*r.keys, rel),
-        each_match=match,
-    )
+    return replace(r, name=f"{r.name}[{name}]", dest=Path(dest), keys=(*r.keys, rel), each=None)
 
 
 def _refusal(
-    r: TemplateResource, child: TemplateResource, name: str, rel: str
+    r: TemplateResource, child: TemplateResource, name: str, rel: str, reserved: Mapping[str, str]
 ) -> ConfpyError | None:
     why = unsafe_name(name)
     if why is None and not stage_fits(child.dest):
@@ -162,7 +187,7 @@ def _refusal(
             f"refuses ({why})",
             file=str(r.path),
         )
-    owner = r.each_reserved.get(str(child.dest))
+    owner = reserved.get(str(child.dest))
     if owner is not None:
         return InstallError(
             f"match {name!r} would overwrite the file of resource {owner}; not written",
@@ -193,75 +218,10 @@ def _absolute(prefix: str, rel: str) -> str:
     return prefix + rel if prefix else rel
 
 
-# -- ownership: manifests, removals, foreign files (reads the filesystem) --------------------
+# -- ownership: removals, foreign files, manifests (reads the filesystem) --------------------
 
 
-@dataclass
-class _Owned:
-    """One `each` resource's manifest as read before an apply."""
-
-    resource: TemplateResource
-    listed: set[str]
-    existed: bool
-    current: dict[str, TemplateResource] = field(default_factory=dict)
-    """File name -> per-file resource, for every match in this snapshot."""
-    removals: dict[str, TemplateResource] = field(default_factory=dict)
-    adopted: set[str] = field(default_factory=set)
-    refused: dict[str, ConfpyError] = field(default_factory=dict)
-    """`label` of a match -> why it cannot be a file: kept out of the change set."""
-
-
-@dataclass
-class Plan:
-    """What `apply` installs for a group that holds `each` resources, and how to fold it."""
-
-    resources: list[TemplateResource]
-    failures: dict[str, ConfpyError]
-    owned: dict[str, _Owned]
-
-
-def plan(
-    resources: Sequence[TemplateResource],
-    snapshot: Snapshot,
-    rendered: Mapping[str, bytes],
-    failures: Mapping[str, ConfpyError],
-) -> Plan | None:
-    """Expand `each` resources, add removals of files whose match is gone, refuse foreign
-    files. None when the group holds no `each` resource.
-
-    A match refused before rendering (its name, or another resource's file) stays out of
-    the change set: a key name nobody can fix by waiting never holds back the other files
-    (under `--watch` a change set installs all or nothing). `finish` reports it.
-    """
-    if not any(r.each is not None and r.each_match is None for r in resources):
-        return None
-    expanded, refused = expand(resources, snapshot)
-    extra: dict[str, ConfpyError] = {}
-    owned = {
-        r.name: _Owned(r, *read_manifest(r))
-        for r in resources
-        if r.each is not None and r.each_match is None
-    }
-    for r in expanded:
-        o = owned.get(r.each_match.parent) if r.each_match is not None else None
-        if o is None:
-            continue
-        o.current.setdefault(r.dest.name, r)  # a refused name's file, if any, is not removed
-        if r.name in refused:
-            o.refused.setdefault(label(r), refused[r.name])
-            continue
-        if r.name in failures or r.dest.name in o.listed:
-            continue
-        error = _foreign(r, rendered.get(r.name), o)
-        if error is not None:
-            extra[r.name] = error
-    # Removals go after the files that stay, in the same change set.
-    removals = [removal for o in owned.values() for removal in _removals(o)]
-    kept = [r for r in expanded if r.name not in refused]
-    return Plan([*kept, *removals], extra, owned)
-
-
-def _removals(o: _Owned) -> Iterable[TemplateResource]:
+def _removals(o: Owned, reserved: Reserved) -> Iterable[FileOp]:
     """A removal for each listed file whose match is gone, if it is there to remove."""
     r = o.resource
     for name in sorted(o.listed - set(o.current)):
@@ -274,7 +234,7 @@ def _removals(o: _Owned) -> Iterable[TemplateResource]:
             log.warning("cannot inspect a stale each file", resource=r.name, dest=str(path),
                         error=e.strerror)  # fmt: skip
             continue
-        if str(path) in r.each_reserved:
+        if str(path) in reserved.get(r.name, {}):
             log.warning("not removing another resource's file the manifest lists",
                         resource=r.name, dest=str(path))  # fmt: skip
             continue
@@ -282,38 +242,59 @@ def _removals(o: _Owned) -> Iterable[TemplateResource]:
             log.warning("not removing a directory the manifest lists", resource=r.name,
                         dest=str(path))  # fmt: skip
             continue
-        match = EachMatch(parent=r.name, key="", name=name, value=None, remove=True)
-        o.removals[name] = replace(r, name=f"{r.name}[-{name}]", dest=path, each_match=match)
-        yield o.removals[name]
+        gone = replace(r, name=f"{r.name}[-{name}]", dest=path, each=None)
+        o.removals[name] = gone.name
+        yield FileOp(gone, r.name, remove=True)
 
 
-def _foreign(r: TemplateResource, content: bytes | None, o: _Owned) -> ConfpyError | None:
-    """Refuse to overwrite a file this resource did not create, unless it is identical."""
+def claim(
+    p: Plan, rendered: Mapping[str, bytes], failures: Mapping[str, ConfpyError]
+) -> tuple[dict[str, ConfpyError], set[Path]]:
+    """Refuse to overwrite a file an `each` resource did not create, unless it is identical.
+
+    Returns the refusals by file name and the files adopted (identical, so now owned).
+    """
+    refused: dict[str, ConfpyError] = {}
+    adopted: set[Path] = set()
+    for op in p.files:
+        if not op.unlisted or op.name in failures:
+            continue
+        verdict = _foreign(op, rendered.get(op.name), p.owned[op.parent].resource)
+        if verdict is True:
+            adopted.add(op.file.dest)
+        elif isinstance(verdict, ConfpyError):
+            refused[op.name] = verdict
+    return refused, adopted
+
+
+def _foreign(op: FileOp, content: bytes | None, owner: TemplateResource) -> ConfpyError | bool:
+    """The refusal, True when the file is there and identical, False when it is absent."""
+    dest = op.file.dest
     try:
-        st = os.lstat(r.dest)
+        st = os.lstat(dest)
     except FileNotFoundError:
-        return None
+        return False
     except OSError as e:
-        return InstallError(f"cannot inspect: {e.strerror}", dest=str(r.dest))
+        return InstallError(f"cannot inspect: {e.strerror}", dest=str(dest))
     if content is not None and stat.S_ISREG(st.st_mode) and st.st_size == len(content):
         with contextlib.suppress(OSError):
-            if r.dest.read_bytes() == content:
-                o.adopted.add(r.dest.name)
-                return None
+            if dest.read_bytes() == content:
+                return True
     return InstallError(
-        f"exists and was not created by resource {o.resource.name} "
-        f"(not in {manifest_path(o.resource).name}); remove it to let confpy manage it",
-        dest=str(r.dest),
+        f"exists and was not created by resource {owner.name} "
+        f"(not in {manifest_path(owner).name}); remove it to let confpy manage it",
+        dest=str(dest),
     )
 
 
 def finish(
-    p: Plan, outcomes: Mapping[str, tuple[str, ConfpyError | None]], *, noop: bool
+    p: Plan, statuses: Mapping[str, str], adopted: set[Path], *, noop: bool
 ) -> dict[str, ConfpyError]:
-    """Record what each resource now owns; return manifest write failures by resource name.
+    """Record what each resource now owns; return its problems by resource name.
 
-    `outcomes` maps per-file resource names to (status, error) after the apply. A match
-    refused before rendering is a problem of its resource, whatever the other files did.
+    `statuses` maps file names to their status after the apply. A match refused before
+    rendering is a problem of its resource, whatever the other files did; so is a
+    manifest that cannot be written.
     """
     problems: dict[str, ConfpyError] = {}
     for name, o in p.owned.items():
@@ -323,38 +304,21 @@ def finish(
     if noop:
         return problems
     for name, o in p.owned.items():
-        owned = set(o.listed) | o.adopted
-        for file, child in o.current.items():
-            status, _ = outcomes.get(child.name, ("failed", None))
-            if status in ("installed", "unchanged"):
+        directory = o.resource.dest.parent
+        owned = set(o.listed) | {f for f in o.current if directory / f in adopted}
+        for file, op_name in o.current.items():
+            if statuses.get(op_name, "failed") in ("installed", "unchanged"):
                 owned.add(file)
-        for file, removal in o.removals.items():
-            if outcomes.get(removal.name, ("failed", None))[0] == "installed":
+        for file, op_name in o.removals.items():
+            if statuses.get(op_name, "failed") == "installed":
                 owned.discard(file)
-        owned = {f for f in owned if os.path.lexists(o.resource.dest.parent / f)}
+        owned = {f for f in owned if os.path.lexists(directory / f)}
         if owned == o.listed and (o.existed or not owned):
             continue
-        if not o.resource.dest.parent.is_dir():
+        if not directory.is_dir():
             continue
         try:
             write_manifest(o.resource, owned)
         except InstallError as e:
             problems.setdefault(name, e)
     return problems
-
-
-def owed_files(p: Plan, owed: Collection[str]) -> set[str]:
-    """The daemon owes reloads by configured name: an `each` resource owes all its files'."""
-    names = set(owed)
-    for r in p.resources:
-        if r.each_match is not None and r.each_match.parent in names:
-            names.add(r.name)
-    return names
-
-
-def label(child: TemplateResource) -> str:
-    """How a file of an `each` resource is named in messages: `each api` or `removal of x`."""
-    m = child.each_match
-    if m is None:
-        return child.name
-    return f"removing {m.name}" if m.remove else f"each {m.name}"

@@ -10,15 +10,24 @@ This module imports nothing from the package, so any module may raise these.
     │   └── MissingKeyError          exit 1, a template asked for a key etcd does not have
     ├── StoreError                   exit 3, etcd could not answer
     │   ├── StoreUnavailableError    exit 3, no endpoint answered in time
+    │   │   └── WatchGapError        exit 3, a watch over separate ranges broke: resync
     │   ├── KeysMissingError         exit 3, keys a resource needs are still absent
     │   ├── RevisionCompactedError   exit 3, a watch asked for a revision etcd has compacted
     │   ├── ConflictError            exit 3, a transaction's compare failed (someone else wrote)
+    │   ├── StoreFullError           exit 3, etcd's NOSPACE alarm: it refuses writes until disarmed
     │   ├── StoreAccessError         exit 2, etcd refused the login or the user's permissions
     │   └── ValueEncodingError       exit 1, a value is not UTF-8 (the key is named)
+    ├── EachFileError                exit 1, one file of an `each` resource failed (`error`)
     ├── InstallError                 exit 1, a destination could not be written
     │   └── CheckFailedError         exit 1, check_cmd rejected the staged file
     ├── CommandError                 exit 1, a reload/restart command failed or timed out
-    └── ProcessError                 exit 1, a supervised child could not be started or signalled
+    ├── ProcessError                 exit 1, a supervised child could not be started or signalled
+    └── WorkerDiedError              exit 1, a thread of a long-running command died unexpectedly
+
+Two subclasses live beside their only raiser: `confpy.goflags.FlagError` (a ConfigError:
+a `confpy confd` command line Go's flag package would refuse) and
+`confpy.gotemplate.jinjacalls.NotReadable` (a TemplateSyntaxError: a Go construct
+`confpy convert` has no plain-Jinja spelling for).
 
 The exit codes are given by `confpy.cli.exit_code_for`, one table; the classes carry none.
 Messages are one line and name the file, line, key or flag at fault; they never contain
@@ -137,6 +146,11 @@ class ConflictError(StoreError):
     """A transaction's compare failed: another writer changed the keys first."""
 
 
+class StoreFullError(StoreError):
+    """etcd raised its NOSPACE alarm: it refuses every write until an operator compacts,
+    defragments and disarms it."""
+
+
 class StoreAccessError(StoreError):
     """etcd refused the credentials, or the user's roles do not allow the operation."""
 
@@ -147,6 +161,15 @@ class ValueEncodingError(StoreError):
     def __init__(self, key: str) -> None:
         super().__init__(f"value of key {key} is not valid UTF-8")
         self.key = key
+
+
+class EachFileError(ConfpyError):
+    """One file of an `each` resource failed; carries the file's own error."""
+
+    def __init__(self, label: str, error: ConfpyError, more: int = 0) -> None:
+        extra = f" (and {more} more of its files failed)" if more else ""
+        super().__init__(f"{label}: {error}{extra}")
+        self.error = error
 
 
 class InstallError(ConfpyError):
@@ -176,6 +199,16 @@ class CommandError(ConfpyError):
 
 class ProcessError(ConfpyError):
     """A supervised child process could not be started or signalled."""
+
+
+class WorkerDiedError(ConfpyError):
+    """A worker thread of a long-running command (the registration, the watch) ended by an
+    error nothing expected: the command stops rather than run on without it."""
+
+    def __init__(self, thread: str, reason: str) -> None:
+        super().__init__(f"thread {thread} died: {reason}; stopping")
+        self.thread = thread
+        self.reason = reason
 
 
 def _where(file: str | None, line: int | None) -> str:

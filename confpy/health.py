@@ -51,11 +51,13 @@ class Status:
         self.started = False
         self.connected = False
         self.synced = False
+        self.resync_pending = False
         self.revision = 0
         self.etcd_revision = 0
         self.failing: dict[str, str] = {}
         self.failing_reloads: set[str] = set()
         self.config_error: str | None = None
+        self.waiting_for: str | None = None
         self.behind_since: float | None = None
         self.last_heard: float | None = None
         self.max_lag = 30.0
@@ -96,6 +98,21 @@ class Status:
         with self._lock:
             self.synced = synced
 
+    def resync_needed(self) -> None:
+        """A full snapshot must replace the daemon's view (compaction, a watch gap, etcd
+        gone back): until one has, the daemon cannot know it is in sync."""
+        with self._lock:
+            self.resync_pending = True
+
+    def resync_done(self) -> None:
+        with self._lock:
+            self.resync_pending = False
+
+    def start_over(self, revision: int) -> None:
+        """etcd went back (wiped, replaced, restored): forget the revisions of the old one."""
+        with self._lock:
+            self.revision = self.etcd_revision = revision
+
     def set_revision(self, revision: int) -> None:
         """The etcd revision the daemon's view (and, once synced, the files) reflect."""
         with self._lock:
@@ -105,6 +122,11 @@ class Status:
         """The last SIGHUP configuration was refused with `error` (no values in it)."""
         with self._lock:
             self.config_error = error
+
+    def set_waiting(self, what: str | None) -> None:
+        """What the daemon is blocked on (a fleet reload slot), or None."""
+        with self._lock:
+            self.waiting_for = what
 
     def config_accepted(self) -> None:
         with self._lock:
@@ -179,6 +201,21 @@ class Status:
             )
         return reasons
 
+    def _in_sync(self, now: float) -> bool:
+        """Known to be in sync: every file reflects the newest revision heard of, and the
+        daemon is in a position to know it (connected, etcd not silent past its bound, no
+        resync pending, no change on its way, nothing failing)."""
+        silent = self.silent_after is not None and self._silence(now) > self.silent_after
+        return (
+            self.started
+            and self.connected
+            and self.synced
+            and not silent
+            and not self.resync_pending
+            and self.behind_since is None
+            and self.revision >= self.etcd_revision
+        )
+
     @property
     def healthy(self) -> bool:
         with self._lock:
@@ -193,7 +230,7 @@ class Status:
                 "healthy": not reasons,
                 "reasons": reasons,
                 "connected": self.connected,
-                "in_sync": self.synced,
+                "in_sync": self._in_sync(now),
                 "revision": self.revision,
                 "etcd_revision": self.etcd_revision,
                 "lag_seconds": round(self._lag(now), 3),
@@ -205,6 +242,7 @@ class Status:
                 "failing": {name: one_line(text) for name, text in self.failing.items()},
                 "failing_reloads": sorted(self.failing_reloads),
                 "config_error": self.config_error,
+                "waiting_for": self.waiting_for,
             }
 
     def metrics(self) -> str:
@@ -221,6 +259,9 @@ class Status:
                 "# HELP confpy_last_applied_revision The etcd revision the files reflect.",
                 "# TYPE confpy_last_applied_revision gauge",
                 f"confpy_last_applied_revision {self.revision}",
+                "# HELP confpy_in_sync Whether every file is known to reflect etcd now.",
+                "# TYPE confpy_in_sync gauge",
+                f"confpy_in_sync {int(self._in_sync(now))}",
                 "# HELP confpy_connected Whether the watch on etcd is established.",
                 "# TYPE confpy_connected gauge",
                 f"confpy_connected {int(self.connected)}",

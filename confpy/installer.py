@@ -59,7 +59,6 @@ class Staged:
     resource: TemplateResource
     desired: FileState
     path: Path
-    kept: bool = False
     remove: bool = False
     """A removal (an `each` file whose match is gone): commit unlinks the destination."""
     link: str | None = None
@@ -246,11 +245,8 @@ def _rewrite_in_place(staged: Staged) -> None:
 
 def discard(staged: Staged, *, keep: bool = False) -> None:
     """Remove the stage file (or leave it for inspection with --keep-stage-file)."""
-    if keep:
-        staged.kept = True
+    if keep or staged.remove:  # kept for inspection; or, for a removal, nothing was staged
         return
-    if staged.remove:
-        return  # nothing was staged; the destination stays
     _unlink(staged.path)
 
 

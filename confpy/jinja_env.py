@@ -23,8 +23,8 @@ class Loader(jinja2.BaseLoader):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sources: dict[str, str] = {}
-        """Every template text loaded, as written and as translated: what the operator
-        wrote, which error messages may quote back (see confpy.redact)."""
+        """Every Jinja template text loaded, as written: what the operator wrote, which
+        error messages may quote back (see confpy.redact)."""
 
     def get_source(
         self, environment: jinja2.Environment, template: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from confpy.keys import SortedKeys
-from confpy.snapshot import Snapshot, WatchBatch
+from confpy.snapshot import Origin, Snapshot, WatchBatch
 
 
 class Mirror:
@@ -23,6 +23,8 @@ class Mirror:
         # mirror already. Not `revision`: with one watch per range, an event from one
         # range may arrive after a newer one from another, and must still be applied.
         self._snapshot_revision = 0
+        self.origin = Origin()
+        """The etcd the revisions belong to (see `Origin`)."""
 
     def replace(self, snapshot: Snapshot) -> bool:
         """Start over from `snapshot`; False (and nothing changes) when it is older."""
@@ -32,12 +34,28 @@ class Mirror:
         self._keys = SortedKeys(self._values)
         self.revision = snapshot.revision
         self._snapshot_revision = snapshot.revision
+        self.origin = self.origin.then(snapshot.origin)
         return True
 
+    def went_back(self, snapshot: Snapshot) -> str | None:
+        """How `snapshot`, read after everything the mirror holds, shows that etcd went
+        back (wiped, replaced, restored from a backup), or None.
+
+        A snapshot is a linearizable read: never older than what etcd delivered before it,
+        nor from an older raft term, unless etcd itself went back; and revisions of another
+        cluster say nothing of ours.
+        """
+        if how := self.origin.departed(snapshot.origin):
+            return how
+        if snapshot.revision < self.revision:
+            return f"revision went back from {self.revision} to {snapshot.revision}"
+        return None
+
     def reset(self) -> None:
-        """Accept the next snapshot whatever its revision (a new configuration watches
-        other keys, so an older revision of them is still news)."""
+        """Accept the next snapshot whatever its revision and cluster (a new configuration
+        watches other keys, so an older revision of them is still news; etcd went back)."""
         self.revision = 0
+        self.origin = Origin()
 
     def apply(self, batch: WatchBatch) -> list[str]:
         """Apply a watch batch; return the keys it changed, in order."""

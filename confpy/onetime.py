@@ -13,8 +13,9 @@ from typing import TypeVar
 
 from confpy.errors import ConfpyError, KeysMissingError, MissingKeyError, StoreUnavailableError
 from confpy.log import get_logger
+from confpy.plan import Plan
 from confpy.report import Report
-from confpy.runner import Config, RenderOptions, apply, render_all
+from confpy.runner import Config, RenderOptions, apply, plan_change_set, render_all
 from confpy.snapshot import Snapshot, Store
 
 log = get_logger("confpy.runner")
@@ -31,22 +32,23 @@ def run_onetime(
 ) -> Report:
     """Render every resource once; with `wait_for_keys`, retry until etcd and the keys are there."""
 
-    def attempt() -> tuple[Snapshot, dict[str, bytes], dict[str, ConfpyError]]:
+    def attempt() -> tuple[Snapshot, Plan, dict[str, bytes], dict[str, ConfpyError]]:
         snapshot = store.snapshot(config.patterns)
-        rendered, failures = render_all(config, config.resources, snapshot)
+        plan = plan_change_set(config, config.resources, snapshot)
+        rendered, failures = render_all(config, plan, snapshot)
         missing = sorted({e.key for e in failures.values() if isinstance(e, MissingKeyError)})
         if missing and options.wait_for_keys > 0:
             raise KeysMissingError(missing)
-        return snapshot, rendered, failures
+        return snapshot, plan, rendered, failures
 
     if options.wait_for_keys > 0:
-        snapshot, rendered, failures = retry_until(
+        snapshot, plan, rendered, failures = retry_until(
             attempt, options.wait_for_keys, sleep=sleep, clock=clock
         )
     else:
-        snapshot, rendered, failures = attempt()
+        snapshot, plan, rendered, failures = attempt()
     log.debug("snapshot read", revision=snapshot.revision, keys=len(snapshot.values))
-    return apply(config.resources, snapshot, rendered, failures, options, atomic=False)
+    return apply(plan, snapshot, rendered, failures, options, atomic=False)
 
 
 def retry_until(

@@ -15,11 +15,10 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from confpy import each
 from confpy.errors import ConfpyError
 from confpy.installer import desired_state
 from confpy.redact import is_private
-from confpy.runner import Config, render_all
+from confpy.runner import Config, plan_change_set, render_all
 from confpy.snapshot import Snapshot
 
 
@@ -29,12 +28,13 @@ def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, Co
     A file that does not end in a newline gets one after it, so the next header starts
     its own line.
     """
-    resources, _ = each.expand(list(config.resources), snapshot)
-    rendered, failures = render_all(config, config.resources, snapshot)
-    for r in resources:
-        content = rendered.get(r.name)
+    plan = plan_change_set(config, config.resources, snapshot, removals=False)
+    rendered, failures = render_all(config, plan, snapshot)
+    for op in plan.renders:
+        content = rendered.get(op.name)
         if content is None:
             continue
+        r = op.file
         out.write(f"==> {r.dest} <==\n".encode("utf-8", "surrogateescape"))
         desired = desired_state(r, content)
         if r.secret or is_private(_mode_now(r.dest), desired.mode):
@@ -43,7 +43,7 @@ def render_to(config: Config, snapshot: Snapshot, out: BinaryIO) -> dict[str, Co
         if content and not content.endswith(b"\n"):
             out.write(b"\n")
     out.flush()
-    return failures
+    return {**plan.refused, **failures}
 
 
 def _mode_now(path: Path) -> int | None:

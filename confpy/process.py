@@ -37,7 +37,6 @@ class CommandResult:
     command: str
     status: int
     output: str
-    duration: float
 
 
 def describe(command: str | tuple[str, ...] | Prepared) -> str:
@@ -104,7 +103,7 @@ def run_command(
             command=text,
             output=output.text(),
         )
-    return CommandResult(text, proc.returncode, output.text(), time.monotonic() - start)
+    return CommandResult(text, proc.returncode, output.text())
 
 
 def run_checked(

@@ -18,14 +18,18 @@ from collections.abc import Callable, Iterator, Sequence
 
 import tenacity
 
-from confpy.backoff import Backoff, retrying
+from confpy.backoff import Backoff, FailureLog, retrying
 from confpy.errors import StoreError, StoreUnavailableError
 from confpy.log import get_logger
 from confpy.snapshot import Store
 from confpy.supervisor import Supervisor
 from confpy.wakeup import Wakeup
+from confpy.workers import Worker
 
 log = get_logger("confpy.register")
+
+RELEASE_WITHIN = 1.5
+"""Seconds a stop spends revoking the lease (every command stops within 2 s of SIGTERM)."""
 
 
 class Registration:
@@ -44,6 +48,7 @@ class Registration:
         stop: threading.Event | None = None,
         sleep: Callable[[float], object] | None = None,
         backoff_max: float | None = None,
+        retry_jitter: float = 0.2,
     ) -> None:
         self.store = store
         self.key = key
@@ -55,11 +60,25 @@ class Registration:
         # Retry no slower than the refresh interval: once etcd answers again, the key must
         # come back before consumers give up on it.
         self.backoff_max = backoff_max if backoff_max is not None else max(self.interval, 0.5)
+        # Many keepers that lost etcd together (a fleet's status records) retry apart.
+        self.retry_jitter = retry_jitter
         # Not `sleep`: that returns at once when stopping, and release runs when stopping.
         self.release_sleep: Callable[[float], None] = time.sleep
         self.lease: int | None = None
         self.registrations = 0
         self.registered = threading.Event()
+        self._value_lock = threading.Lock()
+        self._stale = False  # `replace_value` gave a value not yet put
+
+    def replace_value(self, value: bytes) -> None:
+        """Hold `value` from now on; the loop's next `step` puts it under the lease."""
+        with self._value_lock:
+            self.value, self._stale = value, True
+
+    def _take_value(self) -> tuple[bytes, bool]:
+        with self._value_lock:
+            value, stale, self._stale = self.value, self._stale, False
+        return value, stale
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -75,17 +94,30 @@ class Registration:
             self.registered.clear()
             self._register()
             return
-        value, _ = self.store.get(self.key)
-        if value is None:
-            # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
-            log.warning("key was deleted, putting it back", key=self.key, lease=_hex(self.lease))
-            self.store.put(self.key, self.value, lease=self.lease)
+        value, stale = self._take_value()
+        try:
+            if not stale:
+                found, _ = self.store.get(self.key)
+                if found is not None:
+                    return
+                # Someone deleted the key (etcdctl rm) while our lease lives: we are still up.
+                log.warning(
+                    "key was deleted, putting it back", key=self.key, lease=_hex(self.lease)
+                )
+            self.store.put(self.key, value, lease=self.lease)
+        except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale  # put it at the next step
+            raise
 
     def _register(self) -> None:
         lease = self.store.grant_lease(self.ttl)
+        value, stale = self._take_value()
         try:
-            self.store.put(self.key, self.value, lease=lease)
+            self.store.put(self.key, value, lease=lease)
         except StoreError:
+            with self._value_lock:
+                self._stale = self._stale or stale
             # Don't leave a lease behind that nothing refreshes or revokes.
             with contextlib.suppress(StoreError):
                 self.store.revoke_lease(lease)
@@ -98,24 +130,31 @@ class Registration:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Register and refresh until `stop` is set, then revoke. Never raises on outages."""
+        """Register and refresh until `stop` is set, then revoke.
 
+        Every etcd error is retried, whatever its class: unreachable, refused (roles being
+        fixed), out of space (the NOSPACE alarm, until an operator disarms it). Each kind
+        of failure is logged once while it lasts, and the recovery once.
+        """
+        failures = FailureLog(log, "etcd failing, retrying", key=self.key)
         retry = retrying(
-            Backoff(0.1, self.backoff_max, jitter=0.2),
-            retry_on=StoreUnavailableError,
+            Backoff(0.1, self.backoff_max, jitter=self.retry_jitter),
+            retry_on=StoreError,
             stop=tenacity.stop_when_event_set(self.stop),
             sleep=self.sleep,
-            log=log,
-            event="etcd unavailable, retrying",
-            key=self.key,
+            on_retry=failures.failed,
         )
         try:
-            while not self.stop.is_set():
-                try:
-                    retry(self.step)
-                except StoreUnavailableError:
-                    break  # stop was set while etcd was away
-                self.sleep(self.interval)
+            # A stop ends an exchange in flight at once: a frozen etcd must not hold a
+            # SIGTERM for a request timeout.
+            with self.store.cancelled_by(self.stop):
+                while not self.stop.is_set():
+                    try:
+                        retry(self.step)
+                    except StoreError:
+                        break  # stop was set while etcd was failing
+                    failures.recovered()
+                    self.sleep(self.interval)
         finally:
             self.release()
 
@@ -127,14 +166,15 @@ class Registration:
             return
         # Retry briefly: right after an etcd restart the channel may still be reconnecting.
         # Past the TTL there is no point: the key has expired by then anyway.
+        # Within the 2 s a stop may take: past that the TTL removes the key anyway.
         retry = retrying(
             Backoff(0.05, 0.5, jitter=0.1),
             retry_on=StoreUnavailableError,
-            stop=tenacity.stop_after_delay(min(float(self.ttl), 5.0)),
+            stop=tenacity.stop_after_delay(min(float(self.ttl), RELEASE_WITHIN)),
             sleep=self.release_sleep,
         )
         try:
-            retry(self.store.revoke_lease, lease)
+            retry(self.store.revoke_lease, lease, timeout=RELEASE_WITHIN / 2)
         except StoreError as e:
             log.warning(
                 "could not revoke the lease; the key expires after its TTL",
@@ -164,33 +204,40 @@ def serve(registration: Registration, command: Sequence[str] = ()) -> int:
     returns its exit status (128+N when a signal N ended it); the key goes when it exits.
     Without one: returns 0 on SIGTERM/SIGINT. Must run in the main thread (signals arrive
     through a `Wakeup`, whichever thread the kernel picks).
+
+    If the registration thread dies of anything unexpected, the command is stopped and
+    `WorkerDiedError` raised: never a process that lives on without its registration.
     """
     if not command:
-        with Wakeup(_STOP_SIGNALS) as wakeup, _kept(registration):
-            sig = _wait_for_stop_signal(wakeup)
+        with Wakeup(_STOP_SIGNALS) as wakeup, _kept(registration, wakeup.wake) as keeper:
+            sig = _wait_for_stop_signal(wakeup, keeper)
             log.info("stop signal received, deregistering", signal=sig.name)
         return 0
     # No kill timeout: the service takes as long as it needs to stop (the init system's own
     # stop timeout still applies), and the key stays until it has.
     supervisor = Supervisor(command, reload_signal=None, kill_timeout=math.inf)
     supervisor.start()  # a command that cannot start fails before anything is registered
-    with _kept(registration):
-        return supervisor.run()
+    with _kept(registration, supervisor.stop) as keeper:
+        code = supervisor.run()
+    keeper.check()
+    return code
 
 
 @contextlib.contextmanager
-def _kept(registration: Registration) -> Iterator[None]:
-    """Run `registration` in a thread while inside; stop it and wait for the revoke after."""
-    keeper = threading.Thread(target=registration.run, name="confpy-register", daemon=True)
-    keeper.start()
+def _kept(registration: Registration, on_death: Callable[[], object]) -> Iterator[Worker]:
+    """Run `registration` in a worker while inside; stop it and wait for the revoke after.
+
+    `on_death` is called if the worker dies of an error."""
+    keeper = Worker("confpy-register", registration.run, on_death=on_death).start()
     try:
-        yield
+        yield keeper
     finally:
         registration.stop.set()
         keeper.join()
 
 
-def _wait_for_stop_signal(wakeup: Wakeup) -> signal.Signals:
+def _wait_for_stop_signal(wakeup: Wakeup, keeper: Worker) -> signal.Signals:
     while True:
         for sig in wakeup.wait(None):
             return sig
+        keeper.check()

@@ -60,10 +60,8 @@ class TemplateResource:
     reload_method: str = "POST"
     min_bytes: int = 0
     on_reload_failure: str = "keep"
-    each_match: EachMatch | None = field(default=None, compare=False, repr=False)
-    """Set on the per-file resources `confpy.each` derives from an `each` resource."""
-    each_reserved: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
-    """Other resources' dests an `each` resource must never write: path -> resource name."""
+    fleet: tuple[str, int] | None = None
+    """`fleet_group` and `fleet_concurrency`: reload slots shared across the fleet."""
     owner_names: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """`owner`/`group` names this machine lacked at load: looked up again by `file_owner`."""
     warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -73,7 +71,7 @@ class TemplateResource:
     def full_keys(self) -> tuple[str, ...]:
         """The absolute etcd keys this resource reads: each matches itself and its subtree."""
         keys = tuple(join_key(self.prefix, k) for k in self.keys)
-        if self.each is not None and self.each_match is None:
+        if self.each is not None:
             keys += (join_key(self.prefix, each_base(self.each)),)
         return keys
 
@@ -82,8 +80,6 @@ class TemplateResource:
 class EachMatch:
     """What one file of an `each` resource was rendered for (`each.key` in templates)."""
 
-    parent: str
-    """The `each` resource's name."""
     key: str
     """The matched key or key directory, relative to the resource's prefix."""
     name: str
@@ -91,8 +87,6 @@ class EachMatch:
     """The key's value, decoded; None for a key directory that has no value itself."""
     values: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     """The snapshot narrowed to what this file may read: its match and the resource's keys."""
-    remove: bool = False
-    """True for a file whose match disappeared: the resource created it and removes it."""
 
     @property
     def Key(self) -> str:  # Go templates' field names
@@ -207,14 +201,13 @@ def _resource_files(confd: Path) -> list[Path]:
 
 
 def _each_overlaps(result: LoadResult) -> None:
-    """Refuse two `each` dests that can name the same file; reserve other resources' dests.
+    """Refuse two `each` dests that can name the same file.
 
     `a-{{ name }}.conf` and `{{ name }}.conf` can both produce `a-b.conf`: neither could
-    tell whose file it is, so the second is refused at load time. A plain resource's
-    dest that an `each` dest could produce is reserved: that one match fails instead.
+    tell whose file it is, so the second is refused at load time. (A plain resource's
+    dest that an `each` dest could produce is reserved: `confpy.each.reserved_dests`.)
     """
     each = [r for r in result.resources if r.each is not None]
-    plain = [r for r in result.resources if r.each is None]
     for i, r in enumerate(each):
         for other in each[:i]:
             if _patterns_overlap(str(other.dest), str(r.dest)):
@@ -227,10 +220,6 @@ def _each_overlaps(result: LoadResult) -> None:
                         field="dest",
                     )
                 )
-        rx = each_dest_regex(str(r.dest))
-        reserved = {str(p.dest): p.name for p in plain if rx.fullmatch(str(p.dest))}
-        if reserved:
-            result.resources[result.resources.index(r)] = replace(r, each_reserved=reserved)
 
 
 def each_dest_regex(dest: str) -> re.Pattern[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from confpy.command_paths import refusal
 from confpy.durations import parse_duration, parse_wait
 from confpy.errors import ConfigError, ConfigProblems, ConfpyError
+from confpy.fleet import fields as fleet_fields
 from confpy.keys import join_key
 from confpy.resource_values import (
     JINJA_SUFFIXES,
@@ -47,7 +48,7 @@ KNOWN_FIELDS = frozenset(
         *("src", "dest", "keys", "prefix", "mode", "uid", "gid", "owner", "group"),
         *("check_cmd", "reload_cmd", "restart_cmd", "reload_signal", "pidfile"),
         *("command_timeout", "exec_notify", "make_dirs", "validate", "wait", "syntax"),
-        *("min_reload_interval", "secret"),
+        *("min_reload_interval", "secret", "fleet_group", "fleet_concurrency"),
         *("each", "reload_url", "reload_method", "min_bytes", "on_reload_failure"),
         "global_prefix_replaces",
     }
@@ -142,6 +143,7 @@ class FieldParser:
             ("wait", self._wait),
             ("min_reload_interval", self._min_reload_interval),
             ("syntax", self._syntax),
+            ("fleet", lambda: fleet_fields.check(self)),
         ]
 
     def _unknown_and_required_then_src(self) -> Path:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from confpy import tls
-from confpy.backoff import Backoff
+from confpy.backoff import Backoff, FailureLog
 from confpy.errors import ConfigError, ConflictError, StoreError
 from confpy.log import get_logger
 from confpy.rotate import RotateOptions, rotate
@@ -63,7 +63,8 @@ def run_every(
     """Rotate now (unless `rotate_first` is False), then check every `every` seconds and
     rotate when the published certificate is within `renew_before` of expiry, until `stop`.
 
-    etcd outages and lost races are logged and retried with backoff; they never end the loop.
+    etcd's errors (any class) and lost races are retried with backoff, each kind logged once
+    while it lasts; they never end the loop.
     Returns the number of rotations done.
     """
     log.info(
@@ -74,9 +75,9 @@ def run_every(
         renew_before=renew_before,
     )
     rotations = 0
-    failures = 0
     force = rotate_first
     backoff = Backoff(0.5, backoff_max, jitter=0.5)
+    failures = FailureLog(log, "rotation check failed, retrying", prefix=opts.prefix)
     while not stop.is_set():
         try:
             remaining = 0.0 if force else seconds_until_renewal(store, opts, renew_before, now())
@@ -89,13 +90,13 @@ def run_every(
                     # The published certificate is due at once: renew_before is too close
                     # to the validity. Don't spin: wait a full period.
                     remaining = every
-            failures = 0
+            failures.recovered()
             wait = max(0.05, min(every, remaining))
             log.debug("next check", seconds=round(wait, 2))
         except (StoreError, ConflictError) as e:
-            failures += 1
-            wait = backoff.delay(failures)
-            log.warning("rotation check failed, retrying", error=str(e), wait=round(wait, 2))
+            # Any etcd error, NOSPACE included: said once per kind while it lasts.
+            wait = backoff.delay(failures.failures + 1)
+            failures.failed(e, wait)
         stop.wait(wait)
     log.info("rotation loop stopped", prefix=opts.prefix, rotations=rotations)
     return rotations

@@ -1,13 +1,17 @@
-"""Bring resources in line with a snapshot: render, stage, check, install, then reload once.
+"""Bring resources in line with a snapshot: plan, render, stage, check, install, reload once.
 
-`apply()` is shared by `render --onetime` (`confpy.onetime`) and the watch daemon; the
-reload actions it runs live in `confpy.reloads`, what it reports in `confpy.report`.
+A change set is planned once (`plan_change_set`: the files to render, install and
+remove, `confpy.plan`), rendered (`render_all`), then executed by `apply()`, shared by
+`render --onetime` (`confpy.onetime`) and the watch daemon. The reload actions it runs
+live in `confpy.reloads`, what it reports in `confpy.report`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from confpy import each
@@ -19,6 +23,7 @@ from confpy.errors import (
     InstallError,
     RenderError,
 )
+from confpy.fleet import guard as slot_guard
 from confpy.installer import (
     Staged,
     check,
@@ -35,6 +40,7 @@ from confpy.installer import (
     sync_directories,
 )
 from confpy.log import get_logger
+from confpy.plan import FileOp, Plan
 from confpy.reloads import Limiter, Unlimited, reload_actions, reload_once, roll_back
 from confpy.report import Outcome, Report, fail
 from confpy.resource import TemplateResource, load_resources
@@ -65,6 +71,11 @@ class Config:
     def patterns(self) -> list[str]:
         return sorted({k for r in self.resources for k in r.full_keys})
 
+    @cached_property
+    def reserved(self) -> dict[str, dict[str, str]]:
+        """By `each` resource: the other resources' dests it must never write."""
+        return each.reserved_dests(self.resources)
+
 
 def load_config(
     confdir: Path, prefix: str = "", warn: Callable[[str], None] | None = None
@@ -87,21 +98,32 @@ def load_config(
     return Config(confdir, tuple(loaded.resources), templates)
 
 
-def render_all(
-    config: Config, resources: Iterable[TemplateResource], snapshot: Snapshot
-) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
-    """Render each resource; return contents and failures by resource name.
+def plan_change_set(
+    config: Config,
+    resources: Iterable[TemplateResource],
+    snapshot: Snapshot,
+    *,
+    removals: bool = True,
+) -> Plan:
+    """The files a change set renders, installs and removes (`confpy.each.plan`), planned
+    once per change set, before anything renders."""
+    return each.plan(list(resources), snapshot, config.reserved, removals=removals)
 
-    Each resource is rendered inside its own boundary (`confpy.templates`): whatever one
-    raises fails that resource alone, with a one-line message that carries no value.
+
+def render_all(
+    config: Config, plan: Plan, snapshot: Snapshot
+) -> tuple[dict[str, bytes], dict[str, ConfpyError]]:
+    """Render each file of the plan; return contents and failures by file name.
+
+    Each file is rendered inside its own boundary (`confpy.templates`): whatever one
+    raises fails that file alone, with a one-line message that carries no value.
     """
     rendered: dict[str, bytes] = {}
-    resources, failures = each.expand(list(resources), snapshot)  # one per match (issue 14)
-    for r in resources:
-        if r.name in failures:
-            continue
+    failures: dict[str, ConfpyError] = {}
+    for op in plan.renders:
+        r = op.file
         try:
-            content = config.templates.render(r, each.render_snapshot(r, snapshot))
+            content = config.templates.render(r, op.reads(snapshot), op.match)
             if r.validate:
                 validate_output(content, r.validate, file=str(r.src))
             check_min_bytes(r, content)
@@ -116,11 +138,11 @@ def render_all(
 
 
 Notifier = Callable[[list[TemplateResource]], None]
-"""Called with the resources a change set installed, after their reload commands ran."""
+"""Called with the files' resources a change set installed, after their reloads ran."""
 
 
 def apply(
-    resources: Sequence[TemplateResource],
+    plan: Plan,
     snapshot: Snapshot,
     rendered: dict[str, bytes],
     failures: dict[str, ConfpyError],
@@ -130,74 +152,35 @@ def apply(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
-    """Install what changed; reload each distinct command once, after every file is in place.
+    """Execute a change set's plan: install what changed, remove what the plan removes, then
+    reload each distinct command once, after every file is in place.
 
-    `each` resources (issue 14) are applied as their per-file resources plus the removal
-    of files whose match is gone, in the same change set; the report folds them back into
-    one outcome per resource, so callers (retries, health) see the resources they know.
+    `guard` (fleet reload slots) is held from the first install to the last reload.
+    The report has one outcome per configured resource: the files of an `each` resource
+    (issue 14) fold into its one outcome, so callers (retries, health) see the resources
+    they know. `owed` names configured resources.
     """
-    p = each.plan(resources, snapshot, rendered, failures)
-    files, file_failures, file_owed = (
-        (resources, failures, owed)
-        if p is None
-        else (p.resources, {**failures, **p.failures}, each.owed_files(p, owed))
-    )
+    refused, adopted = each.claim(plan, rendered, failures)
     report = _apply_files(
-        files,
+        plan,
         snapshot,
         rendered,
-        file_failures,
+        {**failures, **refused},
         options,
         atomic=atomic,
         notify=notify,
-        owed=file_owed,
+        owed=owed,
         limiter=limiter,
+        guard=guard,
     )
-    if p is None:
-        return report
-    by_file = {o.resource.name: (o.status, o.error) for o in report.outcomes}
-    problems = each.finish(p, by_file, noop=options.noop)
-    return _fold(resources, report, problems)
-
-
-def _fold(
-    resources: Sequence[TemplateResource], report: Report, problems: dict[str, ConfpyError]
-) -> Report:
-    """One outcome per configured resource: the first failing file speaks for an `each` one."""
-    files: dict[str, list[Outcome]] = {}
-    for o in report.outcomes:
-        parent = o.resource.each_match.parent if o.resource.each_match else o.resource.name
-        files.setdefault(parent, []).append(o)
-    folded = Report(report.revision, reloads=report.reloads)
-    for r in resources:
-        group = files.get(r.name, [])
-        if r.each is None or r.each_match is not None:
-            folded.outcomes.extend(group)
-            continue
-        out = Outcome(r)
-        out.reload_owed = any(o.reload_owed for o in group)
-        deferred = [o.reload_not_before for o in group if o.reload_not_before is not None]
-        out.reload_not_before = max(deferred) if deferred else None
-        failed = [o for o in group if o.failed]
-        if failed:
-            first = failed[0]
-            assert first.error is not None
-            out.status, out.step = "failed", first.step
-            out.error = each.EachFileError(each.label(first.resource), first.error, len(failed) - 1)
-        elif r.name in problems:
-            fail(out, "install", problems[r.name], report.revision)
-        elif any(o.status == "installed" for o in group):
-            out.status = "installed"
-        elif any(o.status == "pending" for o in group):
-            out.status = "pending"
-            out.diff = "".join(o.diff or "" for o in group)
-        folded.outcomes.append(out)
-    return folded
+    statuses = {o.resource.name: o.status for o in report.outcomes}
+    return plan.fold(report, each.finish(plan, statuses, adopted, noop=options.noop))
 
 
 def _apply_files(
-    resources: Sequence[TemplateResource],
+    plan: Plan,
     snapshot: Snapshot,
     rendered: dict[str, bytes],
     failures: dict[str, ConfpyError],
@@ -207,25 +190,26 @@ def _apply_files(
     notify: Notifier | None = None,
     owed: Collection[str] = (),
     limiter: Limiter | None = None,
+    guard: slot_guard.Guard | None = None,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
-    With `atomic`, the resources form one change set: if any fails to render, stage or
-    pass its check, none is installed, so a process never sees a new certificate with an
-    old key. Without it, a failing resource never stops the others.
+    With `atomic`, the files form one change set: if any fails to render, stage or pass
+    its check, none is installed, so a process never sees a new certificate with an old
+    key. Without it, a failing file never stops the others.
 
-    Resources named in `owed` are reloaded even when their file is already current (an
+    Files of resources named in `owed` are reloaded even when already current (an
     earlier reload failed or was deferred). With a `limiter`, a reload action that ran
     too recently is deferred: the file is installed now, and the outcome says
     `reload_owed`.
     """
     report = Report(snapshot.revision)
-    outcomes = {r.name: Outcome(r) for r in resources}
+    outcomes = {op.name: Outcome(op.file) for op in plan.files}
     report.outcomes = list(outcomes.values())
     if not options.sync_only and not options.noop:
-        for name in owed:
-            if name in outcomes:
-                outcomes[name].reload_owed = True
+        for op in plan.files:
+            if op.parent in owed or op.name in owed:
+                outcomes[op.name].reload_owed = True
     for name, error in failures.items():
         if name in outcomes:
             fail(outcomes[name], "render", error, snapshot.revision)
@@ -235,26 +219,32 @@ def _apply_files(
     renamed_into: set[Path] = set()
     previous: dict[str, Staged] = {}  # on_reload_failure = "rollback": the files replaced
     installed: list[TemplateResource] = []
-    try:
-        for r in resources:
-            _stage_one(r, outcomes[r.name], rendered.get(r.name), snapshot, options, staged, output)
-        if atomic and any(o.failed for o in outcomes.values()):
-            _hold_back(staged, outcomes, snapshot.revision)
+    files = [op.file for op in plan.files]
+    with ExitStack() as held:  # the guard, from the first install to the last reload
+        try:
+            for op in plan.files:
+                _stage_one(
+                    op, outcomes[op.name], rendered.get(op.name), snapshot, options, staged, output
+                )
+            if atomic and any(o.failed for o in outcomes.values()):
+                _hold_back(staged, outcomes, snapshot.revision)
+                return report
+            slot = slot_guard.enter(held, guard, files, staged, outcomes, snapshot.revision)
+            for s in staged if slot is not None else ():
+                if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
+                    renamed_into.add(s.resource.dest.parent)
+                    installed.append(s.resource)
+        finally:
+            _tidy_up(staged, outcomes, renamed_into, options)
+        if options.sync_only or slot is None:
             return report
-        for s in staged:
-            if _commit_one(s, outcomes[s.resource.name], options, previous, snapshot.revision):
-                renamed_into.add(s.resource.dest.parent)
-                installed.append(s.resource)
-    finally:
-        _tidy_up(staged, outcomes, renamed_into, options)
-
-    if options.sync_only:
-        return report
-    report.reloads = _reload_installed(
-        resources, outcomes, previous, snapshot.revision, limiter, output
-    )
-    if installed and notify is not None:
-        notify(installed)
+        if slot and limiter is not None:
+            limiter = Unlimited(limiter)  # the slot paces these reloads, not the limiter
+        report.reloads = _reload_installed(
+            files, outcomes, previous, snapshot.revision, limiter, output
+        )
+        if installed and notify is not None:
+            notify(installed)
     return report
 
 
@@ -270,12 +260,10 @@ def _tidy_up(
     for s in staged:
         if outcomes[s.resource.name].status != "installed":
             discard(s, keep=options.keep_stage_file)
-        elif options.keep_stage_file:
-            s.kept = True
 
 
 def _stage_one(
-    r: TemplateResource,
+    op: FileOp,
     o: Outcome,
     rendered: bytes | None,
     snapshot: Snapshot,
@@ -283,11 +271,12 @@ def _stage_one(
     staged: list[Staged],
     output: CommandOutput,
 ) -> None:
-    """Stage (and check) one resource's file unless it is current; a failure goes in `o`."""
+    """Stage (and check) one file unless it is current; a failure goes in `o`."""
     if o.failed:
         return
+    r = op.file
     try:
-        if each.is_removal(r):  # an `each` file whose match is gone (issue 14)
+        if op.remove:  # an `each` file whose match is gone (issue 14)
             if options.noop:
                 o.status, o.diff = "pending", removal_diff(r)
             else:

@@ -9,11 +9,38 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
 from confpy.keys import SortedKeys, relative_view
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Which etcd answered, from a reply header: its cluster ID and raft term (0: unknown).
+
+    Both only grow while an etcd cluster lives: a new cluster ID, or a term below one
+    already seen in a linearizable answer, means etcd was wiped, replaced or restored.
+    """
+
+    cluster_id: int = 0
+    raft_term: int = 0
+
+    def departed(self, later: Origin) -> str | None:
+        """How `later`, answered after this, shows etcd went back; None if it does not."""
+        if self.cluster_id and later.cluster_id and later.cluster_id != self.cluster_id:
+            return f"cluster ID {self.cluster_id:x} replaced by {later.cluster_id:x}"
+        if later.raft_term and later.raft_term < self.raft_term:
+            return f"raft term went back from {self.raft_term} to {later.raft_term}"
+        return None
+
+    def then(self, later: Origin) -> Origin:
+        """What is known once `later` has answered too (a new cluster starts over)."""
+        if later.cluster_id and later.cluster_id != self.cluster_id:
+            return later
+        return Origin(self.cluster_id, max(self.raft_term, later.raft_term))
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,8 @@ class Snapshot:
     values: Mapping[str, bytes] = field(default_factory=dict)
     sorted_keys: SortedKeys | None = field(default=None, compare=False, repr=False)
     """The keys of `values` sorted, when the caller keeps them up to date (the daemon)."""
+    origin: Origin = field(default=Origin(), compare=False)
+    """Which etcd answered (see `Origin`)."""
 
     @cached_property
     def index(self) -> SortedKeys:
@@ -54,6 +83,12 @@ class WatchBatch:
 
     revision: int
     events: tuple[Event, ...]
+    # Not compared: they say who sent the batch and when, not what it holds.
+    origin: Origin = field(default=Origin(), compare=False)
+    """Which etcd sent the batch (see `Origin`)."""
+    header_revision: int = field(default=0, compare=False)
+    """etcd's own revision when it sent the batch (0: unknown). Below a revision already
+    received, etcd went back (wiped, restored) or the member lags the others."""
 
 
 class Store(Protocol):
@@ -101,8 +136,14 @@ class Store(Protocol):
         """Refresh a lease; its remaining TTL, 0 when it has expired."""
         ...
 
-    def revoke_lease(self, lease_id: int) -> None:
-        """End a lease now: every key put under it is deleted."""
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
+        """End a lease now: every key put under it is deleted. `timeout` bounds the
+        exchange (default: the store's own)."""
+        ...
+
+    def cancelled_by(self, stop: threading.Event) -> AbstractContextManager[None]:
+        """Exchanges the calling thread starts inside end at once when `stop` is set (as a
+        `StoreUnavailableError`): a worker stops without waiting for a timeout."""
         ...
 
     def close(self) -> None: ...

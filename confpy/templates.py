@@ -31,7 +31,7 @@ from confpy.errors import (
 )
 from confpy.keyfuncs import KeyFunctions
 from confpy.redact import describe_key, one_line, redact
-from confpy.resource import TemplateResource
+from confpy.resource import EachMatch, TemplateResource
 from confpy.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class TemplateSet:
     """None when no resource is Jinja's."""
     compiled: dict[str, jinja2.Template | GoTemplate]
     public: tuple[str, ...] = field(default=(), repr=False)
-    """Template texts (as written and translated), for `confpy.redact`."""
+    """Template texts as written (Jinja and Go), for `confpy.redact`."""
 
     @classmethod
     def load(
@@ -98,15 +98,19 @@ class TemplateSet:
         go_sources = tuple(t.source for t in compiled.values() if _is_go(t))
         return cls(templates_dir, env, compiled, _public_text(env) + go_sources), errors
 
-    def render(self, resource: TemplateResource, snapshot: Snapshot) -> bytes:
-        """Render `resource` from `snapshot`. Pure: reads no file but the templates."""
+    def render(
+        self, resource: TemplateResource, snapshot: Snapshot, match: EachMatch | None = None
+    ) -> bytes:
+        """Render `resource` from `snapshot`. Pure: reads no file but the templates.
+
+        `match` is the `each` match a file of an `each` resource renders (issue 14)."""
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
         if _is_go(template):
-            return render_go(template, resource, snapshot, public=self.public)
+            return render_go(template, resource, snapshot, match, public=self.public)
         jinja_template = cast("jinja2.Template", template)
-        return render_template(jinja_template, resource, snapshot, public=self.public)
+        return render_template(jinja_template, resource, snapshot, match, public=self.public)
 
 
 def _public_text(env: jinja2.Environment | None) -> tuple[str, ...]:
@@ -124,7 +128,7 @@ def _compile_contained(
     """Compile one template; every exception becomes a one-line TemplateSyntaxError.
 
     The compile-time half of the resource boundary: a template nested thousands of levels
-    deep, or a Go construct the translator trips on, is that template's problem alone.
+    deep is that template's problem alone.
     """
     import jinja2
 
@@ -179,13 +183,13 @@ def render_go(
     template: GoTemplate,
     resource: TemplateResource,
     snapshot: Snapshot,
+    match: EachMatch | None = None,
     *,
     public: Iterable[str] = (),
 ) -> bytes:
     """Render a Go template inside the same boundary as Jinja's: values stay bytes (raw
     bytes are written back unchanged), any failure is one redacted RenderError."""
     view = snapshot.view(resource.prefix, resource.full_keys)
-    match = resource.each_match  # one file of an `each` resource (issue 14)
     each = None
     if match is not None:  # Go's map of strings: a key directory's missing value is ""
         each = {"Key": match.key, "Name": match.name, "Value": match.value or ""}
@@ -225,6 +229,7 @@ def render_template(
     template: jinja2.Template,
     resource: TemplateResource,
     snapshot: Snapshot,
+    match: EachMatch | None = None,
     *,
     public: Iterable[str] = (),
 ) -> bytes:
@@ -232,7 +237,6 @@ def render_template(
     view = decode_view(resource, snapshot)
     keyfuncs = KeyFunctions(view)
     context: dict[str, Any] = keyfuncs.functions()
-    match = resource.each_match
     if match is not None:  # one file of an `each` resource (issue 14)
         context["each"] = match
     filename = template.filename or str(resource.src)

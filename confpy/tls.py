@@ -128,45 +128,11 @@ def build_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
             critical=False,
         )
-    return builder.sign(signer, _hash_for(signer))
+    return builder.sign(signer, signature_hash(signer))
 
 
-def build_ca(
-    key: PrivateKey, common_name: str, *, days: float = 365, now: dt.datetime | None = None
-) -> x509.Certificate:
-    """A self-signed CA certificate (for tests, demos and small private PKIs)."""
-    start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    public = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - CLOCK_SKEW)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, _hash_for(key))
-    )
-
-
-def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
+    """The hash a signature by `key` uses: None for Ed25519, which hashes for itself."""
     # Ed25519 signs the message itself; passing a hash is an error for it.
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None

@@ -14,8 +14,6 @@ from cryptography import x509
 
 from confpy.errors import ConfigError
 
-SAN_TYPES = ("DNS", "IP", "URI", "email")
-
 
 def parse_san(text: str) -> x509.GeneralName:
     """`DNS:name`, `IP:addr`, `URI:scheme:...`, `email:user@host`, or a bare address or name.

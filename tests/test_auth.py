@@ -15,6 +15,7 @@ from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
+from tests.etcd_admin import current_revision
 from tests.helpers import ConfTree
 from tests.servers import ROOT_PASSWORD
 
@@ -277,7 +278,7 @@ def test_watch_outlives_its_token_and_keeps_reporting_progress(auth_etcd: EtcdSe
 
     def follow() -> None:
         try:
-            batches.extend(store.watch(["/app"], store.current_revision() + 1, stop))
+            batches.extend(store.watch(["/app"], current_revision(store) + 1, stop))
         except BaseException as e:  # handed to the test
             errors.append(e)
 
@@ -322,7 +323,7 @@ def test_per_range_watch_reports_progress_and_keeps_a_transaction_in_one_batch(
     batches: list[WatchBatch] = []
     errors: list[BaseException] = []
     patterns = ["/elasticsearch/host", "/logstash/host"]
-    start = store.current_revision() + 1
+    start = current_revision(store) + 1
 
     def follow() -> None:
         try:

@@ -240,15 +240,16 @@ def test_range_is_bounded(tmp_path: Path) -> None:
 
 def test_a_validator_recursing_on_deep_output_fails_that_resource(tmp_path: Path) -> None:
     """`validate = "yaml"` on output nested thousands deep is a render failure, not a crash."""
-    from confpy.runner import load_config, render_all
+    from confpy.runner import load_config, plan_change_set, render_all
     from confpy.snapshot import Snapshot
 
     tree = ConfTree(tmp_path)
     tree.simple("deep", "{{ getv('/v') }}", ["/v"], extra='validate = "yaml"\n')
     tree.simple("fine", "ok", ["/v"])
     config = load_config(tree.confdir)
+    snapshot = Snapshot(1, {"/v": b"[" * 5000 + b"]" * 5000})
     rendered, failures = render_all(
-        config, config.resources, Snapshot(1, {"/v": b"[" * 5000 + b"]" * 5000})
+        config, plan_change_set(config, config.resources, snapshot), snapshot
     )
     assert rendered == {"fine": b"ok"}
     assert str(failures["deep"]).endswith(

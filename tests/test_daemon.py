@@ -19,6 +19,7 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher, read
+from tests.etcd_admin import compact
 from tests.helpers import ConfTree, signal_another_thread
 
 pytestmark = pytest.mark.etcd
@@ -120,7 +121,7 @@ def test_paused_daemon_catches_up_after_compaction_and_restart(
     try:
         for i in range(5):
             revision = store.put("/app/v", f"paused-{i}".encode())
-        store.compact(revision)
+        compact(store, revision)
         etcd_server.kill()
         etcd_server.start()
     finally:

@@ -78,13 +78,14 @@ def test_a_match_is_a_key_or_a_key_directory_and_only_a_key_has_a_value(tree: Co
     """`/services/*` matches the key `/services/a` and the directory `/services/b`."""
     r = resource_for(tree)
     values = {"/app/services/a": b"1", "/app/services/b/host": b"h", "/app/other": b"o"}
-    children, failures = expand([r], Snapshot(3, values))
+    files, failures = expand(r, Snapshot(3, values))
     assert not failures
-    assert [(c.each_match.key, c.each_match.name, c.each_match.value) for c in children] == [
+    matches = [f.match for f in files if f.match is not None]
+    assert [(m.key, m.name, m.value) for m in matches] == [
         ("/services/a", "a", "1"),
         ("/services/b", "b", None),
     ]
-    assert [c.dest.name for c in children] == ["a.conf", "b.conf"]
+    assert [f.file.dest.name for f in files] == ["a.conf", "b.conf"]
 
 
 def test_a_file_sees_its_own_match_not_its_siblings(tree: ConfTree) -> None:
@@ -92,8 +93,9 @@ def test_a_file_sees_its_own_match_not_its_siblings(tree: ConfTree) -> None:
     render in time proportional to their keys, not to their square."""
     r = resource_for(tree)
     values = {"/app/services/a/host": b"1", "/app/services/b/host": b"2"}
-    children, _ = expand([r], Snapshot(3, values))
-    assert dict(children[0].each_match.values) == {"/app/services/a/host": b"1"}
+    files, _ = expand(r, Snapshot(3, values))
+    assert files[0].match is not None
+    assert dict(files[0].match.values) == {"/app/services/a/host": b"1"}
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,7 @@ def test_a_file_sees_its_own_match_not_its_siblings(tree: ConfTree) -> None:
 def test_a_match_that_cannot_be_a_file_name_is_refused(tree: ConfTree, key: str) -> None:
     """Names `..`, `.` and empty never become paths: the match fails, naming its key."""
     r = resource_for(tree)
-    _, failures = expand([r], Snapshot(3, {key: b"v"}))
+    _, failures = expand(r, Snapshot(3, {key: b"v"}))
     assert len(failures) == 1
     message = str(next(iter(failures.values())))
     assert "each refuses" in message and key.rstrip("x").rstrip("/").split("/")[-1] in message
@@ -440,8 +442,8 @@ def test_two_matches_with_one_name_fail_the_second(tree: ConfTree) -> None:
     """`/services/*/config` names every file `config`: the second match fails, naming both keys."""
     r = resource_for(tree, each="/services/*/config")
     values = {"/app/services/a/config": b"1", "/app/services/b/config": b"2"}
-    children, failures = expand([r], Snapshot(3, values))
-    assert [c.dest.name for c in children] == ["config.conf", "config.conf"]
+    files, failures = expand(r, Snapshot(3, values))
+    assert [f.file.dest.name for f in files] == ["config.conf", "config.conf"]
     [(name, error)] = failures.items()
     assert name == "t[/services/b/config]"
     assert "gives the file name 'config' as /app/services/a/config does" in str(error)

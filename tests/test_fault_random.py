@@ -1,8 +1,9 @@
 """Randomised faults against a real `confpy render --watch`: files always end where etcd is.
 
 Each sequence is a seeded random mix of puts, deletes, multi-key transactions (puts and
-deletes together), compactions, an etcd SIGKILL and restart, and a daemon SIGSTOP /
-SIGCONT around part of the sequence. After each, every file must equal what its template
+deletes together), compactions, an etcd SIGKILL and restart, an etcd replaced (killed,
+its data removed, started empty as a new cluster: revisions start over), and a daemon
+SIGSTOP / SIGCONT around part of the sequence. After each, every file must equal what its template
 renders from etcd's final state (rendered here with confpy's own renderer), a reload
 command must have seen the last value, and /healthz must say healthy and in sync.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import time
 import urllib.error
@@ -29,9 +31,10 @@ from typing import TypeVar
 import pytest
 
 from confpy.errors import StoreError
-from confpy.runner import load_config, render_all
+from confpy.runner import load_config, plan_change_set, render_all
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
+from tests import etcd_admin
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher
 from tests.helpers import ConfTree
@@ -79,7 +82,7 @@ def retry(fn: Callable[[], T]) -> T:
 def compact(store: EtcdStore) -> bool:
     """Compact at the current revision; False when it already was (nothing written since)."""
     try:
-        store.compact(store.current_revision())
+        etcd_admin.compact(store, etcd_admin.current_revision(store))
     except StoreError as e:
         if "compacted" in str(e):
             return False
@@ -106,8 +109,8 @@ def run_sequence(
     try:
         for _ in range(rng.randrange(5, 40)):
             op = rng.choices(
-                ["put", "delete", "txn", "compact", "etcd_restart", "sigstop", "sigcont"],
-                weights=[50, 15, 15, 3, 1.5, 3, 3],
+                ["put", "delete", "txn", "compact", "etcd_restart", "wipe", "sigstop", "sigcont"],
+                weights=[50, 15, 15, 3, 1.5, 1, 3, 3],
             )[0]
             if op == "put":
                 key, v = rng.choice(KEYS), value(rng)
@@ -128,6 +131,15 @@ def run_sequence(
                 server.kill()
                 server.start()
                 faults["etcd SIGKILL/restart"] += 1
+            elif op == "wipe":
+                server.kill()
+                shutil.rmtree(server.data_dir)
+                # A new cluster ID: an etcd wiped under the same ID and refilled past the
+                # old revision while the daemon was away is not detectable when the old
+                # one never changed its raft term (docs/operations.md).
+                server.cluster_token = f"soak-{rng.random()}"
+                server.start()
+                faults["etcd replaced"] += 1
             elif op == "sigstop" and not stopped:
                 daemon.proc.send_signal(signal.SIGSTOP)
                 stopped = True
@@ -145,7 +157,8 @@ def run_sequence(
 def expected_files(confdir: Path, store: EtcdStore) -> dict[str, bytes]:
     config = load_config(confdir)
     snapshot = retry(lambda: store.snapshot(config.patterns))
-    rendered, failures = render_all(config, config.resources, snapshot)
+    plan = plan_change_set(config, config.resources, snapshot)
+    rendered, failures = render_all(config, plan, snapshot)
     assert not failures, failures
     return rendered
 

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from confpy.each import plan
 from confpy.report import Report
 from confpy.resource import TemplateResource, load_resources
 from confpy.runner import RenderOptions, apply
@@ -30,7 +31,10 @@ def install(
     rs: list[TemplateResource], contents: list[bytes], atomic: bool = False, **options: bool
 ) -> Report:
     rendered = {r.name: c for r, c in zip(rs, contents, strict=True)}
-    return apply(rs, Snapshot(5, {}), rendered, {}, RenderOptions(**options), atomic=atomic)
+    snapshot = Snapshot(5, {})
+    return apply(
+        plan(rs, snapshot), snapshot, rendered, {}, RenderOptions(**options), atomic=atomic
+    )
 
 
 def test_new_file_is_installed_with_default_mode(tree: ConfTree) -> None:

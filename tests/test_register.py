@@ -88,9 +88,12 @@ class FakeStore:
         self._check("keep_alive")
         return 5 if lease_id in self.leases else 0
 
-    def revoke_lease(self, lease_id: int) -> None:
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
         self._check("revoke")
         self.expire(lease_id)
+
+    def cancelled_by(self, stop: threading.Event) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def expire(self, lease_id: int) -> None:
         self.leases.discard(lease_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from confpy.each import plan
 from confpy.report import Report
 from confpy.resource import TemplateResource, load_resources
 from confpy.runner import RenderOptions, apply
@@ -30,7 +31,10 @@ def resource(tree: ConfTree) -> TemplateResource:
 
 
 def install(r: TemplateResource, content: bytes) -> Report:
-    return apply([r], Snapshot(5, {}), {r.name: content}, {}, RenderOptions(), atomic=False)
+    snapshot = Snapshot(5, {})
+    return apply(
+        plan([r], snapshot), snapshot, {r.name: content}, {}, RenderOptions(), atomic=False
+    )
 
 
 def test_a_symlinked_destination_is_a_link_to_the_same_target_after_a_rollback(

@@ -130,3 +130,30 @@ def test_sigterm_during_the_first_read_stops_at_once(tree: ConfTree, command: li
         fake.close()
     print(f"{command[0]}: stopped {took:.2f}s after SIGTERM")
     assert took < BOUND
+
+
+def test_register_stops_within_the_bound_while_etcd_is_frozen(
+    frozen_etcd: EtcdServer, tmp_path: Path
+) -> None:
+    """`confpy register` with a keep-alive under way when etcd froze: SIGTERM ends it
+    within BOUND (the revoke is tried briefly; the lease's TTL removes the key anyway)."""
+    store = EtcdStore(load_settings({"endpoints": frozen_etcd.url, "confdir": "/x"}, {}))
+    confpy = Confpy(frozen_etcd.url)
+    proc = confpy.start("register", "--ttl", "3", "/svc/frozen", "here")
+    try:
+        wait_for(lambda: store.get("/svc/frozen")[0] == b"here", what="the registration")
+        store.close()
+        assert frozen_etcd.process is not None
+        frozen_etcd.process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(2.5)  # past a refresh (every ttl/3 = 1 s): one is in flight now
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+            took = time.monotonic() - started
+        finally:
+            frozen_etcd.process.send_signal(signal.SIGCONT)
+        print(f"register: stopped {took:.2f}s after SIGTERM")
+        assert took < BOUND
+    finally:
+        confpy.close()

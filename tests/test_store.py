@@ -18,6 +18,7 @@ from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore, prefix_end
 from confpy.testing.etcd import EtcdServer
 from tests.conftest import wait_for
+from tests.etcd_admin import compact, current_revision
 
 pytestmark = pytest.mark.etcd
 
@@ -77,7 +78,7 @@ def test_snapshot_of_more_ranges_than_one_transaction_allows_is_at_one_revision(
     patterns = [f"/many/k{i:03d}" for i in range(150)]
     snapshot = store.snapshot(patterns)
     assert len(snapshot.values) == 150
-    assert snapshot.revision == store.current_revision()
+    assert snapshot.revision == current_revision(store)
     store.put("/many/k149", b"later")
     assert store.snapshot(patterns).values["/many/k149"] == b"later"
 
@@ -152,7 +153,7 @@ def test_watch_from_a_compacted_revision_raises_with_the_compact_revision(store:
     first = store.put("/c/k", b"1")
     last = store.put("/c/k", b"2")
     store.put("/c/k", b"3")
-    store.compact(last)
+    compact(store, last)
     with pytest.raises(RevisionCompactedError) as info:
         list(store.watch(["/c"], first, threading.Event()))
     assert info.value.compacted == last
@@ -163,7 +164,7 @@ def test_setting_stop_ends_a_quiet_watch_at_once(
 ) -> None:
     """Stop closes the watch's connection: the generator ends without waiting for etcd."""
     store.progress_interval = 3600
-    followers.append(f := Follower(store, ["/quiet"], store.current_revision() + 1))
+    followers.append(f := Follower(store, ["/quiet"], current_revision(store) + 1))
     wait_for(lambda: f.batches, what="the created batch")
     f.stop.set()
     wait_for(lambda: not f.thread.is_alive(), timeout=2, what="the watch to end")
@@ -181,7 +182,7 @@ def test_an_idle_watch_follows_etcds_own_progress_notifications(
     server.start()
     try:
         idle_store = store_on(server.url)
-        followers.append(f := Follower(idle_store, ["/idle"], idle_store.current_revision() + 1))
+        followers.append(f := Follower(idle_store, ["/idle"], current_revision(idle_store) + 1))
         wait_for(lambda: f.batches, what="the created batch")
         elsewhere = idle_store.put("/elsewhere", b"x")
         wait_for(lambda: f.batches[-1].revision >= elsewhere, what="progress past the other write")
@@ -251,7 +252,7 @@ def test_a_stream_that_stalls_is_replaced_without_losing_an_event(
         proxied = store_on(f"http://127.0.0.1:{proxy.port}")
         proxied.progress_interval = 0.2
         proxied.timing.stream_silence = 1.0
-        followers.append(f := Follower(proxied, ["/stall"], store.current_revision() + 1))
+        followers.append(f := Follower(proxied, ["/stall"], current_revision(store) + 1))
         wait_for(lambda: f.batches, what="the created batch")
         proxy.freeze()
         rev = store.put("/stall/k", b"while-frozen")
@@ -277,7 +278,7 @@ def test_a_frozen_etcd_makes_the_watch_raise_silent(
             load_settings({"endpoints": server.url, "confdir": "/nonexistent"}, {}), timeout=1.0
         )
         frozen_store.progress_interval = 0.5
-        followers.append(f := Follower(frozen_store, ["/x"], frozen_store.current_revision() + 1))
+        followers.append(f := Follower(frozen_store, ["/x"], current_revision(frozen_store) + 1))
         wait_for(lambda: f.batches, what="the created batch")
         assert server.process is not None
         server.process.send_signal(signal.SIGSTOP)
@@ -308,7 +309,7 @@ def test_a_member_that_loses_quorum_ends_the_watch(tmp_path: Path) -> None:
             load_settings({"endpoints": cluster.members[0].url, "confdir": "/nonexistent"}, {})
         )
         survivor.progress_interval = 3600  # the leader check, not the silence check, must end it
-        f = Follower(survivor, ["/q"], survivor.current_revision() + 1)
+        f = Follower(survivor, ["/q"], current_revision(survivor) + 1)
         wait_for(lambda: f.batches, what="the created batch")
         cluster.members[1].kill()
         cluster.members[2].kill()

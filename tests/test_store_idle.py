@@ -16,6 +16,7 @@ from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
 from tests.conftest import Confpy, wait_for
+from tests.etcd_admin import current_revision
 from tests.helpers import ConfTree
 
 pytestmark = pytest.mark.etcd
@@ -80,7 +81,7 @@ def test_a_quiet_watch_sends_only_status_checks(proxy: CountingProxy, store: Etc
     batches: list[WatchBatch] = []
     thread = threading.Thread(
         target=lambda: batches.extend(
-            watching.watch(["/quiet"], store.current_revision() + 1, stop)
+            watching.watch(["/quiet"], current_revision(store) + 1, stop)
         ),
         daemon=True,
     )

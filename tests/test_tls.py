@@ -14,6 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from confpy import tls, tls_names
 from confpy.errors import ConfigError
 from tests.handshake import handshake
+from tests.pki import build_ca
 
 SANS = ("IP:127.0.0.1", "DNS:logstash.internal")
 
@@ -164,7 +165,7 @@ def test_expired_certificate_is_reported_expired() -> None:
 def test_ca_signed_leaf_names_issuer_and_verifies() -> None:
     """A CA-signed leaf carries the CA as issuer and its signature verifies."""
     ca_key = tls.generate_key("ec-p256")
-    ca = tls.build_ca(ca_key, "Test CA")
+    ca = build_ca(ca_key, "Test CA")
     key = tls.generate_key("rsa2048")
     leaf = tls.build_certificate(
         key, "app", [tls_names.parse_san("DNS:app")], issuer_cert=ca, issuer_key=ca_key
@@ -177,7 +178,7 @@ def test_ca_signed_leaf_names_issuer_and_verifies() -> None:
 
 def test_mismatched_ca_key_is_refused() -> None:
     """Signing with a CA key that does not belong to the CA certificate is refused."""
-    ca = tls.build_ca(tls.generate_key("ec-p256"), "Test CA")
+    ca = build_ca(tls.generate_key("ec-p256"), "Test CA")
     with pytest.raises(ConfigError, match="CA key does not match"):
         tls.build_certificate(
             tls.generate_key("ec-p256"),
@@ -216,7 +217,7 @@ def test_handshake_fails_for_a_name_not_in_the_sans(tmp_path: Path) -> None:
 def test_ca_signed_chain_handshakes_with_ca_as_only_trust(tmp_path: Path) -> None:
     """A leaf signed by a CA, served with its chain, verifies against the CA alone."""
     ca_key = tls.generate_key("ec-p384")
-    ca = tls.build_ca(ca_key, "Test CA")
+    ca = build_ca(ca_key, "Test CA")
     key = tls.generate_key("ec-p256")
     leaf = tls.build_certificate(
         key, "app", [tls_names.parse_san("IP:127.0.0.1")], issuer_cert=ca, issuer_key=ca_key

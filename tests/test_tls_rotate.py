@@ -20,6 +20,7 @@ from confpy.store import EtcdStore
 from tests.conftest import wait_for
 from tests.handshake import handshake
 from tests.helpers import signal_another_thread
+from tests.pki import build_ca
 
 pytestmark = pytest.mark.etcd
 
@@ -101,7 +102,7 @@ def test_published_pair_completes_a_real_tls_handshake(confpy, store, tmp_path) 
 def test_ca_prefix_signs_leaf_and_chain_verifies_against_ca_only(confpy, store, tmp_path) -> None:
     """With --ca-prefix the published chain is leaf+CA and handshakes trusting only the CA."""
     ca_key = tls.generate_key("ec-p256")
-    ca = tls.build_ca(ca_key, "Test CA")
+    ca = build_ca(ca_key, "Test CA")
     store.put("/pki/ca/ssl_certificate", tls.cert_to_pem(ca))
     store.put("/pki/ca/ssl_private_key", tls.key_to_pem(ca_key))
     result = confpy.run(*ROTATE, "--ca-prefix", "/pki/ca")
@@ -116,7 +117,7 @@ def test_ca_prefix_signs_leaf_and_chain_verifies_against_ca_only(confpy, store, 
 def test_ca_files_sign_the_leaf(confpy, store, tmp_path) -> None:
     """--ca-cert/--ca-key files sign the leaf instead of self-signing."""
     ca_key = tls.generate_key("rsa2048")
-    ca = tls.build_ca(ca_key, "File CA")
+    ca = build_ca(ca_key, "File CA")
     (tmp_path / "ca.crt").write_bytes(tls.cert_to_pem(ca))
     (tmp_path / "ca.key").write_bytes(tls.key_to_pem(ca_key))
     result = confpy.run(

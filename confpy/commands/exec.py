@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from confpy.commands._common import (
     CMD_CODE,
@@ -15,10 +14,6 @@ from confpy.commands._common import (
     settings_from,
 )
 from confpy.errors import ConfigError
-
-if TYPE_CHECKING:
-    from confpy.daemon import Daemon
-    from confpy.supervisor import Supervisor
 
 DESCRIPTION = """\
 Render every template resource (waiting for keys with --wait-for-keys), then start CMD in
@@ -46,11 +41,12 @@ EXIT_CODES = exit_codes(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from confpy.commands._fleet import fleet_flags
     from confpy.commands.render import render_flags
 
     p = subparsers.add_parser(
         "exec",
-        parents=[connection_flags(), render_flags(noop=False)],
+        parents=[connection_flags(), render_flags(noop=False), fleet_flags()],
         help="render, then run and supervise a command, reloading it on changes",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
@@ -93,7 +89,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
     from confpy import log, template_cache
     from confpy.commands.render import health_server, watch_options
@@ -106,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from confpy.store import EtcdStore
     from confpy.supervisor import Supervisor
     from confpy.wakeup import Wakeup, call_answering_signals
+    from confpy.workers import Worker
 
     argv = list(args.command)
     if argv and argv[0] == "--":
@@ -165,7 +161,10 @@ def run(args: argparse.Namespace) -> int:
         if any(r.exec_notify for r in resources):
             supervisor.notify()
 
+    from confpy.commands._fleet import Fleet
+
     status, server = health_server(args.health_addr)
+    fleet = Fleet(args, settings, status)
     hooks = Hooks(
         load_config=lambda: load_config(settings.confdir, settings.prefix),
         # The child's reload is one more reload action: files it reads (exec_notify) are
@@ -174,12 +173,15 @@ def run(args: argparse.Namespace) -> int:
         ties=lambda r: [_CHILD_RELOAD] if r.exec_notify else [],
         # Check and reload commands are children too: the supervisor must not reap them.
         command_guard=supervisor.reaping_paused,
+        slots=fleet.slots,
     )
     daemon = Daemon(config, store, watch_options(args, options), hooks, status=status)
+    fleet.attach(daemon.pause)
+    fleet.start_report(lambda: daemon.config.resources)
     supervisor.start()
     logger.info("started", command=argv[0], pid=supervisor.pid)
-    watcher = threading.Thread(target=_run_daemon, args=(daemon, supervisor), name="confpy-daemon")
-    watcher.start()
+    # If the watch dies, stop the child rather than run it unwatched, and say why.
+    watcher = Worker("confpy-daemon", daemon.run, on_death=supervisor.stop).start()
     try:
         code = supervisor.run(on_stop=daemon.stop)
     except ConfpyError:
@@ -188,21 +190,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         daemon.stop()
         watcher.join(timeout=30)
+        fleet.close()
         if server is not None:
             server.shutdown()
+    watcher.check()
     return code
 
 
 _CHILD_RELOAD = ("exec", "child reload")
 """The change-set tie of every resource whose file the child reads (`exec_notify`)."""
-
-
-def _run_daemon(daemon: Daemon, supervisor: Supervisor) -> None:
-    """The watch loop in its thread; if it dies, stop the child rather than run unwatched."""
-    try:
-        daemon.run()
-    except Exception as e:
-        from confpy import log
-
-        log.get_logger("confpy.exec").error("watch failed, stopping", error=str(e))
-        supervisor.stop()

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from confpy.commands._common import CMD_CODE, USAGE, connection_flags, exit_codes, settings_from
+from confpy.commands._common import CMD_CODE, connection_flags, exit_codes, settings_from
 from confpy.errors import ConfigError
 
 DESCRIPTION = """\
@@ -18,6 +18,9 @@ Put KEY = VALUE in etcd under a lease of --ttl seconds and keep the lease alive
   killed or host lost        nothing refreshes the lease: the key expires after --ttl
   etcd away for a while      retried with backoff; if the lease expired meanwhile, the key
                              is registered again under a new lease as soon as etcd answers
+  etcd failing otherwise     (out of space: the NOSPACE alarm; a refused login or role)
+                             retried likewise, one log line per kind of failure, until an
+                             operator fixes etcd
 
 With `-- CMD ARGS...`, confpy starts CMD in its own session (as `confpy exec` does),
 forwards signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) to its process group, removes
@@ -34,13 +37,13 @@ examples:
 
 EXIT_CODES = exit_codes(
     ("0", "stopped by SIGTERM or SIGINT (without CMD); the key is removed"),
-    ("1", "CMD could not be started"),
-    USAGE,
     (
-        "3",
-        "etcd answered with an error other than a refusal (e.g. auth on and no user "
-        "given); an unreachable etcd is retried, not an error",
+        "1",
+        "CMD could not be started, or the registration thread died of an unexpected "
+        "error (one line says which); etcd's errors are retried, never an exit",
     ),
+    # Not USAGE: a refused login or role is retried like every etcd error (roles get fixed).
+    ("2", "usage or configuration error"),
     CMD_CODE,
 )
 

@@ -15,6 +15,7 @@ from confpy.commands._common import (
     settings_from,
     wait_arg,
 )
+from confpy.commands._fleet import fleet_flags
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def render_flags(noop: bool = True) -> argparse.ArgumentParser:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "render",
-        parents=[connection_flags(), render_flags()],
+        parents=[connection_flags(), render_flags(), fleet_flags()],
         help="render templates from etcd (once, watching, or polling)",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
@@ -196,9 +197,21 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("data", "stdout"):
             if getattr(args, flag, None):
                 raise ConfigError(f"--{flag} works with --onetime only")
+        on_etcd = args.backend in ("etcdv3", "etcd")
+        if not on_etcd and args.report_prefix:
+            raise ConfigError("--report-prefix publishes to etcd: it needs --backend etcdv3")
         store = open_store(args.backend, settings, args.file, args.filter)
-        return watch_daemon(settings, config, watch_options(args, options), store, args.health_addr)
+        return watch_daemon(
+            settings,
+            config,
+            watch_options(args, options),
+            store,
+            args.health_addr,
+            fleet=args if on_etcd else None,
+        )
 
+    if args.report_prefix or args.report_id:
+        raise ConfigError("--report-prefix and --report-id work with --watch or --interval")
     if getattr(args, "data", None) or getattr(args, "stdout", False):
         return _without_install(args, config, settings, options)
     store = open_store(args.backend, settings, args.file, args.filter)
@@ -238,29 +251,39 @@ def watch_daemon(
     options: WatchOptions,
     store: Store,
     health_addr: str | None = None,
+    *,
+    fleet: argparse.Namespace | None = None,
 ) -> int:
     """`render --watch|--interval` (and `confd`): the daemon on `store`, with signals,
-    systemd and health wired."""
+    systemd, health and (given the `fleet_flags()`) the fleet wired."""
     import signal
 
     from confpy import sdnotify
+    from confpy.commands._fleet import Fleet
     from confpy.daemon import Daemon
     from confpy.daemon_options import Hooks
     from confpy.runner import load_config
 
     status, server = health_server(health_addr)
+    wired = None if fleet is None else Fleet(fleet, settings, status)
     watchdog = sdnotify.watchdog_interval()
     hooks = Hooks(
         load_config=lambda: load_config(settings.confdir, settings.prefix),
         on_ready=lambda: sdnotify.notify("READY=1\nSTATUS=files in sync"),
         watchdog=(watchdog, lambda: sdnotify.notify("WATCHDOG=1")) if watchdog else None,
         signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
+        slots=None if wired is None else wired.slots,
     )
     daemon = Daemon(config, store, options, hooks, status=status)
     try:
+        if wired is not None:
+            wired.attach(daemon.pause)
+            wired.start_report(lambda: daemon.config.resources)
         return daemon.run()
     finally:
         sdnotify.notify("STOPPING=1")
+        if wired is not None:
+            wired.close()
         if server is not None:
             server.shutdown()
 

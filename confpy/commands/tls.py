@@ -252,6 +252,7 @@ def run_rotate(args: argparse.Namespace) -> int:
     from confpy.rotate_every import run_every
     from confpy.store import EtcdStore
     from confpy.wakeup import Wakeup
+    from confpy.workers import Worker
 
     settings, prefix = _setup(args)
     ca_prefix = None
@@ -290,31 +291,22 @@ def run_rotate(args: argparse.Namespace) -> int:
             published = rotate(store, opts, retry_for=args.retry_for if args.retry else 0.0)
             _print_published(published)
             return EXIT_OK
-        # The loop runs in a thread so that the main thread can sleep on a Wakeup, which a
-        # SIGTERM delivered to any thread (gRPC's included) wakes at once.
-        stop, done = threading.Event(), threading.Event()
-        failed: list[BaseException] = []
+        # The loop runs in a worker so that the main thread can sleep on a Wakeup, which a
+        # SIGTERM delivered to any thread wakes at once; what ends the worker is raised here.
+        stop = threading.Event()
 
         def loop() -> None:
-            try:
-                run_every(store, opts, every=args.every, renew_before=renew_before, stop=stop)
-            except BaseException as e:  # re-raised on the main thread
-                failed.append(e)
-            finally:
-                done.set()
-                wakeup.wake()
+            run_every(store, opts, every=args.every, renew_before=renew_before, stop=stop)
 
         with Wakeup((signal.SIGTERM, signal.SIGINT)) as wakeup:
-            rotator = threading.Thread(target=loop, name="confpy-rotate")
-            rotator.start()
+            rotator = Worker("confpy-rotate", loop, on_death=wakeup.wake).start()
             try:
-                while not done.is_set() and not wakeup.wait(None):
+                while not rotator.done.is_set() and not wakeup.wait(None):
                     pass
             finally:
                 stop.set()
                 rotator.join()
-        if failed:
-            raise failed[0]
+        rotator.check()
         return EXIT_OK
     finally:
         store.close()

@@ -140,9 +140,7 @@ class Executor(Evaluator):
                         one(k, val[k])
                     self.pop(outer)
                     return
-            elif val is None:
-                pass
-            else:
+            elif val is not None:  # nil ranges over nothing (Go: an invalid value)
                 raise ExecError(node, f"range can't iterate over value of type {type_name(val)}")
         except _Break:
             self.pop(outer)

@@ -161,9 +161,7 @@ class ExprParser:
                 continue
             if tok.typ in (golex.RDELIM, golex.RPAREN):
                 self.backup()
-            elif tok.typ == golex.PIPE:
-                pass
-            else:
+            elif tok.typ != golex.PIPE:  # a pipe ends the command: the caller goes on
                 self.error(tok, f"unexpected {describe_item(tok)} in operand")
             break
         if not cmd.args:

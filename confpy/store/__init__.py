@@ -25,9 +25,10 @@ from confpy.log import get_logger
 from confpy.settings import Settings
 from confpy.snapshot import Snapshot, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._codec import b64, origin, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, translate
 from confpy.store._http import Transport
+from confpy.store._prefix import Entry, PrefixReads
 from confpy.store._watch import CHECK_JITTER, Timing, Watch
 from confpy.store._wire import Limits
 
@@ -36,7 +37,7 @@ log = get_logger("confpy.store")
 # etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 _TXN_OPS = 100
 
-__all__ = ["EtcdStore", "Limits", "prefix_end"]
+__all__ = ["Entry", "EtcdStore", "Limits", "prefix_end"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -56,7 +57,7 @@ def _answers(what: str) -> Callable[[_F], _F]:
     return wrap
 
 
-class EtcdStore:
+class EtcdStore(PrefixReads):
     """A `Store` on an etcd v3 cluster, connecting lazily and failing over between endpoints."""
 
     def __init__(
@@ -115,17 +116,12 @@ class EtcdStore:
         idempotent: bool = True,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        """One gateway call with confpy's errors (tests use it to reach etcd directly)."""
+        """One gateway call with confpy's errors (tests use it to reach etcd directly:
+        tests/etcd_admin.py)."""
         with translate(what):
             return self._transport.call(path, body, idempotent=idempotent, timeout=timeout)
 
     # -- reads ------------------------------------------------------------------------------
-
-    @_answers("status")
-    def current_revision(self) -> int:
-        """etcd's revision now (the member's status: any authenticated user may ask)."""
-        reply = self._rpc("status", "/maintenance/status", {})
-        return int(reply["header"]["revision"])
 
     @_answers("snapshot read")
     def snapshot(self, patterns: Sequence[str]) -> Snapshot:
@@ -139,7 +135,8 @@ class EtcdStore:
             ranges.append((raw, None))
             ranges.append((raw + b"/", prefix_end(raw + b"/")))
         requests = [_range(key, end) for key, end in ranges]
-        revision, replies = self._read_txn("snapshot read", requests)
+        header: dict[str, Any] = {}
+        revision, replies = self._read_txn("snapshot read", requests, header=header)
         values: dict[str, bytes] = {}
         for reply in replies:
             for kv in reply.get("kvs", ()):
@@ -147,15 +144,20 @@ class EtcdStore:
                 values[a2b_base64(kv["key"]).decode("utf-8", "replace")] = (
                     a2b_base64(value) if value else b""
                 )
-        return Snapshot(revision, values)
+        return Snapshot(revision, values, origin=origin(header))
 
     def _read_txn(
-        self, what: str, requests: list[dict[str, Any]], revision: int = 0
+        self,
+        what: str,
+        requests: list[dict[str, Any]],
+        revision: int = 0,
+        *,
+        header: dict[str, Any] | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
         """Range requests in transactions of at most `_TXN_OPS`, all at one revision.
 
         A request with its own "revision" keeps it; the others are pinned to the revision
-        the first transaction read at.
+        the first transaction read at. `header` receives the first reply's header.
         """
         replies: list[dict[str, Any]] = []
         for start in range(0, max(len(requests), 1), _TXN_OPS):
@@ -164,6 +166,8 @@ class EtcdStore:
             reply = self._rpc(what, "/kv/txn", {"success": ops})
             if not revision:
                 revision = int(reply["header"]["revision"])
+                if header is not None:
+                    header.update(reply["header"])
             replies += [op.get("response_range", {}) for op in reply.get("responses", ())]
         return revision, replies
 
@@ -238,14 +242,6 @@ class EtcdStore:
                 # An expired lease is already gone: that is what revoking wanted.
                 if e.kind is not Kind.NOT_FOUND:
                     raise
-
-    def compact(self, revision: int) -> None:
-        self._rpc(
-            "compaction",
-            "/kv/compaction",
-            {"revision": str(revision), "physical": True},
-            timeout=30,
-        )
 
     # -- watch ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from confpy.errors import (
     RevisionCompactedError,
     StoreAccessError,
     StoreError,
+    StoreFullError,
     StoreUnavailableError,
 )
 from confpy.store._wire import Cancelled, TooLarge, Unreachable
@@ -113,7 +114,7 @@ ERROR_TABLE: tuple[tuple[Kind | None, Code | None, _Raise], ...] = (
     (
         Kind.NO_SPACE,
         None,
-        lambda e, w: StoreUnavailableError(
+        lambda e, w: StoreFullError(
             f"etcd is out of space (NOSPACE alarm) during {w}: writes wait until an "
             "operator compacts, defragments and disarms the alarm"
         ),

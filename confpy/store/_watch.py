@@ -47,9 +47,9 @@ from confpy.errors import (
 )
 from confpy.keys import key_matches, watch_ranges
 from confpy.log import get_logger
-from confpy.snapshot import Event, WatchBatch
+from confpy.snapshot import Event, Origin, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
-from confpy.store._codec import b64, prefix_end, unb64
+from confpy.store._codec import b64, header_int, origin, prefix_end, unb64
 from confpy.store._errors import EtcdReply, Kind, classify, reply_error, translate
 from confpy.store._http import Transport
 from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
@@ -283,15 +283,16 @@ class _Reader:
             self.watch.transport.heard(result)
             self._raise_if_ended(result)
             raw_events = result.get("events") or ()
+            sender, etcd_revision = _header(result)
             if result.get("created") and not raw_events:
                 self.created += 1
                 if self.created == len(self.stream.spans):
                     # Connected; nothing new yet. Events from `start` follow.
-                    yield WatchBatch(self.start - 1, ())
+                    yield WatchBatch(self.start - 1, (), sender, etcd_revision)
                 continue
             events = _matching_events(raw_events, self.watch.patterns)
             if not self.stream.settle:
-                yield WatchBatch(_revision(result, raw_events), events)
+                yield WatchBatch(_revision(result, raw_events), events, sender, etcd_revision)
             elif events:
                 # (etcd's progress notifications: each range's speaks for that range only)
                 now = time.monotonic()
@@ -320,6 +321,12 @@ def _jittered(interval: float) -> float:
     import random  # here: a one-shot, which never watches, does not load it
 
     return interval * (1 + CHECK_JITTER * random.random())  # noqa: S311 - not security
+
+
+def _header(result: dict[str, Any]) -> tuple[Origin, int]:
+    """Which etcd sent a message, and its revision then (0 when absent)."""
+    header = result.get("header")
+    return origin(header), header_int(header, "revision")
 
 
 def _revision(result: dict[str, Any], raw_events: Sequence[dict[str, Any]]) -> int:

@@ -3,6 +3,7 @@ compaction), no network. Not used by the product."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -60,13 +61,17 @@ class MemoryStore:
         with self._cond:
             return 1 if lease_id in self._leases else 0
 
-    def revoke_lease(self, lease_id: int) -> None:
+    def revoke_lease(self, lease_id: int, *, timeout: float | None = None) -> None:
         with self._cond:
             keys = self._leases.pop(lease_id, set())
             self._apply({}, sorted(k for k in keys if k in self._data))
 
     def delete(self, key: str) -> int:
         return self._apply({}, [key])
+
+    def cancelled_by(self, stop: threading.Event) -> contextlib.AbstractContextManager[None]:
+        """Nothing here waits on a network: there is nothing to cancel."""
+        return contextlib.nullcontext()
 
     def put_atomic(
         self, values: Mapping[str, bytes], expect: Mapping[str, int], delete: Sequence[str] = ()
