@@ -26,9 +26,9 @@ from confpy import templates
 from confpy.store import EtcdStore
 renders, snapshots = collections.Counter(), []
 render, snapshot = templates.TemplateSet.render, EtcdStore.snapshot
-def counted_render(self, resource, snap):
+def counted_render(self, resource, *args, **kwargs):
     renders[resource.name] += 1
-    return render(self, resource, snap)
+    return render(self, resource, *args, **kwargs)
 def counted_snapshot(self, *args, **kwargs):
     snapshots.append(1)
     return snapshot(self, *args, **kwargs)
