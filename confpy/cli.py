@@ -7,12 +7,8 @@ code. It imports subcommand modules, which import nothing heavy at module level,
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
 
 from confpy import __version__
 from confpy.errors import (
@@ -25,6 +21,14 @@ from confpy.errors import (
     StoreError,
     ValueEncodingError,
 )
+
+# typing.TYPE_CHECKING without importing typing (a tenth of `--version`'s start); mypy
+# treats any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 COMMANDS = ("render", "check", "exec", "tls", "register", "convert", "demo", "confd", "status")
 
@@ -44,20 +48,16 @@ def exit_code_for(error: ConfpyError) -> int:
     return next(code for kind, code in EXIT_CODE_BY_ERROR if isinstance(error, kind))
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as ConfigError (one line, exit 2), not SystemExit."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{self.prog}: {message}")
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line, or with `only` the top level and that one subcommand.
 
     A run needs only its own subcommand's parser: building all of them costs more than the
     rest of `--help` (argparse looks up translations on disk for every parser).
     """
-    from confpy.commands._common import CMD_CODE, USAGE, exit_codes
+    import argparse
+    import importlib
+
+    from confpy.commands._common import CMD_CODE, USAGE, Parser, exit_codes
 
     summary = exit_codes(
         ("0", "success: all resources in sync, or the command did what it was asked"),
@@ -74,7 +74,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
         ("else", "exec and register -- CMD: " + CMD_CODE[1]),
     )
-    parser = _Parser(
+    parser = Parser(
         prog="confpy",
         description="Keep configuration files in sync with etcd: render templates, "
         "reload services, rotate TLS keypairs, register services.",
@@ -83,7 +83,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"confpy {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in [only] if only in COMMANDS else COMMANDS:
         module = importlib.import_module(f"confpy.commands.{name}")
         module.register(sub)
@@ -102,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from confpy.commands.confd import main as confd_main
 
         return confd_main(args_list[1:])
+    if args_list == ["--version"]:
+        # What argparse would print, without loading it: a version check costs no more
+        # than the interpreter's start (tests/test_imports.py holds it to that).
+        print(f"confpy {__version__}")
+        return 0
     try:
         parser = build_parser(args_list[0] if args_list else None)
         args = parser.parse_args(args_list)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from confpy.errors import ConfigError
@@ -126,15 +124,26 @@ _DEFAULT_NODES = {
 _TOML_TYPE = {"bool": bool, "string": str, "int": int}
 
 
-@dataclass(frozen=True)
 class ConfdConfig:
-    """confd's settings after every layer, keyed by flag name (`values["node"]`)."""
+    """confd's settings after every layer, keyed by flag name (`values["node"]`).
 
-    values: Mapping[str, Value]
-    config_file: Path
-    file_read: bool = False
-    warnings: tuple[str, ...] = field(default=())
-    """Unknown confd.toml keys, one line each (confd ignores them silently)."""
+    A plain class, not a dataclass, as `goflags.Flag`: treated as immutable.
+    """
+
+    __slots__ = ("config_file", "file_read", "values", "warnings")
+
+    def __init__(
+        self,
+        values: Mapping[str, Value],
+        config_file: Path,
+        file_read: bool = False,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.values = values
+        self.config_file = config_file
+        self.file_read = file_read
+        self.warnings = warnings
+        """Unknown confd.toml keys, one line each (confd ignores them silently)."""
 
     def text(self, name: str) -> str:
         value = self.values[name]
@@ -189,6 +198,8 @@ def read_config_file(path: Path) -> tuple[dict[str, Value], list[str]]:
         return {}, []
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", file=str(path)) from None
+    import tomllib  # here, not at the top: `confd -help` reads no file
+
     try:
         # BurntSushi/toml skips a byte order mark (a file saved by a Windows editor).
         text = raw.decode("utf-8").removeprefix("\ufeff")

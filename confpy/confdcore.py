@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from confpy.confdpath import path_base, path_clean, path_dir, path_match
+from confpy.confdpath import matcher, path_base, path_clean, path_dir
 from confpy.gosort import sort_sort
 
 T = TypeVar("T")
@@ -79,7 +79,8 @@ class KeyStore:
 
     def matching(self, pattern: str) -> list[str]:
         """The keys `pattern` matches (path.Match; BadPattern when Go finds it bad)."""
-        return [k for k in self.m if path_match(pattern, k)]
+        match = matcher(pattern)  # once per call, not per key
+        return [k for k in self.m if match(k)]
 
     def gets(self, pattern: str) -> list[KVPair]:
         """The pairs whose key matches, in key order."""

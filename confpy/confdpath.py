@@ -7,6 +7,8 @@ a class. A byte that is not UTF-8 (a surrogate escape) is one U+FFFD rune, as Go
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def path_clean(p: str) -> str:
     if p == "":
@@ -54,6 +56,20 @@ class BadPattern(ValueError):
 
     def __init__(self) -> None:
         super().__init__("syntax error in pattern")
+
+
+_META = frozenset("*?[\\")
+
+
+def matcher(pattern: str) -> Callable[[str], bool]:
+    """`path_match` with `pattern` fixed: a literal or a literal and one trailing `*` (all
+    confd templates' `gets "/dir/*"`) is tested with string methods, once per key."""
+    head = pattern[:-1] if pattern.endswith("*") else None
+    if head is not None and not _META.intersection(head):
+        return lambda name: name.startswith(head) and "/" not in name[len(head) :]
+    if not _META.intersection(pattern):
+        return pattern.__eq__
+    return lambda name: path_match(pattern, name)
 
 
 def path_match(pattern: str, name: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from confpy import limits
@@ -64,6 +63,8 @@ def number(f: float) -> str:
     if f == 0:
         return "-0" if math.copysign(1, f) < 0 else "0"
     if 1e-6 <= abs(f) < 1e21:
+        from decimal import Decimal  # here: only a float in JSON needs it, not every start
+
         text = format(Decimal(repr(f)), "f")
         return text.rstrip("0").rstrip(".") if "." in text else text
     text = repr(f)  # shortest digits, exponent with at least two digits: e-07, e+21

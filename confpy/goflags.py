@@ -10,13 +10,17 @@ reads them (`0x10`, `0o17`, `017`, `1_000`). Pure: nothing here prints or exits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
-
 from confpy.errors import ConfigError
 
-Kind = Literal["bool", "string", "int", "list"]
+# typing.TYPE_CHECKING without importing typing: `confd -help` starts without it.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Literal
+
+    Kind = Literal["bool", "string", "int", "list"]
+
 Value = bool | str | int | tuple[str, ...]
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -32,20 +36,32 @@ class HelpRequested(Exception):
     """`-h` or `-help`: Go prints the usage and exits 0."""
 
 
-@dataclass(frozen=True)
 class Flag:
-    name: str
-    kind: Kind
-    default: Value
-    usage: str
+    """One flag as Go's `flag.String`/`Bool`/`Int`/`Var` declares it.
+
+    A plain class, not a dataclass: `confd -help` and `-version` start without loading
+    dataclasses (and inspect), see tests/test_imports.py. Treated as immutable.
+    """
+
+    __slots__ = ("default", "kind", "name", "usage")
+
+    def __init__(self, name: str, kind: Kind, default: Value, usage: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.usage = usage
 
 
-@dataclass(frozen=True)
 class Parsed:
-    values: dict[str, Value]
-    """Every flag's value: the default unless the command line set it."""
-    args: tuple[str, ...] = ()
-    """What follows the flags."""
+    """A parsed command line (a plain class, as `Flag`)."""
+
+    __slots__ = ("args", "values")
+
+    def __init__(self, values: dict[str, Value], args: tuple[str, ...] = ()) -> None:
+        self.values = values
+        """Every flag's value: the default unless the command line set it."""
+        self.args = args
+        """What follows the flags."""
 
 
 def parse(flags: Iterable[Flag], argv: Sequence[str]) -> Parsed:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 
 from confpy.gounicode import go_is_print
 
@@ -67,6 +66,8 @@ def format_float(v: float, verb: str, prec: int) -> str:
 
 
 def _shortest(a: float) -> tuple[str, int]:
+    from decimal import Decimal  # here: only printing a float needs it, not every start
+
     if a == 0:
         return "0", 1
     d = Decimal(repr(a))
@@ -86,6 +87,8 @@ def _rounded(a: float, n: int, *, fixed: bool) -> tuple[str, int]:
     """Digits of `a` rounded half-even on its exact value: n significant, or n after the point."""
     if a == 0:
         return ("0" * max(n, 1) if not fixed else "0" * (n + 1)), 1
+    from decimal import Decimal
+
     d = Decimal(a)  # exact binary value
     adj = d.adjusted()
     if fixed:

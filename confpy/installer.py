@@ -10,7 +10,6 @@ before the rename, the destination is untouched and the stage file removed.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import hashlib
 import os
@@ -272,6 +271,8 @@ def diff(resource: TemplateResource, desired: FileState) -> str:
             f"  contents hidden (mode {modes}{desired.mode:04o}): "
             f"{_checksum(old)} -> {desired.checksum}\n"
         )
+    import difflib
+
     lines = difflib.unified_diff(
         old.decode("utf-8", "replace").splitlines(keepends=True),
         desired.content.decode("utf-8", "replace").splitlines(keepends=True),

@@ -14,7 +14,7 @@ from typing import Any
 
 from confpy.confdcore import KeyNotFound, KeyStore
 from confpy.confdcore import KVPair as KVPair  # the pair both engines return
-from confpy.confdpath import BadPattern, path_match
+from confpy.confdpath import BadPattern, matcher, path_match
 from confpy.errors import MissingKeyError, RenderError
 from confpy.keys import clean_key
 from confpy.redact import describe
@@ -85,9 +85,10 @@ class Glob:
         except BadPattern:
             raise RenderError(f"bad glob pattern ({describe(pattern)})") from None
         self.pattern = pattern
+        self._match = matcher(pattern)
 
     def match(self, name: str) -> bool:
-        return path_match(self.pattern, name)
+        return self._match(name)
 
 
 def compile_glob(pattern: str) -> Glob:

@@ -50,6 +50,14 @@ MAX_INCLUDE_DEPTH = 10
 """Deepest nesting of the fork's `include` (abtreece/confd allows 10)."""
 
 
+def read_template(path: str | os.PathLike[str]) -> str:
+    """A template's text, bounded: a FIFO or /dev/zero is an OSError, not a read without end."""
+    raw = read_file_bounded(path, MAX_OUTPUT_CHARS)
+    if len(raw) > MAX_OUTPUT_CHARS:
+        raise OSError(errno.EFBIG, f"larger than {MAX_OUTPUT_CHARS} bytes")
+    return raw.decode("utf-8")
+
+
 def read_file_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most `limit` + 1 bytes of a regular file (more than `limit`: the caller refuses).
 

@@ -15,7 +15,6 @@ read as shell syntax or as an option.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import selectors
 import signal
@@ -324,6 +323,8 @@ def set_subreaper(on: bool) -> int | None:
     """
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: only a supervisor needs it, not every run that imports this
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         prctl = libc.prctl

@@ -27,10 +27,11 @@ import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2.bccache import Bucket
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.bccache import Bucket
 
 ENV_DIR = "CONFPY_CACHE_DIR"
 ENV_OFF = "CONFPY_NO_CACHE"
@@ -64,8 +65,12 @@ def cache_disabled(environ: Mapping[str, str]) -> bool:
     return environ.get(ENV_OFF, "").strip().lower() not in ("", "0", "false", "no")
 
 
-class SafeBytecodeCache(jinja2.BytecodeCache):
-    """Jinja's `BytecodeCache` on a directory descriptor, trusting only our own 0600 files."""
+class SafeBytecodeCache:
+    """Jinja's `BytecodeCache` on a directory descriptor, trusting only our own 0600 files.
+
+    Not a subclass of it, so that choosing the cache at the CLI edge does not load Jinja
+    (a tree of Go templates never does): Jinja calls `get_bucket` and `set_bucket` only.
+    """
 
     def __init__(self, dir_fd: int, directory: Path, salt: str) -> None:
         self._fd = dir_fd
@@ -91,7 +96,7 @@ class SafeBytecodeCache(jinja2.BytecodeCache):
                 directory=str(directory),
             )
             return None
-        return cls(fd, directory, salt or _version_salt())
+        return cls(fd, directory, salt)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -101,12 +106,23 @@ class SafeBytecodeCache(jinja2.BytecodeCache):
         self, environment: jinja2.Environment, name: str, filename: str | None, source: str
     ) -> Bucket:
         """Jinja's bucket, keyed also by what of `environment` shapes the compiled code."""
+        from jinja2.bccache import Bucket
+
         key = self.get_cache_key(f"{_compile_settings(environment)}\0{name}", filename)
         bucket = Bucket(environment, key, self.get_source_checksum(source))
         self.load_bytecode(bucket)
         return bucket
 
+    def set_bucket(self, bucket: Bucket) -> None:
+        self.dump_bytecode(bucket)
+
+    def get_source_checksum(self, source: str) -> str:
+        # Jinja's own checksum (BytecodeCache.get_source_checksum): entries stay valid.
+        return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        if not self._salt:  # computed on first use: it names Jinja's version
+            self._salt = _version_salt()
         text = f"{self._salt}\0{name}\0{filename or ''}"
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -216,10 +232,12 @@ def _version_salt() -> str:
     """What compiled code depends on besides the source: the interpreter, Jinja, confpy."""
     from importlib.util import MAGIC_NUMBER
 
+    from jinja2 import __version__ as jinja_version
+
     from confpy import __version__
 
     python = f"{sys.implementation.cache_tag}:{MAGIC_NUMBER.hex()}"
-    return f"{python}:jinja2-{jinja2.__version__}:confpy-{__version__}"
+    return f"{python}:jinja2-{jinja_version}:confpy-{__version__}"
 
 
 class _Choice:

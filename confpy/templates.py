@@ -9,140 +9,52 @@ The resource boundary (`render_template`, `render_go`, `_compile_contained`,
 rendering one resource raises, from a RecursionError to an encoding error, becomes one
 `RenderError` (or `TemplateSyntaxError`) naming the template and line, its text passed
 through `confpy.redact`; nothing escapes to stop the other resources or the daemon. The
-environment (`BoundedEnvironment`) bounds what a value can make a template do
+environment (`confpy.jinja_env.BoundedEnvironment`) bounds what a value can make a template do
 (`confpy.limits`): nested template calls, `*`, `**`, `range`, output size.
 """
 
 from __future__ import annotations
 
-import errno
 import sys
-import threading
-import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
-import jinja2
-
-from confpy import funcs, limits, template_cache
+from confpy import limits
 from confpy.errors import (
     ConfpyError,
     MissingKeyError,
     RenderError,
     TemplateSyntaxError,
 )
-from confpy.gotemplate.engine import GoTemplate
 from confpy.keyfuncs import KeyFunctions
 from confpy.redact import describe_key, one_line, redact
 from confpy.resource import EachMatch, TemplateResource
 from confpy.snapshot import Snapshot
 
+if TYPE_CHECKING:
+    import jinja2
 
-class _Loader(jinja2.BaseLoader):
-    """Loads Jinja templates from the templates directory, and nothing outside it."""
+    from confpy.gotemplate.engine import GoTemplate
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.sources: dict[str, str] = {}
-        """Every Jinja template text loaded, as written: what the operator wrote, which
-        error messages may quote back (see confpy.redact)."""
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        name = PurePosixPath(template)
-        if name.is_absolute() or ".." in name.parts:
-            # `{% include "../../etc/passwd" %}`: templates come from templates/ only.
-            raise jinja2.TemplateNotFound(template)
-        path = (self.root / template).resolve()
-        try:
-            source = _read_template(path)
-        except FileNotFoundError:
-            raise jinja2.TemplateNotFound(template) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise TemplateSyntaxError(f"cannot read template: {e}", file=str(path)) from None
-        self.sources[template] = source
-        mtime = path.stat().st_mtime
-        return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
+# Each engine is imported when a template of its syntax is compiled: a tree of Go
+# templates never loads Jinja, one of Jinja templates never loads the Go engine.
 
 
-def _read_template(path: Path) -> str:
-    """A template's text, bounded: a FIFO or /dev/zero is an OSError, not a read without end."""
-    raw = limits.read_file_bounded(path, limits.MAX_OUTPUT_CHARS)
-    if len(raw) > limits.MAX_OUTPUT_CHARS:
-        raise OSError(errno.EFBIG, f"larger than {limits.MAX_OUTPUT_CHARS} bytes")
-    return raw.decode("utf-8")
+def __getattr__(name: str) -> object:
+    """`make_environment` and `BoundedEnvironment`, which live in confpy.jinja_env."""
+    if name in ("make_environment", "BoundedEnvironment"):
+        from confpy import jinja_env
+
+        return getattr(jinja_env, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def make_environment(templates_dir: Path) -> jinja2.Environment:
-    """The one Jinja2 environment confpy renders with (Go templates have their own engine)."""
-    env = BoundedEnvironment(
-        loader=_Loader(templates_dir),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        auto_reload=False,
-        bytecode_cache=template_cache.current(),
-    )
-    env.globals.update(funcs.STATIC_FUNCTIONS)
-    return env
-
-
-class BoundedEnvironment(jinja2.Environment):
-    """Jinja2 with confpy's bounds on what a value can make a template cost.
-
-    `sandboxed = True` asks Jinja's compiler to route every call, and the `*` and `**`
-    operators, through this class and never to fold those operators at compile time (so
-    `{{ 10 ** 10 ** 10 }}` costs nothing to `check`). It is not Jinja's sandbox: attribute
-    access is not restricted, as templates are the operator's own code; the sandbox's
-    checks would make attribute-heavy templates twice as slow. The bounds: template calls
-    nested deeper than `limits.MAX_CALL_DEPTH` (a macro calling itself), repetition,
-    `range` and integers past `limits.MAX_SEQUENCE` and `limits.MAX_INT_BITS`.
-    """
-
-    sandboxed = True
-    intercepted_binops = frozenset({"*", "**"})
-    intercepted_unops: frozenset[str] = frozenset()
-    _depth = threading.local()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.globals["range"] = _bounded_range
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if operator == "**":
-            return limits.bounded_pow(left, right)
-        return limits.bounded_mul(left, right)
-
-    def call(
-        __self,  # Jinja's own signature: a template may pass `context=` as a keyword
-        __context: jinja2.runtime.Context,
-        __obj: Any,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        depth = getattr(__self._depth, "n", 0)
-        if depth >= limits.MAX_CALL_DEPTH:
-            raise RenderError(
-                f"template calls nested more than {limits.MAX_CALL_DEPTH} deep "
-                "(a macro that calls itself without end?)"
-            )
-        __self._depth.n = depth + 1
-        try:
-            return __context.call(__obj, *args, **kwargs)
-        finally:
-            __self._depth.n = depth
-
-
-def _bounded_range(*args: int) -> range:
-    r = range(*args)
-    limits.check_sequence("range", len(r))
-    return r
+def _is_go(template: object) -> TypeGuard[GoTemplate]:
+    engine = sys.modules.get("confpy.gotemplate.engine")  # loaded once a Go template compiled
+    return engine is not None and isinstance(template, engine.GoTemplate)
 
 
 @dataclass
@@ -150,7 +62,8 @@ class TemplateSet:
     """Compiled templates for a set of resources, compiled once at load (or reload) time."""
 
     templates_dir: Path
-    env: jinja2.Environment
+    env: jinja2.Environment | None
+    """None when no resource is Jinja's."""
     compiled: dict[str, jinja2.Template | GoTemplate]
     public: tuple[str, ...] = field(default=(), repr=False)
     """Template texts as written (Jinja and Go), for `confpy.redact`."""
@@ -161,7 +74,11 @@ class TemplateSet:
     ) -> tuple[TemplateSet, list[ConfpyError]]:
         """Compile every resource's template; return the set and every problem found."""
         resources = list(resources)
-        env = make_environment(templates_dir)
+        env = None
+        if any(r.syntax != "go" for r in resources):
+            from confpy.jinja_env import make_environment
+
+            env = make_environment(templates_dir)
         compiled: dict[str, jinja2.Template | GoTemplate] = {}
         errors: list[ConfpyError] = []
         for r in resources:
@@ -172,12 +89,13 @@ class TemplateSet:
             if r.syntax == "go":
                 template, error = _compile_go_contained(templates_dir / name, templates_dir)
             else:
+                assert env is not None
                 template, error = _compile_contained(env, name, r.src)
             if template is not None:
                 compiled[name] = template
             if error is not None:
                 errors.append(error)
-        go_sources = tuple(t.source for t in compiled.values() if isinstance(t, GoTemplate))
+        go_sources = tuple(t.source for t in compiled.values() if _is_go(t))
         return cls(templates_dir, env, compiled, _public_text(env) + go_sources), errors
 
     def render(
@@ -189,14 +107,19 @@ class TemplateSet:
         template = self.compiled.get(_name(self.templates_dir, resource.src))
         if template is None:
             raise RenderError("template was not compiled", file=str(resource.src))
-        if isinstance(template, GoTemplate):
+        if _is_go(template):
             return render_go(template, resource, snapshot, match, public=self.public)
-        return render_template(template, resource, snapshot, match, public=self.public)
+        jinja_template = cast("jinja2.Template", template)
+        return render_template(jinja_template, resource, snapshot, match, public=self.public)
 
 
-def _public_text(env: jinja2.Environment) -> tuple[str, ...]:
+def _public_text(env: jinja2.Environment | None) -> tuple[str, ...]:
+    if env is None:
+        return ()
+    from confpy.jinja_env import Loader
+
     loader = env.loader
-    return tuple(loader.sources.values()) if isinstance(loader, _Loader) else ()
+    return tuple(loader.sources.values()) if isinstance(loader, Loader) else ()
 
 
 def _compile_contained(
@@ -207,6 +130,8 @@ def _compile_contained(
     The compile-time half of the resource boundary: a template nested thousands of levels
     deep is that template's problem alone.
     """
+    import jinja2
+
     try:
         return env.get_template(name), None
     except jinja2.TemplateSyntaxError as e:
@@ -236,8 +161,10 @@ def _compile_go_contained(
 ) -> tuple[GoTemplate | None, ConfpyError | None]:
     """A confd Go template, parsed for the direct engine (Go's semantics, byte for byte);
     like `_compile_contained`, every exception is this template's problem alone."""
+    from confpy.gotemplate.engine import GoTemplate
+
     try:
-        source = _read_template(path)
+        source = limits.read_template(path)
     except (OSError, UnicodeDecodeError) as e:
         return None, TemplateSyntaxError(f"cannot read template: {e}", file=str(path))
     try:
@@ -378,9 +305,10 @@ def _contained_error(
 def _reason(error: Exception) -> str:
     if isinstance(error, RenderError):
         return error.reason
-    if isinstance(error, jinja2.UndefinedError):
+    jinja2 = sys.modules.get("jinja2")  # a Jinja error only where Jinja is loaded
+    if jinja2 is not None and isinstance(error, jinja2.UndefinedError):
         return error.message or "undefined name"
-    if isinstance(error, jinja2.TemplateError):
+    if jinja2 is not None and isinstance(error, jinja2.TemplateError):
         return str(error)
     if isinstance(error, RecursionError):
         return "RecursionError: nested too deeply"
@@ -396,6 +324,8 @@ def _absolute(prefix: str, rel: str) -> str:
 
 def _template_line(filename: str) -> int | None:
     """The template line of the exception being handled (Jinja rewrites its frames)."""
+    import traceback  # here: only a failed render reads a traceback
+
     tb: TracebackType | None = sys.exc_info()[2]
     line = None
     for frame, lineno in traceback.walk_tb(tb):

@@ -290,7 +290,7 @@ def _parses(source: str) -> bool:
 
 
 def _jinja_compiles(path: Path) -> bool:
-    from confpy.templates import make_environment
+    from confpy.jinja_env import make_environment
 
     try:
         make_environment(path.parent).get_template(path.name)

@@ -17,9 +17,9 @@ import pytest
 
 from confpy import funcs, keyfuncs
 from confpy.errors import RenderError, TemplateSyntaxError
+from confpy.jinja_env import make_environment
 from confpy.redact import describe_key, redact
 from confpy.store import EtcdStore
-from confpy.templates import make_environment
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher, read

@@ -183,7 +183,7 @@ def test_code_compiled_for_other_settings_is_not_reused(
     """What the sandbox intercepts is decided at compile time: another setting, another entry."""
     render(tmp_path, "{{ 2 * 3 }}\n")
     monkeypatch.setattr(
-        "confpy.templates.BoundedEnvironment.intercepted_binops", frozenset({"*", "**", "+"})
+        "confpy.jinja_env.BoundedEnvironment.intercepted_binops", frozenset({"*", "**", "+"})
     )
     render(tmp_path, "{{ 2 * 3 }}\n")
     assert len(entries(cache_dir)) == 2

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from confpy import funcs, keyfuncs
 from confpy.errors import ConfigError, RenderError
+from confpy.jinja_env import make_environment
 from confpy.resource import TemplateResource
 from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet, make_environment
+from confpy.templates import TemplateSet
 
 EXAMPLES = int(os.environ.get("CONFPY_HYPOTHESIS_EXAMPLES", "25"))
 NETWORK = {"lookupIP", "lookupIPV4", "lookupIPV6", "lookupSRV"}

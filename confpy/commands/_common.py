@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from confpy.errors import ConfigError
-from confpy.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from confpy.settings import Settings
 
 _T = TypeVar("_T")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ConfigError (one line, exit 2), not SystemExit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message}")
 
 
 def exit_codes(*rows: tuple[str, str]) -> str:
@@ -95,6 +105,9 @@ def connection_flags() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    # Imported here: `--help` builds every parser but reads no settings.
+    from confpy.settings import load_settings
+
     flags = {
         name: getattr(args, name, None)
         for name in (

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from confpy.commands._common import connection_flags, exit_codes, settings_from
 from confpy.errors import EXIT_OK
-from confpy.resource_fields import KNOWN_FIELDS
-from confpy.resource_values import CONFD_FIELDS
 
 if TYPE_CHECKING:
     from confpy.resource import TemplateResource
@@ -66,6 +64,10 @@ def confd_differences(resource: TemplateResource) -> list[str]:
     """What confd (master) would do differently with this resource file, one line each:
     for a Go template's resource (a Jinja2 one is confpy's own, which confd cannot run)."""
     import tomllib
+
+    # Here, not at the top: `confpy --help` imports this module (tests/test_imports.py).
+    from confpy.resource_fields import KNOWN_FIELDS
+    from confpy.resource_values import CONFD_FIELDS
 
     if resource.syntax != "go":
         return []

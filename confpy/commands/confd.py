@@ -10,15 +10,19 @@ confd does (`confpy.confd_config`), then handed to the same onetime run and daem
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from confpy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, ConfpyError
 
+# typing.TYPE_CHECKING without importing typing (a tenth of `--version`'s start); mypy
+# treats any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from confpy.confd_config import ConfdConfig
     from confpy.daemon_options import WatchOptions
     from confpy.settings import Endpoint, Settings
@@ -63,9 +67,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     """Run `confd ARGV`; the exit code confd would give."""
+    if list(argv) in (["-version"], ["--version"]):
+        # The flag table is not needed to print a version: start as fast as confd does.
+        print(version_line())
+        return EXIT_OK
     from confpy.confd_config import FLAGS, build, parse_command_line
     from confpy.goflags import FlagError, HelpRequested, usage
-    from confpy.log import error_line
 
     try:
         parsed = parse_command_line(argv)
@@ -81,6 +88,8 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
     try:
         return run(build(parsed), parsed.args)
     except ConfpyError as e:
+        from confpy.log import error_line  # here: -help and -version do not load logging
+
         print(error_line(e), file=sys.stderr)  # escaped: a key name may hold ESC
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -89,13 +98,11 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
 
 def version_line() -> str:
     """Like `confd -version`'s line, saying what answers."""
-    import platform
-
     from confpy import __version__
 
+    python = sys.version.split()[0]  # platform.python_version() without loading platform
     return (
-        f"confd {CONFD_VERSION} (confpy {__version__} with confd's command line, "
-        f"Python {platform.python_version()})"
+        f"confd {CONFD_VERSION} (confpy {__version__} with confd's command line, Python {python})"
     )
 
 
@@ -193,6 +200,8 @@ def _prefix(text: str) -> str:
 
 def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     """confpy's connection settings from confd's: nodes, TLS files, basic auth, prefix."""
+    from pathlib import Path
+
     from confpy.settings import Settings
 
     ca, cert, key = (_file(config, n) for n in ("client-ca-keys", "client-cert", "client-key"))
@@ -271,6 +280,8 @@ def _srv_nodes(record: str, scheme: str) -> list[str]:
 
 
 def _file(config: ConfdConfig, name: str) -> Path | None:
+    from pathlib import Path
+
     value = config.text(name)
     if not value:
         return None

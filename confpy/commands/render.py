@@ -17,7 +17,6 @@ from confpy.commands._common import (
 )
 from confpy.commands._fleet import fleet_flags
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
-from confpy.log import error_line
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -318,6 +317,8 @@ def _without_install(
         failures = render_to(config, store.snapshot(config.patterns), sys.stdout.buffer)
     finally:
         store.close()
+    from confpy.log import error_line  # here, as every import of this module: see cli.py
+
     for name, error in failures.items():
         print(error_line(f"{name}: {error}"), file=sys.stderr)
     return EXIT_FAILED if failures else EXIT_OK
@@ -325,6 +326,8 @@ def _without_install(
 
 def report_exit(report: Report) -> int:
     """Print each --noop diff and each failure; 0 when every resource is in sync, else 1."""
+    from confpy.log import error_line
+
     for outcome in report.outcomes:
         if outcome.diff:
             sys.stdout.write(outcome.diff)

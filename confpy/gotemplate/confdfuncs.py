@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import confdcore, funcs
+from confpy import confdcore
 from confpy.confdpath import path_base, path_dir
 from confpy.gotemplate.builtins import time_now
 from confpy.gotemplate.gomemkv import MemKV
@@ -192,6 +192,8 @@ def lookup_ipv6(name: str) -> Slice:
 
 
 def lookup_srv(service: str, proto: str, name: str) -> Slice:
+    from confpy import funcs  # here: the Jinja functions (and Jinja) load for lookupSRV only
+
     try:
         records = funcs.lookup_srv(service, proto, name)
     except Exception:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from confpy.errors import ConfpyError, RenderError, TemplateSyntaxError
 from confpy.gotemplate import confdfuncs, forkfuncs, gomemkv
@@ -27,15 +26,16 @@ _SIGNATURES = {**confdfuncs.SIGNATURES, **forkfuncs.SIGNATURES}
 _EACH_SIGNATURE: confdfuncs.Sig = ((), None)
 
 
-@dataclass
 class GoTemplate:
-    """A parsed confd template, ready to render any number of times."""
+    """A parsed confd template, ready to render any number of times (a plain class: the
+    engine's import generates no dataclass code, issue 22)."""
 
-    tmpl: Template
-    source: str
-    filename: str
-    include_dir: str
-    """Where `include "name"` finds templates: the templates directory."""
+    def __init__(self, tmpl: Template, source: str, filename: str, include_dir: str) -> None:
+        self.tmpl = tmpl
+        self.source = source
+        self.filename = filename
+        self.include_dir = include_dir
+        """Where `include "name"` finds templates: the templates directory."""
 
     @classmethod
     def compile(cls, source: str, filename: str, include_dir: str | None = None) -> GoTemplate:

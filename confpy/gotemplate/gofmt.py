@@ -19,6 +19,8 @@ from confpy.gotemplate.values import (
 
 
 def sprint(*args: Any) -> str:
+    if len(args) == 1 and type(args[0]) is str:
+        return args[0]  # what the printer makes of one string, once per key a template prints
     p = Printer()
     prev_string = False
     for i, a in enumerate(args):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 SPACE = " \t\r\n"
@@ -19,12 +18,32 @@ KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range"
 KEYWORDS |= {"template", "with"}
 
 
-@dataclass
 class Item:
-    typ: str
-    val: str
-    pos: int
-    line: int
+    """One lexed item. A plain class, not a dataclass: the engine's import generates no code
+    (issue 22); equality and repr are the dataclass's."""
+
+    __slots__ = ("line", "pos", "typ", "val")
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as a dataclass
+
+    def __init__(self, typ: str, val: str, pos: int, line: int) -> None:
+        self.typ = typ
+        self.val = val
+        self.pos = pos
+        self.line = line
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Item:
+            return NotImplemented
+        assert isinstance(other, Item)
+        return (self.typ, self.val, self.pos, self.line) == (
+            other.typ,
+            other.val,
+            other.pos,
+            other.line,
+        )
+
+    def __repr__(self) -> str:
+        return f"Item(typ={self.typ!r}, val={self.val!r}, pos={self.pos!r}, line={self.line!r})"
 
 
 def _is_alnum(c: str) -> bool:

@@ -2,134 +2,248 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import ClassVar
 
 from confpy.gotemplate.golex import SPACE
 
 
-@dataclass
-class Node:
-    pos: int
-    line: int
+class _Record:
+    """Equality and repr over `_fields`, as the dataclasses these were: plain classes with
+    their own `__init__`, so that importing the Go engine generates and compiles no code
+    (23 dataclasses cost more to create than the rest of the engine's import; issue 22)."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__qualname__}({fields})"
 
 
-@dataclass
+class Node(_Record):
+    _fields: ClassVar[tuple[str, ...]] = ("pos", "line")
+
+    def __init__(self, pos: int, line: int) -> None:
+        self.pos = pos
+        self.line = line
+
+
 class TextNode(Node):
-    text: str
+    _fields = ("pos", "line", "text")
+
+    def __init__(self, pos: int, line: int, text: str) -> None:
+        self.pos = pos
+        self.line = line
+        self.text = text
 
 
-@dataclass
 class CommentNode(Node):
-    text: str  # `/* ... */`
+    _fields = ("pos", "line", "text")
+
+    def __init__(self, pos: int, line: int, text: str) -> None:
+        self.pos = pos
+        self.line = line
+        self.text = text  # `/* ... */`
 
 
-@dataclass
 class DotNode(Node):
     pass
 
 
-@dataclass
 class NilNode(Node):
     pass
 
 
-@dataclass
 class BoolNode(Node):
-    value: bool
+    _fields = ("pos", "line", "value")
+
+    def __init__(self, pos: int, line: int, value: bool) -> None:
+        self.pos = pos
+        self.line = line
+        self.value = value
 
 
-@dataclass
 class StringNode(Node):
-    quoted: str
-    text: str
+    _fields = ("pos", "line", "quoted", "text")
+
+    def __init__(self, pos: int, line: int, quoted: str, text: str) -> None:
+        self.pos = pos
+        self.line = line
+        self.quoted = quoted
+        self.text = text
 
 
-@dataclass
 class NumberNode(Node):
-    text: str
-    is_int: bool = False
-    is_uint: bool = False
-    is_float: bool = False
-    is_complex: bool = False
-    int64: int = 0
-    uint64: int = 0
-    float64: float = 0.0
-    complex128: complex = 0j
+    _fields = (
+        "pos",
+        "line",
+        "text",
+        "is_int",
+        "is_uint",
+        "is_float",
+        "is_complex",
+        "int64",
+        "uint64",
+        "float64",
+        "complex128",
+    )
+
+    def __init__(
+        self,
+        pos: int,
+        line: int,
+        text: str,
+        is_int: bool = False,
+        is_uint: bool = False,
+        is_float: bool = False,
+        is_complex: bool = False,
+        int64: int = 0,
+        uint64: int = 0,
+        float64: float = 0.0,
+        complex128: complex = 0j,
+    ) -> None:
+        self.pos = pos
+        self.line = line
+        self.text = text
+        self.is_int = is_int
+        self.is_uint = is_uint
+        self.is_float = is_float
+        self.is_complex = is_complex
+        self.int64 = int64
+        self.uint64 = uint64
+        self.float64 = float64
+        self.complex128 = complex128
 
 
-@dataclass
 class FieldNode(Node):
-    ident: list[str]
+    _fields = ("pos", "line", "ident")
+
+    def __init__(self, pos: int, line: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.line = line
+        self.ident = ident
 
 
-@dataclass
 class VariableNode(Node):
-    ident: list[str]
+    _fields = ("pos", "line", "ident")
+
+    def __init__(self, pos: int, line: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.line = line
+        self.ident = ident
 
 
-@dataclass
 class IdentifierNode(Node):
-    name: str
+    _fields = ("pos", "line", "name")
+
+    def __init__(self, pos: int, line: int, name: str) -> None:
+        self.pos = pos
+        self.line = line
+        self.name = name
 
 
-@dataclass
 class ChainNode(Node):
-    node: Node
-    field: list[str]
+    _fields = ("pos", "line", "node", "field")
+
+    def __init__(self, pos: int, line: int, node: Node, field: list[str]) -> None:
+        self.pos = pos
+        self.line = line
+        self.node = node
+        self.field = field
 
 
-@dataclass
 class CommandNode(Node):
-    args: list[Node]
+    _fields = ("pos", "line", "args")
+
+    def __init__(self, pos: int, line: int, args: list[Node]) -> None:
+        self.pos = pos
+        self.line = line
+        self.args = args
 
 
-@dataclass
 class PipeNode(Node):
-    is_assign: bool = False
-    decl: list[VariableNode] = field(default_factory=list)
-    cmds: list[CommandNode] = field(default_factory=list)
+    _fields = ("pos", "line", "is_assign", "decl", "cmds")
+
+    def __init__(
+        self,
+        pos: int,
+        line: int,
+        is_assign: bool = False,
+        decl: list[VariableNode] | None = None,
+        cmds: list[CommandNode] | None = None,
+    ) -> None:
+        self.pos = pos
+        self.line = line
+        self.is_assign = is_assign
+        self.decl = [] if decl is None else decl
+        self.cmds = [] if cmds is None else cmds
 
 
-@dataclass
 class ListNode(Node):
-    nodes: list[Node] = field(default_factory=list)
+    _fields = ("pos", "line", "nodes")
+
+    def __init__(self, pos: int, line: int, nodes: list[Node] | None = None) -> None:
+        self.pos = pos
+        self.line = line
+        self.nodes = [] if nodes is None else nodes
 
 
-@dataclass
 class ActionNode(Node):
-    pipe: PipeNode
+    _fields = ("pos", "line", "pipe")
+
+    def __init__(self, pos: int, line: int, pipe: PipeNode) -> None:
+        self.pos = pos
+        self.line = line
+        self.pipe = pipe
 
 
-@dataclass
 class BranchNode(Node):
-    kind: str  # if, range, with
-    pipe: PipeNode
-    list: ListNode
-    else_list: ListNode | None
+    _fields = ("pos", "line", "kind", "pipe", "list", "else_list")
+
+    def __init__(
+        self,
+        pos: int,
+        line: int,
+        kind: str,
+        pipe: PipeNode,
+        list: ListNode,
+        else_list: ListNode | None,
+    ) -> None:
+        self.pos = pos
+        self.line = line
+        self.kind = kind  # if, range, with
+        self.pipe = pipe
+        self.list = list
+        self.else_list = else_list
 
 
-@dataclass
 class TemplateNode(Node):
-    name: str
-    pipe: PipeNode | None
+    _fields = ("pos", "line", "name", "pipe")
+
+    def __init__(self, pos: int, line: int, name: str, pipe: PipeNode | None) -> None:
+        self.pos = pos
+        self.line = line
+        self.name = name
+        self.pipe = pipe
 
 
-@dataclass
 class BreakNode(Node):
     pass
 
 
-@dataclass
 class ContinueNode(Node):
     pass
 
 
-@dataclass
 class EndNode(Node):
     pass
 
 
-@dataclass
 class ElseNode(Node):
     pass
 
@@ -144,12 +258,14 @@ def is_empty_tree(n: Node | None) -> bool:
     return isinstance(n, CommentNode)
 
 
-@dataclass
-class Template:
+class Template(_Record):
     """The parsed file: its main tree and every `define`d or `block` tree, by name."""
 
-    name: str
-    trees: dict[str, ListNode]
+    _fields = ("name", "trees")
+
+    def __init__(self, name: str, trees: dict[str, ListNode]) -> None:
+        self.name = name
+        self.trees = trees
 
 
 def node_text(n: Node) -> str:

@@ -32,7 +32,6 @@ read at once.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -319,6 +318,8 @@ class _Reader:
 
 def _jittered(interval: float) -> float:
     """`interval` stretched by up to CHECK_JITTER, so that a fleet's checks spread out."""
+    import random  # here: a one-shot, which never watches, does not load it
+
     return interval * (1 + CHECK_JITTER * random.random())  # noqa: S311 - not security
 
 

@@ -114,9 +114,11 @@ class Connection:
     def _open(self, deadline: float) -> socket.socket | ssl.SSLSocket:
         endpoint = self.endpoint
         try:
-            sock = socket.create_connection(
-                (endpoint.host, endpoint.port), timeout=_remaining(deadline)
-            )
+            # An ASCII host as bytes (getaddrinfo takes either; typeshed says str): a str is
+            # encoded with the idna codec, which loads stringprep and unicodedata.
+            host = endpoint.host.encode() if endpoint.host.isascii() else endpoint.host
+            address = (host, endpoint.port)
+            sock = socket.create_connection(address, timeout=_remaining(deadline))  # type: ignore[arg-type]
         except OSError as e:
             raise Unreachable(endpoint, f"cannot connect: {_why(e)}", unsent=True) from e
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
