@@ -54,7 +54,7 @@ def main() -> None:
     server = EtcdServer(work / "etcd")
     server.start()
     subprocess.run(
-        [sys.executable, "-c", "import sys; from confpy.settings import load_settings;"
+        [sys.executable, "-c", "import sys; from confpy.config.settings import load_settings;"
          "from confpy.store import EtcdStore; s = EtcdStore(load_settings({'endpoints': "
          "sys.argv[1], 'confdir': '/nonexistent'}, {}));"
          "[s.put(f'/app/k{i}', b'v') for i in range(20)]", server.url],

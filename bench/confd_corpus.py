@@ -35,7 +35,7 @@ def main() -> int:
     if not confd_available():
         print(f"skipped: the confd binary is absent ({CONFD}; set CONFD_BIN)")
         return 0
-    from confpy.settings import load_settings
+    from confpy.config.settings import load_settings
     from confpy.store import EtcdStore
     from confpy.testing.etcd import EtcdServer
 

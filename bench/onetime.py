@@ -118,8 +118,8 @@ def main() -> None:
 
 # What `render --onetime` imports (confpy.store and the modules it loads included).
 _ONETIME_IMPORTS = (
-    "import confpy.cli, confpy.commands._common, confpy.commands.render, confpy.runner, "
-    "confpy.store, confpy.template_cache, confpy.gotemplate"
+    "import confpy.cli, confpy.commands._common, confpy.commands.render, confpy.apply.runner, "
+    "confpy.store, confpy.render.cache, confpy.gotemplate"
 )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from confpy.settings import load_settings  # noqa: E402
+from confpy.config.settings import load_settings  # noqa: E402
 from confpy.store import EtcdStore  # noqa: E402
 from confpy.testing.etcd import EtcdServer  # noqa: E402
 

@@ -24,9 +24,9 @@ This module imports nothing from the package, so any module may raise these.
     ├── ProcessError                 exit 1, a supervised child could not be started or signalled
     └── WorkerDiedError              exit 1, a thread of a long-running command died unexpectedly
 
-Two subclasses live beside their only raiser: `confpy.goflags.FlagError` (a ConfigError:
+Two subclasses live beside their only raiser: `confpy.golib.flag.FlagError` (a ConfigError:
 a `confpy confd` command line Go's flag package would refuse) and
-`confpy.gotemplate.jinjacalls.NotReadable` (a TemplateSyntaxError: a Go construct
+`confpy.convert.calls.NotReadable` (a TemplateSyntaxError: a Go construct
 `confpy convert` has no plain-Jinja spelling for).
 
 The exit codes are given by `confpy.cli.exit_code_for`, one table; the classes carry none.

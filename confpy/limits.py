@@ -7,7 +7,7 @@ repetition, output size) well inside what Python itself can survive, instead of 
 that its recursion limit and the memory allocator hold. Each limit raises `RenderError`
 with a message that names the limit, never the value.
 
-A `--data` fixture file (`confpy.datastore`) gets the same treatment: its size, its
+A `--data` fixture file (`confpy.store.datafile`) gets the same treatment: its size, its
 nesting and the nodes its YAML aliases expand to are bounded before they are walked, so
 an alias bomb or a file nested 20,000 levels deep is one `ConfigError`, not a blow-up.
 """

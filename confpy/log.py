@@ -1,7 +1,7 @@
 """Configure structlog once, at the CLI edge: JSON lines for machines, console for terminals.
 
 This is the one place that holds logging's global state, and the one path every module
-logs through (`get_logger("confpy.NAME")`): each event says who spoke in its `logger` field.
+logs through (`get_logger(__name__)`): each event says who spoke in its `logger` field.
 Events name resources, paths, keys, revisions and checksums; by convention nothing ever
 logs a value read from etcd.
 
@@ -168,7 +168,7 @@ class Logger:
 
 
 def get_logger(name: str) -> Logger:
-    """The logger every module uses; its events carry `logger=name` (`confpy.daemon`...)."""
+    """The logger every module uses; its events carry `logger=name` (`confpy.watch.daemon`...)."""
     return Logger(name)
 
 

@@ -4,7 +4,7 @@ Values may be private keys, and messages go to stderr, the log, and the unauthen
 `/healthz`. confpy's own messages describe values by length (`describe`). Everything
 else that can end up in a message, notably the text of an exception raised by Jinja,
 Python or a template function, passes through `redact` at the resource boundary
-(`confpy.templates.render_template`), which knows the resource's values and the text of
+(`confpy.render.templates.render_template`), which knows the resource's values and the text of
 its templates:
 
 1. a quoted string (`'...'` or `"..."`, as `repr` writes one) that does not occur in a

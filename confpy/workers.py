@@ -18,7 +18,7 @@ from confpy.errors import ConfpyError, WorkerDiedError
 from confpy.log import get_logger
 from confpy.redact import one_line
 
-log = get_logger("confpy.workers")
+log = get_logger(__name__)
 
 
 class Worker:

@@ -113,7 +113,7 @@ class DiffRunner:
             self.server.start()
             endpoint = self.server.url
         self.endpoint = endpoint
-        from confpy.settings import load_settings
+        from confpy.config.settings import load_settings
         from confpy.store import EtcdStore
 
         self.client = EtcdStore(
@@ -290,7 +290,7 @@ def _parses(source: str) -> bool:
 
 
 def _jinja_compiles(path: Path) -> bool:
-    from confpy.jinja_env import make_environment
+    from confpy.render.jinja_env import make_environment
 
     try:
         make_environment(path.parent).get_template(path.name)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from confpy.settings import load_settings
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
 from tests.helpers import ConfTree

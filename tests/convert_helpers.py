@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confpy.convert import convert_tree
+from confpy.convert.tree import convert_tree
 
 
 @dataclass

@@ -7,15 +7,15 @@ import stat
 from functools import cache
 from pathlib import Path
 
-from confpy.resource import load_resource
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet
+from confpy.config.resource import load_resource
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 
 
 @cache
 def pem() -> str:
     """A real RSA private key in PEM, made once: the secret that must never be shown."""
-    from confpy import tls
+    from confpy.tls import keypairs as tls
 
     return tls.key_to_pem(tls.generate_key("rsa2048")).decode()
 

@@ -7,7 +7,7 @@ import datetime as dt
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from confpy import tls
+from confpy.tls import keypairs as tls
 
 
 def build_ca(

@@ -47,3 +47,18 @@ def test_every_dotted_name_in_the_architecture_page_exists() -> None:
         )
     )
     assert cited and not missing, f"stale names in docs/architecture.md: {missing}"
+
+
+def test_every_module_and_package_is_on_the_map() -> None:
+    """The page names every package and every module of confpy/ (in backticks), so a
+    newcomer finds any of them there; a new module is added to the page with its job."""
+    text = DOC.read_text()
+    named = set(re.findall(r"`([A-Za-z_][\w]*)/?`", text))
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "confpy").rglob("*.py")
+        if (path.stem if path.stem != "__init__" else path.parent.name) not in named
+        and path.stem != "__main__"
+        and path != ROOT / "confpy" / "__init__.py"
+    )
+    assert not missing, f"not on the map in docs/architecture.md: {missing}"

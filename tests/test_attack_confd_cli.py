@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from confpy.confd_config import read_config_file
-from confpy.settings import load_settings
+from confpy.config.confd import read_config_file
+from confpy.config.settings import load_settings
 from tests.conftest import Confpy
 
 BOM = "\ufeff"
@@ -57,7 +57,7 @@ def test_resource_file_with_a_byte_order_mark_is_read_as_confd_reads_it(
 def test_an_ipv6_node_is_shown_and_sent_in_brackets() -> None:
     """`-node http://[::1]:2379` is shown (and sent as the Host header) as `[::1]:2379`:
     `http://::1:2379` is no URL, and Host: ::1:2379 is not valid HTTP (RFC 9110 §7.2)."""
-    from confpy.settings import parse_endpoint
+    from confpy.config.settings import parse_endpoint
 
     endpoint = parse_endpoint("http://[::1]:2379", source="-node")
     assert str(endpoint) == "http://[::1]:2379"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import ConfigError
-from confpy.filestore import FileStore
-from confpy.goyaml import read_yaml
+from confpy.golib.yaml import read_yaml
 from confpy.limits import MAX_DATA_BYTES
+from confpy.store.file import FileStore
 from tests.conftest import Confpy
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from confpy.config.settings import Endpoint, Settings, parse_endpoint
 from confpy.errors import StoreUnavailableError
-from confpy.settings import Endpoint, Settings, parse_endpoint
 from confpy.store import EtcdStore
 from tests.fake_etcd import FakeEtcd, reply
 

@@ -120,7 +120,7 @@ def test_indent_refuses_a_huge_width_before_building_the_padding() -> None:
     (10**10 is 10 GB written before the refusal; nindent is indent after a newline)."""
     import tracemalloc
 
-    from confpy import forkstrings
+    from confpy.functions import fork_strings as forkstrings
 
     tracemalloc.start()
     try:

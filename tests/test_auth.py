@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.settings import load_settings
-from confpy.snapshot import WatchBatch
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.store.snapshot import WatchBatch
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
 from tests.etcd_admin import current_revision

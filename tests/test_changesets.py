@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from confpy.changesets import change_sets, transaction_ties
+from confpy.watch.changesets import change_sets, transaction_ties
 
 
 def ties_from(table: dict[str, list[Hashable]]):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confpy.command_paths import prepare, refusal, script_index
+from confpy.config.commands import prepare, refusal, script_index
 
 SHELLS = [s for s in ("dash", "bash") if shutil.which(s)]
 

@@ -102,7 +102,7 @@ def test_confd_client_variables_give_the_tls_files(
 
 
 def _put(server: EtcdServer, pki: dict[str, Path]) -> None:
-    from confpy.settings import load_settings
+    from confpy.config.settings import load_settings
     from confpy.store import EtcdStore
 
     store = EtcdStore(

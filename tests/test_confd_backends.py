@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confpy.envstore import EnvStore, key_of, variable_prefix
 from confpy.errors import ConfigError, StoreUnavailableError
-from confpy.filestore import FileStore
-from confpy.goyaml import read_yaml
+from confpy.golib.yaml import read_yaml
+from confpy.store.env import EnvStore, key_of, variable_prefix
+from confpy.store.file import FileStore
 from tests.confd_diff import CONFD, confd_available, confd_env
 from tests.conftest import Confpy, wait_for
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confpy.commands import confd as confd_command
-from confpy.confd_config import ConfdConfig, build, parse_command_line
+from confpy.config.confd import ConfdConfig, build, parse_command_line
 from confpy.errors import ConfigError
 from confpy.redact import redact_url
 

@@ -240,8 +240,8 @@ def test_range_is_bounded(tmp_path: Path) -> None:
 
 def test_a_validator_recursing_on_deep_output_fails_that_resource(tmp_path: Path) -> None:
     """`validate = "yaml"` on output nested thousands deep is a render failure, not a crash."""
-    from confpy.runner import load_config, plan_change_set, render_all
-    from confpy.snapshot import Snapshot
+    from confpy.apply.runner import load_config, plan_change_set, render_all
+    from confpy.store.snapshot import Snapshot
 
     tree = ConfTree(tmp_path)
     tree.simple("deep", "{{ getv('/v') }}", ["/v"], extra='validate = "yaml"\n')

@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confpy.commands import convert as convert_command
-from confpy.convert import NotReadable, convert_template, convert_tree
+from confpy.config.resource import load_resources
+from confpy.convert.text import escape_text, jinja_string
+from confpy.convert.tree import NotReadable, convert_template, convert_tree
 from confpy.errors import ConfigError, RenderError, TemplateSyntaxError
-from confpy.gotemplate.jinjatext import escape_text, jinja_string
-from confpy.resource import load_resources
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 from tests.helpers import render_resource
 
 CORPUS = Path(__file__).parent / "gocorpus"

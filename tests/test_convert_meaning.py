@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confpy.convert import NotReadable, convert_template
+from confpy.config.resource import load_resources
+from confpy.convert.tree import NotReadable, convert_template
 from confpy.errors import ConfpyError
-from confpy.resource import load_resources
-from confpy.snapshot import Snapshot
+from confpy.render.templates import TemplateSet
 from confpy.store import EtcdStore
-from confpy.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 from tests.confd_diff import CONFD, confd_available
 from tests.conftest import Confpy
 from tests.convert_helpers import convert_confdir

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.settings import load_settings
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from tests.conftest import Confpy, wait_for
@@ -419,10 +419,10 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
     tree: ConfTree,
 ) -> None:
     """With one watch per range, revision 4 of /b may come after revision 5 of /a."""
-    from confpy.daemon import Daemon
-    from confpy.runner import load_config
-    from confpy.snapshot import Event, WatchBatch
+    from confpy.apply.runner import load_config
+    from confpy.store.snapshot import Event, WatchBatch
     from confpy.testing.memory import MemoryStore
+    from confpy.watch.daemon import Daemon
 
     tree.simple("a", "{{ getv('/a') }}", ["/a"])
     tree.simple("b", "{{ getv('/b') }}", ["/b"])
@@ -447,8 +447,8 @@ def test_an_event_arriving_after_a_newer_one_from_another_range_is_still_applied
 
 def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, etcd: str) -> None:
     """All resources' keys are merged into a single watch."""
-    from confpy.daemon import Daemon
-    from confpy.runner import load_config
+    from confpy.apply.runner import load_config
+    from confpy.watch.daemon import Daemon
 
     for i in range(20):
         tree.simple(f"r{i}", f"{{{{ getv('/svc/{i}', '') }}}}", [f"/svc/{i}", "/shared"])

@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from confpy.daemon import Daemon
-from confpy.daemon_options import Hooks, WatchOptions
-from confpy.resource import TemplateResource
-from confpy.runner import load_config
+from confpy.apply.runner import load_config
+from confpy.config.resource import TemplateResource
 from confpy.testing.memory import MemoryStore
+from confpy.watch.daemon import Daemon
+from confpy.watch.options import Hooks, WatchOptions
 from tests.conftest import wait_for
 from tests.helpers import ConfTree
 

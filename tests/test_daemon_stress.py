@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from confpy.settings import load_settings
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.daemons import Watcher, read

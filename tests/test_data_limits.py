@@ -22,10 +22,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from confpy.datastore import load_data
 from confpy.errors import ConfigError
+from confpy.golib.yaml_bounded import DataLimitError, compose_bounded
 from confpy.limits import MAX_DATA_BYTES, MAX_DATA_DEPTH, MAX_DATA_NODES
-from confpy.yaml_bounded import DataLimitError, compose_bounded
+from confpy.store.datafile import load_data
 from tests.helpers import ConfTree
 
 MEMORY = 1 << 30

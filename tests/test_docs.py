@@ -42,8 +42,8 @@ def _flags() -> list[tuple[str, str]]:
 
 
 def _resource_fields() -> set[str]:
-    """The fields a resource file may set (confpy.resource_fields.KNOWN_FIELDS)."""
-    from confpy.resource_fields import KNOWN_FIELDS
+    """The fields a resource file may set (confpy.config.fields.KNOWN_FIELDS)."""
+    from confpy.config.fields import KNOWN_FIELDS
 
     return set(KNOWN_FIELDS)
 

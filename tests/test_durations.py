@@ -2,7 +2,7 @@
 
 import pytest
 
-from confpy.durations import parse_duration, parse_wait
+from confpy.config.durations import parse_duration, parse_wait
 
 
 @pytest.mark.parametrize(

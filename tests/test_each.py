@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from confpy.each import expand
-from confpy.each_manifest import manifest_path
-from confpy.resource import load_resource
-from confpy.snapshot import Snapshot
+from confpy.apply.each import expand
+from confpy.apply.manifest import manifest_path
+from confpy.config.resource import load_resource
 from confpy.store import EtcdStore
+from confpy.store.snapshot import Snapshot
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 

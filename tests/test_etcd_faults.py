@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.daemon import Daemon
-from confpy.daemon_options import Hooks, WatchOptions
+from confpy.apply.runner import load_config
+from confpy.config.settings import load_settings
 from confpy.errors import (
     RevisionCompactedError,
     StoreAccessError,
@@ -23,16 +23,16 @@ from confpy.errors import (
     WatchGapError,
     WorkerDiedError,
 )
-from confpy.health import Status
-from confpy.runner import load_config
-from confpy.settings import load_settings
-from confpy.snapshot import Origin, Snapshot, WatchBatch
 from confpy.store import EtcdStore
 from confpy.store._codec import header_int
+from confpy.store.snapshot import Origin, Snapshot, WatchBatch
 from confpy.testing.etcd import EtcdCluster, EtcdServer, free_port
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
-from confpy.watcher import FULL_READ_SPREAD, RECONNECT_BACKOFF, Inbox, Resync, Watcher
+from confpy.watch.daemon import Daemon
+from confpy.watch.health import Status
+from confpy.watch.options import Hooks, WatchOptions
+from confpy.watch.watcher import FULL_READ_SPREAD, RECONNECT_BACKOFF, Inbox, Resync, Watcher
 from tests.conftest import Confpy, wait_for
 from tests.etcd_admin import current_revision
 from tests.helpers import ConfTree

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.settings import load_settings
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy

@@ -30,8 +30,8 @@ from typing import TypeVar
 
 import pytest
 
+from confpy.apply.runner import load_config, plan_change_set, render_all
 from confpy.errors import StoreError
-from confpy.runner import load_config, plan_change_set, render_all
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
 from tests import etcd_admin

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
-from confpy.each import plan
+from confpy.apply.each import plan
+from confpy.apply.runner import RenderOptions, apply
+from confpy.config.resource import TemplateResource, load_resources
 from confpy.errors import StoreUnavailableError
-from confpy.resource import TemplateResource, load_resources
-from confpy.runner import RenderOptions, apply
-from confpy.snapshot import Snapshot
+from confpy.store.snapshot import Snapshot
 from tests.helpers import ConfTree
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from confpy.register import Registration
+from confpy.fleet.register import Registration
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from confpy.config.resource import TemplateResource, load_resource
 from confpy.errors import ConfigError
 from confpy.fleet.report import Reporter
 from confpy.fleet.view import parse_host, shown, summary
-from confpy.health import Status
-from confpy.resource import TemplateResource, load_resource
-from confpy.snapshot import Store
+from confpy.store.snapshot import Store
+from confpy.watch.health import Status
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

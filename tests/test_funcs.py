@@ -2,8 +2,9 @@
 
 import pytest
 
-from confpy import funcs, keyfuncs
 from confpy.errors import MissingKeyError, RenderError
+from confpy.functions import kv as keyfuncs
+from confpy.functions import static as funcs
 
 VIEW = {
     "/upstream/a": "10.0.0.1:80",

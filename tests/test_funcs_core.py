@@ -1,4 +1,4 @@
-"""One core of confd's semantics (confpy.confdcore, confpy.confdpath) under both engines:
+"""One core of confd's semantics (confpy.golib.memkv, confpy.golib.path) under both engines:
 the same glob, order, paths and pairs whether a template is Jinja or Go."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy import funcs
-from confpy.confdcore import KVPair
-from confpy.confdpath import BadPattern
+from confpy.config.keys import clean_key
 from confpy.errors import RenderError
+from confpy.functions import static as funcs
+from confpy.functions.kv import KeyFunctions
+from confpy.golib.memkv import KVPair
+from confpy.golib.path import BadPattern
 from confpy.gotemplate import values
 from confpy.gotemplate.gomemkv import MemKV
-from confpy.keyfuncs import KeyFunctions
-from confpy.keys import clean_key
 
 RAW_FF = "/x/\udcff"  # the key /x/<byte 0xFF>, not UTF-8
 PRIVATE = "/x/\ue000"  # U+E000: three bytes, EE 80 80

@@ -175,7 +175,7 @@ def test_a_missing_key_inside_an_include_is_a_missing_key(templates: Path) -> No
 def test_indent_pads_every_line(spaces: int, text: str) -> None:
     """indent: every line gets the same pad; removing it gives the text back; nindent adds
     one newline before."""
-    from confpy import forkstrings
+    from confpy.functions import fork_strings as forkstrings
     from confpy.gotemplate.forkfuncs import nindent
 
     pad = " " * max(spaces, 0)
@@ -248,9 +248,9 @@ def test_include_of_a_template_in_a_subdirectory_is_from_the_templates_directory
 ) -> None:
     """A resource whose src is `sub/site.tmpl` includes `partials/h.tmpl` from the
     templates directory, as the fork resolves it (not from `sub/`)."""
-    from confpy.resource import load_resource
-    from confpy.snapshot import Snapshot
-    from confpy.templates import TemplateSet
+    from confpy.config.resource import load_resource
+    from confpy.render.templates import TemplateSet
+    from confpy.store.snapshot import Snapshot
 
     templates = tmp_path / "templates"
     (templates / "sub").mkdir(parents=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from confpy import funcs
 from confpy.errors import RenderError
-from confpy.forkjinja import FORK_FUNCTIONS
+from confpy.functions import static as funcs
+from confpy.functions.fork_jinja import FORK_FUNCTIONS
 from confpy.gotemplate.forkfuncs import SIGNATURES
 
 

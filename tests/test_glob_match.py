@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.confdpath import BadPattern, matcher, path_match
+from confpy.golib.path import BadPattern, matcher, path_match
 
 # Few letters, so that patterns and names overlap often; every metacharacter of path.Match.
 _PATTERN = st.text(alphabet="ab/*?[]^-\\", max_size=8)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.confd_config import FLAGS
-from confpy.goflags import Flag, FlagError, HelpRequested, parse, parse_int, usage
+from confpy.config.confd import FLAGS
+from confpy.golib.flag import Flag, FlagError, HelpRequested, parse, parse_int, usage
 
 SMALL = (
     Flag("onetime", "bool", False, "run once"),

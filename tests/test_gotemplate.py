@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from confpy.config.resource import load_resource
 from confpy.errors import ConfpyError, MissingKeyError, RenderError, TemplateSyntaxError
-from confpy.gotemplate.builtins import go_time_format
+from confpy.golib.time import go_time_format
 from confpy.gotemplate.engine import GoTemplate
 from confpy.gotemplate.gofmt import sprint, sprintf
-from confpy.resource import load_resource
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 
 CORPUS = Path(__file__).parent / "gocorpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "template.tmpl").is_file())

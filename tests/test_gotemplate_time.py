@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import ConfpyError
-from confpy.gotemplate import builtins
+from confpy.golib import time as builtins
 from confpy.gotemplate.engine import GoTemplate
 from confpy.gotemplate.gofmt import sprint
 

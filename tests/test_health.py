@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confpy.health import Status
+from confpy.watch.health import Status
 
 
 class FakeClock:

@@ -88,11 +88,11 @@ def test_a_change_stuck_behind_a_slow_reload_makes_healthz_503_past_max_lag(
 
 def test_an_etcd_that_falls_silent_makes_healthz_503(tree: ConfTree) -> None:
     """A watch that stops yielding, even progress notifications, is noticed."""
-    from confpy.daemon import Daemon
-    from confpy.daemon_options import WatchOptions
-    from confpy.runner import load_config
-    from confpy.snapshot import WatchBatch
+    from confpy.apply.runner import load_config
+    from confpy.store.snapshot import WatchBatch
     from confpy.testing.memory import MemoryStore
+    from confpy.watch.daemon import Daemon
+    from confpy.watch.options import WatchOptions
 
     tree.simple("app", "{{ getv('/app/v') }}", ["/app"])
     resume = threading.Event()

@@ -38,15 +38,15 @@ _SERVER_AND_EXTRAS = {
     "asyncio",
     "http.server",
     "socketserver",
-    "confpy.daemon",
-    "confpy.health",
+    "confpy.watch.daemon",
+    "confpy.watch.health",
     "cryptography",
     "dns",
     "yaml",
 }
 _GRPC = {"grpc", "google.protobuf", "etcd3"}
 # What `--help` needs none of: settings (dataclasses brings inspect, ast, dis, tokenize).
-_SETTINGS = {"confpy.settings", "dataclasses", "inspect", "tomllib", "urllib.parse"}
+_SETTINGS = {"confpy.config.settings", "dataclasses", "inspect", "tomllib", "urllib.parse"}
 # Loaded only where they run: the subreaper (ctypes), --noop diffs (difflib), a float in a
 # Go template (decimal), a watch's jitter (random), a non-ASCII host name (idna), a failed
 # render's template line (traceback).
@@ -59,9 +59,9 @@ _NOT_RUN_BY_A_ONESHOT = {
     "stringprep",
     "traceback",
 }
-_JINJA = {"jinja2", "markupsafe", "confpy.jinja_env"}
+_JINJA = {"jinja2", "markupsafe", "confpy.render.jinja_env"}
 _GO_ENGINE = {"confpy.gotemplate.engine", "confpy.gotemplate.goexec", "confpy.gotemplate.goparse"}
-_NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store", *_GRPC}
+_NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store.etcd", *_GRPC}
 
 
 def loaded_modules(confpy: Confpy, tmp_path: Path, *args: str) -> set[str]:
@@ -105,7 +105,7 @@ def test_help_loads_no_template_engine_logging_or_network(
 ) -> None:
     """`confpy --help` needs argparse and the command modules, nothing more."""
     modules = loaded_modules(confpy_offline, tmp_path, "--help")
-    heavy = {"jinja2", "structlog", "confpy.templates", "confpy.gotemplate"}
+    heavy = {"jinja2", "structlog", "confpy.render.templates", "confpy.gotemplate"}
     assert present(modules, heavy | _SERVER_AND_EXTRAS | _NETWORK) == set()
 
 
@@ -133,14 +133,14 @@ def test_help_loads_no_settings_or_dataclasses(confpy_offline: Confpy, tmp_path:
     tomllib or urllib.parse (which the interpreter may load itself, so only if it did not)."""
     modules = loaded_modules(confpy_offline, tmp_path, "--help")
     extra = modules - interpreter_modules(confpy_offline, tmp_path)
-    assert present(extra, _SETTINGS | {"confpy.keys", "confpy.log"}) == set()
+    assert present(extra, _SETTINGS | {"confpy.config.keys", "confpy.log"}) == set()
 
 
 def test_confd_help_loads_no_dataclasses_or_toml(confpy_offline: Confpy, tmp_path: Path) -> None:
     """`confpy confd -help` prints the flag table: no dataclasses, tomllib, settings, store."""
     modules = loaded_modules(confpy_offline, tmp_path, "confd", "-help")
     extra = modules - interpreter_modules(confpy_offline, tmp_path)
-    assert present(extra, _SETTINGS | _NETWORK | {"confpy.log", "confpy.runner"}) == set()
+    assert present(extra, _SETTINGS | _NETWORK | {"confpy.log", "confpy.apply.runner"}) == set()
 
 
 def test_check_loads_no_network_and_no_logging(

@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-from confpy.each import plan
-from confpy.report import Report
-from confpy.resource import TemplateResource, load_resources
-from confpy.runner import RenderOptions, apply
-from confpy.snapshot import Snapshot
+from confpy.apply.each import plan
+from confpy.apply.report import Report
+from confpy.apply.runner import RenderOptions, apply
+from confpy.config.resource import TemplateResource, load_resources
+from confpy.store.snapshot import Snapshot
 from tests.helpers import ConfTree, mode_of
 
 

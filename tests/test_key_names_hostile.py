@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from confpy.apply.onetime import run_onetime
+from confpy.apply.runner import RenderOptions, load_config
 from confpy.errors import ConfigError
-from confpy.onetime import run_onetime
-from confpy.runner import RenderOptions, load_config
 from confpy.store import EtcdStore
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
@@ -235,8 +235,8 @@ def test_a_placeholder_the_shell_could_misread_is_refused_at_load(
 
 def test_commands_see_the_paths_in_their_environment(tmp_path: Path) -> None:
     """`CONFPY_SRC` and `CONFPY_DEST` hold the paths, for commands that prefer variables."""
-    from confpy.command_paths import prepare
-    from confpy.process import run_command
+    from confpy.config.commands import prepare
+    from confpy.supervise.process import run_command
 
     prepared = prepare('printf %s "$CONFPY_SRC|$CONFPY_DEST"', field="check_cmd",
                        src="/a b/$(x)", dest="/d;e")  # fmt: skip
@@ -245,7 +245,7 @@ def test_commands_see_the_paths_in_their_environment(tmp_path: Path) -> None:
 
 def test_a_relative_path_is_never_substituted() -> None:
     """A path that could start with `-` never reaches a command: paths are absolute."""
-    from confpy.command_paths import prepare
+    from confpy.config.commands import prepare
 
     with pytest.raises(ValueError, match="absolute"):
         prepare(["cat", "{{ src }}"], field="check_cmd", src="-rf")

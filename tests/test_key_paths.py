@@ -1,9 +1,9 @@
-"""Key paths: how confpy spells a key or a prefix (confpy.keys), one rule each."""
+"""Key paths: how confpy spells a key or a prefix (confpy.config.keys), one rule each."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.keys import clean_key, join_key, normalize_prefix, resolve_key
+from confpy.config.keys import clean_key, join_key, normalize_prefix, resolve_key
 
 
 def test_clean_key_roots_a_key_and_drops_empty_segments() -> None:

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confpy.keys import (
+from confpy.config.keys import (
     PatternIndex,
     SortedKeys,
     key_matches,
@@ -11,7 +11,7 @@ from confpy.keys import (
     relative_view,
     watch_ranges,
 )
-from confpy.snapshot import Snapshot
+from confpy.store.snapshot import Snapshot
 
 
 def test_key_matches_itself_and_its_subtree() -> None:

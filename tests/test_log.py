@@ -41,10 +41,12 @@ def test_json_lines_match_structlog_field_for_field() -> None:
     """Same keys in the same order (fields, event, logger, level, timestamp), same values."""
     buf = io.StringIO()
     log.configure("info", "json", buf)
-    log.get_logger("confpy.runner").info("installed", resource="a", revision=7, dest=Path("/x"))
+    log.get_logger("confpy.apply.runner").info(
+        "installed", resource="a", revision=7, dest=Path("/x")
+    )
     ours = json.loads(buf.getvalue())
     theirs = _structlog_line(
-        "confpy.runner", "installed", resource="a", revision=7, dest=Path("/x")
+        "confpy.apply.runner", "installed", resource="a", revision=7, dest=Path("/x")
     )
     assert list(ours) == list(theirs)
     assert {k: v for k, v in ours.items() if k != "timestamp"} == {
@@ -57,6 +59,6 @@ def test_events_below_the_level_write_nothing() -> None:
     """`--log-level warning` drops info events."""
     buf = io.StringIO()
     log.configure("warning", "json", buf)
-    log.get_logger("confpy.daemon").info("watching")
-    log.get_logger("confpy.daemon").warning("watch broken")
+    log.get_logger("confpy.watch.daemon").info("watching")
+    log.get_logger("confpy.watch.daemon").warning("watch broken")
     assert [json.loads(line)["event"] for line in buf.getvalue().splitlines()] == ["watch broken"]

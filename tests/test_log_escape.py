@@ -70,7 +70,7 @@ def test_a_console_log_line_is_one_line_without_control_characters(event: str, v
     """The console renderer (a terminal's log) escapes the event and every text field."""
     buf = io.StringIO()
     log.configure("info", "console", buf)
-    log.get_logger("confpy.each").warning(event, key=value, dest=f"/out/{value}.conf")
+    log.get_logger("confpy.apply.each").warning(event, key=value, dest=f"/out/{value}.conf")
     out = buf.getvalue()
     assert out.endswith("\n") and len(out.splitlines()) == 1, out
     assert unsafe(out.rstrip("\n")) == []
@@ -97,7 +97,7 @@ def test_command_output_with_escapes_reaches_stderr_escaped(confpy: Confpy, tree
 def test_a_hostile_each_key_is_named_escaped(confpy: Confpy, tree: ConfTree) -> None:
     """A key name holding ESC and a newline: one error line naming it escaped, in both
     the error line and the console log, and its sibling is written."""
-    from confpy.settings import load_settings
+    from confpy.config.settings import load_settings
     from confpy.store import EtcdStore
 
     tree.template("t.j2", "x\n")
@@ -130,7 +130,7 @@ def test_tls_show_prints_a_certificates_names_escaped(confpy: Confpy, store: Etc
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    from confpy import tls
+    from confpy.tls import keypairs as tls
 
     key = tls.generate_key("ec-p256")
     forged = "a\x1b[2J\nstatus:      OK"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from confpy.mirror import Mirror
-from confpy.snapshot import Event, Snapshot, WatchBatch
+from confpy.store.snapshot import Event, Snapshot, WatchBatch
+from confpy.watch.mirror import Mirror
 
 
 def mirror_at(revision: int, values: dict[str, bytes]) -> Mirror:

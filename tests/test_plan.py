@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from confpy import each
-from confpy.datastore import DataStore
-from confpy.onetime import run_onetime
-from confpy.resource import TemplateResource
-from confpy.runner import RenderOptions, load_config, plan_change_set
-from confpy.snapshot import Snapshot
+from confpy.apply import each
+from confpy.apply.onetime import run_onetime
+from confpy.apply.runner import RenderOptions, load_config, plan_change_set
+from confpy.config.resource import TemplateResource
+from confpy.store.datafile import DataStore
+from confpy.store.snapshot import Snapshot
 from tests.helpers import ConfTree
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import CommandError
-from confpy.process import CommandResult, run_checked, run_command
 from confpy.store import EtcdStore
+from confpy.supervise.process import CommandResult, run_checked, run_command
 from tests.conftest import Confpy, wait_for
 from tests.helpers import ConfTree
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from confpy import funcs, keyfuncs
 from confpy.errors import RenderError, TemplateSyntaxError
-from confpy.jinja_env import make_environment
+from confpy.functions import kv as keyfuncs
+from confpy.functions import static as funcs
 from confpy.redact import describe_key, redact
+from confpy.render.jinja_env import make_environment
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for

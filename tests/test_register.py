@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import StoreUnavailableError
-from confpy.register import Registration
+from confpy.fleet.register import Registration
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import wait_for
@@ -270,7 +270,7 @@ def test_one_line_says_what_register_does_at_start_and_one_at_stop(confpy, store
     events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "register starting")
     assert (start["logger"], start["key"], start["ttl"], start["refresh_every"]) == (
-        "confpy.register",
+        "confpy.commands.register",
         KEY,
         30,
         10.0,
@@ -298,7 +298,7 @@ def test_every_event_says_which_module_spoke(confpy, store) -> None:
     wait_for(lambda: registered(store), timeout=15, what="registration")
     events = [json.loads(line) for line in stop(proc).splitlines() if line.startswith("{")]
     assert all(e.get("logger", "").startswith("confpy.") for e in events)
-    assert {"confpy.register", "confpy.supervisor"} <= {e["logger"] for e in events}
+    assert {"confpy.fleet.register", "confpy.supervise.supervisor"} <= {e["logger"] for e in events}
 
 
 @etcd_test

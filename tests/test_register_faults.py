@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from confpy.backoff import FailureLog
+from confpy.config.settings import load_settings
 from confpy.errors import StoreError, StoreFullError, StoreUnavailableError
-from confpy.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
@@ -191,4 +191,4 @@ def test_tls_rotate_every_exits_1_with_one_line_when_its_thread_dies(
 ) -> None:
     """The rotation loop's thread dying of an unexpected error: one line, exit 1."""
     args = ["tls", "rotate", "--prefix", "/svc", "--cn", "svc", "--every", "1h"]
-    dies_with_one_line(confpy, "confpy.rotate_every:rotate", args, "confpy-rotate")
+    dies_with_one_line(confpy, "confpy.tls.every:rotate", args, "confpy-rotate")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from confpy.apply.reload_http import send, shown
 from confpy.errors import CommandError
-from confpy.reload_http import send, shown
 from confpy.store import EtcdStore
 from confpy.testing.etcd import free_port
 from tests.conftest import Confpy, wait_for

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from confpy.datastore import load_data
 from confpy.errors import ConfigError
+from confpy.store.datafile import load_data
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from confpy.config.resource import load_resource, load_resources
 from confpy.errors import ConfigError
-from confpy.resource import load_resource, load_resources
 from tests.helpers import ConfTree
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from confpy.apply.installer import desired_state
+from confpy.config.resource import load_resource, load_resources
 from confpy.errors import ConfigError, InstallError
-from confpy.installer import desired_state
-from confpy.resource import load_resource, load_resources
 from tests.confd_corpus.runner import CONFD, confd_available
 from tests.conftest import Confpy
 from tests.helpers import ConfTree

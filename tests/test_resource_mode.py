@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from confpy.config.resource import load_resource
+from confpy.config.values import go_parse_uint, parse_mode
 from confpy.errors import ConfigError
-from confpy.resource import load_resource
-from confpy.resource_values import go_parse_uint, parse_mode
 from tests.confd_corpus.runner import CONFD, confd_available
 
 ALPHABET = "0123456789abcdefxXoObB_+- "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from confpy.backoff import Backoff
-from confpy.resource_state import ResourceTable
+from confpy.watch.state import ResourceTable
 
 
 def table() -> ResourceTable:

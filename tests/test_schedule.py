@@ -1,6 +1,6 @@
 """Debounce windows and retry backoff on a fake clock: no real waiting."""
 
-from confpy.schedule import Debouncer
+from confpy.watch.schedule import Debouncer
 
 
 def test_without_a_window_a_touched_resource_is_ready_at_once() -> None:
@@ -49,7 +49,7 @@ class FakeClock:
 
 def test_an_isolated_reload_may_run_at_once() -> None:
     """A reload that has not run for a while is never held back."""
-    from confpy.schedule import ReloadLimiter
+    from confpy.watch.schedule import ReloadLimiter
 
     limiter = ReloadLimiter(1.0, FakeClock())
     assert limiter.allowed(("reload_cmd", "x"))
@@ -57,7 +57,7 @@ def test_an_isolated_reload_may_run_at_once() -> None:
 
 def test_a_reload_runs_at_most_once_per_interval() -> None:
     """After a run, the same action waits out the interval; another action does not."""
-    from confpy.schedule import ReloadLimiter
+    from confpy.watch.schedule import ReloadLimiter
 
     clock = FakeClock()
     limiter = ReloadLimiter(1.0, clock)
@@ -71,7 +71,7 @@ def test_a_reload_runs_at_most_once_per_interval() -> None:
 
 
 def test_a_resource_interval_overrides_the_default() -> None:
-    from confpy.schedule import ReloadLimiter
+    from confpy.watch.schedule import ReloadLimiter
 
     clock = FakeClock()
     limiter = ReloadLimiter(1.0, clock)
@@ -86,8 +86,8 @@ def test_wait_for_keys_deadline_holds_with_a_last_attempt_at_the_deadline() -> N
     """--wait-for-keys 10s: waits never run past 10 s, and etcd is asked once more at 10 s."""
     import pytest
 
+    from confpy.apply.onetime import retry_until
     from confpy.errors import StoreUnavailableError
-    from confpy.onetime import retry_until
 
     clock = FakeClock(0.0)
     attempts: list[float] = []

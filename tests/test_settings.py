@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from confpy.config.settings import load_settings
 from confpy.errors import ConfigError
-from confpy.settings import load_settings
 
 
 def test_defaults_point_at_local_etcd_and_etc_confpy() -> None:

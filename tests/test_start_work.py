@@ -22,7 +22,7 @@ from tests.helpers import ConfTree
 # Counts renders per resource and snapshots, and writes them to argv[1] at exit.
 _PROBE = """\
 import atexit, collections, json, sys
-from confpy import templates
+from confpy.render import templates
 from confpy.store import EtcdStore
 renders, snapshots = collections.Counter(), []
 render, snapshot = templates.TemplateSet.render, EtcdStore.snapshot

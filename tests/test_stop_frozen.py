@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.settings import load_settings
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer
 from tests.conftest import Confpy, wait_for
@@ -76,8 +76,8 @@ def test_stopping_ends_the_loops_own_read_in_flight(tree: ConfTree) -> None:
     thread is at its start): `stop()` ends it at once, not after the request timeout."""
     import socket as socket_module
 
-    from confpy.daemon import Daemon
-    from confpy.runner import load_config
+    from confpy.apply.runner import load_config
+    from confpy.watch.daemon import Daemon
     from tests.fake_etcd import FakeEtcd
 
     def never_answer(conn: socket_module.socket, fake: FakeEtcd) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from confpy.config.settings import load_settings
 from confpy.errors import ConflictError, RevisionCompactedError, StoreUnavailableError
-from confpy.settings import load_settings
-from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore, prefix_end
+from confpy.store.snapshot import WatchBatch
 from confpy.testing.etcd import EtcdServer
 from tests.conftest import wait_for
 from tests.etcd_admin import compact, current_revision

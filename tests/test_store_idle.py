@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from confpy.settings import load_settings
-from confpy.snapshot import WatchBatch
+from confpy.config.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.store.snapshot import WatchBatch
 from confpy.testing.etcd import EtcdServer
 from tests.conftest import Confpy, wait_for
 from tests.etcd_admin import current_revision

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from confpy import log
+from confpy.config.settings import load_settings
 from confpy.errors import ConfpyError, StoreError, StoreUnavailableError
-from confpy.settings import load_settings
-from confpy.snapshot import WatchBatch
 from confpy.store import EtcdStore, Limits
+from confpy.store.snapshot import WatchBatch
 from tests.conftest import wait_for
 from tests.fake_etcd import CHUNKED_HEAD, FakeEtcd, Script, chunk, range_reply, reply
 

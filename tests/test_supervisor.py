@@ -18,8 +18,8 @@ import pytest
 
 from confpy.backoff import Backoff
 from confpy.errors import ConfigError, ProcessError
-from confpy.process import exit_code, parse_signal
-from confpy.supervisor import Supervisor
+from confpy.supervise.process import exit_code, parse_signal
+from confpy.supervise.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model")
 
@@ -56,7 +56,7 @@ while True:
 DRIVER = """
 import json, os, pathlib, signal, sys, time
 from confpy.backoff import Backoff
-from confpy.supervisor import Supervisor
+from confpy.supervise.supervisor import Supervisor
 
 out = pathlib.Path(sys.argv[1])
 config = json.loads(sys.argv[2])

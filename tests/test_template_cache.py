@@ -10,11 +10,11 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from confpy import template_cache
-from confpy.resource import load_resource
-from confpy.snapshot import Snapshot
-from confpy.template_cache import SafeBytecodeCache, default_directory
-from confpy.templates import TemplateSet
+from confpy.config.resource import load_resource
+from confpy.render import cache as template_cache
+from confpy.render.cache import SafeBytecodeCache, default_directory
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 from tests.conftest import Confpy
 from tests.helpers import ConfTree
 
@@ -183,7 +183,7 @@ def test_code_compiled_for_other_settings_is_not_reused(
     """What the sandbox intercepts is decided at compile time: another setting, another entry."""
     render(tmp_path, "{{ 2 * 3 }}\n")
     monkeypatch.setattr(
-        "confpy.jinja_env.BoundedEnvironment.intercepted_binops", frozenset({"*", "**", "+"})
+        "confpy.render.jinja_env.BoundedEnvironment.intercepted_binops", frozenset({"*", "**", "+"})
     )
     render(tmp_path, "{{ 2 * 3 }}\n")
     assert len(entries(cache_dir)) == 2

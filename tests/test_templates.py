@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from confpy.config.resource import load_resources
 from confpy.errors import MissingKeyError, RenderError, TemplateSyntaxError
-from confpy.resource import load_resources
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 from tests.helpers import ConfTree
 
 

@@ -1,4 +1,4 @@
-"""Pure crypto unit tests for confpy.tls: keys, certificates, PEM, inspection, handshakes."""
+"""Pure crypto unit tests for confpy.tls.keypairs: keys, certificates, PEM, inspection, handshakes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from confpy import tls, tls_names
 from confpy.errors import ConfigError
+from confpy.tls import keypairs as tls
+from confpy.tls import names as tls_names
 from tests.handshake import handshake
 from tests.pki import build_ca
 

@@ -12,11 +12,11 @@ import threading
 
 import pytest
 
-from confpy import tls
+from confpy.config.settings import load_settings
 from confpy.errors import ConflictError
-from confpy.rotate import RotateOptions, issue, publish, rotate
-from confpy.settings import load_settings
 from confpy.store import EtcdStore
+from confpy.tls import keypairs as tls
+from confpy.tls.rotate import RotateOptions, issue, publish, rotate
 from tests.conftest import wait_for
 from tests.handshake import handshake
 from tests.helpers import signal_another_thread
@@ -463,7 +463,7 @@ def test_every_logs_one_line_at_start_and_one_at_stop(confpy, store) -> None:
     events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "rotation loop starting")
     assert (start["logger"], start["prefix"], start["cert_key"], start["every"]) == (
-        "confpy.rotate",
+        "confpy.tls.every",
         "/logstash",
         CERT,
         3600.0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from confpy import tls
-from confpy.tls_show import Published, examine
+from confpy.tls import keypairs as tls
+from confpy.tls.show import Published, examine
 
 
 def pair(**kwargs: object) -> tuple[bytes, bytes]:

@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from confpy import funcs, keyfuncs
+from confpy.config.resource import TemplateResource
 from confpy.errors import ConfigError, RenderError
-from confpy.jinja_env import make_environment
-from confpy.resource import TemplateResource
-from confpy.snapshot import Snapshot
-from confpy.templates import TemplateSet
+from confpy.functions import kv as keyfuncs
+from confpy.functions import static as funcs
+from confpy.render.jinja_env import make_environment
+from confpy.render.templates import TemplateSet
+from confpy.store.snapshot import Snapshot
 
 EXAMPLES = int(os.environ.get("CONFPY_HYPOTHESIS_EXAMPLES", "25"))
 NETWORK = {"lookupIP", "lookupIPV4", "lookupIPV6", "lookupSRV"}

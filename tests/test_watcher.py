@@ -6,11 +6,11 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from confpy.errors import StoreUnavailableError
-from confpy.health import Status
-from confpy.snapshot import Event, WatchBatch
+from confpy.store.snapshot import Event, WatchBatch
 from confpy.testing.memory import MemoryStore
 from confpy.wakeup import Wakeup
-from confpy.watcher import Inbox, Received, Watcher
+from confpy.watch.health import Status
+from confpy.watch.watcher import Inbox, Received, Watcher
 from tests.conftest import wait_for
 
 

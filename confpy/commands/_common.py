@@ -10,7 +10,7 @@ from confpy.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from confpy.settings import Settings
+    from confpy.config.settings import Settings
 
 _T = TypeVar("_T")
 
@@ -106,7 +106,7 @@ def connection_flags() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     # Imported here: `--help` builds every parser but reads no settings.
-    from confpy.settings import load_settings
+    from confpy.config.settings import load_settings
 
     flags = {
         name: getattr(args, name, None)
@@ -128,14 +128,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def duration_arg(flag: str) -> Callable[[str], float]:
     """An argparse `type=` that parses durations and names the flag in its error."""
-    from confpy.durations import parse_duration
+    from confpy.config.durations import parse_duration
 
     return _flag_type(flag, parse_duration, "duration")
 
 
 def positive_duration_arg(flag: str) -> Callable[[str], float]:
     """A duration that must be more than zero (`--interval 0` would never poll)."""
-    from confpy.durations import parse_duration
+    from confpy.config.durations import parse_duration
 
     def parse(text: str) -> float:
         seconds = parse_duration(text)
@@ -162,7 +162,7 @@ def address_arg(flag: str) -> Callable[[str], str]:
 
 def wait_arg(flag: str) -> Callable[[str], tuple[float, float]]:
     """An argparse `type=` for consul-template's `MIN:MAX` debounce window."""
-    from confpy.durations import parse_wait
+    from confpy.config.durations import parse_wait
 
     return _flag_type(flag, parse_wait, "wait")
 

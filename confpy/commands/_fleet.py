@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from confpy.errors import ConfigError
 
 if TYPE_CHECKING:
-    from confpy.daemon_options import Pause
+    from confpy.config.resource import TemplateResource
+    from confpy.config.settings import Settings
     from confpy.fleet.report import Reporter
-    from confpy.health import Status
-    from confpy.resource import TemplateResource
-    from confpy.settings import Settings
     from confpy.store import EtcdStore
+    from confpy.watch.health import Status
+    from confpy.watch.options import Pause
 
 DEFAULT_FLEET_PREFIX = "/confpy/fleet"
 REPORT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")

@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING
 from confpy.errors import ConfigError
 
 if TYPE_CHECKING:
-    from confpy.settings import Settings
-    from confpy.snapshot import Store
+    from confpy.config.settings import Settings
+    from confpy.store.snapshot import Store
 
 
 def open_store(backend: str, settings: Settings, files: Sequence[str], filter: str) -> Store:
     """`etcdv3`/`etcd`: etcd through its v3 API; `env`: variables; `file`: YAML files."""
     if backend == "env":
-        from confpy.envstore import EnvStore
+        from confpy.store.env import EnvStore
 
         return EnvStore()
     if backend == "file":
         from pathlib import Path
 
-        from confpy.filestore import FileStore
+        from confpy.store.file import FileStore
 
         if not files:
             raise ConfigError("the file backend needs at least one -file/--file")

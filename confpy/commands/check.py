@@ -15,7 +15,7 @@ from confpy.commands._common import connection_flags, exit_codes, settings_from
 from confpy.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from confpy.resource import TemplateResource
+    from confpy.config.resource import TemplateResource
 
 EXIT_CODES = exit_codes(
     ("0", "every resource loads and every template compiles"),
@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from confpy import template_cache
-    from confpy.runner import load_config
+    from confpy.apply.runner import load_config
+    from confpy.render import cache as template_cache
 
     settings = settings_from(args)
     template_cache.configure()
@@ -66,8 +66,8 @@ def confd_differences(resource: TemplateResource) -> list[str]:
     import tomllib
 
     # Here, not at the top: `confpy --help` imports this module (tests/test_imports.py).
-    from confpy.resource_fields import KNOWN_FIELDS
-    from confpy.resource_values import CONFD_FIELDS
+    from confpy.config.fields import KNOWN_FIELDS
+    from confpy.config.values import CONFD_FIELDS
 
     if resource.syntax != "go":
         return []

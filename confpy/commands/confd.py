@@ -3,8 +3,8 @@
 A unit file or Dockerfile that runs `confd -onetime -backend etcdv3 -node URL -confdir
 DIR` works with `confpy confd` in place of `confd` (or with confpy installed under the
 name `confd`, see docs/migrating-from-confd.md). The flags are parsed as Go's flag
-package parses them (`confpy.goflags`), layered with confd.toml and confd's variables as
-confd does (`confpy.confd_config`), then handed to the same onetime run and daemon as
+package parses them (`confpy.golib.flag`), layered with confd.toml and confd's variables as
+confd does (`confpy.config.confd`), then handed to the same onetime run and daemon as
 `confpy render`. Exit codes are confd's: 0, 1 for any failure, 2 for a bad command line.
 """
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from confpy.confd_config import ConfdConfig
-    from confpy.daemon_options import WatchOptions
-    from confpy.settings import Endpoint, Settings
-    from confpy.snapshot import Store
+    from confpy.config.confd import ConfdConfig
+    from confpy.config.settings import Endpoint, Settings
+    from confpy.store.snapshot import Store
+    from confpy.watch.options import WatchOptions
 
 CONFD_VERSION = "0.17.0-dev"
 """The confd release whose command line this follows (master, commit 919444e)."""
@@ -71,8 +71,8 @@ def main(argv: Sequence[str], prog: str = "confpy confd") -> int:
         # The flag table is not needed to print a version: start as fast as confd does.
         print(version_line())
         return EXIT_OK
-    from confpy.confd_config import FLAGS, build, parse_command_line
-    from confpy.goflags import FlagError, HelpRequested, usage
+    from confpy.config.confd import FLAGS, build, parse_command_line
+    from confpy.golib.flag import FlagError, HelpRequested, usage
 
     try:
         parsed = parse_command_line(argv)
@@ -107,12 +107,13 @@ def version_line() -> str:
 
 
 def run(config: ConfdConfig, extra_args: Sequence[str] = ()) -> int:
-    from confpy import log, template_cache
+    from confpy import log
+    from confpy.render import cache as template_cache
 
     level = _log_level(config.text("log-level"))
     log.configure(level, _log_format())
     template_cache.configure()  # as `render` does: compiled templates reused across runs
-    logger = log.get_logger("confpy.confd")
+    logger = log.get_logger(__name__)
     for warning in config.warnings:
         logger.warning(warning)
     if extra_args:
@@ -156,8 +157,8 @@ def _no_resources(confdir: Path) -> bool:
 def _mode(config: ConfdConfig) -> WatchOptions:
     """How to run: once (-onetime, which uses only the render options), watching (-watch),
     or polling every -interval seconds (confd's default)."""
-    from confpy.daemon_options import WatchOptions
-    from confpy.runner import RenderOptions
+    from confpy.apply.runner import RenderOptions
+    from confpy.watch.options import WatchOptions
 
     options = RenderOptions(
         noop=config.on("noop"),
@@ -177,13 +178,13 @@ def _mode(config: ConfdConfig) -> WatchOptions:
 
 def _render(config: ConfdConfig, settings: Settings, store: Store, mode: WatchOptions) -> int:
     """-onetime, -watch or (neither) polling every -interval, on `store`."""
+    from confpy.apply.runner import load_config
     from confpy.commands.render import report_exit, watch_daemon
-    from confpy.runner import load_config
 
     try:
         loaded = load_config(settings.confdir, settings.prefix)
         if config.on("onetime"):
-            from confpy.onetime import run_onetime
+            from confpy.apply.onetime import run_onetime
 
             return report_exit(run_onetime(loaded, store, mode.render))
         return watch_daemon(settings, loaded, mode, store)
@@ -193,7 +194,7 @@ def _render(config: ConfdConfig, settings: Settings, store: Store, mode: WatchOp
 
 def _prefix(text: str) -> str:
     """confd's -prefix: any non-empty one replaces a resource's own, even `/` (the root)."""
-    from confpy.keys import normalize_prefix
+    from confpy.config.keys import normalize_prefix
 
     return normalize_prefix(text) or ("/" if text.strip() else "")
 
@@ -202,7 +203,7 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     """confpy's connection settings from confd's: nodes, TLS files, basic auth, prefix."""
     from pathlib import Path
 
-    from confpy.settings import Settings
+    from confpy.config.settings import Settings
 
     ca, cert, key = (_file(config, n) for n in ("client-ca-keys", "client-cert", "client-key"))
     if (cert is None) != (key is None):
@@ -213,7 +214,7 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
     elif config.text("username") and backend.startswith("etcd"):
         from confpy.log import get_logger
 
-        get_logger("confpy.confd").warning(
+        get_logger(__name__).warning(
             "-username is used with -basic-auth only, as in confd: not logging in"
         )
     return Settings(
@@ -231,8 +232,8 @@ def confd_settings(config: ConfdConfig, backend: str, level: str) -> Settings:
 
 
 def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoint, ...]:
+    from confpy.config.settings import parse_endpoint
     from confpy.redact import redact_url
-    from confpy.settings import parse_endpoint
 
     if not backend.startswith("etcd"):
         return (parse_endpoint("127.0.0.1:2379"),)
@@ -252,7 +253,7 @@ def _endpoints(config: ConfdConfig, backend: str, *, tls: bool) -> tuple[Endpoin
         if redact_url(node) != node:
             from confpy.log import get_logger
 
-            get_logger("confpy.confd").warning(
+            get_logger(__name__).warning(
                 "-node: the user and password in a node URL are not used; "
                 "give -basic-auth -username -password",
                 node=redact_url(node),

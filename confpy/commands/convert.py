@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from confpy.convert import convert_template, convert_tree
+    from confpy.convert.tree import convert_template, convert_tree
 
     if args.template:
         if args.confdir or args.out:

@@ -90,17 +90,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import signal
 
-    from confpy import log, template_cache
+    from confpy import log
+    from confpy.apply.onetime import run_onetime
+    from confpy.apply.runner import RenderOptions, load_config
     from confpy.commands.render import health_server, watch_options
-    from confpy.daemon import Daemon
-    from confpy.daemon_options import Hooks
+    from confpy.config.resource import TemplateResource
     from confpy.errors import EXIT_FAILED, ConfpyError
-    from confpy.onetime import run_onetime
-    from confpy.resource import TemplateResource
-    from confpy.runner import RenderOptions, load_config
+    from confpy.render import cache as template_cache
     from confpy.store import EtcdStore
-    from confpy.supervisor import Supervisor
+    from confpy.supervise.supervisor import Supervisor
     from confpy.wakeup import Wakeup, call_answering_signals
+    from confpy.watch.daemon import Daemon
+    from confpy.watch.options import Hooks
     from confpy.workers import Worker
 
     argv = list(args.command)
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
     template_cache.configure(enabled=not args.no_cache)
-    logger = log.get_logger("confpy.exec")
+    logger = log.get_logger(__name__)
     supervisor = Supervisor(
         argv,
         reload_signal=None if args.restart else args.reload_signal,

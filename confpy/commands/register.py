@@ -140,7 +140,7 @@ def read_value(args: argparse.Namespace, environ: Any = None) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from confpy import log
-    from confpy.register import Registration, serve
+    from confpy.fleet.register import Registration, serve
     from confpy.store import EtcdStore
 
     settings = settings_from(args)
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     value = read_value(args)
     # A call that hangs longer than a refresh interval would let the lease lapse.
     store = EtcdStore(settings, timeout=max(1.0, min(5.0, args.ttl / 3)))
-    logger = log.get_logger("confpy.register")
+    logger = log.get_logger(__name__)
     code: int | str = "error"
     try:
         registration = Registration(store, settings.prefix + key, value, args.ttl)

@@ -21,12 +21,12 @@ from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
 
-    from confpy.daemon_options import WatchOptions
-    from confpy.health import Status
-    from confpy.report import Report
-    from confpy.runner import Config, RenderOptions
-    from confpy.settings import Settings
-    from confpy.snapshot import Store
+    from confpy.apply.report import Report
+    from confpy.apply.runner import Config, RenderOptions
+    from confpy.config.settings import Settings
+    from confpy.store.snapshot import Store
+    from confpy.watch.health import Status
+    from confpy.watch.options import WatchOptions
 
 DESCRIPTION = """\
 Render every template resource in CONFDIR/conf.d/*.toml from etcd.
@@ -172,10 +172,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from confpy import log, template_cache
+    from confpy import log
+    from confpy.apply.onetime import run_onetime
+    from confpy.apply.runner import RenderOptions, load_config
     from confpy.commands._stores import open_store
-    from confpy.onetime import run_onetime
-    from confpy.runner import RenderOptions, load_config
+    from confpy.render import cache as template_cache
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
@@ -225,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
 def watch_options(args: argparse.Namespace, render: RenderOptions) -> WatchOptions:
     """The daemon's options from `render_flags()` (shared with `exec`, which has no
     --interval)."""
-    from confpy.daemon_options import WatchOptions
+    from confpy.watch.options import WatchOptions
 
     return WatchOptions(
         render=render,
@@ -239,7 +240,7 @@ def watch_options(args: argparse.Namespace, render: RenderOptions) -> WatchOptio
 
 def health_server(addr: str | None) -> tuple[Status, ThreadingHTTPServer | None]:
     """The daemon's status, served on `addr` (--health-addr) when one is given."""
-    from confpy.health import Status, serve
+    from confpy.watch.health import Status, serve
 
     status = Status()
     return status, serve(status, addr) if addr else None
@@ -258,11 +259,11 @@ def watch_daemon(
     systemd, health and (given the `fleet_flags()`) the fleet wired."""
     import signal
 
-    from confpy import sdnotify
+    from confpy.apply.runner import load_config
     from confpy.commands._fleet import Fleet
-    from confpy.daemon import Daemon
-    from confpy.daemon_options import Hooks
-    from confpy.runner import load_config
+    from confpy.watch import sdnotify
+    from confpy.watch.daemon import Daemon
+    from confpy.watch.options import Hooks
 
     status, server = health_server(health_addr)
     wired = None if fleet is None else Fleet(fleet, settings, status)
@@ -294,11 +295,11 @@ def _without_install(
     """--data (keys from a fixture file) and/or --stdout (print instead of install)."""
     from pathlib import Path
 
-    from confpy.onetime import run_onetime
+    from confpy.apply.onetime import run_onetime
 
     store: Store
     if args.data:
-        from confpy.datastore import DataStore
+        from confpy.store.datafile import DataStore
 
         if options.wait_for_keys:
             raise ConfigError("--wait-for-keys: fixture data from --data never changes")
@@ -312,7 +313,7 @@ def _without_install(
             return report_exit(run_onetime(config, store, options))
         if args.noop:
             raise ConfigError("--stdout and --noop exclude each other: --stdout writes nothing")
-        from confpy.preview import render_to
+        from confpy.apply.preview import render_to
 
         failures = render_to(config, store.snapshot(config.patterns), sys.stdout.buffer)
     finally:

@@ -15,7 +15,7 @@ from confpy.commands._common import (
 )
 from confpy.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
-# Kept in sync with confpy.tls.KEY_TYPES; importing it here would load cryptography.
+# Kept in sync with confpy.tls.keypairs.KEY_TYPES; importing it here would load cryptography.
 KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ed25519")
 
 DESCRIPTION = """\
@@ -232,7 +232,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _setup(args: argparse.Namespace) -> tuple[Any, str]:
     from confpy import log
-    from confpy.keys import normalize_prefix
+    from confpy.config.keys import normalize_prefix
 
     settings = settings_from(args)
     log.configure(settings.log_level, settings.log_format)
@@ -247,10 +247,10 @@ def run_rotate(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
-    from confpy.keys import normalize_prefix, resolve_key
-    from confpy.rotate import RotateOptions, rotate
-    from confpy.rotate_every import run_every
+    from confpy.config.keys import normalize_prefix, resolve_key
     from confpy.store import EtcdStore
+    from confpy.tls.every import run_every
+    from confpy.tls.rotate import RotateOptions, rotate
     from confpy.wakeup import Wakeup
     from confpy.workers import Worker
 
@@ -326,11 +326,11 @@ def _print_published(published: Any) -> None:
 def run_show(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from confpy.config.keys import resolve_key
     from confpy.errors import KeysMissingError
-    from confpy.keys import resolve_key
     from confpy.log import escape
     from confpy.store import EtcdStore
-    from confpy.tls_show import Published, examine
+    from confpy.tls.show import Published, examine
 
     settings, prefix = _setup(args)
     cert_key = resolve_key(prefix, args.cert_key)

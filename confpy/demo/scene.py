@@ -171,7 +171,7 @@ class Scene:
     @contextlib.contextmanager
     def _store(self) -> Iterator[EtcdStore]:
         """A short-lived connection for the demo's own reads and writes."""
-        from confpy.settings import load_settings
+        from confpy.config.settings import load_settings
         from confpy.store import EtcdStore
 
         settings = load_settings({"endpoints": self.etcd_url, "confdir": "/nonexistent"}, {})

@@ -1,7 +1,7 @@
 """The status record a daemon publishes under `--report-prefix`, and the thread that does.
 
 The record (JSON, at `PREFIX/ID`, under a lease of `REPORT_TTL` seconds kept by a
-`confpy.register.Registration`, refreshed every ttl/2) says what the daemon's `/healthz`
+`confpy.fleet.register.Registration`, refreshed every ttl/2) says what the daemon's `/healthz`
 says, per resource the checksum of the installed file, and the etcd revision every file
 reflects. It never holds
 a value or a line of a file. It is rebuilt from `health.Status` once a second (local
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from confpy import __version__
-from confpy.health import Status
-from confpy.register import Registration
-from confpy.resource import TemplateResource
-from confpy.snapshot import Store
+from confpy.config.resource import TemplateResource
+from confpy.fleet.register import Registration
+from confpy.store.snapshot import Store
+from confpy.watch.health import Status
 
 REPORT_TTL = 30
 """Seconds a killed daemon's record outlives it (the lease TTL, refreshed every ttl/2:
@@ -66,7 +66,7 @@ class FileChecksums:
         if r.each is None:
             digest = self.of_file(r.dest)
             return None if digest is None else "sha256:" + digest
-        from confpy.each_manifest import manifest_path, read_manifest
+        from confpy.apply.manifest import manifest_path, read_manifest
 
         def listed(manifest: Path) -> str:  # read (and warned about) once per change
             return "\0".join(sorted(read_manifest(r)[0]))  # no file name holds a NUL

@@ -1,7 +1,7 @@
 """Fleet reload slots: at most N daemons of a group between install and end of reload.
 
 etcd's semaphore recipe. A daemon that wants a slot of GROUP puts `PREFIX/GROUP/OWNER`
-under a lease of its own (a `confpy.register.Registration`, refreshed every ttl/3); the N
+under a lease of its own (a `confpy.fleet.register.Registration`, refreshed every ttl/3); the N
 keys with the lowest create revisions hold the slots, the others watch the group for a
 deletion and look again. Releasing revokes the lease, which deletes the key at once; a
 daemon that dies holding a slot frees it when its lease expires (`SLOT_TTL`).
@@ -19,18 +19,18 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from confpy.daemon_options import Pause
+from confpy.config.resource import TemplateResource
 from confpy.errors import InstallError, StoreError
-from confpy.health import Status
+from confpy.fleet.register import Registration
 from confpy.log import get_logger
-from confpy.register import Registration
-from confpy.resource import TemplateResource
-from confpy.snapshot import Store
+from confpy.store.snapshot import Store
+from confpy.watch.health import Status
+from confpy.watch.options import Pause
 
 if TYPE_CHECKING:
     from confpy.store._prefix import Entry
 
-log = get_logger("confpy.fleet")
+log = get_logger(__name__)
 
 SLOT_TTL = 10
 """Seconds a slot outlives a daemon killed while holding it (lease TTL; at most 15)."""

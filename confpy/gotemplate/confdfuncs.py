@@ -2,7 +2,7 @@
 
 Each function carries its Go signature (`SIGNATURES`), so the evaluator can check
 arguments the way text/template does (`add "1" 2` is an error). The key functions are
-memkv's (confpy.confdcore, in Go's types by confpy.gotemplate.gomemkv). A failing function
+memkv's (confpy.golib.memkv, in Go's types by confpy.gotemplate.gomemkv). A failing function
 raises GoError, which the evaluator reports as "error calling NAME: ...".
 """
 
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import confdcore
-from confpy.confdpath import path_base, path_dir
-from confpy.gotemplate.builtins import time_now
+from confpy.golib import memkv as confdcore
+from confpy.golib.path import path_base, path_dir
+from confpy.golib.time import time_now
 from confpy.gotemplate.gomemkv import MemKV
 from confpy.gotemplate.values import (
     NULL,
@@ -192,7 +192,9 @@ def lookup_ipv6(name: str) -> Slice:
 
 
 def lookup_srv(service: str, proto: str, name: str) -> Slice:
-    from confpy import funcs  # here: the Jinja functions (and Jinja) load for lookupSRV only
+    from confpy.functions import (
+        static as funcs,  # here: the Jinja functions (and Jinja) load for lookupSRV only
+    )
 
     try:
         records = funcs.lookup_srv(service, proto, name)

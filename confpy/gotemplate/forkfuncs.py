@@ -1,10 +1,11 @@
 """The maintained confd fork's added functions (abtreece/confd utility_funcs.go) over the
 direct engine's Go values, with their Go signatures.
 
-The string work is confpy.forkstrings's and confpy.forkregex's, JSON writing
-confpy.forkjson's, shared with the Jinja adapter (confpy.forkjinja); here are the Go
-types: a nil slice, NULL, typed slices, and errors as GoError ("error calling NAME: ...").
-`include` needs the engine (confpy.gotemplate.goinclude).
+The string work is confpy.functions.fork_strings's and confpy.functions.fork_regex's,
+JSON writing confpy.functions.fork_json's, shared with the Jinja adapter
+(confpy.functions.fork_jinja); here are the Go types: a nil slice, NULL, typed slices,
+and errors as GoError ("error calling NAME: ..."). `include` needs the engine
+(confpy.gotemplate.goinclude).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy import forkjson, forkregex, forkstrings, gostrconv, limits
-from confpy.gotemplate.builtins import go_time_format
+from confpy import limits
+from confpy.functions import fork_json as forkjson
+from confpy.functions import fork_regex as forkregex
+from confpy.functions import fork_strings as forkstrings
+from confpy.golib import strconv as gostrconv
+from confpy.golib.time import go_time_format
 from confpy.gotemplate.confdfuncs import Sig, _json_value, create_map
 from confpy.gotemplate.values import (
     NULL,

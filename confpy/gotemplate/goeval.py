@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confpy.confdcore import KeyNotFound
-from confpy.confdpath import BadPattern
 from confpy.errors import RenderError
+from confpy.golib.memkv import KeyNotFound
+from confpy.golib.path import BadPattern
 from confpy.gotemplate.gofuncs import BUILTIN_FUNCS, is_true
 from confpy.gotemplate.gonodes import (
     BoolNode,
@@ -212,7 +212,7 @@ class Evaluator(State):
     def time_method(
         self, dot: Any, t: datetime, name: str, node: Node, args: list[Node], final: Any
     ) -> Any:
-        from confpy.gotemplate import builtins as b
+        from confpy.golib import time as b
 
         argv = [self.eval_arg(dot, "string" if name == "Format" else "any", a) for a in args[1:]]
         if final is not MISSING:

@@ -4,7 +4,7 @@ The entry points and doPrintf's directive parser; printing one argument is
 confpy.gotemplate.goprint's, formatting numbers and strings confpy.gotemplate.goformat's.
 Follows fmt's print.go and format.go: flags, width and precision apply to each element
 of a slice or map; `%!verb(type=value)` marks a bad verb; `%!(EXTRA ...)`, `[n]`
-argument indexes, `*` widths. Floats and quoting are strconv's (confpy.gostrconv).
+argument indexes, `*` widths. Floats and quoting are strconv's (confpy.golib.strconv).
 """
 
 from __future__ import annotations

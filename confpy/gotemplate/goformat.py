@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confpy.gostrconv import (
+from confpy.golib.strconv import (
     MAX_RUNE,
     can_backquote,
     format_float,

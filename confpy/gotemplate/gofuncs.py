@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from confpy.golib.unicode import go_is_print
 from confpy.gotemplate import gofmt
 from confpy.gotemplate.confdfuncs import url_query
 from confpy.gotemplate.values import (
@@ -18,7 +19,6 @@ from confpy.gotemplate.values import (
     kind,
     type_name,
 )
-from confpy.gounicode import go_is_print
 
 
 def is_true(val: Any) -> tuple[bool, bool]:

@@ -15,9 +15,10 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-from confpy import gostrconv, limits
-from confpy.confdcore import KeyNotFound
+from confpy import limits
 from confpy.errors import ConfpyError
+from confpy.golib import strconv as gostrconv
+from confpy.golib.memkv import KeyNotFound
 from confpy.gotemplate.gonodes import Template
 from confpy.gotemplate.goparse import parse
 from confpy.gotemplate.gostate import ExecError, MissingKeyAt

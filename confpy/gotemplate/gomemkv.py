@@ -1,7 +1,7 @@
-"""memkv's store for the direct engine: confpy.confdcore's lookups, answered in Go's types.
+"""memkv's store for the direct engine: confpy.golib.memkv's lookups, answered in Go's types.
 
 The lookups themselves (exact keys, path.Match globs, memkv's ls and lsdir, Go's string
-order) are confpy.confdcore's, shared with Jinja; here they become the slices confd's
+order) are confpy.golib.memkv's, shared with Jinja; here they become the slices confd's
 functions return (`memkv.KVPairs`, `[]string`, with the capacity `append` gave them).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from confpy.confdcore import KeyStore
-from confpy.confdpath import path_join
+from confpy.golib.memkv import KeyStore
+from confpy.golib.path import path_join
 from confpy.gotemplate.values import KVPair, Slice
 
 

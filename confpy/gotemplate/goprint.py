@@ -49,7 +49,7 @@ class Printer(Formatter):
                 self.buf.append("<nil>")
             return
         if isinstance(v, datetime) and verb in "vsxXq" and not self.erroring:
-            from confpy.gotemplate.builtins import _time_string as time_string
+            from confpy.golib.time import _time_string as time_string
 
             self.fmt_string(time_string(v), verb)
             return

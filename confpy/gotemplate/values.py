@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from confpy.confdcore import KVPair as KVPair  # memkv.KVPair, the one both engines use
-from confpy.confdcore import byte_order
+from confpy.golib.memkv import KVPair as KVPair  # memkv.KVPair, the one both engines use
+from confpy.golib.memkv import byte_order
 
 
 class GoError(Exception):

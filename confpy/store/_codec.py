@@ -8,7 +8,7 @@ from binascii import Error as Base64Error
 from binascii import a2b_base64
 from typing import Any
 
-from confpy.snapshot import Origin
+from confpy.store.snapshot import Origin
 
 _MAX_REVISION = 2**63 - 1
 

@@ -13,14 +13,14 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from confpy.config.settings import Endpoint, Settings
 from confpy.errors import ConfigError
 from confpy.log import get_logger
-from confpy.settings import Endpoint, Settings
 
 if TYPE_CHECKING:
     import ssl
 
-log = get_logger("confpy.store")
+log = get_logger(__name__)
 
 
 def tls_context(s: Settings) -> ssl.SSLContext:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from confpy.config.settings import Endpoint, Settings
 from confpy.log import get_logger
-from confpy.settings import Endpoint, Settings
 from confpy.store._cancel import Scope
 from confpy.store._endpoint import say_proxy_ignored, tls_context
 from confpy.store._errors import Code, EtcdReply, Kind, etcd_shaped, reply_error
@@ -34,7 +34,7 @@ from confpy.store._wire import (
 if TYPE_CHECKING:
     import ssl
 
-log = get_logger("confpy.store")
+log = get_logger(__name__)
 
 # A failed endpoint is tried again after this long (unless every endpoint has failed).
 RETRY_FAILED_AFTER = 1.0

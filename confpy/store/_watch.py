@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from confpy.config.keys import key_matches, watch_ranges
 from confpy.errors import (
     RevisionCompactedError,
     StoreAccessError,
@@ -45,16 +46,15 @@ from confpy.errors import (
     StoreUnavailableError,
     WatchGapError,
 )
-from confpy.keys import key_matches, watch_ranges
 from confpy.log import get_logger
-from confpy.snapshot import Event, Origin, WatchBatch
 from confpy.store._cancel import Scope, cancel_on
 from confpy.store._codec import b64, header_int, origin, prefix_end, read_revision, unb64
 from confpy.store._errors import EtcdReply, Kind, classify, reply_error, translate
 from confpy.store._http import Transport
 from confpy.store._wire import Connection, TooLarge, Unreachable, parse_json
+from confpy.store.snapshot import Event, Origin, WatchBatch
 
-log = get_logger("confpy.store")
+log = get_logger(__name__)
 
 # With one watch per range, one transaction's events arrive as one response per range:
 # gather responses until the stream has been quiet this long (at most SETTLE_MAX).

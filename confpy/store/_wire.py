@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from confpy.settings import Endpoint
+from confpy.config.settings import Endpoint
 
 if TYPE_CHECKING:
     import ssl

@@ -7,9 +7,9 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
+from confpy.config.keys import matches_any
 from confpy.errors import ConflictError, RevisionCompactedError, StoreError
-from confpy.keys import matches_any
-from confpy.snapshot import Event, Snapshot, WatchBatch
+from confpy.store.snapshot import Event, Snapshot, WatchBatch
 
 
 class MemoryStore:

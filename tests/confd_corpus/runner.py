@@ -246,8 +246,8 @@ class CorpusRunner:
 
     def _run_confpy(self, results: list[CaseResult], env: dict[str, str]) -> list[int]:
         """Render with confpy; the indexes of the cases it loads (rendered in one run)."""
+        from confpy.config.resource import load_resource
         from confpy.errors import ConfpyError
-        from confpy.resource import load_resource
 
         batch = self.workdir / "confpy"
         alone: list[int] = []

@@ -1,0 +1,1 @@
+"""Bring files in line with one snapshot: render, stage, check, install, reload."""

@@ -1,0 +1,3 @@
+"""What the user wrote, read once and frozen: resources and their fields, settings, confd's
+command line and confd.toml, key paths, command placeholders.
+"""

@@ -1,0 +1,1 @@
+"""Child processes: commands with deadlines, a supervised child, the reaper."""

@@ -1,0 +1,1 @@
+"""TLS keypairs: issue, name, inspect, rotate into etcd."""

@@ -1,0 +1,1 @@
+"""The watch daemon: follow etcd, debounce, render change sets, tell its health."""
