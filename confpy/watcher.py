@@ -14,7 +14,9 @@ whose streams break together when etcd restarts do not come back in the same sec
 etcd wiped or replaced: a reply header from another cluster, from an older raft term, or
 at a revision below what was already received, makes the watcher read a (linearizable)
 snapshot; if that says the same, etcd went back, and the snapshot is queued as a `Resync`
-whose `went_back` says so: the daemon starts over from it.
+whose `went_back` says so: the daemon starts over from it. The same cluster and term with a
+history rewritten past the old revision shows only in the keys: each reconnect first
+compares a few known ones with etcd (`confpy.witness`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import tenacity
@@ -39,6 +41,7 @@ from confpy.health import Status
 from confpy.log import get_logger
 from confpy.snapshot import Origin, Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
+from confpy.witness import Witnesses
 from confpy.workers import Worker
 
 log = get_logger("confpy.daemon")
@@ -141,13 +144,20 @@ class Watcher:
         """The etcd the watched revisions belong to: its cluster, the highest term heard."""
         self._stop = threading.Event()
         self._worker: Worker | None = None
+        self._witnesses = Witnesses()
 
     def start(
-        self, patterns: Sequence[str], start_revision: int, origin: Origin | None = None
+        self,
+        patterns: Sequence[str],
+        start_revision: int,
+        origin: Origin | None = None,
+        seen: Mapping[str, bytes] | None = None,
     ) -> None:
-        """Watch `patterns` from `start_revision` (of etcd `origin`) in a new thread."""
+        """Watch `patterns` from `start_revision` (of etcd `origin`, where the daemon `seen`
+        these values) in a new thread."""
         self._stop = stop = threading.Event()
         self.origin = origin or Origin()
+        self._witnesses = Witnesses(seen)
         generation = self.generation
         self._worker = Worker(
             "confpy-watch",
@@ -241,6 +251,15 @@ class Watcher:
         self, patterns: list[str], at: _Position, stop: threading.Event, generation: int
     ) -> None:
         """One watch stream from `at`, until it ends or etcd went back."""
+        if at.attempt and self._witnesses:
+            how = self._witnesses.rewritten(self._store.get, at.next_revision - 1)
+            if how is not None:
+                self._status.resync_needed()
+                snapshot = self._read_all(patterns, stop)
+                if snapshot is None:
+                    return  # stopping
+                how = self._departed(snapshot, at.next_revision - 1) or how
+                at.next_revision = self._start_over(snapshot, how, generation)
         stream = self._store.watch(patterns, at.next_revision, stop)
         try:
             self._deliver(stream, patterns, at, generation, stop)
@@ -273,6 +292,8 @@ class Watcher:
             # Members with a leader (the watch asks for one) speak in the cluster's term.
             self.origin = self.origin.then(batch.origin)
             self._status.heard(batch.revision)
+            for event in batch.events:
+                self._witnesses.saw(event)
             if batch.events or batch.revision >= at.next_revision:
                 self._post(Received(generation, self._clock(), batch))
             at.next_revision = max(at.next_revision, batch.revision + 1)
@@ -296,16 +317,26 @@ class Watcher:
         if snapshot is None:  # stopping
             self._status.resync_done()
             return None
-        known = next_revision - 1
-        how = self.origin.departed(snapshot.origin)
-        if how is None and snapshot.revision < known:
-            how = f"revision went back from {known} to {snapshot.revision}"
+        how = self._departed(snapshot, next_revision - 1)
         if how is None:
             # A member behind the leader: it catches up, and the stream delivers from there.
             self._status.resync_done()
             self.origin = self.origin.then(snapshot.origin)
             return None
+        return self._start_over(snapshot, how, generation)
+
+    def _departed(self, snapshot: Snapshot, known: int) -> str | None:
+        """How a linearizable `snapshot` shows etcd went back from revision `known`, or None."""
+        if how := self.origin.departed(snapshot.origin):
+            return how
+        if snapshot.revision < known:
+            return f"revision went back from {known} to {snapshot.revision}"
+        return None
+
+    def _start_over(self, snapshot: Snapshot, how: str, generation: int) -> int:
+        """etcd went back: queue its state as a `Resync`; the revision to watch from."""
         self.origin = snapshot.origin
+        self._witnesses = Witnesses(snapshot.values)
         self._post(Resync(generation, snapshot, "etcd went back", went_back=how))
         return snapshot.revision + 1
 
@@ -322,6 +353,7 @@ class Watcher:
         if snapshot is None:
             return None
         self._status.heard(snapshot.revision)
+        self._witnesses = Witnesses(snapshot.values)  # changes before it went unseen
         self._post(Resync(generation, snapshot, reason))
         return snapshot.revision + 1
 
