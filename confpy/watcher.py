@@ -251,7 +251,7 @@ class Watcher:
         self, patterns: list[str], at: _Position, stop: threading.Event, generation: int
     ) -> None:
         """One watch stream from `at`, until it ends or etcd went back."""
-        if at.attempt and self._witnesses:
+        if self._witnesses:  # every stream: etcd may have gone between a snapshot and it
             how = self._witnesses.rewritten(self._store.get, at.next_revision - 1)
             if how is not None:
                 self._status.resync_needed()
