@@ -14,9 +14,8 @@ whose streams break together when etcd restarts do not come back in the same sec
 etcd wiped or replaced: a reply header from another cluster, from an older raft term, or
 at a revision below what was already received, makes the watcher read a (linearizable)
 snapshot; if that says the same, etcd went back, and the snapshot is queued as a `Resync`
-whose `went_back` says so: the daemon starts over from it. The same cluster and term with a
-history rewritten past the old revision shows only in the keys: each reconnect first
-compares a few known ones with etcd (`confpy.witness`).
+whose `went_back` says so: the daemon starts over from it. A history rewritten under the
+same cluster and term shows only in known keys, checked before each stream (`witness`).
 """
 
 from __future__ import annotations
@@ -251,15 +250,13 @@ class Watcher:
         self, patterns: list[str], at: _Position, stop: threading.Event, generation: int
     ) -> None:
         """One watch stream from `at`, until it ends or etcd went back."""
-        if self._witnesses:  # every stream: etcd may have gone between a snapshot and it
-            how = self._witnesses.rewritten(self._store.get, at.next_revision - 1)
-            if how is not None:
-                self._status.resync_needed()
-                snapshot = self._read_all(patterns, stop)
-                if snapshot is None:
-                    return  # stopping
-                how = self._departed(snapshot, at.next_revision - 1) or how
-                at.next_revision = self._start_over(snapshot, how, generation)
+        known = at.next_revision - 1  # every stream: etcd may go between a snapshot and it
+        if how := self._witnesses.rewritten(self._store.get, known):
+            self._status.resync_needed()
+            if (snapshot := self._read_all(patterns, stop)) is None:
+                return  # stopping
+            how = self._departed(snapshot, known) or how
+            at.next_revision = self._start_over(snapshot, how, generation)
         stream = self._store.watch(patterns, at.next_revision, stop)
         try:
             self._deliver(stream, patterns, at, generation, stop)
@@ -317,8 +314,7 @@ class Watcher:
         if snapshot is None:  # stopping
             self._status.resync_done()
             return None
-        how = self._departed(snapshot, next_revision - 1)
-        if how is None:
+        if (how := self._departed(snapshot, next_revision - 1)) is None:
             # A member behind the leader: it catches up, and the stream delivers from there.
             self._status.resync_done()
             self.origin = self.origin.then(snapshot.origin)
@@ -327,11 +323,10 @@ class Watcher:
 
     def _departed(self, snapshot: Snapshot, known: int) -> str | None:
         """How a linearizable `snapshot` shows etcd went back from revision `known`, or None."""
-        if how := self.origin.departed(snapshot.origin):
-            return how
-        if snapshot.revision < known:
-            return f"revision went back from {known} to {snapshot.revision}"
-        return None
+        how = self.origin.departed(snapshot.origin)
+        if how is None and snapshot.revision < known:
+            how = f"revision went back from {known} to {snapshot.revision}"
+        return how
 
     def _start_over(self, snapshot: Snapshot, how: str, generation: int) -> int:
         """etcd went back: queue its state as a `Resync`; the revision to watch from."""

@@ -3,7 +3,8 @@
 A wiped etcd refilled past the old revision, with no new cluster ID and no older term,
 looks like the one the daemon left. `Witnesses` keeps a few keys the daemon knows (the last
 ones a watch changed, else some of its snapshot) with their values at the last revision it
-received, K; on a reconnect one linearizable read per key compares them with etcd now.
+received, K; each time the watch opens a stream, one linearizable read per key compares
+them with etcd now.
 
 The rule, per key: if etcd now says the key last changed at a revision at or below K, its
 value now is its value at K, so it must be what the daemon saw (and at the same mod
