@@ -465,6 +465,9 @@ def test_one_watch_stream_for_all_resources(tree: ConfTree, store: EtcdStore, et
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
+        # The watch opens after a start's snapshot and the known keys' check: a put before
+        # it would be rendered from the snapshot, not through the watch.
+        wait_for(lambda: calls, what="the watch")
         store.put("/svc/3", b"x")
         wait_for(lambda: read(tree.out / "r3") == "x", what="a render through the watch")
     finally:

@@ -382,9 +382,8 @@ class Daemon:
 
     def _start_watch(self) -> None:
         if self.options.interval is None:
-            self._watcher.start(
-                self.config.patterns, self._mirror.revision + 1, self._mirror.origin
-            )
+            m = self._mirror  # its values: keys to tell a rewritten etcd by (`witness`)
+            self._watcher.start(self.config.patterns, m.revision + 1, m.origin, m.snapshot().values)
 
     def _reload_config(self) -> None:
         if self.hooks.load_config is None:

@@ -14,7 +14,8 @@ whose streams break together when etcd restarts do not come back in the same sec
 etcd wiped or replaced: a reply header from another cluster, from an older raft term, or
 at a revision below what was already received, makes the watcher read a (linearizable)
 snapshot; if that says the same, etcd went back, and the snapshot is queued as a `Resync`
-whose `went_back` says so: the daemon starts over from it.
+whose `went_back` says so: the daemon starts over from it. A history rewritten under the
+same cluster and term shows only in known keys, checked before each stream (`witness`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import tenacity
@@ -39,6 +40,7 @@ from confpy.log import get_logger
 from confpy.store.snapshot import Origin, Snapshot, Store, WatchBatch
 from confpy.wakeup import Wakeup
 from confpy.watch.health import Status
+from confpy.watch.witness import Witnesses
 from confpy.workers import Worker
 
 log = get_logger(__name__)
@@ -141,13 +143,20 @@ class Watcher:
         """The etcd the watched revisions belong to: its cluster, the highest term heard."""
         self._stop = threading.Event()
         self._worker: Worker | None = None
+        self._witnesses = Witnesses()
 
     def start(
-        self, patterns: Sequence[str], start_revision: int, origin: Origin | None = None
+        self,
+        patterns: Sequence[str],
+        start_revision: int,
+        origin: Origin | None = None,
+        seen: Mapping[str, bytes] | None = None,
     ) -> None:
-        """Watch `patterns` from `start_revision` (of etcd `origin`) in a new thread."""
+        """Watch `patterns` from `start_revision` (of etcd `origin`, where the daemon `seen`
+        these values) in a new thread."""
         self._stop = stop = threading.Event()
         self.origin = origin or Origin()
+        self._witnesses = Witnesses(seen)
         generation = self.generation
         self._worker = Worker(
             "confpy-watch",
@@ -241,6 +250,13 @@ class Watcher:
         self, patterns: list[str], at: _Position, stop: threading.Event, generation: int
     ) -> None:
         """One watch stream from `at`, until it ends or etcd went back."""
+        known = at.next_revision - 1  # every stream: etcd may go between a snapshot and it
+        if how := self._witnesses.rewritten(self._store.get, known):
+            self._status.resync_needed()
+            if (snapshot := self._read_all(patterns, stop)) is None:
+                return  # stopping
+            how = self._departed(snapshot, known) or how
+            at.next_revision = self._start_over(snapshot, how, generation)
         stream = self._store.watch(patterns, at.next_revision, stop)
         try:
             self._deliver(stream, patterns, at, generation, stop)
@@ -273,6 +289,8 @@ class Watcher:
             # Members with a leader (the watch asks for one) speak in the cluster's term.
             self.origin = self.origin.then(batch.origin)
             self._status.heard(batch.revision)
+            for event in batch.events:
+                self._witnesses.saw(event)
             if batch.events or batch.revision >= at.next_revision:
                 self._post(Received(generation, self._clock(), batch))
             at.next_revision = max(at.next_revision, batch.revision + 1)
@@ -296,16 +314,24 @@ class Watcher:
         if snapshot is None:  # stopping
             self._status.resync_done()
             return None
-        known = next_revision - 1
-        how = self.origin.departed(snapshot.origin)
-        if how is None and snapshot.revision < known:
-            how = f"revision went back from {known} to {snapshot.revision}"
-        if how is None:
+        if (how := self._departed(snapshot, next_revision - 1)) is None:
             # A member behind the leader: it catches up, and the stream delivers from there.
             self._status.resync_done()
             self.origin = self.origin.then(snapshot.origin)
             return None
+        return self._start_over(snapshot, how, generation)
+
+    def _departed(self, snapshot: Snapshot, known: int) -> str | None:
+        """How a linearizable `snapshot` shows etcd went back from revision `known`, or None."""
+        how = self.origin.departed(snapshot.origin)
+        if how is None and snapshot.revision < known:
+            how = f"revision went back from {known} to {snapshot.revision}"
+        return how
+
+    def _start_over(self, snapshot: Snapshot, how: str, generation: int) -> int:
+        """etcd went back: queue its state as a `Resync`; the revision to watch from."""
         self.origin = snapshot.origin
+        self._witnesses = Witnesses(snapshot.values)
         self._post(Resync(generation, snapshot, "etcd went back", went_back=how))
         return snapshot.revision + 1
 
@@ -322,6 +348,7 @@ class Watcher:
         if snapshot is None:
             return None
         self._status.heard(snapshot.revision)
+        self._witnesses = Witnesses(snapshot.values)  # changes before it went unseen
         self._post(Resync(generation, snapshot, reason))
         return snapshot.revision + 1
 
