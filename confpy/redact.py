@@ -35,6 +35,11 @@ reads, values transformed by the template included. Its output is scrubbed of:
    wherever it occurs (a checker quoting the token it refuses: most passwords are
    shorter than WINDOW).
 
+When any file a command reads is private, none of the above is enough: a command that
+transforms what it prints (`tr a-z A-Z`, `rev`, a fragment of a word) defeats matching.
+Its output is then withheld whole (`withheld`: its length and checksum only) wherever it
+would be shown; rules 5 to 8 apply to commands that read public files only.
+
 Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
 no secret worth hiding; a short secret is still caught by rule 6 as part of a longer
 stretch, or by rule 7 in a private file. `redact_url` hides the user information of a
@@ -169,8 +174,17 @@ class FileText:
     private: bool
 
 
+def withheld(output: str) -> str:
+    """What is shown of a command's output when it may hold a private file: its size."""
+    return (
+        f"<output withheld: {len(output)} characters, {checksum(output)}; a private file is "
+        "involved, run the command by hand to read it>"
+    )
+
+
 class OutputScrubber:
-    """Rules 5 to 8 and 2: what a command printed, without the files' lines and the values.
+    """Rules 5 to 8 and 2: what a command printed, without the files' lines and the values;
+    withheld whole (`withheld`) when any of the files is private.
 
     Built once per change set (cheap: a dict of stripped lines); `scrub` costs a pass over
     the output, one lookup per line of the files and one pass over their text, and runs
@@ -180,6 +194,8 @@ class OutputScrubber:
     def __init__(
         self, files: Sequence[FileText], values: Mapping[str, str], public: Iterable[str]
     ) -> None:
+        self.private = any(f.private for f in files)
+        """A private file is among them: `scrub` withholds the output whole."""
         public = list(public)
         template_lines = {line.strip() for text in public for line in text.splitlines()}
         self.lines: dict[str, str] = {}
@@ -217,6 +233,8 @@ class OutputScrubber:
     def scrub(self, output: str) -> str:
         if not output:
             return output
+        if self.private:
+            return withheld(output)
         owner: list[str | None] = [None] * len(output)
         self._mark_lines(output, owner)
         _mark_windows(output, owner, self.values, self.known)
