@@ -16,10 +16,16 @@ No text reaches a terminal raw: key names, paths and commands' output come from 
 from files, and a control character in them (ESC, newline) could forge a line or drive
 the terminal. JSON lines escape them; the console's text goes through `escape` first,
 and so does every `confpy: error:` line (`error_line`).
+
+No line grows with what etcd holds either: a name shown in a message goes through
+`shorten` (at most NAME_LIMIT characters, then its length and checksum), and every error
+line, console event and JSON field is cut the same way at MESSAGE_LIMIT (a command's
+`output` at OUTPUT_LIMIT), so a 200,000-character key name is never a 600 KB line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
@@ -60,9 +66,45 @@ def _hex(c: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+NAME_LIMIT = 200
+"""The most characters a key name, path or other name from etcd takes in a message."""
+MESSAGE_LIMIT = 2000
+"""The most characters a whole error line's message takes (it may quote a command's output
+on one line, at most 500 characters)."""
+OUTPUT_LIMIT = 20_000
+"""The most characters a log event's `output` field takes: above a command's output as
+kept (`process.OUTPUT_LIMIT` bytes, four times over), which the log shows whole. Every
+other event and field is cut at MESSAGE_LIMIT."""
+
+
+def shorten(text: str, limit: int = NAME_LIMIT) -> str:
+    """`text` escaped and, when longer than `limit`, cut: its first `limit // 2` escaped
+    characters, then `…(N characters, sha256:XXXXXXXXXXXXXXXX)` to tell names apart."""
+    if len(text) <= limit:
+        shown = escape(text)
+        if len(shown) <= limit:
+            return shown
+    return escape(text[: limit // 2])[: limit // 2] + _tail(text)
+
+
+def _clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A JSON field's text cut as `shorten` cuts it, unescaped (JSON escapes its own)."""
+    return text if len(text) <= limit else text[: limit // 2] + _tail(text)
+
+
+def _limit(field: str) -> int:
+    return OUTPUT_LIMIT if field == "output" else MESSAGE_LIMIT
+
+
+def _tail(text: str) -> str:
+    """What stands for the cut part: the whole text's length and checksum."""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"…({len(text)} characters, sha256:{digest})"
+
+
 def error_line(message: object) -> str:
-    """`confpy: error: MESSAGE`, escaped: the one form of an error on stderr."""
-    return "confpy: error: " + escape(str(message))
+    """`confpy: error: MESSAGE`, escaped and bounded: the one form of an error on stderr."""
+    return "confpy: error: " + shorten(str(message), MESSAGE_LIMIT)
 
 
 class _State:
@@ -91,8 +133,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
 
 
 def _write_json(name: str, level: str, event: str, kw: dict[str, Any]) -> None:
-    fields = dict(kw)
-    fields["event"] = event
+    fields = {k: _clip(v, _limit(k)) if isinstance(v, str) else v for k, v in kw.items()}
+    fields["event"] = _clip(event)
     fields["logger"] = name
     fields["level"] = level
     fields["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
@@ -144,8 +186,8 @@ class Logger:
             _write_json(self._name, level, event, kw)
             return
         # Console text: escaped here, for every event (JSON lines escape their own).
-        event = escape(event)
-        kw = {k: escape(v) if isinstance(v, str) else v for k, v in kw.items()}
+        event = shorten(event, MESSAGE_LIMIT)
+        kw = {k: shorten(v, _limit(k)) if isinstance(v, str) else v for k, v in kw.items()}
         if not _state.applied:
             _apply()
         if self._target is None:

@@ -26,19 +26,20 @@ reads, values transformed by the template included. Its output is scrubbed of:
    it occurs; a line a template contains verbatim stays (it is configuration, not data);
 6. rule 2 against the raw values and against the files' text (catching a value the
    template transformed, `upper` or `base64Encode`, when a command prints part of a line);
-7. for a private file (its resource says `secret = true`, or `is_private`: its old or
-   new mode lets others not read it) the same without the exemption for template lines,
-   and its shorter lines and the words of its lines (split at blanks, quotes and
-   `=:,;()[]{}<>|`) that no template holds, of 4 characters or more, where one stands
-   alone in the output (not inside a longer word), of MIN_LINE or more wherever it occurs;
+7. when any file the command reads is private (its resource says `secret = true`, or
+   `is_private`: its old or new mode lets others not read it), the output is withheld
+   whole (`withheld`: its length and checksum only) wherever it would be shown: a
+   command that transforms what it prints (`tr a-z A-Z`, `rev`, a fragment of a word)
+   defeats any matching;
 8. every line of a raw value of MIN_LINE characters or more that no template holds,
    wherever it occurs (a checker quoting the token it refuses: most passwords are
    shorter than WINDOW).
 
 Lines shorter than MIN_LINE (`}`, `fi`, `</a>`) are everywhere in any output and carry
 no secret worth hiding; a short secret is still caught by rule 6 as part of a longer
-stretch, or by rule 7 in a private file. `redact_url` hides the user information of a
-URL (`http://user:***@host`): every message that quotes an endpoint uses it.
+stretch, and a private file's output is withheld (rule 7). `redact_url` hides the user
+information of a URL (`http://user:***@host`): every message that quotes an endpoint
+uses it.
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ WINDOW = 16
 """Shortest stretch of a value that rule 2 recognises inside a message."""
 MIN_LINE = 8
 """Shortest line of a file that command output is scrubbed of wherever it occurs (rule 5)."""
-MIN_PRIVATE = 4
-"""Shortest line of a private file hidden where it stands alone in command output (rule 7)."""
 MAX_TOKEN = 100
 MAX_MESSAGE = 500
 MAX_SCANNED = 20_000
@@ -169,8 +168,17 @@ class FileText:
     private: bool
 
 
+def withheld(output: str) -> str:
+    """What is shown of a command's output when it may hold a private file: its size."""
+    return (
+        f"<output withheld: {len(output)} characters, {checksum(output)}; a private file is "
+        "involved, run the command by hand to read it>"
+    )
+
+
 class OutputScrubber:
-    """Rules 5 to 8 and 2: what a command printed, without the files' lines and the values.
+    """Rules 5 to 8 and 2: what a command printed, without the files' lines and the values;
+    withheld whole (`withheld`) when any of the files is private.
 
     Built once per change set (cheap: a dict of stripped lines); `scrub` costs a pass over
     the output, one lookup per line of the files and one pass over their text, and runs
@@ -180,32 +188,23 @@ class OutputScrubber:
     def __init__(
         self, files: Sequence[FileText], values: Mapping[str, str], public: Iterable[str]
     ) -> None:
+        self.private = any(f.private for f in files)
+        """A private file is among them: `scrub` withholds the output whole."""
         public = list(public)
         template_lines = {line.strip() for text in public for line in text.splitlines()}
         self.lines: dict[str, str] = {}
         """Stripped line -> the file it is from: hidden wherever it occurs."""
-        short: dict[str, str] = {}
-        """Short lines of private files: hidden where one stands alone in the output."""
         known = "\0".join(public)
         for f in files:
             for line in (*f.old.splitlines(), *f.new.splitlines()):
                 text = line.strip()
-                if not text or (not f.private and text in template_lines):
-                    continue
-                if len(text) >= MIN_LINE:
+                if len(text) >= MIN_LINE and text not in template_lines:
                     self.lines.setdefault(text, _label(f))
-                elif f.private and len(text) >= MIN_PRIVATE:
-                    short.setdefault(text, _label(f))
-                if f.private:  # rule 7: its words too, wherever a checker quotes one
-                    _add_words(text, _label(f), known, self.lines, short)
         for key, value in values.items():  # rule 8: a whole value, however short
             for line in value.splitlines():
                 text = line.strip()
                 if len(text) >= MIN_LINE and text not in known:
                     self.lines.setdefault(text, f"the value of {key}")
-        self.short = short
-        alone = "|".join(re.escape(t) for t in sorted(short, key=len, reverse=True))
-        self.alone = re.compile(rf"(?<![\w.-])(?:{alone})(?![\w.-])") if short else None
         self.values = {f"the value of {k}": v for k, v in values.items()}
         # Lines joined by NUL: a stretch of output never matches across two lines of a file.
         # Files are matched as printed (raw), values also as repr and JSON escape them.
@@ -217,6 +216,8 @@ class OutputScrubber:
     def scrub(self, output: str) -> str:
         if not output:
             return output
+        if self.private:
+            return withheld(output)
         owner: list[str | None] = [None] * len(output)
         self._mark_lines(output, owner)
         _mark_windows(output, owner, self.values, self.known)
@@ -224,10 +225,8 @@ class OutputScrubber:
         return _replace_marked(output, owner)
 
     def _mark_lines(self, output: str, owner: list[str | None]) -> None:
-        """Rules 5 and 7: the output's MIN_LINE-character windows in a dict, each file line
+        """Rules 5 and 8: the output's MIN_LINE-character windows in a dict, each file line
         looked up by its first MIN_LINE characters, then compared whole."""
-        for m in self.alone.finditer(output) if self.alone else ():
-            owner[m.start() : m.end()] = [self.short[m.group()]] * len(m.group())
         starts: dict[str, list[int]] = {}
         for i in range(len(output) - MIN_LINE + 1):
             starts.setdefault(output[i : i + MIN_LINE], []).append(i)
@@ -235,19 +234,6 @@ class OutputScrubber:
             for i in starts.get(text[:MIN_LINE], ()):
                 if output.startswith(text, i):
                     owner[i : i + len(text)] = [path] * len(text)
-
-
-_WORD = re.compile(r"""[^\s"'`=:,;()\[\]{}<>|]+""")
-
-
-def _add_words(
-    line: str, label: str, known: str, long: dict[str, str], short: dict[str, str]
-) -> None:
-    """A private file's line's words that no template holds: hidden wherever they occur
-    (MIN_LINE and longer) or where one stands alone (MIN_PRIVATE and longer)."""
-    for word in _WORD.findall(line):
-        if len(word) >= MIN_PRIVATE and word not in known:
-            (long if len(word) >= MIN_LINE else short).setdefault(word, label)
 
 
 def _label(f: FileText) -> str:

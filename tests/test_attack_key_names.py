@@ -10,18 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Confpy
 
 LONG = 200_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each.py (engineer plan): the refusal names the key and the file name whole "
-    "(escape + repr): a 200,000-character name gives two 600 KB log lines",
-)
 def test_a_very_long_each_key_name_is_refused_in_a_bounded_line(
     tmp_path: Path, confpy_offline: Confpy
 ) -> None:

@@ -83,7 +83,7 @@ def test_a_whole_short_value_a_checker_quotes_is_hidden(private: bool) -> None:
     any value under 16 characters (the window of rule 2), a private file's too."""
     shown = scrubbed(f'error: unexpected token "{SHORT}" at line 1', private=private)
     assert SHORT not in shown
-    assert shown.startswith("error: unexpected token")
+    assert shown.startswith("<output withheld" if private else "error: unexpected token")
 
 
 def test_a_word_of_a_private_file_a_checker_quotes_is_hidden() -> None:
@@ -93,10 +93,22 @@ def test_a_word_of_a_private_file_a_checker_quotes_is_hidden() -> None:
     assert SHORT.upper() not in shown
 
 
-def test_a_template_word_in_a_private_files_output_stays_readable() -> None:
+def test_a_template_word_in_a_public_files_output_stays_readable() -> None:
     """What the template says (`pw`, the directive) is configuration and stays shown."""
-    shown = scrubbed("unknown directive 'pw' in line 1", private=True)
+    shown = scrubbed("unknown directive 'pw' in line 1", private=False)
     assert shown == "unknown directive 'pw' in line 1"
+
+
+def test_a_private_files_command_output_is_withheld_whole() -> None:
+    """Output of a command that reads a private file: its length and checksum only, and
+    the hint to run the command by hand, even what only the template says."""
+    from confpy.redact import checksum
+
+    output = "unknown directive 'pw' in line 1"
+    shown = scrubbed(output, private=True)
+    assert "directive" not in shown
+    assert f"{len(output)} characters, {checksum(output)}" in shown
+    assert "run the command by hand" in shown
 
 
 def test_a_private_files_check_output_never_shows_a_short_password(
@@ -116,16 +128,34 @@ def test_a_private_files_check_output_never_shows_a_short_password(
         "render", "--onetime", "--confdir", str(tmp_path), "--data", str(tmp_path / "data.json")
     )
     assert result.returncode != 0
-    assert "unexpected token" in result.stderr
+    assert "check_cmd exited 1: <output withheld: " in result.stderr
     assert SHORT not in result.stderr + result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redact.py scrubs by matching the file's text: a command that transforms what it "
-    "prints (tr, rev, a fragment of a word) defeats it; withholding a private file's command "
-    "output whole (length and checksum only) would close the class, a product decision",
-)
+def test_a_private_files_check_output_transformed_by_tr_is_withheld(
+    tmp_path: Path, confpy_offline: Confpy
+) -> None:
+    """End to end: `tr a-z A-Z < {{.src}}` of a 0600 file fails with the output's length
+    and checksum; the upper-cased secret appears nowhere."""
+    secret = "mysecretpassword"
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "s.tmpl").write_text('pw={{ getv "/a/pw" }}\n')
+    (tmp_path / "conf.d" / "s.toml").write_text(
+        f'[template]\nsrc = "s.tmpl"\ndest = "{tmp_path}/s.conf"\nmode = "0600"\n'
+        'keys = ["/a"]\ncheck_cmd = \'tr a-z A-Z < "$CONFPY_SRC"; rev "$CONFPY_SRC"; false\'\n'
+    )
+    (tmp_path / "data.json").write_text(json.dumps({"/a/pw": secret}))
+    result = confpy_offline.run(
+        "render", "--onetime", "--confdir", str(tmp_path), "--data", str(tmp_path / "data.json")
+    )
+    assert result.returncode != 0
+    assert "<output withheld: " in result.stderr and "by hand" in result.stderr
+    shown = result.stderr + result.stdout
+    for leak in (secret, secret.upper(), secret[::-1], secret.upper()[:8]):
+        assert leak not in shown
+
+
 def test_a_private_files_line_transformed_by_the_command_is_not_shown() -> None:
     """`tr a-z A-Z < {{.src}}` of a private file shows its key material upper-cased."""
     from confpy.redact import FileText, OutputScrubber

@@ -5,20 +5,24 @@ a reload script may `cat` it), and the file holds values a template may have tra
 past recognition (`upper`, `base64Encode`). `CommandOutput` gathers, for one change set,
 the old and new text of every file it stages, and scrubs a command's error with
 `confpy.redact`'s command-output rule against those files, the resources' raw values and
-their templates (what a template says is configuration and stays readable).
+their templates (what a template says is configuration and stays readable). When one of
+the files is private, the output is withheld whole instead, in the message as in the
+error's `output` (and so in the log, /healthz and the status record): a command that
+transforms what it prints would defeat any matching.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Iterable
 
 from confpy.config.keys import select
 from confpy.config.resource import TemplateResource
 from confpy.errors import CheckFailedError, CommandError, ConfpyError
-from confpy.redact import FileText, OutputScrubber, is_private
+from confpy.redact import FileText, OutputScrubber, is_private, withheld
 from confpy.store.snapshot import Snapshot
 from confpy.supervise.process import one_line
 
@@ -38,7 +42,9 @@ class CommandOutput:
 
     def check_failed(self, error: CheckFailedError, r: TemplateResource) -> CheckFailedError:
         """A check command's failure, without what it printed of `r`'s files or values."""
-        reason = self.scrubber([r]).scrub(error.reason)
+        scrubber = self.scrubber([r])
+        # The reason quotes the output (not the output itself): withheld from `exited N: `.
+        reason = _withhold_in(error.reason) if scrubber.private else scrubber.scrub(error.reason)
         return error if reason == error.reason else CheckFailedError(reason, dest=error.dest)
 
     def scrub_for(self, resources: Iterable[TemplateResource]) -> _Scrub:
@@ -78,11 +84,27 @@ class _Scrub:
         scrub = self.cached.scrub
         output = scrub(error.output)
         message = error.message
-        if error.output:  # the output as the message quotes it: scrubbed line by line first
-            message = message.replace(one_line(error.output), one_line(output))
-        return CommandError(
-            scrub(message), command=error.command, status=error.status, output=output
-        )
+        if self.cached.private:
+            message = _withhold_in(message, error.output)
+        else:
+            if error.output:  # the output as the message quotes it: scrubbed line by line first
+                message = message.replace(one_line(error.output), one_line(output))
+            message = scrub(message)
+        return CommandError(message, command=error.command, status=error.status, output=output)
+
+
+_EXITED = re.compile(r"exited -?\d+: ")
+"""Where a command's output starts in its message (`process.run_checked`)."""
+
+
+def _withhold_in(message: str, output: str | None = None) -> str:
+    """`message` with the output it quotes withheld: `output` as `one_line` quoted it, or,
+    not known or not found, all after `exited N: `. A message that quotes no output (a
+    timeout, a command that cannot start) names only the command and stays."""
+    if output and one_line(output) in message:
+        return message.replace(one_line(output), withheld(output))
+    m = _EXITED.search(message)
+    return message[: m.end()] + withheld(message[m.end() :]) if m else message
 
 
 def _text(data: bytes) -> str:

@@ -32,7 +32,7 @@ from confpy.config.keys import matches_any
 from confpy.config.resource import EachMatch, TemplateResource, each_dest_regex
 from confpy.errors import ConfpyError, EachFileError, InstallError, RenderError
 from confpy.functions.kv import glob_regex
-from confpy.log import escape, get_logger
+from confpy.log import escape, get_logger, shorten
 from confpy.store.snapshot import Snapshot
 
 log = get_logger(__name__)
@@ -183,8 +183,8 @@ def _refusal(
         why = f"too long: with its stage file's suffix it passes {NAME_MAX} bytes"
     if why is not None:
         return RenderError(
-            f"key {escape(_absolute(r.prefix, rel))} gives the file name {name!r}, which each "
-            f"refuses ({why})",
+            f"key {shorten(_absolute(r.prefix, rel))} gives the file name "
+            f"{shorten(repr(name))}, which each refuses ({why})",
             file=str(r.path),
         )
     owner = reserved.get(str(child.dest))
