@@ -29,7 +29,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 # Never needed by these commands: an HTTP server (health), asyncio, the daemon, crypto
-# (tls rotate), DNS (lookupSRV) and YAML (validate = "yaml").
+# (tls rotate), DNS (lookupSRV), YAML (validate = "yaml") and RE2 (the regex functions).
 _SERVER_AND_EXTRAS = {
     "asyncio",
     "http.server",
@@ -39,6 +39,7 @@ _SERVER_AND_EXTRAS = {
     "cryptography",
     "dns",
     "yaml",
+    "re2",
 }
 _GRPC = {"grpc", "google.protobuf", "etcd3"}
 _NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store", *_GRPC}
