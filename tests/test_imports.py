@@ -33,7 +33,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 # Never needed by these commands: an HTTP server (health), asyncio, the daemon, crypto
-# (tls rotate), DNS (lookupSRV) and YAML (validate = "yaml").
+# (tls rotate), DNS (lookupSRV), YAML (validate = "yaml") and RE2 (the regex functions).
 _SERVER_AND_EXTRAS = {
     "asyncio",
     "http.server",
@@ -43,6 +43,7 @@ _SERVER_AND_EXTRAS = {
     "cryptography",
     "dns",
     "yaml",
+    "re2",
 }
 _GRPC = {"grpc", "google.protobuf", "etcd3"}
 # What `--help` needs none of: settings (dataclasses brings inspect, ast, dis, tokenize).

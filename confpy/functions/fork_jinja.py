@@ -121,13 +121,12 @@ def quote(s: Any) -> str:
 
 def regex_match(pattern: Any, s: Any) -> bool:
     p, text = _text("regexMatch", pattern), _text("regexMatch", s)
-    return bool(_checked("regexMatch", lambda: forkregex.compile_go(p).search(text)))
+    return bool(_checked("regexMatch", lambda: forkregex.match(p, text)))
 
 
 def regex_find(pattern: Any, s: Any) -> str:
     p, text = _text("regexFind", pattern), _text("regexFind", s)
-    m = _checked("regexFind", lambda: forkregex.compile_go(p).search(text))
-    return m.group() if m else ""
+    return str(_checked("regexFind", lambda: forkregex.find(p, text)))
 
 
 def regex_replace_all(pattern: Any, s: Any, repl: Any) -> str:

@@ -1,136 +1,130 @@
-"""Go's regexp (RE2 syntax) on Python's `re`, for the fork's regexMatch/regexFind/regexReplaceAll.
+"""Go's regexp for the fork's regexMatch/regexFind/regexReplaceAll, on RE2 (google-re2).
 
-The pattern is translated where the two differ: `\\d \\w \\s \\b` are ASCII in Go, `$`
-without `(?m)` is the end of the text, `\\z` is Python's `\\Z`. What RE2 refuses is refused
-(backreferences, look-around, possessive quantifiers). Python's engine backtracks where
-RE2 does not: a repetition of a group that itself repeats without bound (`(a+)+`) can take
-exponential time on a hostile value, so such patterns are refused with one line (overlapping
-alternatives under a repetition, `(a|a)*`, are not detected). Patterns
-and inputs are bounded (MAX_PATTERN, limits.MAX_OUTPUT_CHARS). Errors are ValueError.
+RE2 is the engine Go's regexp follows: the same syntax (`\\d \\w \\s \\b` ASCII, `$`
+without `(?m)` the end of the text, no backreferences or look-around) and time linear
+in the text whatever the pattern, so a hostile value cannot hang a render. Matching runs
+on the UTF-8 bytes Go would see (a value's undecodable bytes survive as surrogate
+escapes). What RE2 refuses is one line in Go's words, without the pattern's text (it may
+come from a value). `re2` is imported on first use: `--help` and `check` never load it.
+Errors are ValueError.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from typing import Any
+
+from confpy import limits
 
 MAX_PATTERN = 4096
 """Longest pattern accepted, in characters."""
 
-_ASCII = {
-    "d": "0-9",
-    "s": "\\t\\n\\f\\r ",
-    "w": "0-9A-Za-z_",
+# RE2's error texts (re2/regexp.cc) in Go's words (regexp/syntax ErrorCode).
+_GO_ERRORS = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
 }
-_WORD = "[0-9A-Za-z_]"
-_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
-_NOT_BOUNDARY = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
+_NAME = re.compile(r"\w+", re.ASCII)
 
 
-@lru_cache(maxsize=256)  # bounded: a pattern may be built from a value
-def compile_go(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern with Go's meaning, or raise ValueError naming the problem."""
+def _bytes(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+@functools.lru_cache(maxsize=256)  # bounded: a pattern may be built from a value
+def compile_go(pattern: str) -> Any:  # re2._Regexp; google-re2 ships no annotations
+    """Compile a Go pattern, or raise ValueError with Go's reason."""
+    # Lazy: only a template that uses a regex function loads it.
+    import re2  # type: ignore[import-untyped]
+
     if len(pattern) > MAX_PATTERN:
         raise ValueError(f"error parsing regexp: pattern longer than {MAX_PATTERN} characters")
-    text = _translate(pattern)
-    _refuse_nested_repetition(pattern)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would also print the error (and the pattern) on stderr
     try:
-        return re.compile(text)
-    except (re.error, OverflowError, RecursionError) as e:
-        reason = getattr(e, "msg", None) or "invalid pattern"
-        raise ValueError(f"error parsing regexp: {reason}") from None
+        return re2.compile(_bytes(pattern), options)
+    except re2.error as e:
+        raise ValueError(f"error parsing regexp: {_go_reason(e)}") from None
 
 
-def _translate(p: str) -> str:
-    multiline = bool(re.match(r"\(\?[a-zA-Z]*m", p))
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(p):
-        c = p[i]
-        if c == "\\" and i + 1 < len(p):
-            e = p[i + 1]
-            out.append(_escape(e, in_class))
-            i += 2
-            continue
-        if in_class:
-            if c == "]" and not (out and out[-1] in ("[", "[^")):
-                in_class = False
-            out.append(c)
-        elif c == "[":
-            in_class = True
-            if p.startswith("[^", i):
-                out.append("[^")
-                i += 2
-                continue
-            out.append(c)
-        elif c == "$" and not multiline:
-            out.append("\\Z")
-        elif c == "(" and p.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
-            raise ValueError("error parsing regexp: invalid or unsupported Perl syntax: `(?`")
-        elif c in "*+?}" and p[i + 1 : i + 2] == "+":
-            raise ValueError("error parsing regexp: invalid nested repetition operator")
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
+def _go_reason(e: Exception) -> str:
+    message = e.args[0] if e.args else ""
+    if isinstance(message, bytes):
+        message = _text(message)
+    code = str(message).split(": ", 1)[0]
+    return _GO_ERRORS.get(code, code or "invalid pattern")
 
 
-def _escape(e: str, in_class: bool) -> str:
-    if e in "123456789":
-        raise ValueError(f"error parsing regexp: invalid escape sequence: `\\{e}`")
-    if e.lower() in _ASCII:
-        body = _ASCII[e.lower()]
-        if in_class:
-            if e.isupper():
-                raise ValueError("error parsing regexp: negated class inside a class")
-            return body
-        return f"[{'^' if e.isupper() else ''}{body}]"
-    if e == "z":
-        return "\\Z"
-    if e == "b" and not in_class:
-        return _BOUNDARY
-    if e == "B" and not in_class:
-        return _NOT_BOUNDARY
-    if e in "Zpk" or e == "P" or e == "Q":
-        raise ValueError(f"error parsing regexp: escape `\\{e}` is not supported by confpy")
-    return "\\" + e
+def match(pattern: str, s: str) -> bool:
+    """Go's regexp.MatchString: does the pattern match anywhere in s."""
+    return compile_go(pattern).search(_bytes(s)) is not None
 
 
-_GROUP_REPEATED = re.compile(r"\)(?:[*+]|\{\d+,\})")
+def find(pattern: str, s: str) -> str:
+    """Go's Regexp.FindString: the leftmost match, or ""."""
+    m = compile_go(pattern).search(_bytes(s))
+    return _text(m.group()) if m is not None else ""
 
 
-def _refuse_nested_repetition(p: str) -> None:
-    """Refuse `(…x+…)+`: an unbounded repetition of a group holding one (exponential in
-    a backtracking engine). Counts groups by their parentheses, escapes skipped."""
-    stack: list[bool] = []  # per open group: does it hold an unbounded repetition
-    i = 0
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            j = p.find("]", i + 2)
-            i = len(p) if j < 0 else j + 1
-            continue
-        if c == "(":
-            stack.append(False)
-        elif c == ")" and stack:
-            inner = stack.pop()
-            repeated = _GROUP_REPEATED.match(p, i)
-            if inner and repeated:
-                raise ValueError(
-                    "regexp: a repeated group that itself repeats without bound is refused "
-                    "(it can take exponential time in confpy's engine)"
-                )
-            if stack and (inner or repeated):
-                stack[-1] = True
-        elif (c in "*+" or (c == "{" and re.match(r"\{\d+,\}", p[i:]))) and stack:
-            stack[-1] = True
-        i += 1
+def replace_all(pattern: str, s: str, repl: str) -> str:
+    """Go's Regexp.ReplaceAllString: `$1`/`${name}` expanded in repl; an empty match
+    right after a match is not replaced (Go's rule, not Python's)."""
+    regexp, text = compile_go(pattern), _bytes(s)
+    out: list[bytes] = []
+    size = last = pos = 0
+    while pos <= len(text):
+        m = regexp.search(text, pos)
+        if m is None:
+            break
+        start, end = m.span()
+        out.append(text[last:start])
+        if end > last or start == 0:
+            out.append(_bytes(expand(repl, functools.partial(_group, regexp, m))))
+        size += start - last + len(out[-1])
+        if size > limits.MAX_OUTPUT_CHARS:
+            raise ValueError(f"result larger than {limits.MAX_OUTPUT_CHARS} bytes")
+        last = end
+        pos = end if end > pos else pos + _width(text, pos)
+    out.append(text[last:])
+    return _text(b"".join(out))
 
 
-def expand(template: str, m: re.Match[str]) -> str:
+def _width(text: bytes, pos: int) -> int:
+    """Bytes of the UTF-8 character at pos (1 for a stray byte), as Go steps over it."""
+    if pos >= len(text):
+        return 1
+    lead = text[pos]
+    width = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    try:
+        text[pos : pos + width].decode("utf-8")
+    except UnicodeDecodeError:
+        return 1
+    return width
+
+
+def _group(regexp: Any, m: Any, name: str) -> str:
+    if name.isdigit():
+        index = int(name) if len(name) < 10 else -1
+    else:
+        index = regexp.groupindex.get(_bytes(name), -1)  # a bytes pattern's names are bytes
+    if not 0 <= index <= regexp.groups:
+        return ""  # Go: a group the pattern lacks expands to nothing
+    value = m.group(index)
+    return _text(value) if value else ""
+
+
+def expand(template: str, group: Callable[[str], str]) -> str:
     """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; an unknown group is ""."""
     out: list[str] = []
     i = 0
@@ -149,7 +143,7 @@ def expand(template: str, m: re.Match[str]) -> str:
             out.append("$")
             i += 1
             continue
-        out.append(_group(m, name))
+        out.append(group(name))
         i = end
     return "".join(out)
 
@@ -158,22 +152,10 @@ def _group_name(t: str, i: int) -> tuple[str | None, int]:
     if t[i] == "{":
         j = t.find("}", i)
         name = t[i + 1 : j] if j > 0 else ""
-        if not name or not re.fullmatch(r"\w+", name, re.ASCII):
+        if not name or not _NAME.fullmatch(name):
             return None, i
         return name, j + 1
-    m = re.compile(r"\w+", re.ASCII).match(t, i)
+    m = _NAME.match(t, i)
     if m is None:
         return None, i
     return m.group(), m.end()
-
-
-def _group(m: re.Match[str], name: str) -> str:
-    try:
-        value = m.group(int(name)) if name.isdigit() else m.group(name)
-    except (IndexError, ValueError):
-        return ""
-    return value or ""
-
-
-def replace_all(pattern: str, s: str, repl: str) -> str:
-    return compile_go(pattern).sub(lambda m: expand(repl, m), s)

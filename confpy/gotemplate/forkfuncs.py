@@ -125,17 +125,9 @@ def nindent(spaces: int, s: str) -> str:
 
 def regex_match(pattern: str, s: str) -> bool:
     try:
-        return forkregex.compile_go(pattern).search(s) is not None
+        return forkregex.match(pattern, s)
     except ValueError as e:
         raise GoError(str(e)) from None
-
-
-def regex_find(pattern: str, s: str) -> str:
-    try:
-        m = forkregex.compile_go(pattern).search(s)
-    except ValueError as e:
-        raise GoError(str(e)) from None
-    return m.group() if m else ""
 
 
 def trim_prefix(s: str, prefix: str) -> str:
@@ -227,7 +219,7 @@ STATIC: dict[str, Callable[..., Any]] = {
     "quote": quote,
     "squote": forkstrings.squote,
     "regexMatch": regex_match,
-    "regexFind": regex_find,
+    "regexFind": _strings(forkregex.find),
     "regexReplaceAll": _strings(forkregex.replace_all),
     "trimPrefix": trim_prefix,
     "repeat": _strings(forkstrings.repeat),
