@@ -9,6 +9,13 @@ work, no request) and put when it changed: at most once a second, and at most ev
 `REVISION_ONLY_EVERY` seconds when only the revision moved: etcd's revision moves with
 every write anywhere (the progress notifications of an idle watch carry it), other
 daemons' records included, and a move caused by this record's own put is no news at all.
+
+A change of state alone (`in_sync`, `healthy`, a failure, a wait; no installed file
+changed) waits a random 0..`STATE_SPREAD` seconds first: such changes usually have one
+cause for the whole fleet (etcd restarted, failed over, went away), and every daemon
+putting its record in the same second is a herd. A change of an installed file is put
+at once (within the 1 s rate limit), so that `confpy status --wait-revision` stays quick.
+The wait also moves each daemon's keep-alives (which follow its put) to a phase of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +42,9 @@ REPORT_TTL = 30
 one keep-alive and one one-key read per 15 s)."""
 REVISION_ONLY_EVERY = 30.0
 MIN_INTERVAL = 1.0
+STATE_SPREAD = 3.0
+"""Seconds (at most) a change of state alone waits before it is put; a state that changes
+back meanwhile (etcd away for a moment) is never put at all."""
 RETRY_SPREAD = 5.0
 """Seconds over which reporters that lost etcd together spread their retries, instead of
 retrying in step for as long as etcd is away."""
@@ -118,9 +129,11 @@ class Reporter:
         report_id: str,
         ttl: int = REPORT_TTL,
         clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self.status, self.resources, self.report_id = status, resources, report_id
-        self.clock = clock
+        self.clock, self.spread = clock, spread
+        self.due: float | None = None  # when a change of state alone may go
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.checksums = FileChecksums()
         self.synced_revision = 0
@@ -167,12 +180,19 @@ class Reporter:
         """Rebuild the record; hand it to the registration if it changed and may go now."""
         record, now = self._record(), self.clock()
         if record == self.published:
+            self.due = None  # changed back before it went: nobody needs to hear of it
             return False
         moved_only = {**record, "revision": 0} == {**self.published, "revision": 0}
         if moved_only and record["revision"] <= self._own.revision:
             return False  # only our own last put moved it
         if now - self.published_at < (REVISION_ONLY_EVERY if moved_only else MIN_INTERVAL):
             return False
+        if not moved_only and not _files_changed(record, self.published):
+            if self.due is None:
+                self.due = now + self.spread() * STATE_SPREAD
+            if now < self.due:
+                return False
+        self.due = None
         self.registration.replace_value(_encode(record))
         self.published, self.published_at = record, now
         return True
@@ -184,10 +204,22 @@ class Reporter:
         while not self.stop.is_set():
             if self.refresh():
                 return
-            left = deadline - self.clock()
+            now = self.clock()
+            left = deadline - now
             if left <= 0:
                 return
+            if self.due is not None:  # wake when it is due, not at the next whole second
+                left = min(left, max(self.due - now, 0.01))
             self.stop.wait(min(left, MIN_INTERVAL))
+
+
+def _files_changed(record: dict[str, Any], published: dict[str, Any]) -> bool:
+    """Whether an installed file (a checksum) differs, or the set of resources does."""
+
+    def checksums(r: dict[str, Any]) -> dict[str, Any]:
+        return {name: res["checksum"] for name, res in r["resources"].items()}
+
+    return checksums(record) != checksums(published)
 
 
 class _OwnPuts:
