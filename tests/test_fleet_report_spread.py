@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from confpy.fleet.report import MIN_INTERVAL, STATE_SPREAD, Reporter
+from confpy.fleet.report import KEEPALIVE_JITTER, MIN_INTERVAL, STATE_SPREAD, Reporter
 
 
 class Clock:
@@ -157,3 +157,18 @@ def test_a_fleet_s_records_after_an_etcd_restart_are_spread_over_the_window(
     assert max(put_at) <= STATE_SPREAD + 0.02
     busiest = max(sum(1 for t in put_at if w <= t < w + 0.1) for w in put_at)
     assert busiest <= 20, busiest
+
+
+def test_each_refresh_interval_is_drawn_anew_within_the_ttl(tmp_path: Path) -> None:
+    """Keep-alives that coincided once drift apart: every interval is ttl/2 shortened by
+    the draw, and a retry's wait (any other length) draws nothing."""
+    clock = Clock()
+    r, _, _ = reporter(tmp_path, clock, draw=1.0)
+    r.stop = FakeStop(clock)  # type: ignore[assignment]
+    shortest = r.ttl / 2 * (1 - KEEPALIVE_JITTER)
+    assert r.registration.interval == shortest
+    r.spread = lambda: 0.0
+    r._nap(0.3)
+    assert r.registration.interval == shortest
+    r._nap(r.registration.interval)
+    assert r.registration.interval == r.ttl / 2

@@ -1,21 +1,24 @@
 """The status record a daemon publishes under `--report-prefix`, and the thread that does.
 
 The record (JSON, at `PREFIX/ID`, under a lease of `REPORT_TTL` seconds kept by a
-`confpy.register.Registration`, refreshed every ttl/2) says what the daemon's `/healthz`
-says, per resource the checksum of the installed file, and the etcd revision every file
-reflects. It never holds
-a value or a line of a file. It is rebuilt from `health.Status` once a second (local
-work, no request) and put when it changed: at most once a second, and at most every
-`REVISION_ONLY_EVERY` seconds when only the revision moved: etcd's revision moves with
-every write anywhere (the progress notifications of an idle watch carry it), other
-daemons' records included, and a move caused by this record's own put is no news at all.
+`confpy.register.Registration`, refreshed every ttl/2 or a little less) says what the
+daemon's `/healthz` says, per resource the checksum of the installed file, and the etcd
+revision every file reflects. It never holds a value or a line of a file. It is rebuilt
+from `health.Status` once a second (local work, no request) and put when it changed: at
+most once a second, and at most every `REVISION_ONLY_EVERY` seconds when only the
+revision moved: etcd's revision moves with every write anywhere (the progress
+notifications of an idle watch carry it), other daemons' records included, and a move
+caused by this record's own put is no news at all.
 
 A change of state alone (`in_sync`, `healthy`, a failure, a wait; no installed file
 changed) waits a random 0..`STATE_SPREAD` seconds first: such changes usually have one
 cause for the whole fleet (etcd restarted, failed over, went away), and every daemon
 putting its record in the same second is a herd. A change of an installed file is put
 at once (within the 1 s rate limit), so that `confpy status --wait-revision` stays quick.
-The wait also moves each daemon's keep-alives (which follow its put) to a phase of its own.
+The wait also moves each daemon's keep-alives (which follow its put) to a phase of its own,
+and each refresh interval is drawn anew (`KEEPALIVE_JITTER`), so that keep-alives that
+once coincided (a fleet started or reconnected together) drift apart instead of echoing
+the herd every interval.
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ from confpy.resource import TemplateResource
 from confpy.snapshot import Store
 
 REPORT_TTL = 30
-"""Seconds a killed daemon's record outlives it (the lease TTL, refreshed every ttl/2:
-one keep-alive and one one-key read per 15 s)."""
+"""Seconds a killed daemon's record outlives it (the lease TTL, refreshed every ttl/2 or less:
+one keep-alive and one one-key read per 11-15 s, see `KEEPALIVE_JITTER`)."""
 REVISION_ONLY_EVERY = 30.0
 MIN_INTERVAL = 1.0
 STATE_SPREAD = 3.0
 """Seconds (at most) a change of state alone waits before it is put; a state that changes
 back meanwhile (etcd away for a moment) is never put at all."""
+KEEPALIVE_JITTER = 0.25
+"""Each refresh interval is ttl/2 shortened by a random 0..25 % (11.25-15 s for 30 s)."""
 RETRY_SPREAD = 5.0
 """Seconds over which reporters that lost etcd together spread their retries, instead of
 retrying in step for as long as etcd is away."""
@@ -150,7 +155,8 @@ class Reporter:
             sleep=self._nap,
             retry_jitter=RETRY_SPREAD,
         )
-        self.registration.interval = ttl / 2
+        self.ttl = ttl
+        self.registration.interval = self._next_interval()
         self._thread = threading.Thread(
             target=self.registration.run, name="confpy-report", daemon=True
         )
@@ -197,9 +203,14 @@ class Reporter:
         self.published, self.published_at = record, now
         return True
 
+    def _next_interval(self) -> float:
+        return self.ttl / 2 * (1 - KEEPALIVE_JITTER * self.spread())
+
     def _nap(self, seconds: float) -> None:
         """The registration's wait between steps: returns early when a new record is due
         (its next step puts it) or when stopping."""
+        if seconds == self.registration.interval:  # a refresh interval, not a retry's wait
+            self.registration.interval = self._next_interval()
         deadline = self.clock() + seconds
         while not self.stop.is_set():
             if self.refresh():
