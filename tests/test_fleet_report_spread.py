@@ -172,3 +172,34 @@ def test_each_refresh_interval_is_drawn_anew_within_the_ttl(tmp_path: Path) -> N
     assert r.registration.interval == shortest
     r._nap(r.registration.interval)
     assert r.registration.interval == r.ttl / 2
+
+
+class CountingStore:
+    def __init__(self) -> None:
+        self.keep_alives = 0
+
+    def keep_alive(self, lease: int) -> int:
+        self.keep_alives += 1
+        return 30
+
+
+def test_a_new_record_is_put_without_a_keep_alive_when_the_lease_is_fresh(
+    tmp_path: Path,
+) -> None:
+    """A changed file's record goes as one put, not keep-alive + put, while the lease was
+    refreshed less than ttl/2 ago; an older lease, or the step after, is refreshed."""
+    clock = Clock()
+    r, _, dest = reporter(tmp_path, clock, draw=0.0)
+    store = CountingStore()
+    r._own._store = store  # type: ignore[assignment]
+    assert r._own.keep_alive(5) == 30 and store.keep_alives == 1
+    r.stop = FakeStop(clock)  # type: ignore[assignment]
+    dest.write_text("two\n")
+    r._nap(15.0)  # returns at once: the record is due
+    assert r._own.keep_alive(5) == 30 and store.keep_alives == 1
+    assert r._own.keep_alive(5) == 30 and store.keep_alives == 2  # the next one is real
+    clock.now += 20
+    dest.write_text("three\n")
+    r._nap(15.0)
+    r._own.keep_alive(5)
+    assert store.keep_alives == 3  # 20 s old: more than half the TTL gone

@@ -145,7 +145,7 @@ class Reporter:
         self.stop = threading.Event()
         self.published = self._record()
         self.published_at = clock()
-        self._own = _OwnPuts(store)
+        self._own = _OwnPuts(store, clock)
         self.registration = Registration(
             self._own,
             f"{prefix.rstrip('/')}/{report_id}",
@@ -214,6 +214,7 @@ class Reporter:
         deadline = self.clock() + seconds
         while not self.stop.is_set():
             if self.refresh():
+                self._own.skip_keep_alive = True  # the step that puts it needs none
                 return
             now = self.clock()
             left = deadline - now
@@ -234,11 +235,28 @@ def _files_changed(record: dict[str, Any], published: dict[str, Any]) -> bool:
 
 
 class _OwnPuts:
-    """The store, remembering the revision of the record's last put."""
+    """The store, remembering the revision of the record's last put; and skipping the
+    keep-alive that the registration sends before putting a new record when the lease was
+    refreshed lately (`skip_keep_alive`): a fleet publishing one change would otherwise
+    send etcd two requests per daemon in the same second, the second one for nothing.
+    A lease that expired anyway fails the put, and the retry's keep-alive finds it out."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self._store, self._clock = store, clock
         self.revision = 0
+        self.skip_keep_alive = False
+        self._kept: tuple[int, float, int] | None = None  # lease, when, TTL left then
+
+    def keep_alive(self, lease: int) -> int:
+        skip, self.skip_keep_alive = self.skip_keep_alive, False
+        now = self._clock()
+        if skip and self._kept is not None and self._kept[0] == lease:
+            left = self._kept[2] - (now - self._kept[1])
+            if left > self._kept[2] / 2:
+                return int(left)
+        remaining = int(self._store.keep_alive(lease))
+        self._kept = (lease, now, remaining)
+        return remaining
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
