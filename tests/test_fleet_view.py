@@ -114,7 +114,13 @@ def _reporter() -> tuple[Reporter, Status, _Clock]:
     status.set_synced(True)
     status.set_revision(50)
     reporter = Reporter(
-        cast(Store, _PutStore()), status, lambda: [], prefix="/s", report_id="a", clock=clock
+        cast(Store, _PutStore()),
+        status,
+        lambda: [],
+        prefix="/s",
+        report_id="a",
+        clock=clock,
+        spread=lambda: 0.0,  # no random wait: this file tests the rate limit
     )
     return reporter, status, clock
 
