@@ -62,3 +62,14 @@ def test_every_module_and_package_is_on_the_map() -> None:
         and path != ROOT / "confpy" / "__init__.py"
     )
     assert not missing, f"not on the map in docs/architecture.md: {missing}"
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """The founders' rule: no module under confpy/ over 400 lines; a module that grows
+    past it is split by job, so each stays readable whole."""
+    over = sorted(
+        f"{path.relative_to(ROOT)} ({n})"
+        for path in (ROOT / "confpy").rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 400
+    )
+    assert not over, f"modules over 400 lines: {over}"

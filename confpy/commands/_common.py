@@ -133,6 +133,16 @@ def duration_arg(flag: str) -> Callable[[str], float]:
     return _flag_type(flag, parse_duration, "duration")
 
 
+def duration_flag(
+    group: argparse._ActionsContainer, flag: str, *, help: str, default: float | None = None
+) -> None:
+    """Add `flag` taking a DURATION (`5m`, `30s`), its error naming `flag`: the flag's name
+    is written once, so the name in the message cannot drift from the flag's own."""
+    group.add_argument(
+        flag, type=duration_arg(flag), default=default, metavar="DURATION", help=help
+    )
+
+
 def positive_duration_arg(flag: str) -> Callable[[str], float]:
     """A duration that must be more than zero (`--interval 0` would never poll)."""
     from confpy.config.durations import parse_duration

@@ -9,7 +9,7 @@ from confpy.commands._common import (
     CMD_CODE,
     USAGE,
     connection_flags,
-    duration_arg,
+    duration_flag,
     exit_codes,
     settings_from,
 )
@@ -71,11 +71,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SIG",
         help="signal that asks CMD to stop (default TERM)",
     )
-    g.add_argument(
+    duration_flag(
+        g,
         "--kill-timeout",
-        type=duration_arg("--kill-timeout"),
         default=10.0,
-        metavar="DURATION",
         help="wait this long for CMD to stop before SIGKILL (10s)",
     )
     g.add_argument(

@@ -10,7 +10,7 @@ from confpy.commands._common import (
     EXIT_CODES,
     address_arg,
     connection_flags,
-    duration_arg,
+    duration_flag,
     positive_duration_arg,
     settings_from,
     wait_arg,
@@ -60,11 +60,10 @@ def render_flags(noop: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="leave stage files next to their destinations for inspection",
     )
-    g.add_argument(
+    duration_flag(
+        g,
         "--wait-for-keys",
-        type=duration_arg("--wait-for-keys"),
         default=0.0,
-        metavar="DURATION",
         help="while etcd is unreachable or a key a template needs is missing, retry "
         "with exponential backoff for up to DURATION (e.g. 5m); exit 3 when it runs out",
     )
@@ -82,27 +81,24 @@ def render_flags(noop: bool = True) -> argparse.ArgumentParser:
         help="debounce: render once keys were quiet for MIN, at the latest MAX after "
         "the first change (consul-template's meaning; a resource's wait overrides)",
     )
-    w.add_argument(
+    duration_flag(
+        w,
         "--resync-interval",
-        type=duration_arg("--resync-interval"),
         default=600.0,
-        metavar="DURATION",
         help="full re-render from a fresh snapshot this often (default 10m; 0 disables)",
     )
-    w.add_argument(
+    duration_flag(
+        w,
         "--min-reload-interval",
-        type=duration_arg("--min-reload-interval"),
         default=1.0,
-        metavar="DURATION",
         help="while changes keep arriving, run each reload at most once per DURATION; "
         "files are still written at once, and an isolated change reloads at once "
         "(default 1s; 0 reloads on every change; a resource's min_reload_interval overrides)",
     )
-    w.add_argument(
+    duration_flag(
+        w,
         "--max-lag",
-        type=duration_arg("--max-lag"),
         default=30.0,
-        metavar="DURATION",
         help="/healthz answers 503 when a change from etcd has waited longer than this "
         "to reach its file, or etcd was silent this long past its progress interval "
         "(default 30s)",

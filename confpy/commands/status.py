@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from confpy.commands._common import (
     USAGE,
     connection_flags,
-    duration_arg,
+    duration_flag,
     exit_codes,
     settings_from,
 )
@@ -53,10 +53,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="R",
         help="wait until every daemon reports healthy at revision R or later",
     )
-    p.add_argument(
+    duration_flag(
+        p,
         "--timeout",
-        type=duration_arg("--timeout"),
-        metavar="DURATION",
         help="how long to wait (default 60s with --wait-revision, else 0: one look)",
     )
     p.add_argument("--output", choices=("text", "json"), default="text")

@@ -9,7 +9,7 @@ from typing import Any
 from confpy.commands._common import (
     USAGE,
     connection_flags,
-    duration_arg,
+    duration_flag,
     exit_codes,
     settings_from,
 )
@@ -187,24 +187,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="when another rotator wins the race or etcd is unreachable, retry "
         "with exponential backoff (for --retry-for) instead of exiting 3",
     )
-    run_g.add_argument(
+    duration_flag(
+        run_g,
         "--retry-for",
-        type=duration_arg("--retry-for"),
         default=60.0,
-        metavar="DURATION",
         help="how long --retry keeps trying (default 60s)",
     )
-    run_g.add_argument(
+    duration_flag(
+        run_g,
         "--every",
-        type=duration_arg("--every"),
-        metavar="DURATION",
         help="keep running: check the published certificate every DURATION and "
         "rotate before it expires; SIGTERM/SIGINT stop cleanly",
     )
-    run_g.add_argument(
+    duration_flag(
+        run_g,
         "--renew-before",
-        type=duration_arg("--renew-before"),
-        metavar="DURATION",
         help="with --every: rotate when the certificate expires within DURATION "
         "(default a third of --days)",
     )

@@ -16,13 +16,13 @@ from confpy.config import fleet as fleet_fields
 from confpy.config.commands import refusal
 from confpy.config.durations import parse_duration, parse_wait
 from confpy.config.keys import join_key
+from confpy.config.ownership import id_field, mode_field
 from confpy.config.values import (
     JINJA_SUFFIXES,
     closest,
     effective_prefix,
     gid_of,
     line_of,
-    parse_mode,
     shown,
     uid_of,
 )
@@ -127,9 +127,9 @@ class FieldParser:
             ("dest", self._dest),
             ("keys", self._keys),
             ("prefix", self._prefix),
-            ("mode", self._mode),
-            ("uid", lambda: self._id("uid", "owner", uid_of)),
-            ("gid", lambda: self._id("gid", "group", gid_of)),
+            ("mode", lambda: mode_field(self)),
+            ("uid", lambda: id_field(self, "uid", "owner", uid_of)),
+            ("gid", lambda: id_field(self, "gid", "group", gid_of)),
             ("check_cmd", lambda: self.command("check_cmd")),
             ("reload_cmd", lambda: self.command("reload_cmd")),
             ("restart_cmd", lambda: self.command("restart_cmd")),
@@ -224,56 +224,6 @@ class FieldParser:
             except ConfigError:
                 replaces = False  # reported by the syntax check
         return effective_prefix(self.global_prefix, own_prefix, replaces=replaces)
-
-    def _mode(self) -> int | None:
-        if isinstance(self.table.get("mode"), int) and not isinstance(self.table["mode"], bool):
-            # TOML reads `mode = 644` as decimal 644 (0o1204, sticky bit set): refuse it.
-            raise self.error("mode", 'write the mode as an octal string, e.g. mode = "0644"')
-        text = self.get("mode", str, 'an octal string such as "0644"')
-        if not text:
-            return None  # confd: "" is no mode (keep the file's own)
-        mode = parse_mode(text)
-        if mode is None:
-            raise self.error("mode", f'must be an octal string such as "0644", got {text!r}')
-        if re.fullmatch(r"[1-7][0-7]{2,3}", text) and mode != int(text, 10) & 0o777:
-            # confd: strconv.ParseUint(mode, 0, 32) reads "644" as decimal 644 = 0o1204, and
-            # Go's chmod keeps only the 0o777 bits: the file gets 0o204. confpy reads octal.
-            self.warn(
-                "mode",
-                f"confd reads {text!r} as decimal (the file would get "
-                f"{int(text, 10) & 0o777:04o}); confpy reads it as octal {mode:04o}",
-            )
-        if mode > 0o7777:
-            raise self.error("mode", f"{text}: {mode:o} is not a file mode (at most 7777 octal)")
-        if mode & 0o7000:
-            raise self.error(
-                "mode", f"{text}: setuid, setgid and sticky bits are refused for a config file"
-            )
-        if mode & 0o002:
-            raise self.error(
-                "mode", f"{text}: a world-writable file would let any local user rewrite it"
-            )
-        return mode
-
-    def _id(self, name: str, by_name: str, lookup: Callable[[str], int]) -> int | None:
-        """uid from `uid` or from a user name in `owner` (gid and group alike)."""
-        number: int | None = self.get(name, int, "an integer")
-        if number is not None and number < -1:
-            raise self.error(name, f"must be 0 or more (or -1: unset), got {number}")
-        number = None if number == -1 else number  # confd's -1: the default id
-        value = self.get(by_name, str, f"a {'user' if by_name == 'owner' else 'group'} name")
-        if value is None:
-            return number
-        if number is not None:
-            raise self.error(by_name, f"set either {by_name} or {name}, not both")
-        try:
-            return lookup(value)
-        except KeyError:
-            # Not the whole confdir: this file fails when it installs (if the user does not
-            # exist by then: an entrypoint may create it after confpy starts).
-            kind, self.owner_names[by_name] = ("user" if by_name == "owner" else "group"), value
-            self.warn(by_name, f"no such {kind} {value!r} on this machine: installing will fail")
-            return None
 
     def _reload_signal(self) -> str | None:
         reload_signal: str | None = self.get("reload_signal", str, 'a signal name such as "HUP"')

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json as _json
 import os
 import socket
 import urllib.parse
@@ -21,11 +20,11 @@ from typing import Any
 from confpy.golib import memkv as confdcore
 from confpy.golib.path import path_base, path_dir
 from confpy.golib.time import time_now
+from confpy.gotemplate.gojson import json_array, json_object
 from confpy.gotemplate.gomemkv import MemKV
 from confpy.gotemplate.values import (
     NULL,
     GoError,
-    NilMap,
     Slice,
     from_bytes,
     go_bytes,
@@ -33,73 +32,6 @@ from confpy.gotemplate.values import (
 )
 
 # confd's own functions (resource/template/template_funcs.go).
-
-
-def _json_value(data: str, what: str) -> Any:
-    def num(s: str) -> float:
-        try:
-            v = float(s)
-        except (OverflowError, ValueError):
-            raise GoError("json: cannot unmarshal a number into Go value of type float64") from None
-        if v in (float("inf"), float("-inf")):
-            raise GoError("json: cannot unmarshal a number into Go value of type float64")
-        return v
-
-    def const(s: str) -> Any:
-        raise GoError("json: invalid character looking for beginning of value")
-
-    try:
-        value = _json.loads(data, parse_float=num, parse_int=num, parse_constant=const)
-    except _json.JSONDecodeError as e:  # Go's words, never Python's
-        if e.pos >= len(data.rstrip()):
-            raise GoError("unexpected end of JSON input") from None
-        raise GoError(f"invalid character at offset {e.pos} in JSON input") from None
-    except RecursionError:
-        raise GoError("json: exceeded max depth") from None
-    return _fix_json(value)
-
-
-MAX_JSON_DEPTH = 100
-"""Deepest JSON nesting confpy accepts (Go's decoder allows 10000)."""
-
-
-def _fix_json(v: Any, depth: int = 0) -> Any:
-    """Go replaces invalid UTF-8 and lone surrogates in JSON strings with U+FFFD."""
-    if isinstance(v, str):
-        return _replace_surrogates(v)
-    if depth >= MAX_JSON_DEPTH and isinstance(v, list | dict):
-        raise GoError(f"json: nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(v, list):
-        return Slice([_fix_json(x, depth + 1) for x in v], "[]interface {}")
-    if isinstance(v, dict):
-        return {_replace_surrogates(k): _fix_json(x, depth + 1) for k, x in v.items()}
-    if v is None:
-        return NULL
-    return v
-
-
-def _replace_surrogates(s: str) -> str:
-    if not any(0xD800 <= ord(c) <= 0xDFFF for c in s):
-        return s
-    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)
-
-
-def json_object(data: str) -> dict[str, Any]:
-    v = _json_value(data, "object")
-    if v is NULL:
-        return NilMap()
-    if not isinstance(v, dict):
-        raise GoError("json: cannot unmarshal into Go value of type map[string]interface {}")
-    return v
-
-
-def json_array(data: str) -> Slice:
-    v = _json_value(data, "array")
-    if v is NULL:
-        return Slice([], "[]interface {}", nil=True)
-    if not isinstance(v, list):
-        raise GoError("json: cannot unmarshal into Go value of type []interface {}")
-    return Slice(v, "[]interface {}")
 
 
 def create_map(*values: Any) -> dict[str, Any]:

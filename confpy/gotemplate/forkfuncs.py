@@ -20,7 +20,8 @@ from confpy.functions import fork_regex as forkregex
 from confpy.functions import fork_strings as forkstrings
 from confpy.golib import strconv as gostrconv
 from confpy.golib.time import go_time_format
-from confpy.gotemplate.confdfuncs import Sig, _json_value, create_map
+from confpy.gotemplate.confdfuncs import Sig, create_map
+from confpy.gotemplate.gojson import json_value
 from confpy.gotemplate.values import (
     NULL,
     GoError,
@@ -103,7 +104,7 @@ def to_pretty_json(value: Any) -> str:
 def from_json(data: str) -> Any:
     if len(data) > limits.MAX_JSON_CHARS:
         raise GoError(f"json: value larger than {limits.MAX_JSON_CHARS} characters")
-    value = _json_value(data, "any")
+    value = json_value(data, "any")
     return None if value is NULL else value
 
 

@@ -12,10 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from confpy.gotemplate.goprint import Printer
-from confpy.gotemplate.values import (
-    NULL,
-    type_name,
-)
 
 
 def sprint(*args: Any) -> str:
@@ -232,11 +228,7 @@ class _Printf:
         for j, arg in enumerate(self.a[self.arg_num :]):
             if j:
                 p.buf.append(", ")
-            if arg is None or arg is NULL:
-                p.buf.append("<nil>")
-            else:
-                p.buf.append(type_name(arg) + "=")
-                p.print_arg(arg, "v")
+            p.print_typed(arg)
         p.buf.append(")")
 
 

@@ -1,49 +1,43 @@
-"""Go text/template's lexer (text/template/parse/lex.go): items, trim markers, keywords."""
+"""Go text/template's lexer (text/template/parse/lex.go): text into items (`goitems`), trim
+markers, keywords."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SPACE = " \t\r\n"
+from confpy.gotemplate.goitems import (
+    ASSIGN,
+    BOOL,
+    CHAR,
+    CHARCONST,
+    COMMENT,
+    COMPLEX,
+    DECLARE,
+    DOT,
+    EOF,
+    ERROR,
+    FIELD,
+    IDENT,
+    KEYWORD,
+    LDELIM,
+    LPAREN,
+    NIL,
+    NUMBER,
+    PIPE,
+    RAWSTRING,
+    RDELIM,
+    RPAREN,
+    SPACE_T,
+    STRING,
+    TEXT,
+    VARIABLE,
+    Item,
+)
 
-# Item types.
-EOF, TEXT, LDELIM, RDELIM, SPACE_T, ERROR = "EOF", "TEXT", "{{", "}}", "SPACE", "ERROR"
-BOOL, CHAR, CHARCONST, COMPLEX, ASSIGN, DECLARE = "BOOL", "CHAR", "CHARCONST", "COMPLEX", "=", ":="
-DOT, FIELD, IDENT, NUMBER = "DOT", "FIELD", "IDENT", "NUMBER"
-PIPE, RAWSTRING, STRING = "|", "RAWSTRING", "STRING"
-VARIABLE, LPAREN, RPAREN, NIL, KEYWORD = "VARIABLE", "(", ")", "NIL", "KEYWORD"
-COMMENT = "COMMENT"  # only with comments=True (Go's parse.ParseComments)
+SPACE = " \t\r\n"
 
 KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range", "nil"}
 KEYWORDS |= {"template", "with"}
-
-
-class Item:
-    """One lexed item. A plain class, not a dataclass: the engine's import generates no code
-    (issue 22); equality and repr are the dataclass's."""
-
-    __slots__ = ("line", "pos", "typ", "val")
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as a dataclass
-
-    def __init__(self, typ: str, val: str, pos: int, line: int) -> None:
-        self.typ = typ
-        self.val = val
-        self.pos = pos
-        self.line = line
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Item:
-            return NotImplemented
-        assert isinstance(other, Item)
-        return (self.typ, self.val, self.pos, self.line) == (
-            other.typ,
-            other.val,
-            other.pos,
-            other.line,
-        )
-
-    def __repr__(self) -> str:
-        return f"Item(typ={self.typ!r}, val={self.val!r}, pos={self.pos!r}, line={self.line!r})"
 
 
 def _is_alnum(c: str) -> bool:
@@ -398,13 +392,3 @@ def _urune(c: str) -> str:
     if not c:
         return "U+FFFFFFFF"
     return f"U+{ord(c):04X} {c!r}"
-
-
-def describe_item(it: Item) -> str:
-    if it.typ == EOF:
-        return "EOF"
-    if it.typ == KEYWORD:
-        return f"<{it.val}>"
-    if it.typ == RDELIM:
-        return "}}"
-    return repr(it.val)

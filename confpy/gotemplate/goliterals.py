@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from confpy.gotemplate.golex import CHARCONST, COMPLEX
+from confpy.gotemplate.goitems import CHARCONST, COMPLEX
 from confpy.gotemplate.gonodes import NumberNode
 from confpy.gotemplate.values import from_bytes
 

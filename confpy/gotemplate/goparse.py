@@ -15,8 +15,9 @@ confpy.gotemplate.goparseexpr's.
 from __future__ import annotations
 
 from confpy.errors import TemplateSyntaxError
-from confpy.gotemplate import golex, gonodes
-from confpy.gotemplate.golex import Item, Lexer
+from confpy.gotemplate import goitems, gonodes
+from confpy.gotemplate.goitems import Item
+from confpy.gotemplate.golex import Lexer
 from confpy.gotemplate.goparseexpr import ExprParser, ParseError
 
 
@@ -54,11 +55,11 @@ class _Parser(ExprParser):
 
     def parse_top(self) -> gonodes.ListNode:
         root = gonodes.ListNode(self.peek().pos, self.peek().line)
-        while self.peek().typ != golex.EOF:
-            if self.peek().typ == golex.LDELIM:
+        while self.peek().typ != goitems.EOF:
+            if self.peek().typ == goitems.LDELIM:
                 delim = self.next()
                 word = self.next_non_space()
-                if word.typ == golex.KEYWORD and self.items[self.i - 1].val == "define":
+                if word.typ == goitems.KEYWORD and self.items[self.i - 1].val == "define":
                     self.parse_definition(delim)
                     continue
                 # backup2: back to the delimiter.
@@ -75,10 +76,10 @@ class _Parser(ExprParser):
     def parse_definition(self, delim: Item) -> None:
         context = "define clause"
         name = self.next_non_space()
-        if name.typ not in (golex.STRING, golex.RAWSTRING):
+        if name.typ not in (goitems.STRING, goitems.RAWSTRING):
             self.unexpected(name, context)
         tname = self._unquote(name)
-        self.expect(golex.RDELIM, context)
+        self.expect(goitems.RDELIM, context)
         saved_vars, saved_depth = self.vars, self.range_depth
         self.vars, self.range_depth = ["$"], 0
         root, end = self.item_list()
@@ -89,7 +90,7 @@ class _Parser(ExprParser):
 
     def item_list(self) -> tuple[gonodes.ListNode, gonodes.Node]:
         lst = gonodes.ListNode(self.peek().pos, self.peek().line)
-        while self.peek_non_space().typ != golex.EOF:
+        while self.peek_non_space().typ != goitems.EOF:
             n = self.text_or_action()
             if isinstance(n, gonodes.EndNode | gonodes.ElseNode):
                 return lst, n
@@ -99,18 +100,18 @@ class _Parser(ExprParser):
 
     def text_or_action(self) -> gonodes.Node:
         it = self.next_non_space()
-        if it.typ == golex.TEXT:
+        if it.typ == goitems.TEXT:
             return gonodes.TextNode(it.pos, it.line, it.val)
-        if it.typ == golex.LDELIM:
+        if it.typ == goitems.LDELIM:
             return self.action()
-        if it.typ == golex.COMMENT:
+        if it.typ == goitems.COMMENT:
             return gonodes.CommentNode(it.pos, it.line, it.val)
         self.unexpected(it, "input")
         raise AssertionError
 
     def action(self) -> gonodes.Node:
         it = self.next_non_space()
-        if it.typ == golex.KEYWORD:
+        if it.typ == goitems.KEYWORD:
             word = it.val
             if word == "block":
                 return self.block_control(it)
@@ -121,7 +122,7 @@ class _Parser(ExprParser):
             if word == "else":
                 return self.else_control(it)
             if word == "end":
-                self.expect(golex.RDELIM, "end")
+                self.expect(goitems.RDELIM, "end")
                 return gonodes.EndNode(it.pos, it.line)
             if word in ("if", "range", "with"):
                 return self.control(it, word)
@@ -129,11 +130,11 @@ class _Parser(ExprParser):
                 return self.template_control(it)
         self.backup()
         it = self.peek()
-        return gonodes.ActionNode(it.pos, it.line, self.pipeline("command", golex.RDELIM))
+        return gonodes.ActionNode(it.pos, it.line, self.pipeline("command", goitems.RDELIM))
 
     def break_control(self, it: Item, word: str) -> gonodes.Node:
         tok = self.next_non_space()
-        if tok.typ != golex.RDELIM:
+        if tok.typ != goitems.RDELIM:
             self.unexpected(tok, f"{{{{{word}}}}}")
         if self.range_depth == 0:
             self.error(it, f"{{{{{word}}}}} outside {{{{range}}}}")
@@ -143,15 +144,15 @@ class _Parser(ExprParser):
 
     def else_control(self, it: Item) -> gonodes.Node:
         peek = self.peek_non_space()
-        if peek.typ == golex.KEYWORD and peek.val == "if":
+        if peek.typ == goitems.KEYWORD and peek.val == "if":
             return gonodes.ElseNode(peek.pos, peek.line)
-        self.expect(golex.RDELIM, "else")
+        self.expect(goitems.RDELIM, "else")
         return gonodes.ElseNode(it.pos, it.line)
 
     def control(self, it: Item, kind: str) -> gonodes.Node:
         self.enter(it)
         mark = len(self.vars)
-        pipe = self.pipeline(kind, golex.RDELIM)
+        pipe = self.pipeline(kind, goitems.RDELIM)
         if kind == "range":
             self.range_depth += 1
         lst, nxt = self.item_list()
@@ -159,7 +160,7 @@ class _Parser(ExprParser):
             self.range_depth -= 1
         else_list: gonodes.ListNode | None = None
         if isinstance(nxt, gonodes.ElseNode):
-            if kind == "if" and self.peek().typ == golex.KEYWORD and self.peek().val == "if":
+            if kind == "if" and self.peek().typ == goitems.KEYWORD and self.peek().val == "if":
                 if_item = self.next()
                 else_list = gonodes.ListNode(nxt.pos, nxt.line)
                 else_list.nodes.append(self.control(if_item, "if"))
@@ -172,7 +173,7 @@ class _Parser(ExprParser):
         return gonodes.BranchNode(it.pos, it.line, kind, pipe, lst, else_list)
 
     def template_name(self, tok: Item, context: str) -> str:
-        if tok.typ in (golex.STRING, golex.RAWSTRING):
+        if tok.typ in (goitems.STRING, goitems.RAWSTRING):
             return self._unquote(tok)
         self.unexpected(tok, context)
         raise AssertionError
@@ -182,16 +183,16 @@ class _Parser(ExprParser):
         tok = self.next_non_space()
         name = self.template_name(tok, context)
         pipe = None
-        if self.next_non_space().typ != golex.RDELIM:
+        if self.next_non_space().typ != goitems.RDELIM:
             self.backup()
-            pipe = self.pipeline(context, golex.RDELIM)
+            pipe = self.pipeline(context, goitems.RDELIM)
         return gonodes.TemplateNode(tok.pos, tok.line, name, pipe)
 
     def block_control(self, it: Item) -> gonodes.Node:
         context = "block clause"
         tok = self.next_non_space()
         name = self.template_name(tok, context)
-        pipe = self.pipeline(context, golex.RDELIM)
+        pipe = self.pipeline(context, goitems.RDELIM)
         saved_vars, saved_depth = self.vars, self.range_depth
         self.vars, self.range_depth = ["$"], 0
         self.enter(it)

@@ -8,8 +8,8 @@ is confpy.gotemplate.goparse's, which builds on `ExprParser`.
 
 from __future__ import annotations
 
-from confpy.gotemplate import golex, gonodes
-from confpy.gotemplate.golex import Item, describe_item
+from confpy.gotemplate import goitems, gonodes
+from confpy.gotemplate.goitems import Item, describe_item
 from confpy.gotemplate.goliterals import new_number, unquote
 
 MAX_NESTING = 80
@@ -17,8 +17,15 @@ MAX_NESTING = 80
 
 
 _OPERAND_STARTS = (
-    *(golex.BOOL, golex.CHARCONST, golex.COMPLEX, golex.DOT, golex.FIELD, golex.IDENT),
-    *(golex.NUMBER, golex.NIL, golex.RAWSTRING, golex.STRING, golex.VARIABLE, golex.LPAREN),
+    *(goitems.BOOL, goitems.CHARCONST, goitems.COMPLEX, goitems.DOT, goitems.FIELD, goitems.IDENT),
+    *(
+        goitems.NUMBER,
+        goitems.NIL,
+        goitems.RAWSTRING,
+        goitems.STRING,
+        goitems.VARIABLE,
+        goitems.LPAREN,
+    ),
 )
 
 
@@ -54,9 +61,9 @@ class ExprParser:
 
     def next(self) -> Item:
         it = self.items[self.i]
-        if it.typ == golex.ERROR:
+        if it.typ == goitems.ERROR:
             raise ParseError(it.pos, it.val)
-        if it.typ != golex.EOF:
+        if it.typ != goitems.EOF:
             self.i += 1
         return it
 
@@ -65,14 +72,14 @@ class ExprParser:
 
     def peek(self) -> Item:
         it = self.items[self.i]
-        if it.typ == golex.ERROR:
+        if it.typ == goitems.ERROR:
             raise ParseError(it.pos, it.val)
         return it
 
     def next_non_space(self) -> Item:
         while True:
             it = self.next()
-            if it.typ != golex.SPACE_T:
+            if it.typ != goitems.SPACE_T:
                 return it
 
     def peek_non_space(self) -> Item:
@@ -87,7 +94,7 @@ class ExprParser:
         return it
 
     def unexpected(self, it: Item, context: str) -> None:
-        if it.typ == golex.ERROR:
+        if it.typ == goitems.ERROR:
             raise ParseError(it.pos, it.val)
         raise ParseError(it.pos, f"unexpected {describe_item(it)} in {context}")
 
@@ -106,23 +113,27 @@ class ExprParser:
         pipe = gonodes.PipeNode(tok.pos, tok.line)
         while True:  # decls
             v = self.peek_non_space()
-            if v.typ != golex.VARIABLE:
+            if v.typ != goitems.VARIABLE:
                 break
             self.next_non_space()
             after = self.peek()
             nxt = self.peek_non_space()
-            if nxt.typ in (golex.ASSIGN, golex.DECLARE):
-                pipe.is_assign = nxt.typ == golex.ASSIGN
+            if nxt.typ in (goitems.ASSIGN, goitems.DECLARE):
+                pipe.is_assign = nxt.typ == goitems.ASSIGN
                 self.next_non_space()
                 pipe.decl.append(gonodes.VariableNode(v.pos, v.line, [v.val]))
                 self.vars.append(v.val)
                 break
-            if nxt.typ == golex.CHAR and nxt.val == ",":
+            if nxt.typ == goitems.CHAR and nxt.val == ",":
                 self.next_non_space()
                 pipe.decl.append(gonodes.VariableNode(v.pos, v.line, [v.val]))
                 self.vars.append(v.val)
                 if context == "range" and len(pipe.decl) < 2:
-                    if self.peek_non_space().typ in (golex.VARIABLE, golex.RDELIM, golex.RPAREN):
+                    if self.peek_non_space().typ in (
+                        goitems.VARIABLE,
+                        goitems.RDELIM,
+                        goitems.RPAREN,
+                    ):
                         continue
                     self.error(nxt, "range can only initialize variables")
                 self.error(nxt, f"too many declarations in {context}")
@@ -157,11 +168,11 @@ class ExprParser:
             if operand is not None:
                 cmd.args.append(operand)
             tok = self.next()
-            if tok.typ == golex.SPACE_T:
+            if tok.typ == goitems.SPACE_T:
                 continue
-            if tok.typ in (golex.RDELIM, golex.RPAREN):
+            if tok.typ in (goitems.RDELIM, goitems.RPAREN):
                 self.backup()
-            elif tok.typ != golex.PIPE:  # a pipe ends the command: the caller goes on
+            elif tok.typ != goitems.PIPE:  # a pipe ends the command: the caller goes on
                 self.error(tok, f"unexpected {describe_item(tok)} in operand")
             break
         if not cmd.args:
@@ -172,9 +183,9 @@ class ExprParser:
         node = self.term()
         if node is None:
             return None
-        if self.peek().typ == golex.FIELD:
+        if self.peek().typ == goitems.FIELD:
             chain_fields: list[str] = []
-            while self.peek().typ == golex.FIELD:
+            while self.peek().typ == goitems.FIELD:
                 chain_fields.append(self.next().val[1:])
             if isinstance(node, gonodes.FieldNode):
                 node = gonodes.FieldNode(node.pos, node.line, node.ident + chain_fields)
@@ -189,30 +200,30 @@ class ExprParser:
     def term(self) -> gonodes.Node | None:
         tok = self.next_non_space()
         t = tok.typ
-        if t == golex.IDENT:
+        if t == goitems.IDENT:
             if tok.val not in self.funcs:
                 self.error(tok, f'function "{tok.val}" not defined')
             return gonodes.IdentifierNode(tok.pos, tok.line, tok.val)
-        if t == golex.DOT:
+        if t == goitems.DOT:
             return gonodes.DotNode(tok.pos, tok.line)
-        if t == golex.NIL:
+        if t == goitems.NIL:
             return gonodes.NilNode(tok.pos, tok.line)
-        if t == golex.VARIABLE:
+        if t == goitems.VARIABLE:
             if tok.val not in self.vars:
                 self.error(tok, f'undefined variable "{tok.val}"')
             return gonodes.VariableNode(tok.pos, tok.line, [tok.val])
-        if t == golex.FIELD:
+        if t == goitems.FIELD:
             return gonodes.FieldNode(tok.pos, tok.line, [tok.val[1:]])
-        if t == golex.BOOL:
+        if t == goitems.BOOL:
             return gonodes.BoolNode(tok.pos, tok.line, tok.val == "true")
-        if t in (golex.CHARCONST, golex.COMPLEX, golex.NUMBER):
+        if t in (goitems.CHARCONST, goitems.COMPLEX, goitems.NUMBER):
             return self.number(tok)
-        if t == golex.LPAREN:
+        if t == goitems.LPAREN:
             self.enter(tok)
-            pipe = self.pipeline("parenthesized pipeline", golex.RPAREN)
+            pipe = self.pipeline("parenthesized pipeline", goitems.RPAREN)
             self.depth -= 1
             return pipe
-        if t in (golex.STRING, golex.RAWSTRING):
+        if t in (goitems.STRING, goitems.RAWSTRING):
             return gonodes.StringNode(tok.pos, tok.line, tok.val, self._unquote(tok))
         self.backup()
         return None

@@ -127,10 +127,14 @@ class Printer(Formatter):
     def bad_verb(self, verb: str, arg: Any) -> None:
         self.erroring = True
         self.buf.append("%!" + verb + "(")
+        self.print_typed(arg)
+        self.buf.append(")")
+        self.erroring = False
+
+    def print_typed(self, arg: Any) -> None:
+        """An argument fmt could not use, as Go shows it: `<nil>`, or `type=value`."""
         if arg is None or arg is NULL:
             self.buf.append("<nil>")
         else:
             self.buf.append(type_name(arg) + "=")
             self.print_arg(arg, "v")
-        self.buf.append(")")
-        self.erroring = False

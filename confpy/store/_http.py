@@ -248,7 +248,7 @@ class Transport:
         try:
             with self._cancellable(conn):
                 status, _, raw = self._ask_and_read(
-                    conn, index, path, payload, headers, deadline, idempotent
+                    conn, path, payload, headers, deadline, idempotent
                 )
             data = parse_json(conn.endpoint, raw, status, fresh=not conn.used)
         except BaseException:
@@ -262,7 +262,6 @@ class Transport:
     def _ask_and_read(
         self,
         conn: Connection,
-        index: int,
         path: str,
         payload: bytes,
         headers: dict[str, str],

@@ -35,6 +35,7 @@ from confpy.supervise.process import (
     start_session,
 )
 from confpy.supervise.reaper import Reaper
+from confpy.supervise.respawn import RESPAWN_BACKOFF, Respawns
 from confpy.wakeup import Wakeup
 
 log = get_logger(__name__)
@@ -47,15 +48,9 @@ FORWARDED_SIGNALS = tuple(
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 """Forwarded signals that also end the supervisor (after the child exits or is killed)."""
 
-STABLE_AFTER = 10.0
-"""Seconds a respawned child must live before its respawn backoff starts over."""
-
 # A safety net, not the mechanism: SIGCHLD wakes the loop, but a wakeup byte can be lost
 # if the pipe were ever full, so the loop also reaps at least this often.
 _POLL_INTERVAL = 1.0
-
-RESPAWN_BACKOFF = Backoff(initial=0.1, maximum=5.0)
-"""Waits before consecutive respawns: 0.1, 0.2, 0.4 ... 5 seconds."""
 
 
 class Supervisor:
@@ -94,7 +89,7 @@ class Supervisor:
         self.respawn = respawn
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
-        self._backoff = backoff
+        self._respawns = Respawns(backoff)
         self._clock = clock
 
         # Shared with other threads; guarded by _lock.
@@ -115,7 +110,6 @@ class Supervisor:
         self._killed = False
         self._restarting = False
         self._shutdown_code: int | None = None
-        self._respawns = 0
 
     # -- public API -----------------------------------------------------------------------
 
@@ -342,10 +336,7 @@ class Supervisor:
             log.info("child stopped for restart", **fields)
             return None
         if self.respawn:
-            if lived >= STABLE_AFTER:
-                self._respawns = 0
-            self._respawns += 1
-            delay = self._backoff.delay(self._respawns)
+            delay = self._respawns.delay(lived)
             self._start_at = now + delay
             log.warning("child exited, respawning", delay=delay, **fields)
             return None

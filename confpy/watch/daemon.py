@@ -26,7 +26,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 from confpy.apply.reloads import reload_keys
 from confpy.apply.runner import Config, apply, plan_change_set, render_all
@@ -39,9 +39,10 @@ from confpy.wakeup import Wakeup, call_answering_signals
 from confpy.watch.changesets import change_sets, transaction_ties
 from confpy.watch.health import Status
 from confpy.watch.mirror import Mirror
+from confpy.watch.notices import InstalledNotices
 from confpy.watch.options import Hooks, Pause, WatchOptions
 from confpy.watch.outcomes import record
-from confpy.watch.schedule import Debouncer, ReloadLimiter
+from confpy.watch.schedule import Debouncer, ReloadLimiter, resync_period
 from confpy.watch.state import ResourceTable
 from confpy.watch.watcher import Inbox, Received, Resync, Watcher, endpoint, snapshot_until_stopped
 
@@ -49,8 +50,6 @@ log = get_logger(__name__)
 
 
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
-_AFTER_INSTALL = ("on_installed",)
-"""The reload limiter's key for `Hooks.on_installed`."""
 
 
 class Daemon:
@@ -87,8 +86,8 @@ class Daemon:
         self._debouncer = Debouncer(options.wait)
         self._table = ResourceTable()
         self._limiter = ReloadLimiter(options.min_reload_interval, clock)
-        self._installed_owed: list[TemplateResource] = []
-        """Installed resources `Hooks.on_installed` has not been told about yet."""
+        on_installed = self.hooks.on_installed
+        self._notices = InstalledNotices(on_installed, self._limiter) if on_installed else None
         self._next_resync = 0.0
 
     # -- control, from any thread (not from a signal handler: use `Hooks.signals`) ----------
@@ -138,9 +137,9 @@ class Daemon:
         ready = self._debouncer.ready(now) | self._table.due(now)
         if ready:
             self._render(ready)
-        if self._installed_owed and self._limiter.allowed(_AFTER_INSTALL):
+        if self._notices is not None and self._notices.ready():
             with self.hooks.command_guard():
-                self._after_install([])
+                self._notices.add([])
         self._note_caught_up()
 
     def _start(self) -> bool:
@@ -183,7 +182,7 @@ class Daemon:
             self._next_watchdog,
             self._debouncer.next_due(),
             self._table.next_due(),
-            self._limiter.next_allowed(_AFTER_INSTALL) if self._installed_owed else None,
+            self._notices.next_due() if self._notices is not None else None,
         ]
         due = min(d for d in deadlines if d is not None)
         timeout = 0.0 if not self._inbox.empty() else max(0.0, due - self._clock())
@@ -226,7 +225,7 @@ class Daemon:
                 self._inbox.empty()
                 and not len(self._debouncer)
                 and not self._table.deferred
-                and not self._installed_owed
+                and not (self._notices is not None and self._notices.owed)
             )
         )
 
@@ -307,23 +306,12 @@ class Daemon:
                 failures,
                 self.options.render,
                 atomic=True,
-                notify=self._after_install if self.hooks.on_installed is not None else None,
+                notify=self._notices.add if self._notices is not None else None,
                 owed={r.name for r in group} & self._table.owed,
                 limiter=self._limiter,
                 guard=self.hooks.slots,
             )
         record(report, self._table, self.status, self._clock(), snapshot.revision)
-
-    def _after_install(self, installed: list[TemplateResource]) -> None:
-        """Tell `Hooks.on_installed` about installed files, at most once per
-        min_reload_interval (it is a reload action too); what is held back goes out later."""
-        assert self.hooks.on_installed is not None
-        self._installed_owed.extend(installed)
-        if not self._installed_owed or not self._limiter.allowed(_AFTER_INSTALL):
-            return
-        owed, self._installed_owed = self._installed_owed, []
-        self._limiter.ran(_AFTER_INSTALL)
-        self.hooks.on_installed(list({r.name: r for r in owed}.values()))
 
     # -- snapshots, resync, configuration reload -----------------------------------------------
 
@@ -335,21 +323,17 @@ class Daemon:
             self.status,
             self._stop,
             self._pause,
-            read=lambda p: call_answering_signals(
-                self._wakeup, self._on_signals, self.store.snapshot, p
-            ),
+            read=self._read_snapshot,
         )
 
-    def _read_snapshot(self) -> Snapshot:
+    def _read_snapshot(self, patterns: Sequence[str]) -> Snapshot:
         """A snapshot read while the loop still answers signals (a stop cancels it)."""
-        return call_answering_signals(
-            self._wakeup, self._on_signals, self.store.snapshot, self.config.patterns
-        )
+        return call_answering_signals(self._wakeup, self._on_signals, self.store.snapshot, patterns)
 
     def _resync(self, reason: str) -> None:
         self._schedule_resync()
         try:
-            snapshot = self._read_snapshot()
+            snapshot = self._read_snapshot(self.config.patterns)
         except StoreError as e:
             if self._stop.is_set():
                 return
@@ -369,16 +353,8 @@ class Daemon:
             self._start_watch()
 
     def _schedule_resync(self) -> None:
-        o = self.options
-        period = o.interval if o.interval is not None else o.resync_interval
-        if not period or period <= 0:
-            self._next_resync = float("inf")
-            return
-        if o.interval is None:
-            # Up to 10 % early, at random: daemons started together (a fleet after an etcd
-            # restart) drift apart instead of reading everything in the same second.
-            period *= 1 - 0.1 * self._rng.random()
-        self._next_resync = self._clock() + period
+        period = resync_period(self.options.interval, self.options.resync_interval, self._rng)
+        self._next_resync = float("inf") if period is None else self._clock() + period
 
     def _start_watch(self) -> None:
         if self.options.interval is None:

@@ -3,12 +3,14 @@
 `Debouncer` has consul-template's `wait = "MIN:MAX"` meaning: a resource is ready once
 its keys were quiet for MIN, and at the latest MAX after the first change. A resource
 with no window is ready at once. `ReloadLimiter` lets each reload action run at most once
-per interval. Neither sleeps: the daemon asks for the next deadline and waits on its own
-event. (Retries of failing resources are timed by `confpy.watch.state`.)
+per interval; `resync_period` spaces the full re-reads. Neither sleeps: the daemon asks
+for the next deadline and waits on its own event. (Retries of failing resources are timed
+by `confpy.watch.state`.)
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -91,3 +93,15 @@ class ReloadLimiter:
     def ran(self, key: Hashable) -> None:
         """Record that `key` starts running now."""
         self._last[key] = self._clock()
+
+
+def resync_period(
+    interval: float | None, resync_interval: float, rng: random.Random
+) -> float | None:
+    """Seconds to the next full read: the poll `interval`, else `resync_interval` up to 10 %
+    early at random, so daemons started together (a fleet after an etcd restart) drift apart
+    instead of reading everything in the same second. None: never."""
+    period = interval if interval is not None else resync_interval
+    if not period or period <= 0:
+        return None
+    return period if interval is not None else period * (1 - 0.1 * rng.random())
