@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from confpy.apply import each
 from confpy.apply import guard as slot_guard
@@ -163,20 +164,20 @@ def apply(
     they know. `owed` names configured resources.
     """
     refused, adopted = each.claim(plan, rendered, failures)
-    report = _apply_files(
-        plan,
-        snapshot,
-        rendered,
-        {**failures, **refused},
-        options,
-        atomic=atomic,
-        notify=notify,
-        owed=owed,
-        limiter=limiter,
-        guard=guard,
-    )
+    pace = _Pace(atomic, notify, owed, limiter, guard)
+    report = _apply_files(plan, snapshot, rendered, {**failures, **refused}, options, pace)
     statuses = {o.resource.name: o.status for o in report.outcomes}
     return plan.fold(report, each.finish(plan, statuses, adopted, noop=options.noop))
+
+
+class _Pace(NamedTuple):
+    """How `apply` was asked to go about a change set (its keyword arguments, passed on)."""
+
+    atomic: bool
+    notify: Notifier | None
+    owed: Collection[str]
+    limiter: Limiter | None
+    guard: slot_guard.Guard | None
 
 
 def _apply_files(
@@ -185,12 +186,7 @@ def _apply_files(
     rendered: dict[str, bytes],
     failures: dict[str, ConfpyError],
     options: RenderOptions,
-    *,
-    atomic: bool,
-    notify: Notifier | None = None,
-    owed: Collection[str] = (),
-    limiter: Limiter | None = None,
-    guard: slot_guard.Guard | None = None,
+    pace: _Pace,
 ) -> Report:
     """Install what changed; reload each distinct command once, after every file is in place.
 
@@ -203,6 +199,7 @@ def _apply_files(
     too recently is deferred: the file is installed now, and the outcome says
     `reload_owed`.
     """
+    atomic, notify, owed, limiter, guard = pace
     report = Report(snapshot.revision)
     outcomes = {op.name: Outcome(op.file) for op in plan.files}
     report.outcomes = list(outcomes.values())
