@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -142,16 +141,6 @@ def test_lone_surrogate_from_json_is_written_as_the_replacement_character(tmp_pa
 
 
 # -- against real etcd and real processes ------------------------------------------------------
-
-
-@pytest.fixture
-def watchers() -> Iterator[list[Watcher]]:
-    started: list[Watcher] = []
-    yield started
-    for w in started:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait()
 
 
 def _hostile_tree(tree: ConfTree) -> tuple[Path, Path, Path]:

@@ -15,14 +15,11 @@ run). A long one is run by hand and prints its figures:
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +33,7 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, free_port
 from tests import etcd_admin
 from tests.conftest import Confpy, wait_for
-from tests.daemons import Watcher
+from tests.daemons import Watcher, healthz
 from tests.helpers import ConfTree
 
 pytestmark = pytest.mark.etcd
@@ -161,16 +158,6 @@ def expected_files(confdir: Path, store: EtcdStore) -> dict[str, bytes]:
     rendered, failures = render_all(config, plan, snapshot)
     assert not failures, failures
     return rendered
-
-
-def healthz(port: int) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-    except OSError:
-        return 0, {}
 
 
 def converged(tree: ConfTree, expected: dict[str, bytes], port: int) -> bool:

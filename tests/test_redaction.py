@@ -10,7 +10,6 @@ from __future__ import annotations
 import traceback
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,16 +176,6 @@ def _leaky_tree(tree: ConfTree) -> None:
         tree.resource(
             name, f'[template]\nsrc = "{name}.tmpl"\ndest = "{{out}}/{name}"\nkeys = ["/s"]\n'
         )
-
-
-@pytest.fixture
-def watchers() -> Iterator[list[Watcher]]:
-    started: list[Watcher] = []
-    yield started
-    for w in started:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait()
 
 
 @pytest.mark.etcd
