@@ -18,7 +18,7 @@ EXIT_CODES = exit_codes(
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "convert",
-        help="translate confd Go templates (.tmpl) into readable Jinja2",
+        help="rewrite confd Go templates as readable Jinja2 (where that keeps every byte)",
         description="Print the Jinja2 translation of one Go TEMPLATE, or copy --confdir to "
         "--out with every templates/*.tmpl rewritten as .j2 and conf.d/*.toml pointed at it. "
         "Converted templates render the same bytes as the originals. A template that plain "
