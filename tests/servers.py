@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,4 +126,15 @@ def tls_etcd(
     server = EtcdServer(base / "data", tls=(pki["ca"], pki["cert"], pki["key"]))
     server.start()
     yield server, pki
+    server.stop()
+
+
+@pytest.fixture
+def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+    """An etcd of the test's own, free to be frozen, wiped and replaced."""
+    server = EtcdServer(tmp_path / "etcd" / "data")
+    server.start()
+    yield server
+    if server.process is not None:
+        server.process.send_signal(signal.SIGCONT)
     server.stop()

@@ -148,11 +148,11 @@ def test_the_confd_command_answers_any_argv_with_0_or_2_and_no_traceback(
 def test_confd_help_and_version_load_no_network_or_template_engine(tmp_path: Path) -> None:
     """`confpy confd -help` and `-version` start as light as `confpy --help`."""
     from tests.conftest import Confpy
-    from tests.test_imports import _NETWORK, loaded_modules, present
+    from tests.modules_probe import NETWORK, loaded_modules, present
 
     for flag in ("-help", "-version"):
         modules = loaded_modules(Confpy(None), tmp_path, "confd", flag)
-        assert not present(modules, _NETWORK | {"jinja2", "confpy.gotemplate.engine", "yaml"})
+        assert not present(modules, NETWORK | {"jinja2", "confpy.gotemplate.engine", "yaml"})
 
 
 def test_srv_records_give_the_nodes_with_the_scheme_for_etcd(

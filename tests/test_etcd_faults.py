@@ -34,28 +34,12 @@ from confpy.watch.health import Status
 from confpy.watch.options import Hooks, WatchOptions
 from confpy.watch.watcher import FULL_READ_SPREAD, RECONNECT_BACKOFF, Inbox, Resync, Watcher
 from tests.conftest import Confpy, wait_for
+from tests.daemons import Watcher as WatchProcess
+from tests.daemons import healthz, read
 from tests.etcd_admin import current_revision
+from tests.etcd_wipe import store_on
+from tests.faults import dies_with_one_line
 from tests.helpers import ConfTree
-from tests.test_daemon import Watcher as WatchProcess
-from tests.test_daemon import read
-from tests.test_daemon_reload import healthz
-from tests.test_register_faults import dies_with_one_line
-
-
-@pytest.fixture
-def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    """An etcd of the test's own, free to be frozen, wiped and replaced."""
-    server = EtcdServer(tmp_path / "etcd" / "data")
-    server.start()
-    yield server
-    if server.process is not None:
-        server.process.send_signal(signal.SIGCONT)
-    server.stop()
-
-
-def store_on(server: EtcdServer) -> EtcdStore:
-    return EtcdStore(load_settings({"endpoints": server.url, "confdir": "/nonexistent"}, {}))
-
 
 # -- item 8: etcd wiped or replaced -----------------------------------------------------------
 

@@ -5,8 +5,7 @@ watch's reconnect; a legitimate change while away is not taken for it."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -21,17 +20,6 @@ from tests.etcd_wipe import identity, store_on, wipe
 from tests.helpers import ConfTree
 
 WENT_BACK = "etcd went back, starting over from its current state"
-
-
-@pytest.fixture
-def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    """An etcd of the test's own, free to be wiped."""
-    server = EtcdServer(tmp_path / "etcd" / "data")
-    server.start()
-    yield server
-    if server.process is not None:
-        server.process.send_signal(signal.SIGCONT)
-    server.stop()
 
 
 def _daemon(own_etcd: EtcdServer, tree: ConfTree, port: int) -> tuple[Confpy, Watcher]:

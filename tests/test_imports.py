@@ -21,16 +21,15 @@ import pytest
 
 from tests.conftest import ROOT, Confpy, wait_for
 from tests.helpers import ConfTree
-
-# Runs the CLI and writes the loaded module names to argv[1] at exit (also after the
-# SystemExit of `--help`).
-_PROBE = """\
-import atexit, json, sys
-out = sys.argv[1]
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
-from confpy.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
+from tests.modules_probe import (
+    GRPC,
+    NETWORK,
+    PROBE,
+    etcdctl_put,
+    interpreter_modules,
+    loaded_modules,
+    present,
+)
 
 # Never needed by these commands: an HTTP server (health), asyncio, the daemon, crypto
 # (tls rotate), DNS (lookupSRV), YAML (validate = "yaml") and RE2 (the regex functions).
@@ -45,7 +44,6 @@ _SERVER_AND_EXTRAS = {
     "yaml",
     "re2",
 }
-_GRPC = {"grpc", "google.protobuf", "etcd3"}
 # What `--help` needs none of: settings (dataclasses brings inspect, ast, dis, tokenize).
 _SETTINGS = {"confpy.config.settings", "dataclasses", "inspect", "tomllib", "urllib.parse"}
 # Loaded only where they run: the subreaper (ctypes), --noop diffs (difflib), a float in a
@@ -62,35 +60,6 @@ _NOT_RUN_BY_A_ONESHOT = {
 }
 _JINJA = {"jinja2", "markupsafe", "confpy.render.jinja_env"}
 _GO_ENGINE = {"confpy.gotemplate.engine", "confpy.gotemplate.goexec", "confpy.gotemplate.goparse"}
-_NETWORK = {"ssl", "http.client", "urllib.request", "confpy.store.etcd", *_GRPC}
-
-
-def loaded_modules(confpy: Confpy, tmp_path: Path, *args: str) -> set[str]:
-    """The modules `confpy ARGS` has loaded when it exits (asserting it exited 0)."""
-    out = tmp_path / "modules.json"
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=confpy.env(),
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(out.read_text()))
-
-
-def interpreter_modules(confpy: Confpy, tmp_path: Path) -> set[str]:
-    """What `python -c pass` loads in the same environment, with the probe's own imports."""
-    out = tmp_path / "baseline.json"
-    probe = _PROBE.split("from confpy.cli")[0]
-    subprocess.run([sys.executable, "-c", probe, str(out)], check=True, env=confpy.env(), cwd=ROOT)
-    return set(json.loads(out.read_text()))
-
-
-def present(modules: set[str], forbidden: set[str]) -> set[str]:
-    """Which of `forbidden` (packages and their submodules) are among `modules`."""
-    return {f for f in forbidden if any(m == f or m.startswith(f + ".") for m in modules)}
 
 
 @pytest.fixture
@@ -107,7 +76,7 @@ def test_help_loads_no_template_engine_logging_or_network(
     """`confpy --help` needs argparse and the command modules, nothing more."""
     modules = loaded_modules(confpy_offline, tmp_path, "--help")
     heavy = {"jinja2", "structlog", "confpy.render.templates", "confpy.gotemplate"}
-    assert present(modules, heavy | _SERVER_AND_EXTRAS | _NETWORK) == set()
+    assert present(modules, heavy | _SERVER_AND_EXTRAS | NETWORK) == set()
 
 
 def test_version_loads_nothing_but_the_cli(confpy_offline: Confpy, tmp_path: Path) -> None:
@@ -141,7 +110,7 @@ def test_confd_help_loads_no_dataclasses_or_toml(confpy_offline: Confpy, tmp_pat
     """`confpy confd -help` prints the flag table: no dataclasses, tomllib, settings, store."""
     modules = loaded_modules(confpy_offline, tmp_path, "confd", "-help")
     extra = modules - interpreter_modules(confpy_offline, tmp_path)
-    assert present(extra, _SETTINGS | _NETWORK | {"confpy.log", "confpy.apply.runner"}) == set()
+    assert present(extra, _SETTINGS | NETWORK | {"confpy.log", "confpy.apply.runner"}) == set()
 
 
 def test_check_loads_no_network_and_no_logging(
@@ -150,7 +119,7 @@ def test_check_loads_no_network_and_no_logging(
     """`confpy check` compiles templates offline: no etcd client, no structlog."""
     modules = loaded_modules(confpy_offline, tmp_path, "check", "--confdir", str(tree.confdir))
     assert "confpy.gotemplate.engine" in modules  # it did compile (a Go template)
-    assert present(modules, {"structlog"} | _SERVER_AND_EXTRAS | _NETWORK) == set()
+    assert present(modules, {"structlog"} | _SERVER_AND_EXTRAS | NETWORK) == set()
 
 
 @pytest.mark.etcd
@@ -159,7 +128,7 @@ def test_onetime_with_current_files_loads_no_server_and_no_logging(
 ) -> None:
     """A repeated `render --onetime` (files current, nothing to log) over http:// stays lean:
     no TLS module, no server, no structlog."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     render = ("render", "--onetime", "--confdir", str(tree.confdir))
     first = confpy.run(*render)
     assert first.returncode == 0, first.stderr
@@ -170,7 +139,7 @@ def test_onetime_with_current_files_loads_no_server_and_no_logging(
 @pytest.mark.etcd
 def test_a_go_onetime_loads_no_jinja(confpy: Confpy, tree: ConfTree, tmp_path: Path) -> None:
     """Every template is Go's: Jinja (jinja2, markupsafe, the environment) stays unloaded."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     render = ("render", "--onetime", "--confdir", str(tree.confdir))
     modules = loaded_modules(confpy, tmp_path, *render)
     assert (tree.out / "app").read_text() == "host=db1\n"
@@ -181,7 +150,7 @@ def test_a_go_onetime_loads_no_jinja(confpy: Confpy, tree: ConfTree, tmp_path: P
 @pytest.mark.etcd
 def test_a_jinja_onetime_loads_no_go_engine(confpy: Confpy, tmp_path: Path) -> None:
     """Every template is Jinja's: the Go engine (lexer, parser, executor) stays unloaded."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     tree = ConfTree(tmp_path)
     tree.template("app.j2", "host={{ getv('/app/host') }}\n")
     tree.resource("app", '[template]\nsrc = "app.j2"\ndest = "{out}/app"\nkeys = ["/app"]\n')
@@ -199,7 +168,7 @@ def test_a_first_onetime_loads_only_what_it_runs(
 ) -> None:
     """A first `render --onetime` over http:// (it writes the file): no TLS, and none of the
     modules only other paths run (subreaper, diffs, Decimal, jitter, the idna codec)."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     render = ("render", "--onetime", "--confdir", str(tree.confdir))
     modules = loaded_modules(confpy, tmp_path, *render)
     assert (tree.out / "app").exists()
@@ -211,22 +180,11 @@ def test_onetime_never_loads_grpc_or_protobuf(
     confpy: Confpy, tree: ConfTree, tmp_path: Path
 ) -> None:
     """The etcd client is the standard library: no grpc, protobuf or etcd3, ever."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     modules = loaded_modules(
         confpy, tmp_path, "render", "--onetime", "--confdir", str(tree.confdir)
     )
-    assert present(modules, _GRPC) == set()
-
-
-def _put(confpy: Confpy, key: str, value: str) -> None:
-    from confpy.testing.etcd import find_etcd
-
-    etcdctl = find_etcd("etcdctl")
-    subprocess.run(
-        [str(etcdctl), "--endpoints", str(confpy.endpoint), "put", key, value],
-        check=True,
-        capture_output=True,
-    )
+    assert present(modules, GRPC) == set()
 
 
 @pytest.mark.etcd
@@ -235,13 +193,13 @@ def test_a_watch_daemon_without_health_loads_no_server_tls_or_structlog(
 ) -> None:
     """`render --watch` logging JSON lines, without --health-addr, stays small for fleets:
     no HTTP server (http.server brings ssl and email), no structlog (asyncio, ssl)."""
-    _put(confpy, "/app/host", "db1")
+    etcdctl_put(confpy, "/app/host", "db1")
     out = tmp_path / "modules.json"
     proc = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            _PROBE,
+            PROBE,
             str(out),
             "render",
             "--watch",
@@ -261,4 +219,4 @@ def test_a_watch_daemon_without_health_loads_no_server_tls_or_structlog(
     assert proc.returncode == 0, stderr
     assert b'"event": "watching"' in stderr  # it did log, at info
     modules = set(json.loads(out.read_text()))
-    assert present(modules, {"structlog", "ssl", "http.server", "asyncio", *_GRPC}) == set()
+    assert present(modules, {"structlog", "ssl", "http.server", "asyncio", *GRPC}) == set()

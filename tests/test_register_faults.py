@@ -20,6 +20,7 @@ from confpy.store import EtcdStore
 from confpy.testing.etcd import EtcdServer, find_etcd
 from tests.conftest import Confpy, wait_for
 from tests.etcd_admin import current_revision
+from tests.faults import dies_with_one_line
 
 KEY = "/svc/host"
 VALUE = b"10.0.0.5"
@@ -106,42 +107,6 @@ def test_register_outlives_a_nospace_alarm_and_registers_once_it_is_disarmed(
     recovered = [e for e in events(log) if e["event"] == "etcd answers again"]
     assert len(recovered) == 1 and int(str(recovered[0]["failures"])) >= 2, text
     assert store.get(KEY)[0] is None  # SIGTERM revoked the lease
-
-
-_RUN_WITH_FAULT = """
-import importlib, sys
-def broken(*args, **kwargs):
-    raise {error}("injected fault")
-owner = importlib.import_module("{module}")
-for name in "{path}".split(".")[:-1]:
-    owner = getattr(owner, name)
-setattr(owner, "{path}".split(".")[-1], broken)
-from confpy.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
-
-def dies_with_one_line(
-    confpy: Confpy, fault: str, args: list[str], thread: str, error: str = "RuntimeError"
-) -> None:
-    """Run `confpy ARGS` with `fault` ("module:attribute.path") raising `error`: it must end
-    with exit 1 and one line saying which thread died of what, no traceback."""
-    module, _, path = fault.partition(":")
-    script = _RUN_WITH_FAULT.format(error=error, module=module, path=path)
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=confpy.env(CONFPY_LOG_FORMAT="console"),
-    )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    quoted = "'injected fault'" if error == "KeyError" else "injected fault"
-    lines = [line for line in proc.stderr.splitlines() if "injected fault" in line]
-    assert lines == [f"confpy: error: thread {thread} died: {error}: {quoted}; stopping"], (
-        proc.stderr
-    )
 
 
 @pytest.mark.parametrize("command", [[], ["--", "sleep", "60"]], ids=["alone", "with-command"])

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, Confpy, wait_for
 from tests.helpers import ConfTree
+from tests.modules_probe import etcdctl_put
 
 # Counts renders per resource and snapshots, and writes them to argv[1] at exit.
 _PROBE = """\
@@ -52,24 +53,13 @@ def tree(tmp_path: Path) -> ConfTree:
     return tree
 
 
-def _put(confpy: Confpy, key: str, value: str) -> None:
-    from confpy.testing.etcd import find_etcd
-
-    etcdctl = find_etcd("etcdctl")
-    subprocess.run(
-        [str(etcdctl), "--endpoints", str(confpy.endpoint), "put", key, value],
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.mark.etcd
 def test_a_watch_daemon_renders_each_resource_once_at_start(
     confpy: Confpy, tree: ConfTree, tmp_path: Path
 ) -> None:
     """`render --watch` starting with three resources renders each exactly once before it
     watches (no second pass over the same snapshot), from one snapshot."""
-    _put(confpy, "/start/host", "db1")
+    etcdctl_put(confpy, "/start/host", "db1")
     out = tmp_path / "counts.json"
     argv = ["render", "--watch", "--confdir", str(tree.confdir)]
     proc = subprocess.Popen(
@@ -102,7 +92,7 @@ def test_a_onetime_reads_one_snapshot_for_all_its_resources(
 ) -> None:
     """`render --onetime` over three resources asks etcd for one snapshot and renders each
     resource once from it."""
-    _put(confpy, "/start/host", "db1")
+    etcdctl_put(confpy, "/start/host", "db1")
     out = tmp_path / "counts.json"
     argv = ["render", "--onetime", "--confdir", str(tree.confdir)]
     result = subprocess.run(
